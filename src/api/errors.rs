@@ -1,0 +1,152 @@
+//! The error every layer reports, and the table of documented WeChat error codes with hints.
+//!
+//! Errors reach scripts as catchable maps `#{kind, api, errcode, errmsg, hint, ...}`; the
+//! conversion lives in `runtime`. Hints come from the documents' error tables, in Chinese and
+//! English.
+
+use std::fmt;
+
+/// The class of a failure, as scripts see it in `e.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// WeChat answered with a non-zero errcode.
+    Api,
+    /// The script's arguments failed a check; nothing was sent.
+    Input,
+    /// The request did not complete or the answer was not the documented JSON.
+    Network,
+    /// No credentials, or the credentials were refused.
+    Auth,
+    /// A local file problem.
+    Io,
+    /// Waiting for something timed out.
+    Timeout,
+    /// The run was interrupted (Ctrl-C); never reaches a script's catch.
+    Cancelled,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Api => "api",
+            ErrorKind::Input => "input",
+            ErrorKind::Network => "network",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Io => "io",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A failure of one call, carrying everything the script-facing error map holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WxError {
+    pub kind: ErrorKind,
+    /// The endpoint path (`wxa/add_store`), or the function for local errors.
+    pub api: String,
+    pub errcode: Option<i64>,
+    pub errmsg: String,
+    pub hint: String,
+    /// The request field at fault (input errors).
+    pub field: Option<String>,
+    /// The local file at fault (io errors).
+    pub path: Option<String>,
+}
+
+impl WxError {
+    pub fn new(kind: ErrorKind, api: impl Into<String>, errmsg: impl Into<String>) -> Self {
+        WxError {
+            kind,
+            api: api.into(),
+            errcode: None,
+            errmsg: errmsg.into(),
+            hint: String::new(),
+            field: None,
+            path: None,
+        }
+    }
+
+    /// WeChat answered `errcode`; the hint comes from the documented table.
+    pub fn api(api: impl Into<String>, errcode: i64, errmsg: impl Into<String>) -> Self {
+        WxError {
+            errcode: Some(errcode),
+            hint: hint(errcode).map(|(zh, en)| format!("{zh} / {en}")).unwrap_or_default(),
+            ..WxError::new(ErrorKind::Api, api, errmsg)
+        }
+    }
+
+    pub fn input(api: impl Into<String>, field: impl Into<String>, errmsg: impl Into<String>) -> Self {
+        WxError { field: Some(field.into()), ..WxError::new(ErrorKind::Input, api, errmsg) }
+    }
+
+    pub fn io(api: impl Into<String>, path: impl Into<String>, errmsg: impl Into<String>) -> Self {
+        WxError { path: Some(path.into()), ..WxError::new(ErrorKind::Io, api, errmsg) }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = hint.into();
+        self
+    }
+}
+
+impl fmt::Display for WxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.errcode {
+            Some(c) => write!(f, "{} error from {}: {} {}", self.kind.as_str(), self.api, c, self.errmsg),
+            None => write!(f, "{} error in {}: {}", self.kind.as_str(), self.api, self.errmsg),
+        }
+    }
+}
+
+impl std::error::Error for WxError {}
+
+/// Documented error codes: (code, Chinese text from the documents, English explanation).
+pub const ERROR_CODES: &[(i64, &str, &str)] = &[
+    (-1, "系统错误/系统繁忙", "system error or busy: retried automatically; if it persists, try again later"),
+    (40001, "access_token 无效或不是最新", "access token invalid or not the latest: refreshed automatically"),
+    (40013, "不合法的 AppID", "invalid appid: check WECHAT_APPID"),
+    (40014, "不合法的 access_token", "invalid access token: refreshed automatically"),
+    (40097, "输入参数有误", "invalid arguments: check the request fields against the documentation"),
+    (40125, "不合法的 AppSecret", "invalid appsecret: check WECHAT_APPSECRET"),
+    (40164, "调用接口的 IP 不在白名单中", "caller IP not in the whitelist: add it in the admin console"),
+    (40007, "不合法的媒体文件 id", "invalid media id"),
+    (41001, "缺少 access_token 参数", "access token missing"),
+    (42001, "access_token 超时", "access token expired: refreshed automatically"),
+    (43104, "没有权限", "no permission: the account lacks the store mini-program permission"),
+    (44002, "POST 的数据包为空", "empty POST body"),
+    (45009, "接口调用超过限制", "API call quota exceeded: retried with backoff; reduce the rate (--qps)"),
+    (47001, "解析 JSON/XML 内容错误", "malformed JSON or XML body"),
+    (48001, "api 功能未授权", "API not authorised for this account"),
+    (65115, "门店不存在", "store does not exist: check the poi_id (store::all() lists them)"),
+    (65118, "该门店状态不允许更新", "the store's status does not allow updates (e.g. still in audit)"),
+    (85024, "你申请的名称需要补充相应资料进行审核, 此时请求参数org_code和other_files需要填写", "this name needs supporting documents: fill org_code and other_files"),
+    (85025, "管理员手机登记数量已超过上限,不能使用该主体开通门店", "the administrator's phone number is registered too many times"),
+    (85026, "该微信号已绑定5个管理员,请使用另一个微信号完成信息登记", "this WeChat account already administers 5 merchants: use another"),
+    (85027, "管理员身份证已登记过5次,请使用另一个身份证完成用户信息登记", "the administrator's ID card is registered 5 times: use another"),
+    (85028, "该主体登记数量已超过上限,不能使用该主体开通门店", "this entity has reached its registration limit"),
+    (85029, "商家名称已被占用,请换一个重试", "merchant name already taken: choose another nickname"),
+    (85030, "名称长度为4-30个字符(一个中文占两个字符),不能含有特殊字符及“微信”等保留字", "nickname must be 4-30 chars (CJK counts 2), without special characters or reserved words such as 微信"),
+    (85031, "不能使用该名称", "this name cannot be used"),
+    (85032, "该名称在侵权投诉保护期,暂不支持申请,请重新提交一个新的名称", "name under infringement-complaint protection: choose another"),
+    (85033, "名称不能包含违反公众平台协议、相关法律法规和政策的内容,不得使用“微信”等保留字", "name contains forbidden content or a reserved word such as 微信"),
+    (85034, "商家名称在改名15天保护期内,请换一个重试。", "name is in its 15-day rename protection period: choose another"),
+    (85035, "需与该账号相同主体才可申请", "must be the same legal entity as the official account"),
+    (85036, "介绍中不得含有虚假的、冒充、利用他人名义的、容易构成混淆、误认的、法律、法规和政策禁止的内容", "intro contains misleading or forbidden content"),
+    (85038, "请勿添加重复门店", "duplicate store: a store for this map_poi_id already exists (store::all() lists them)"),
+    (85039, "此门店状态不能被获取信息", "this store's status does not allow reading it"),
+    (85040, "此门店已被绑定,无需重复绑定", "this store is already bound (already migrated)"),
+    (85041, "该经营资质已添加,请勿重复添加。", "this business credential was already added"),
+    (85042, "附近地点添加数量达到上线,无法继续添加。", "the limit of nearby places is reached"),
+    (85049, "头像或者简介修改达到每个月上限", "monthly limit for avatar or intro changes reached"),
+    (85050, "正在审核中,请勿重复提交", "an application is already in review: wait for its result (merchant::audit_info())"),
+    (85053, "请先成功创建门店后再调用", "create the store mini-program (merchant::apply) and wait for approval first"),
+    (85054, "由于门店小程序还没升级成功,需要添写poi_id进行门店迁移", "the account is not fully upgraded: migrate this legacy store by giving its poi_id"),
+    (85055, "map_poi_id 无效", "invalid map_poi_id: take sosomap_poi_uid from map::search_poi"),
+    (85056, "临时mediaid无效", "invalid or expired temporary media id: upload again with media::upload"),
+];
+
+/// The (Chinese, English) hint for a documented error code.
+pub fn hint(errcode: i64) -> Option<(&'static str, &'static str)> {
+    ERROR_CODES.iter().find(|(c, _, _)| *c == errcode).map(|(_, zh, en)| (*zh, *en))
+}

@@ -1,0 +1,261 @@
+//! Endpoint declarations: every WeChat operation wxscript knows, declared once as data.
+//!
+//! A declaration names the script function (`module::name`), the HTTP method and path, the
+//! request fields with their types and documented limits, how the answer is unwrapped, and the
+//! doc text and example. Everything else is derived from it: the rhai functions
+//! (`runtime::register`), request checks and wire encoding (`check`), `wxscript docs`, and the
+//! simulator's routing (`sandbox`). Families live one per file.
+
+pub mod check;
+pub mod errors;
+mod map;
+mod media;
+mod merchant;
+mod poi;
+mod store;
+
+pub use errors::{ErrorKind, WxError};
+
+/// HTTP method of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// How a request travels on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// No body (GET with only the token in the query).
+    None,
+    /// The checked fields as one JSON object.
+    Json,
+    /// A multipart upload: the field of type [`Ty::File`] becomes the part `part`, every other
+    /// field goes into the query string.
+    Multipart { part: &'static str },
+}
+
+/// The type of a request field, with its documented limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    /// A string whose length lies in `min..=max` (`max` 0: unlimited). With `cjk2`, a CJK
+    /// character counts as 2, as WeChat counts names.
+    Str { min: usize, max: usize, cjk2: bool },
+    /// An integer in `min..=max`.
+    Int { min: i64, max: i64 },
+    /// An id given as int or digit string, sent as a string.
+    IdStr,
+    /// An id given as int or digit string, sent as an int.
+    IdInt,
+    /// A decimal number (coordinates) given as float, int or numeric string, sent as a string.
+    Decimal,
+    /// Opening hours `HH:MM-HH:MM`.
+    Hour,
+    /// Picture URLs: an array of strings sent as the JSON string `{"list":[...]}`; an already
+    /// encoded string is checked and sent as it is.
+    PicList,
+    /// Up to `max` media ids: an array sent joined by `|`, or an already joined string.
+    MediaIds { max: usize },
+    /// One of the listed strings.
+    OneOf(&'static [&'static str]),
+    /// A local file to upload (path relative to the working directory).
+    File,
+}
+
+impl Ty {
+    /// Short type name for docs and error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ty::Str { .. } => "string",
+            Ty::Int { .. } => "int",
+            Ty::IdStr | Ty::IdInt => "id (int or string)",
+            Ty::Decimal => "number",
+            Ty::Hour => "string HH:MM-HH:MM",
+            Ty::PicList => "array of URLs",
+            Ty::MediaIds { .. } => "array of media ids",
+            Ty::OneOf(_) => "string",
+            Ty::File => "file path",
+        }
+    }
+
+    /// Human-readable limits, empty when there are none.
+    pub fn limits(&self) -> String {
+        match *self {
+            Ty::Str { min, max, cjk2 } => {
+                let unit = if cjk2 { " chars (CJK counts 2)" } else { " chars" };
+                match (min, max) {
+                    (0, 0) => String::new(),
+                    (0, m) => format!("at most {m}{unit}"),
+                    (n, 0) => format!("at least {n}{unit}"),
+                    (n, m) => format!("{n}-{m}{unit}"),
+                }
+            }
+            Ty::Int { min, max } => match (min, max) {
+                (i64::MIN, i64::MAX) => String::new(),
+                (n, i64::MAX) => format!(">= {n}"),
+                (n, m) => format!("{n}..={m}"),
+            },
+            Ty::Hour => "HH:MM-HH:MM, e.g. 10:00-21:00".into(),
+            Ty::PicList => "sent as the string {\"list\":[...]}".into(),
+            Ty::MediaIds { max } => format!("0-{max} ids, sent joined by |"),
+            Ty::OneOf(v) => format!("one of {}", v.join(", ")),
+            Ty::IdStr => "sent as a string".into(),
+            Ty::IdInt => "sent as an int".into(),
+            Ty::Decimal => "sent as a string".into(),
+            Ty::File => "checked locally before upload".into(),
+        }
+    }
+}
+
+/// One request field.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+/// Shorthand constructors, so declarations read as tables.
+pub const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Field {
+    Field { name, ty, required: true, doc }
+}
+pub const fn opt(name: &'static str, ty: Ty, doc: &'static str) -> Field {
+    Field { name, ty, required: false, doc }
+}
+pub const fn text(max: usize) -> Ty {
+    Ty::Str { min: 0, max, cjk2: false }
+}
+pub const STR: Ty = Ty::Str { min: 0, max: 0, cjk2: false };
+pub const NONEMPTY: Ty = Ty::Str { min: 1, max: 0, cjk2: false };
+pub const INT: Ty = Ty::Int { min: i64::MIN, max: i64::MAX };
+
+/// How the payload is taken out of WeChat's answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unwrap {
+    /// Nothing is returned: `()`.
+    Nothing,
+    /// The answer's `data` object.
+    Data,
+    /// A path below `data`.
+    DataPath(&'static [&'static str]),
+    /// One top-level field; `()` when absent.
+    Top(&'static str),
+    /// Every top-level field except `errcode`/`errmsg`.
+    Fields,
+    /// `business.base_info`.
+    BaseInfo,
+    /// `#{total_count, business_list}` with each element's `base_info` lifted.
+    BusinessList,
+    /// Tencent map style `{status, message, result}`: non-zero `status` is an error; returns `result`.
+    TencentResult,
+    /// `{error, data}`: a non-null `error` is an error; returns `data`.
+    ErrorData,
+}
+
+/// One declared endpoint: the single source of truth for a script function.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub module: &'static str,
+    pub name: &'static str,
+    pub method: Method,
+    pub path: &'static str,
+    /// Positional parameter names (each a field). A function with fields also takes one map.
+    pub params: &'static [&'static str],
+    pub fields: &'static [Field],
+    pub body: Body,
+    pub unwrap: Unwrap,
+    /// Creates something: an unknown outcome (timeout after sending) is never re-sent.
+    pub creates: bool,
+    /// Changes state on the server (dry runs will not send it).
+    pub mutates: bool,
+    pub doc: &'static str,
+    pub returns: &'static str,
+    /// Error codes the documents list for this endpoint.
+    pub errors: &'static [i64],
+    /// A runnable example against the sandbox.
+    pub example: &'static str,
+    /// Extra local checks beyond the field types (e.g. upload size by media type).
+    pub extra_check: Option<fn(&Endpoint, &serde_json::Map<String, serde_json::Value>) -> Result<(), WxError>>,
+}
+
+impl Endpoint {
+    /// `module::name`.
+    pub fn qualified(&self) -> String {
+        format!("{}::{}", self.module, self.name)
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The call forms a script can use, e.g. `store::get(poi_id)` and `store::get(map)`.
+    pub fn signatures(&self) -> Vec<String> {
+        let q = self.qualified();
+        let mut out = Vec::new();
+        if !self.params.is_empty() {
+            out.push(format!("{q}({})", self.params.join(", ")));
+        }
+        if self.fields.is_empty() {
+            out.push(format!("{q}()"));
+        } else {
+            out.push(format!("{q}(map)"));
+        }
+        out
+    }
+}
+
+/// A declaration default, so each endpoint states only what differs.
+pub const BASE: Endpoint = Endpoint {
+    module: "",
+    name: "",
+    method: Method::Post,
+    path: "",
+    params: &[],
+    fields: &[],
+    body: Body::Json,
+    unwrap: Unwrap::Nothing,
+    creates: false,
+    mutates: false,
+    doc: "",
+    returns: "()",
+    errors: &[],
+    example: "",
+    extra_check: None,
+};
+
+/// Every declared endpoint, in documentation order.
+pub fn endpoints() -> impl Iterator<Item = &'static Endpoint> {
+    merchant::ENDPOINTS
+        .iter()
+        .chain(map::ENDPOINTS)
+        .chain(store::ENDPOINTS)
+        .chain(poi::ENDPOINTS)
+        .chain(media::ENDPOINTS)
+}
+
+/// The endpoint declared at an API path (without leading slash).
+pub fn by_path(path: &str) -> Option<&'static Endpoint> {
+    endpoints().find(|e| e.path == path)
+}
+
+/// The endpoint behind a script function name (`store::add`).
+pub fn by_name(qualified: &str) -> Option<&'static Endpoint> {
+    let (m, n) = qualified.split_once("::")?;
+    endpoints().find(|e| e.module == m && e.name == n)
+}
+
+/// The token endpoint: not a script function, but the transport and simulator share its path.
+pub const TOKEN_PATH: &str = "cgi-bin/token";
+
+/// Error codes that mean the access token must be refreshed.
+pub const TOKEN_ERRCODES: &[i64] = &[40001, 40014, 42001];

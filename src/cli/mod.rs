@@ -1,0 +1,293 @@
+//! Command-line parsing and wiring: `run`, `check`, `docs`, `sandbox serve`. Exit codes: 0
+//! success, 1 script or API error, 2 usage error, 130 interrupted.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use rhai::{Dynamic, Map, Scope};
+
+use crate::runtime::{self, Ctx, render};
+use crate::sandbox::{self, Sandbox};
+use crate::transport::{self, Cancel, Client, Credentials};
+
+#[derive(Parser)]
+#[command(name = "wxscript", version, about = "Automate WeChat store mini-program and shake-around work with rhai scripts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct SandboxOpts {
+    /// Seconds before the sandbox decides an audit (merchant, map POI, store).
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    audit_delay: f64,
+    /// Lifetime of sandbox access tokens, in seconds.
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    token_ttl: u64,
+    /// Delay added to every sandbox answer, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    latency_ms: u64,
+    /// Share of API calls the sandbox fails with --fail-code (0.0-1.0).
+    #[arg(long, default_value_t = 0.0, value_name = "R")]
+    fail_rate: f64,
+    /// errcode of injected failures.
+    #[arg(long, default_value_t = -1, value_name = "C", allow_hyphen_values = true)]
+    fail_code: i64,
+}
+
+impl SandboxOpts {
+    fn config(&self) -> sandbox::Config {
+        sandbox::Config {
+            audit_delay: Duration::from_secs_f64(self.audit_delay.max(0.0)),
+            token_ttl: self.token_ttl,
+            latency_ms: self.latency_ms,
+            fail_rate: self.fail_rate.clamp(0.0, 1.0),
+            fail_code: self.fail_code,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a script. Credentials come from WECHAT_APPID/WECHAT_APPSECRET or
+    /// WECHAT_ACCESS_TOKEN, the API root from WECHAT_API_BASE; --sandbox needs none.
+    Run {
+        /// The .rhai script.
+        file: PathBuf,
+        /// Run against a fresh built-in simulator on a loopback port.
+        #[arg(long)]
+        sandbox: bool,
+        /// KEY=VALUE, available to the script as ARGS.KEY (repeatable).
+        #[arg(long = "arg", value_name = "KEY=VALUE", value_parser = parse_kv)]
+        args: Vec<(String, String)>,
+        /// Total timeout of one HTTP request, in seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
+        sandbox_opts: SandboxOpts,
+    },
+    /// Parse scripts without running them; report syntax errors with file:line:col.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the reference of every registered function.
+    Docs {
+        #[arg(long, value_enum, default_value_t = DocFormat::Markdown)]
+        format: DocFormat,
+    },
+    /// The WeChat simulator.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Serve the simulator on loopback. Its credentials are fixed: appid `wxsandbox`, secret
+    /// `sandbox-secret`, e.g. WECHAT_API_BASE=http://127.0.0.1:PORT WECHAT_APPID=wxsandbox
+    /// WECHAT_APPSECRET=sandbox-secret wxscript run FILE. Text containing REJECT makes an
+    /// audit fail (merchant nickname/intro, POI name, store credential).
+    Serve {
+        /// Port on 127.0.0.1 (0 picks a free one and prints it).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        #[command(flatten)]
+        opts: SandboxOpts,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DocFormat {
+    Markdown,
+    Json,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Run { file, sandbox, args, timeout, sandbox_opts } => run(&file, sandbox.then_some(&sandbox_opts), args, timeout),
+        Command::Check { files } => check(&files),
+        Command::Docs { format } => {
+            match format {
+                DocFormat::Json => println!("{}", serde_json::to_string_pretty(&runtime::docs::json()).unwrap_or_default()),
+                DocFormat::Markdown => print!("{}", runtime::docs::markdown()),
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Sandbox { command: SandboxCommand::Serve { port, opts } } => serve(port, &opts),
+    }
+}
+
+fn tokio_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+/// Reads a script, keeping line numbers but neutralising a `#!` line.
+fn read_script(file: &Path) -> Result<String, String> {
+    let mut src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
+    if src.starts_with("#!") {
+        src.replace_range(0..2, "//");
+    }
+    Ok(src)
+}
+
+/// An engine for commands that run no requests (check, docs).
+fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
+    let cancel = Arc::new(Cancel::default());
+    let cfg = transport::Config {
+        base: "http://127.0.0.1:9".into(),
+        credentials: Credentials::None,
+        timeout: Duration::from_secs(1),
+        cache_dir: None,
+    };
+    let client = Client::new(cfg, cancel.clone()).ok()?;
+    Some(runtime::engine(Arc::new(Ctx { client: Arc::new(client), handle: rt.handle().clone(), cancel })))
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
+    let Some(engine) = offline_engine(&rt) else { return ExitCode::from(1) };
+    let color = render::stderr_color();
+    let mut failed = false;
+    for f in files {
+        let src = match read_script(f) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Err(e) = engine.compile(&src) {
+            eprint!("{}", render::render_parse(&e, &f.display().to_string(), &src, color));
+            failed = true;
+        }
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, timeout: u64) -> ExitCode {
+    let src = match read_script(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
+    let cancel = Arc::new(Cancel::default());
+    let mut cfg = transport::Config::from_env();
+    cfg.timeout = Duration::from_secs(timeout.max(1));
+    // The simulator lives as long as this binding: until the script is done.
+    let _sim = match sandbox {
+        Some(opts) => match rt.block_on(Sandbox::start(opts.config(), 0)) {
+            Ok(sim) => {
+                cfg.base = sim.base_url();
+                cfg.credentials = Credentials::AppSecret { appid: sandbox::APPID.into(), secret: sandbox::SECRET.into() };
+                cfg.cache_dir = None;
+                Some(sim)
+            }
+            Err(e) => {
+                eprintln!("error: cannot start the sandbox: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    let client = match Client::new(cfg, cancel.clone()) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    {
+        let cancel = cancel.clone();
+        rt.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.trigger();
+            }
+        });
+    }
+    let ctx = Arc::new(Ctx { client, handle: rt.handle().clone(), cancel: cancel.clone() });
+    let mut engine = runtime::engine(ctx);
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    engine.set_module_resolver(rhai::module_resolvers::FileModuleResolver::new_with_path(dir));
+    let name = file.display().to_string();
+    let color = render::stderr_color();
+    let ast = match engine.compile(&src) {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("{}", render::render_parse(&e, &name, &src, color));
+            return ExitCode::from(1);
+        }
+    };
+    let mut scope = Scope::new();
+    let mut argmap = Map::new();
+    for (k, v) in args {
+        argmap.insert(k.into(), Dynamic::from(v));
+    }
+    scope.push_constant("ARGS", argmap);
+    let result = engine.run_ast_with_scope(&mut scope, &ast);
+    let code = match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) if cancel.is_cancelled() => {
+            eprintln!("interrupted");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprint!("{}", render::render_eval(&e, &name, &src, color));
+            ExitCode::from(1)
+        }
+    };
+    drop(_sim);
+    rt.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+fn serve(port: u16, opts: &SandboxOpts) -> ExitCode {
+    let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
+    rt.block_on(async {
+        let sim = match Sandbox::start(opts.config(), port).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        println!(
+            "wxscript sandbox listening on {} (appid {}, secret {})",
+            sim.base_url(),
+            sandbox::APPID,
+            sandbox::SECRET
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        drop(sim);
+        ExitCode::SUCCESS
+    })
+}

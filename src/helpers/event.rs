@@ -1,0 +1,124 @@
+//! `event::parse`: one pushed XML event (audit results, shakes) as a map.
+
+use quick_xml::Reader;
+use quick_xml::events::Event;
+use rhai::{Array, Dynamic, Map};
+
+#[derive(Default)]
+struct Node {
+    name: String,
+    text: String,
+    cdata: bool,
+    children: Vec<Node>,
+}
+
+/// Parses `<xml>...</xml>`: CDATA stays text, bare numbers become ints (or floats), nested
+/// elements become maps, and a plural element whose children share one name becomes an array.
+pub fn parse(xml: &str) -> Result<Map, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut stack: Vec<Node> = vec![Node::default()];
+    loop {
+        match reader.read_event().map_err(|e| format!("malformed XML at byte {}: {e}", reader.buffer_position()))? {
+            Event::Start(s) => stack.push(Node { name: s.name().into_inner().to_string(), ..Node::default() }),
+            Event::Empty(s) => {
+                let n = Node { name: s.name().into_inner().to_string(), ..Node::default() };
+                if let Some(top) = stack.last_mut() {
+                    top.children.push(n);
+                }
+            }
+            Event::End(_) => {
+                let n = stack.pop().ok_or("unbalanced XML")?;
+                stack.last_mut().ok_or("unbalanced XML")?.children.push(n);
+            }
+            Event::Text(t) => {
+                let s = t.xml10_content();
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&s);
+                }
+            }
+            Event::GeneralRef(r) => {
+                let name: &str = &r;
+                let ch = match name {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => "",
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(ch);
+                }
+            }
+            Event::CData(c) => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&c);
+                    top.cdata = true;
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if stack.len() != 1 {
+        return Err("unexpected end of XML: an element is not closed".into());
+    }
+    let root = stack.pop().and_then(|r| r.children.into_iter().next()).ok_or("no XML element found")?;
+    match value(root) {
+        v if v.is_map() => Ok(v.cast::<Map>()),
+        _ => Err("the event has no fields".into()),
+    }
+}
+
+fn value(n: Node) -> Dynamic {
+    if n.children.is_empty() {
+        let t = n.text.trim();
+        if !n.cdata {
+            if let Ok(i) = t.parse::<i64>() {
+                return Dynamic::from_int(i);
+            }
+            if t.contains('.')
+                && let Ok(f) = t.parse::<f64>()
+            {
+                return Dynamic::from_float(f);
+            }
+        }
+        return Dynamic::from(n.text);
+    }
+    let plural = n.children.iter().all(|c| format!("{}s", c.name) == n.name);
+    if plural {
+        return Dynamic::from_array(n.children.into_iter().map(value).collect::<Array>());
+    }
+    let mut m = Map::new();
+    for c in n.children {
+        let name = c.name.clone();
+        let v = value(c);
+        m.insert(name.into(), v);
+    }
+    Dynamic::from_map(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_event() {
+        let m = parse("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><CreateTime>1488856741</CreateTime><Event><![CDATA[add_store_audit_info]]></Event><audit_id>11111</audit_id><status>3</status><reason><![CDATA[xxx]]></reason><poiid>12344</poiid></xml>").expect("parses");
+        assert_eq!(m["CreateTime"].as_int(), Ok(1488856741));
+        assert_eq!(m["poiid"].as_int(), Ok(12344));
+        assert_eq!(m["Event"].clone().into_string().ok().as_deref(), Some("add_store_audit_info"));
+    }
+
+    #[test]
+    fn beacons_become_arrays() {
+        let m = parse("<xml><AroundBeacons><AroundBeacon><Major>1</Major><Distance>1.5</Distance></AroundBeacon><AroundBeacon><Major>2</Major></AroundBeacon></AroundBeacons></xml>").expect("parses");
+        assert_eq!(m["AroundBeacons"].clone().into_array().map(|a| a.len()).ok(), Some(2));
+    }
+
+    #[test]
+    fn malformed_is_an_error() {
+        assert!(parse("<xml><a>1</xml>").is_err());
+        assert!(parse("").is_err());
+    }
+}

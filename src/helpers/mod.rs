@@ -1,0 +1,225 @@
+//! Script functions that are not single endpoints: paging (`store::all`), the raw escape
+//! hatch (`wx::request`), event parsing, `sleep`, and the sandbox's own controls. Each has one
+//! entry in `DOCS`, which `wxscript docs` and did-you-mean read.
+
+pub mod event;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rhai::{Dynamic, Engine, FuncRegistration, Module, NativeCallContext};
+use serde_json::Value;
+
+use crate::api::check::{Payload, Request};
+use crate::api::{self, ErrorKind, Method, WxError};
+use crate::runtime::{Ctx, RhaiResult, arg_json, convert, invoke, throw};
+
+/// The documentation of a helper function.
+pub struct HelperDoc {
+    pub name: &'static str,
+    pub signatures: &'static [&'static str],
+    pub doc: &'static str,
+    pub returns: &'static str,
+    pub example: &'static str,
+}
+
+pub const DOCS: &[HelperDoc] = &[
+    HelperDoc {
+        name: "store::all",
+        signatures: &["store::all()"],
+        doc: "Every store, paging through wxa/get_store_list 50 at a time.",
+        returns: "array of base_info maps",
+        example: "let stores = store::all();\nprint(`${stores.len()} stores`);",
+    },
+    HelperDoc {
+        name: "wx::request",
+        signatures: &["wx::request(method, path)", "wx::request(method, path, body)"],
+        doc: "Any other WeChat endpoint, with the same token, retry and error handling. `path` is relative (\"wxa/get_store_info\", a leading / is accepted); absolute URLs, `..` and access_token in the query are refused. A POST whose outcome is unknown is not re-sent.",
+        returns: "the whole parsed answer; a non-zero errcode is thrown",
+        example: "let r = wx::request(\"POST\", \"wxa/get_store_list\", #{offset: 0, limit: 5});\nprint(r.total_count);",
+    },
+    HelperDoc {
+        name: "event::parse",
+        signatures: &["event::parse(xml)"],
+        doc: "One pushed XML event as a map: ToUserName, FromUserName, CreateTime, MsgType, Event and the event's own fields; numbers outside CDATA become ints.",
+        returns: "map",
+        example: "let e = event::parse(\"<xml><Event><![CDATA[add_store_audit_info]]></Event><audit_id>11111</audit_id><status>1</status><poiid>12344</poiid></xml>\");\nprint(e.poiid);",
+    },
+    HelperDoc {
+        name: "sleep",
+        signatures: &["sleep(seconds)"],
+        doc: "Waits (int or float seconds); Ctrl-C interrupts it. For polling an audit.",
+        returns: "()",
+        example: "sleep(0.1);",
+    },
+    HelperDoc {
+        name: "sandbox::stats",
+        signatures: &["sandbox::stats()"],
+        doc: "Sandbox only: request counts by path, token fetches, and the most requests seen in flight.",
+        returns: "#{requests, by_path, token_fetches, in_flight, max_in_flight}",
+        example: "print(sandbox::stats().requests);",
+    },
+    HelperDoc {
+        name: "sandbox::expire_tokens",
+        signatures: &["sandbox::expire_tokens()"],
+        doc: "Sandbox only: expires every issued token, as if two hours had passed (the next call refreshes).",
+        returns: "()",
+        example: "sandbox::expire_tokens();\nstore::list(0, 1);",
+    },
+    HelperDoc {
+        name: "sandbox::set_fault",
+        signatures: &["sandbox::set_fault(map)"],
+        doc: "Sandbox only: changes fault injection: #{latency_ms, fail_rate, fail_code}.",
+        returns: "()",
+        example: "sandbox::set_fault(#{latency_ms: 0, fail_rate: 0.0});",
+    },
+];
+
+fn helper(name: &str) -> FuncRegistration {
+    let doc = DOCS.iter().find(|d| d.name.ends_with(name) || d.name == name);
+    let comments: Vec<String> = doc.map(|d| vec![format!("/// {}", d.doc)]).unwrap_or_default();
+    let short = name.rsplit("::").next().unwrap_or(name).to_string();
+    FuncRegistration::new(short).with_volatility(true).with_comments(comments)
+}
+
+/// Registers the helpers into the endpoint modules (new modules are created as needed) and
+/// the global namespace.
+pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
+    let c = ctx.clone();
+    helper("store::all").set_into_module(modules.entry("store").or_default(), move |nc: NativeCallContext| -> RhaiResult {
+        store_all(&c, nc.call_position())
+    });
+
+    let wx = modules.entry("wx").or_default();
+    let c = ctx.clone();
+    helper("wx::request").set_into_module(wx, move |nc: NativeCallContext, m: Dynamic, p: Dynamic| -> RhaiResult {
+        raw_request(&c, &m, &p, &Dynamic::UNIT, nc.call_position())
+    });
+    let c = ctx.clone();
+    helper("wx::request").set_into_module(
+        wx,
+        move |nc: NativeCallContext, m: Dynamic, p: Dynamic, b: Dynamic| -> RhaiResult {
+            raw_request(&c, &m, &p, &b, nc.call_position())
+        },
+    );
+
+    helper("event::parse").set_into_module(modules.entry("event").or_default(), |nc: NativeCallContext, xml: &str| -> RhaiResult {
+        event::parse(xml)
+            .map(Dynamic::from_map)
+            .map_err(|m| throw(WxError::input("event::parse", "xml", m), nc.call_position()))
+    });
+
+    let c = ctx.clone();
+    engine.register_fn("sleep", move |secs: rhai::FLOAT| sleep(&c, secs));
+    let c = ctx.clone();
+    engine.register_fn("sleep", move |secs: rhai::INT| sleep(&c, secs as f64));
+
+    let sb = modules.entry("sandbox").or_default();
+    let c = ctx.clone();
+    helper("sandbox::stats").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
+        admin(&c, Method::Get, "_sandbox/stats", None, nc.call_position())
+    });
+    let c = ctx.clone();
+    helper("sandbox::expire_tokens").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
+        admin(&c, Method::Post, "_sandbox/expire_tokens", None, nc.call_position()).map(|_| Dynamic::UNIT)
+    });
+    let c = ctx.clone();
+    helper("sandbox::set_fault").set_into_module(sb, move |nc: NativeCallContext, m: rhai::Map| -> RhaiResult {
+        let pos = nc.call_position();
+        let body = arg_json("sandbox::set_fault", "map", &Dynamic::from_map(m), pos)?;
+        admin(&c, Method::Post, "_sandbox/fault", Some(body), pos).map(|_| Dynamic::UNIT)
+    });
+}
+
+fn sleep(ctx: &Ctx, secs: f64) {
+    if secs.is_finite() && secs > 0.0 {
+        let cancel = ctx.cancel.clone();
+        ctx.block(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs_f64(secs.min(86_400.0))) => {}
+                _ = cancel.cancelled() => {}
+            }
+        });
+    }
+}
+
+fn admin(ctx: &Ctx, method: Method, path: &str, body: Option<Value>, pos: rhai::Position) -> RhaiResult {
+    let v = ctx.block(ctx.client.admin(method, path, body)).map_err(|e| throw(e, pos))?;
+    Ok(convert::to_dynamic(&v))
+}
+
+fn store_all(ctx: &Ctx, pos: rhai::Position) -> RhaiResult {
+    let ep = api::by_name("store::list").ok_or_else(|| throw(WxError::new(ErrorKind::Input, "store::all", "store::list is not declared"), pos))?;
+    let mut all = rhai::Array::new();
+    loop {
+        let mut args = serde_json::Map::new();
+        args.insert("offset".into(), Value::from(all.len() as i64));
+        args.insert("limit".into(), Value::from(50));
+        let page = invoke(ctx, ep, args, pos)?.cast::<rhai::Map>();
+        let total = page.get("total_count").and_then(|v| v.as_int().ok()).unwrap_or(0);
+        let list = page.get("business_list").cloned().and_then(|v| v.into_array().ok()).unwrap_or_default();
+        let empty = list.is_empty();
+        all.extend(list);
+        if empty || all.len() as i64 >= total {
+            return Ok(Dynamic::from_array(all));
+        }
+    }
+}
+
+/// Checks a `wx::request` path: relative, no `..`, no token of its own.
+pub fn check_raw_path(path: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let p = path.strip_prefix('/').unwrap_or(path);
+    if path.starts_with("//") || p.contains("://") {
+        return Err(format!("path must be relative to WECHAT_API_BASE, got {path:?}"));
+    }
+    let (p, q) = p.split_once('?').unwrap_or((p, ""));
+    if p.is_empty() || p.split('/').any(|seg| seg == ".." || seg == ".") {
+        return Err(format!("path must be a plain API path such as \"wxa/get_store_info\", got {path:?}"));
+    }
+    let mut query = Vec::new();
+    for pair in q.split('&').filter(|s| !s.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k.eq_ignore_ascii_case("access_token") {
+            return Err("the path must not carry an access_token: the runtime adds it".into());
+        }
+        query.push((k.to_string(), v.to_string()));
+    }
+    Ok((p.to_string(), query))
+}
+
+fn raw_request(ctx: &Ctx, method: &Dynamic, path: &Dynamic, body: &Dynamic, pos: rhai::Position) -> RhaiResult {
+    let bad = |field: &str, msg: String| throw(WxError::input("wx::request", field, format!("wx::request: {msg}")), pos);
+    let method = match method.clone().into_string().map(|s| s.to_ascii_uppercase()).as_deref() {
+        Ok("GET") => Method::Get,
+        Ok("POST") => Method::Post,
+        _ => return Err(bad("method", format!("method must be \"GET\" or \"POST\", got {method}"))),
+    };
+    let path = path.clone().into_string().map_err(|t| bad("path", format!("path must be a string, got {t}")))?;
+    let (api_path, query) = check_raw_path(&path).map_err(|m| bad("path", m))?;
+    let payload = if body.is_unit() {
+        if method == Method::Post { Payload::Json(Value::Object(Default::default())) } else { Payload::None }
+    } else if body.is_map() {
+        Payload::Json(arg_json("wx::request", "body", body, pos)?)
+    } else {
+        return Err(bad("body", format!("body must be a map or (), got {}", body.type_name())));
+    };
+    let req = Request { api: api_path, method, query, payload, creates: method == Method::Post, mutates: method == Method::Post };
+    let answer = ctx.send(&req, pos)?;
+    Ok(convert::to_dynamic(&answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_raw_path;
+
+    #[test]
+    fn raw_paths() {
+        assert_eq!(check_raw_path("/wxa/get_store_info").map(|p| p.0), Ok("wxa/get_store_info".to_string()));
+        assert!(check_raw_path("https://evil.example/x").is_err());
+        assert!(check_raw_path("//evil.example/x").is_err());
+        assert!(check_raw_path("wxa/../x").is_err());
+        assert!(check_raw_path("wxa/x?access_token=abc").is_err());
+        assert_eq!(check_raw_path("shakearound/material/add?type=icon").map(|p| p.1.len()), Ok(1));
+    }
+}

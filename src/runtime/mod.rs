@@ -1,0 +1,212 @@
+//! The script engine: one factory for `run`, `check`, `docs` and tests, the registration of
+//! every declared endpoint as a rhai function, and the bridge from native calls to the
+//! transport (scripts run on a thread outside the tokio runtime and block on each request).
+
+pub mod convert;
+pub mod docs;
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, Map, Module, NativeCallContext, Position};
+use serde_json::Value;
+
+use crate::api::check::{self, Request};
+use crate::api::{self, Endpoint, ErrorKind, WxError};
+use crate::transport::{Cancel, Client};
+
+pub type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
+
+/// What native functions need during a run.
+pub struct Ctx {
+    pub client: Arc<Client>,
+    pub handle: tokio::runtime::Handle,
+    pub cancel: Arc<Cancel>,
+}
+
+impl Ctx {
+    /// Runs a future to completion from a script thread.
+    pub fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.handle.block_on(f)
+    }
+
+    /// Sends a checked request and returns WeChat's answer, as a script error on failure.
+    pub fn send(&self, req: &Request, pos: Position) -> Result<Value, Box<EvalAltResult>> {
+        self.block(self.client.send(req)).map_err(|e| throw(e, pos))
+    }
+}
+
+/// A `WxError` as the catchable map scripts see; a cancellation is not catchable.
+pub fn throw(e: WxError, pos: Position) -> Box<EvalAltResult> {
+    if e.kind == ErrorKind::Cancelled {
+        return EvalAltResult::ErrorTerminated("cancelled".into(), pos).into();
+    }
+    EvalAltResult::ErrorRuntime(error_map(&e).into(), pos).into()
+}
+
+/// `#{kind, api, errcode, errmsg, hint}` plus `field` / `path` where they apply.
+pub fn error_map(e: &WxError) -> Map {
+    let mut m = Map::new();
+    m.insert("kind".into(), e.kind.as_str().into());
+    m.insert("api".into(), e.api.clone().into());
+    m.insert("errcode".into(), e.errcode.map(Dynamic::from_int).unwrap_or(Dynamic::UNIT));
+    m.insert("errmsg".into(), e.errmsg.clone().into());
+    m.insert("hint".into(), e.hint.clone().into());
+    if let Some(f) = &e.field {
+        m.insert("field".into(), f.clone().into());
+    }
+    if let Some(p) = &e.path {
+        m.insert("path".into(), p.clone().into());
+    }
+    m
+}
+
+/// Reads a `WxError` back from a thrown map (for rendering).
+pub fn error_from_map(m: &Map) -> Option<WxError> {
+    let s = |k: &str| m.get(k).and_then(|v| v.clone().into_string().ok());
+    let kind = match s("kind")?.as_str() {
+        "api" => ErrorKind::Api,
+        "input" => ErrorKind::Input,
+        "network" => ErrorKind::Network,
+        "auth" => ErrorKind::Auth,
+        "io" => ErrorKind::Io,
+        "timeout" => ErrorKind::Timeout,
+        _ => return None,
+    };
+    Some(WxError {
+        kind,
+        api: s("api").unwrap_or_default(),
+        errcode: m.get("errcode").and_then(|v| v.as_int().ok()),
+        errmsg: s("errmsg").unwrap_or_default(),
+        hint: s("hint").unwrap_or_default(),
+        field: s("field"),
+        path: s("path"),
+    })
+}
+
+/// Calls a declared endpoint with a JSON argument map: check, encode, send, unwrap.
+pub fn invoke(ctx: &Ctx, ep: &Endpoint, args: serde_json::Map<String, Value>, pos: Position) -> RhaiResult {
+    let req = check::prepare(ep, args).map_err(|e| throw(e, pos))?;
+    let answer = ctx.send(&req, pos)?;
+    let payload = check::unwrap(ep, answer).map_err(|e| throw(ctx_scrub(ctx, e), pos))?;
+    Ok(convert::to_dynamic(&payload))
+}
+
+fn ctx_scrub(ctx: &Ctx, mut e: WxError) -> WxError {
+    e.errmsg = ctx.client.redact(&e.errmsg);
+    e
+}
+
+/// A script value as a JSON value, or an input error naming the argument.
+pub fn arg_json(ep_api: &str, field: &str, d: &Dynamic, pos: Position) -> Result<Value, Box<EvalAltResult>> {
+    convert::to_json(d).map_err(|m| throw(WxError::input(ep_api, field, format!("argument \"{field}\": {m}")), pos))
+}
+
+/// The argument map of a one-argument call: a map, or the bare id of a single-parameter function.
+fn one_arg(ep: &Endpoint, d: &Dynamic, pos: Position) -> Result<serde_json::Map<String, Value>, Box<EvalAltResult>> {
+    if d.is_map() {
+        return match arg_json(ep.path, "map", d, pos)? {
+            Value::Object(o) => Ok(o),
+            _ => unreachable!("a rhai map converts to a JSON object"),
+        };
+    }
+    match ep.params {
+        [single] => {
+            let mut o = serde_json::Map::new();
+            o.insert((*single).into(), arg_json(ep.path, single, d, pos)?);
+            Ok(o)
+        }
+        _ => Err(throw(
+            WxError::input(
+                ep.path,
+                "map",
+                format!("{} expects a map of fields, got {} (see `wxscript docs`)", ep.qualified(), d.type_name()),
+            ),
+            pos,
+        )),
+    }
+}
+
+fn positional(ep: &Endpoint, vals: &[Dynamic], pos: Position) -> Result<serde_json::Map<String, Value>, Box<EvalAltResult>> {
+    let mut o = serde_json::Map::new();
+    for (name, v) in ep.params.iter().zip(vals) {
+        o.insert((*name).into(), arg_json(ep.path, name, v, pos)?);
+    }
+    Ok(o)
+}
+
+fn doc_lines(ep: &Endpoint) -> Vec<String> {
+    vec![format!("/// {}", ep.doc), format!("/// {} {}", ep.method.as_str(), ep.path)]
+}
+
+/// Registers one declaration into its module, in every call form it supports.
+fn register_endpoint(module: &mut Module, ep: &'static Endpoint, ctx: &Arc<Ctx>) {
+    let reg = |params: Vec<String>| {
+        FuncRegistration::new(ep.name)
+            .with_volatility(true)
+            .with_params_info(params)
+            .with_comments(doc_lines(ep))
+    };
+    if ep.fields.is_empty() {
+        let c = ctx.clone();
+        reg(vec!["Dynamic".into()]).set_into_module(module, move |nc: NativeCallContext| -> RhaiResult {
+            invoke(&c, ep, serde_json::Map::new(), nc.call_position())
+        });
+        return;
+    }
+    let c = ctx.clone();
+    let one_name = if ep.params.len() == 1 { ep.params[0].to_string() } else { "map".to_string() };
+    reg(vec![format!("{one_name}: Dynamic"), "Dynamic".into()]).set_into_module(
+        module,
+        move |nc: NativeCallContext, a: Dynamic| -> RhaiResult {
+            let pos = nc.call_position();
+            invoke(&c, ep, one_arg(ep, &a, pos)?, pos)
+        },
+    );
+    if ep.params.len() == 2 {
+        let c = ctx.clone();
+        let p: Vec<String> = ep.params.iter().map(|p| format!("{p}: Dynamic")).chain(["Dynamic".into()]).collect();
+        reg(p).set_into_module(module, move |nc: NativeCallContext, a: Dynamic, b: Dynamic| -> RhaiResult {
+            let pos = nc.call_position();
+            invoke(&c, ep, positional(ep, &[a, b], pos)?, pos)
+        });
+    }
+}
+
+/// Builds the modules of every declared endpoint, keyed by module name.
+pub fn endpoint_modules(ctx: &Arc<Ctx>) -> BTreeMap<&'static str, Module> {
+    let mut modules: BTreeMap<&'static str, Module> = BTreeMap::new();
+    for ep in api::endpoints() {
+        register_endpoint(modules.entry(ep.module).or_default(), ep, ctx);
+    }
+    modules
+}
+
+/// The engine every command uses, with every function registered.
+pub fn engine(ctx: Arc<Ctx>) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_call_levels(64);
+    engine.set_max_expr_depths(128, 64);
+    let cancel = ctx.cancel.clone();
+    engine.on_progress(move |_| if cancel.is_cancelled() { Some("cancelled".into()) } else { None });
+    engine.on_print(|s| println!("{s}"));
+    engine.on_debug(|s, src, pos| match src {
+        Some(src) => eprintln!("[{src}:{pos}] {s}"),
+        None => eprintln!("[{pos}] {s}"),
+    });
+    let mut modules = endpoint_modules(&ctx);
+    crate::helpers::register(&mut engine, &mut modules, &ctx);
+    for (name, m) in modules {
+        engine.register_static_module(name, m.into());
+    }
+    engine
+}
+
+/// Every function name scripts can call as `module::name`, for did-you-mean suggestions.
+pub fn registered_names() -> Vec<String> {
+    api::endpoints()
+        .map(|e| e.qualified())
+        .chain(crate::helpers::DOCS.iter().map(|h| h.name.to_string()))
+        .collect()
+}

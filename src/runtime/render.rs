@@ -1,0 +1,158 @@
+//! Rendering of uncaught errors the way people read them: a headline, `--> file:line:col`,
+//! the source line with a caret, then the API, errcode and hint; in colour on a terminal.
+
+use rhai::{EvalAltResult, ParseError, Position};
+
+use crate::api::check::did_you_mean;
+use crate::runtime::{error_from_map, registered_names};
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+}
+
+/// Whether stderr should get colour: a terminal, and `NO_COLOR` unset.
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Strips rhai's own " (line N, position M)" suffix; we show the place ourselves.
+fn strip_position(s: &str) -> String {
+    match s.rfind(" (line ") {
+        Some(i) if s.ends_with(')') => s[..i].to_string(),
+        _ => s.to_string(),
+    }
+}
+
+/// Descends through function-call wrappers defined in the same file, where the inner
+/// position is the more precise one.
+fn innermost(err: &EvalAltResult) -> (&EvalAltResult, Position) {
+    let mut cur = err;
+    let mut pos = err.position();
+    loop {
+        match cur {
+            EvalAltResult::ErrorInFunctionCall(_, src, inner, p) if src.is_empty() => {
+                if !inner.position().is_none() {
+                    pos = inner.position();
+                } else {
+                    pos = *p;
+                }
+                cur = inner;
+            }
+            EvalAltResult::ErrorInFunctionCall(_, _, inner, p) | EvalAltResult::ErrorInModule(_, inner, p) => {
+                pos = *p;
+                cur = inner;
+                // The inner position is in another file: keep the caller's.
+                while let EvalAltResult::ErrorInFunctionCall(_, _, i, _) | EvalAltResult::ErrorInModule(_, i, _) = cur {
+                    cur = i;
+                }
+                return (cur, pos);
+            }
+            _ => return (cur, if cur.position().is_none() { pos } else { cur.position() }),
+        }
+    }
+}
+
+/// Renders a run-time error of `file`.
+pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool) -> String {
+    let st = Style { color };
+    let (inner, pos) = innermost(err);
+    let mut notes: Vec<(String, String)> = Vec::new();
+    let headline = match inner {
+        EvalAltResult::ErrorRuntime(v, _) if v.is_map() => {
+            let m = v.clone().cast::<rhai::Map>();
+            match error_from_map(&m) {
+                Some(e) => {
+                    if !e.api.is_empty() {
+                        notes.push(("api".into(), e.api.clone()));
+                    }
+                    if let Some(c) = e.errcode {
+                        notes.push(("errcode".into(), c.to_string()));
+                    }
+                    if let Some(f) = &e.field {
+                        notes.push(("field".into(), f.clone()));
+                    }
+                    if let Some(p) = &e.path {
+                        notes.push(("path".into(), p.clone()));
+                    }
+                    if !e.hint.is_empty() {
+                        notes.push(("hint".into(), e.hint.clone()));
+                    }
+                    format!("error[{}]: {}", e.kind.as_str(), e.errmsg)
+                }
+                None => format!("error: uncaught throw: {v}"),
+            }
+        }
+        EvalAltResult::ErrorRuntime(v, _) => format!("error: uncaught throw: {v}"),
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => {
+            let name = sig.split('(').next().unwrap_or(sig).trim();
+            let names = registered_names();
+            if let Some(s) = did_you_mean(name, names.iter().map(String::as_str)) {
+                notes.push(("hint".into(), format!("did you mean {s}?")));
+            } else if let Some((m, _)) = name.split_once("::") {
+                let mods: Vec<&str> = names.iter().filter_map(|n| n.split_once("::").map(|p| p.0)).collect();
+                if !mods.contains(&m)
+                    && let Some(s) = did_you_mean(m, mods.iter().copied())
+                {
+                    notes.push(("hint".into(), format!("no module {m}::, did you mean {s}::?")));
+                }
+            }
+            format!("error: function not found: {}", strip_position(sig))
+        }
+        EvalAltResult::ErrorModuleNotFound(m, _) => {
+            let names = registered_names();
+            let mods: Vec<&str> = names.iter().filter_map(|n| n.split_once("::").map(|p| p.0)).collect();
+            if let Some(s) = did_you_mean(m, mods.iter().copied()) {
+                notes.push(("hint".into(), format!("did you mean {s}::?")));
+            }
+            format!("error: module not found: {m}")
+        }
+        EvalAltResult::ErrorTerminated(..) => "interrupted".to_string(),
+        other => format!("error: {}", strip_position(&other.to_string())),
+    };
+    let mut out = st.paint("1;31", &headline);
+    out.push('\n');
+    out.push_str(&location(&st, file, source, pos));
+    for (k, v) in notes {
+        out.push_str(&format!("   {} {}: {}\n", st.paint("1;34", "="), st.paint("1", &k), v));
+    }
+    out
+}
+
+/// Renders a syntax error of `file`.
+pub fn render_parse(err: &ParseError, file: &str, source: &str, color: bool) -> String {
+    let st = Style { color };
+    let mut out = st.paint("1;31", &format!("error: syntax: {}", strip_position(&err.0.to_string())));
+    out.push('\n');
+    out.push_str(&location(&st, file, source, err.1));
+    out
+}
+
+fn location(st: &Style, file: &str, source: &str, pos: Position) -> String {
+    let (Some(line), col) = (pos.line(), pos.position().unwrap_or(1)) else {
+        return format!("  {} {file}\n", st.paint("1;34", "-->"));
+    };
+    let text = source.lines().nth(line - 1).unwrap_or("");
+    let gutter = line.to_string().len();
+    let pad = " ".repeat(gutter);
+    let bar = st.paint("1;34", "|");
+    // The caret sits under the column; tabs are kept so it lines up.
+    let lead: String = text.chars().take(col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+    let lead_w: String = lead
+        .chars()
+        .zip(text.chars())
+        .map(|(l, t)| if l == '\t' { '\t' } else if (t as u32) >= 0x2E80 { '\u{3000}' } else { ' ' })
+        .collect();
+    format!(
+        "{pad}{} {file}:{line}:{col}\n{pad} {bar}\n{} {bar} {text}\n{pad} {bar} {lead_w}{}\n",
+        st.paint("1;34", "-->"),
+        st.paint("1;34", &line.to_string()),
+        st.paint("1;31", "^"),
+    )
+}
