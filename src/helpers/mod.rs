@@ -177,6 +177,9 @@ pub fn check_raw_path(path: &str) -> Result<(String, Vec<(String, String)>), Str
     if p.is_empty() || p.split('/').any(|seg| seg == ".." || seg == ".") {
         return Err(format!("path must be a plain API path such as \"wxa/get_store_info\", got {path:?}"));
     }
+    if p == api::TOKEN_PATH {
+        return Err("cgi-bin/token is managed by the runtime: tokens never reach scripts".into());
+    }
     let mut query = Vec::new();
     for pair in q.split('&').filter(|s| !s.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -220,6 +223,7 @@ mod tests {
         assert!(check_raw_path("//evil.example/x").is_err());
         assert!(check_raw_path("wxa/../x").is_err());
         assert!(check_raw_path("wxa/x?access_token=abc").is_err());
+        assert!(check_raw_path("/cgi-bin/token?grant_type=client_credential").is_err());
         assert_eq!(check_raw_path("shakearound/material/add?type=icon").map(|p| p.1.len()), Ok(1));
     }
 }

@@ -1,0 +1,144 @@
+//! The command line: exit codes, `check`, `docs`, error rendering, `--arg`.
+
+mod common;
+use common::*;
+
+use assert_cmd::Command;
+
+fn wx() -> Command {
+    let mut c = Command::cargo_bin("wxscript").expect("binary");
+    c.current_dir(repo_root()).env("NO_COLOR", "1").env_remove("WECHAT_ACCESS_TOKEN").env_remove("WECHAT_APPID");
+    c
+}
+
+#[test]
+fn missing_script_is_a_usage_error() {
+    let o = wx().args(["run", "no/such/script.rhai"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/script.rhai"));
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    let o = wx().args(["run", "--frobnicate", "x.rhai"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn check_reports_syntax_errors_with_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.rhai");
+    let bad = dir.path().join("bad.rhai");
+    std::fs::write(&good, "#!/usr/bin/env wxscript\nlet x = 1;\n").expect("write");
+    std::fs::write(&bad, "let x = 1;\nlet y = (2 + ;\n").expect("write");
+    let o = wx().arg("check").arg(&good).output().expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = wx().arg("check").arg(&good).arg(&bad).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("bad.rhai:2:"), "{err}");
+    assert!(err.contains("let y = (2 + ;"), "source line shown: {err}");
+    assert!(err.contains('^'), "{err}");
+}
+
+#[test]
+fn every_repo_script_passes_check() {
+    let mut files = Vec::new();
+    for dir in ["scripts", "stdlib"] {
+        if let Ok(rd) = std::fs::read_dir(repo_root().join(dir)) {
+            for e in rd.flatten() {
+                if e.path().extension().is_some_and(|x| x == "rhai") {
+                    files.push(e.path());
+                }
+            }
+        }
+    }
+    assert!(!files.is_empty());
+    let o = wx().arg("check").args(&files).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn docs_json_lists_every_contract_function() {
+    let o = wx().args(["docs", "--format", "json"]).output().expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let names: Vec<&str> = v.as_array().expect("array").iter().filter_map(|f| f["name"].as_str()).collect();
+    for f in [
+        "merchant::categories", "merchant::apply", "merchant::audit_info", "merchant::modify", "map::districts",
+        "map::search_poi", "map::create_poi", "store::add", "store::update", "store::get", "store::list", "store::all",
+        "store::delete", "store::get_card", "store::set_card", "poi::list", "poi::delete", "media::upload",
+        "media::upload_image", "event::parse", "wx::request",
+    ] {
+        assert!(names.contains(&f), "{f} missing from docs");
+    }
+    let add = v.as_array().expect("array").iter().find(|f| f["name"] == "store::add").expect("store::add");
+    assert_eq!(add["endpoint"], "POST wxa/add_store");
+    let hour = add["fields"].as_array().expect("fields").iter().find(|f| f["name"] == "hour").expect("hour");
+    assert_eq!(hour["required"], true);
+    assert!(hour["limits"].as_str().unwrap_or("").contains("HH:MM"));
+    let limit = &v.as_array().expect("array").iter().find(|f| f["name"] == "store::list").expect("list")["fields"][1];
+    assert_eq!(limit["limits"], "0..=50");
+}
+
+#[test]
+fn docs_markdown_has_fields_and_examples() {
+    let o = wx().args(["docs"]).output().expect("runs");
+    let md = stdout(&o);
+    assert!(md.contains("### `store::add`"));
+    assert!(md.contains("| `contract_phone` |"));
+    assert!(md.contains("```rhai"));
+    assert!(md.contains("85038"));
+}
+
+#[test]
+fn uncaught_api_error_shows_place_source_api_and_hint() {
+    let sim = Sim::start();
+    let path = sim.write("boom.rhai", "let x = 1;\nstore::get(\"123\");\n");
+    let o = sim.cmd().arg("run").arg(&path).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("boom.rhai:2:"), "{err}");
+    assert!(err.contains("store::get(\"123\");"), "{err}");
+    assert!(err.contains("wxa/get_store_info"), "{err}");
+    assert!(err.contains("65115"), "{err}");
+    assert!(err.contains("门店不存在"), "hint in Chinese: {err}");
+    assert!(err.contains("store does not exist"), "hint in English: {err}");
+    assert!(!err.contains("\x1b["), "no colour when NO_COLOR is set");
+}
+
+#[test]
+fn misspelt_function_and_module_get_suggestions() {
+    let sim = Sim::start();
+    let o = sim.run("store::ad(#{});");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("did you mean store::add?"), "{}", stderr(&o));
+    let o = sim.run("stor::all();");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("store::"), "{}", stderr(&o));
+}
+
+#[test]
+fn args_reach_the_script() {
+    let sim = Sim::start();
+    let path = sim.write("args.rhai", "print(ARGS.name + \"|\" + ARGS.empty + \"|\" + ARGS.eq);");
+    let o = sim.cmd().arg("run").arg(&path).args(["--arg", "name=海珠", "--arg", "empty=", "--arg", "eq=a=b"]).output().expect("runs");
+    assert_eq!(ok(&o).trim(), "海珠||a=b");
+}
+
+#[test]
+fn script_error_exits_one() {
+    let sim = Sim::start();
+    let o = sim.run("let x = 1;\nthrow \"custom failure\";\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("custom failure"));
+    assert!(stderr(&o).contains(":2:"));
+}
+
+#[test]
+fn no_credentials_is_an_auth_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("s.rhai");
+    std::fs::write(&p, "try { store::list(0, 1); } catch (e) { print(e.kind); }").expect("write");
+    let o = wx().env_remove("WECHAT_APPSECRET").env("WECHAT_API_BASE", "http://127.0.0.1:9").arg("run").arg(&p).output().expect("runs");
+    assert_eq!(ok(&o).trim(), "auth");
+}

@@ -1,0 +1,130 @@
+//! Shared test harness: a simulator on an ephemeral loopback port inside the test process,
+//! and the built `wxscript` binary pointed at it with its own token cache directory.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use wxscript::sandbox::{self, Config, Sandbox};
+
+pub struct Sim {
+    pub rt: tokio::runtime::Runtime,
+    pub sandbox: Option<Sandbox>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Sim {
+    pub fn start() -> Sim {
+        Sim::with(Config::default())
+    }
+
+    pub fn with(cfg: Config) -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let sandbox = rt.block_on(Sandbox::start(cfg, 0)).expect("sandbox starts");
+        let base = sandbox.base_url();
+        Sim { rt, sandbox: Some(sandbox), base, dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/{}", self.base, path);
+        self.rt.block_on(async {
+            let c = reqwest::Client::new();
+            let rb = if method == "GET" { c.get(&url) } else { c.post(&url).json(&body.unwrap_or(Value::Null)) };
+            let text = rb.send().await.expect("admin request").text().await.expect("admin body");
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        })
+    }
+
+    pub fn stats(&self) -> Value {
+        self.admin("GET", "_sandbox/stats", None)
+    }
+
+    pub fn requests(&self) -> i64 {
+        self.stats()["requests"].as_i64().unwrap_or(-1)
+    }
+
+    pub fn token_fetches(&self) -> i64 {
+        self.stats()["token_fetches"].as_i64().unwrap_or(-1)
+    }
+
+    pub fn count(&self, path: &str) -> i64 {
+        self.stats()["by_path"][path].as_i64().unwrap_or(0)
+    }
+
+    pub fn reset_stats(&self) {
+        self.admin("POST", "_sandbox/reset_stats", None);
+    }
+
+    pub fn fault(&self, v: Value) {
+        self.admin("POST", "_sandbox/fault", Some(v));
+    }
+
+    pub fn expire_tokens(&self) {
+        self.admin("POST", "_sandbox/expire_tokens", None);
+    }
+
+    /// A `wxscript` command with this simulator's base, credentials and a private cache.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("wxscript").expect("binary built");
+        c.current_dir(repo_root())
+            .env("WECHAT_API_BASE", &self.base)
+            .env("WECHAT_APPID", sandbox::APPID)
+            .env("WECHAT_APPSECRET", sandbox::SECRET)
+            .env_remove("WECHAT_ACCESS_TOKEN")
+            .env("WXSCRIPT_CACHE_DIR", self.cache_dir())
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Writes `script` to a file and runs it.
+    pub fn run(&self, script: &str) -> Output {
+        let path = self.write("t.rhai", script);
+        self.cmd().arg("run").arg(&path).output().expect("wxscript runs")
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write script");
+        p
+    }
+
+    /// A script prelude that onboards an approved merchant (audit delay 0).
+    pub fn merchant_prelude() -> &'static str {
+        r#"
+        let head = media::upload("scripts/data/logo.png", "image");
+        let cats = merchant::categories();
+        let cat = cats.filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+        merchant::apply(#{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "测试便利店", intro: "测试"});
+        let audit = merchant::audit_info();
+        if audit.status != 1 { throw `merchant not approved: ${audit}`; }
+        let poi = map::search_poi(#{districtid: 440105, keyword: "店"})[0];
+        let pic = media::upload_image("scripts/data/shop.jpg");
+        "#
+    }
+}
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "failed: {:?}\nstdout:\n{}\nstderr:\n{}", o.status, stdout(o), stderr(o));
+    stdout(o)
+}
