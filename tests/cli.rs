@@ -64,10 +64,27 @@ fn docs_json_lists_every_contract_function() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     let names: Vec<&str> = v.as_array().expect("array").iter().filter_map(|f| f["name"].as_str()).collect();
     for f in [
-        "merchant::categories", "merchant::apply", "merchant::audit_info", "merchant::modify", "map::districts",
-        "map::search_poi", "map::create_poi", "store::add", "store::update", "store::get", "store::list", "store::all",
-        "store::delete", "store::get_card", "store::set_card", "poi::list", "poi::delete", "media::upload",
-        "media::upload_image", "event::parse", "wx::request",
+        "merchant::categories",
+        "merchant::apply",
+        "merchant::audit_info",
+        "merchant::modify",
+        "map::districts",
+        "map::search_poi",
+        "map::create_poi",
+        "store::add",
+        "store::update",
+        "store::get",
+        "store::list",
+        "store::all",
+        "store::delete",
+        "store::get_card",
+        "store::set_card",
+        "poi::list",
+        "poi::delete",
+        "media::upload",
+        "media::upload_image",
+        "event::parse",
+        "wx::request",
     ] {
         assert!(names.contains(&f), "{f} missing from docs");
     }
@@ -121,7 +138,13 @@ fn misspelt_function_and_module_get_suggestions() {
 fn args_reach_the_script() {
     let sim = Sim::start();
     let path = sim.write("args.rhai", "print(ARGS.name + \"|\" + ARGS.empty + \"|\" + ARGS.eq);");
-    let o = sim.cmd().arg("run").arg(&path).args(["--arg", "name=海珠", "--arg", "empty=", "--arg", "eq=a=b"]).output().expect("runs");
+    let o = sim
+        .cmd()
+        .arg("run")
+        .arg(&path)
+        .args(["--arg", "name=海珠", "--arg", "empty=", "--arg", "eq=a=b"])
+        .output()
+        .expect("runs");
     assert_eq!(ok(&o).trim(), "海珠||a=b");
 }
 
@@ -139,6 +162,12 @@ fn no_credentials_is_an_auth_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("s.rhai");
     std::fs::write(&p, "try { store::list(0, 1); } catch (e) { print(e.kind); }").expect("write");
-    let o = wx().env_remove("WECHAT_APPSECRET").env("WECHAT_API_BASE", "http://127.0.0.1:9").arg("run").arg(&p).output().expect("runs");
+    let o = wx()
+        .env_remove("WECHAT_APPSECRET")
+        .env("WECHAT_API_BASE", "http://127.0.0.1:9")
+        .arg("run")
+        .arg(&p)
+        .output()
+        .expect("runs");
     assert_eq!(ok(&o).trim(), "auth");
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use wxscript::api::check::{Payload, Request};
 use wxscript::api::Method;
+use wxscript::api::check::{Payload, Request};
 use wxscript::transport::{Cancel, Client, Config, Credentials};
 
 #[test]
@@ -34,7 +34,11 @@ fn cached_token_is_reused_across_runs_and_owner_only() {
     ok(&sim.run("store::list(0, 1);"));
     assert_eq!(sim.token_fetches(), 1, "the second run reuses the cached token");
     let dir = sim.cache_dir().join("tokens");
-    let files: Vec<_> = std::fs::read_dir(&dir).expect("token dir").flatten().filter(|e| e.path().extension().is_some_and(|x| x == "json")).collect();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("token dir")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .collect();
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(files[0].path()).expect("cache");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -169,8 +173,10 @@ fn a_create_with_unknown_outcome_is_not_resent() {
 #[test]
 fn a_fixed_token_that_is_refused_is_an_auth_error() {
     let sim = Sim::start();
-    let path = sim.write("f.rhai", "try { store::list(0, 1); } catch (e) { print(`${e.kind} ${e.errcode} ${e.errmsg}`); }");
-    let o = sim.cmd().env("WECHAT_ACCESS_TOKEN", "fixed-token-that-is-wrong").arg("run").arg(&path).output().expect("runs");
+    let path =
+        sim.write("f.rhai", "try { store::list(0, 1); } catch (e) { print(`${e.kind} ${e.errcode} ${e.errmsg}`); }");
+    let o =
+        sim.cmd().env("WECHAT_ACCESS_TOKEN", "fixed-token-that-is-wrong").arg("run").arg(&path).output().expect("runs");
     let out = ok(&o);
     assert!(out.starts_with("auth 40001"), "{out}");
     assert_eq!(sim.token_fetches(), 0, "a fixed token is never replaced");
@@ -207,10 +213,18 @@ fn secrets_and_tokens_never_appear_in_output() {
     assert!(!all.contains("sandbox-secret"), "secret leaked:\n{all}");
     // A wrong secret: the error is clear and still free of it.
     let path = sim.write("w.rhai", "store::list(0, 1);");
-    let o = sim.cmd().env("WECHAT_APPSECRET", "wrong-secret-value").arg("run").arg(&path).output().expect("runs");
+    let fresh_cache = sim.dir.path().join("other-cache");
+    let o = sim
+        .cmd()
+        .env("WECHAT_APPSECRET", "wrong-secret-value")
+        .env("WXSCRIPT_CACHE_DIR", &fresh_cache)
+        .arg("run")
+        .arg(&path)
+        .output()
+        .expect("runs");
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("40125") || err.contains("auth"), "{err}");
+    assert!(err.contains("error[auth]") && err.contains("40125"), "{err}");
     assert!(!err.contains("wrong-secret-value") && !stdout(&o).contains("wrong-secret-value"), "{err}");
 }
 
@@ -221,7 +235,8 @@ fn unreachable_server_is_a_network_error_without_the_token() {
     drop(listener);
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("n.rhai");
-    std::fs::write(&p, "try { store::list(0, 1); } catch (e) { print(`${e.kind}|${e.api}|${e.errmsg}`); }").expect("write");
+    std::fs::write(&p, "try { store::list(0, 1); } catch (e) { print(`${e.kind}|${e.api}|${e.errmsg}`); }")
+        .expect("write");
     let o = assert_cmd::Command::cargo_bin("wxscript")
         .expect("bin")
         .env("WECHAT_API_BASE", format!("http://127.0.0.1:{port}"))

@@ -41,11 +41,7 @@ pub fn show(v: &Value) -> String {
         Value::String(s) => format!("{s:?}"),
         other => other.to_string(),
     };
-    if s.chars().count() > 60 {
-        format!("{}...", s.chars().take(57).collect::<String>())
-    } else {
-        s
-    }
+    if s.chars().count() > 60 { format!("{}...", s.chars().take(57).collect::<String>()) } else { s }
 }
 
 /// The script-facing type name of a JSON value.
@@ -128,7 +124,8 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         Body::Multipart { part } => {
             let (_, path) = file.ok_or_else(|| WxError::input(api, part, "missing file"))?;
             let path = path.as_str().unwrap_or_default().to_string();
-            let bytes = std::fs::read(&path).map_err(|e| WxError::io(api, &path, format!("cannot read {path}: {e}")))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| WxError::io(api, &path, format!("cannot read {path}: {e}")))?;
             let file_name = std::path::Path::new(&path)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -136,14 +133,7 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
             Payload::File { part: part.to_string(), file_name, bytes }
         }
     };
-    Ok(Request {
-        api: api.to_string(),
-        method: ep.method,
-        query,
-        payload,
-        creates: ep.creates,
-        mutates: ep.mutates,
-    })
+    Ok(Request { api: api.to_string(), method: ep.method, query, payload, creates: ep.creates, mutates: ep.mutates })
 }
 
 fn bad(ep: &Endpoint, field: &str, expected: impl std::fmt::Display, v: &Value) -> WxError {
@@ -190,10 +180,7 @@ fn encode(ep: &Endpoint, name: &str, ty: Ty, v: &Value) -> Result<Value, WxError
             Ok(if ty == Ty::IdStr {
                 Value::String(digits)
             } else {
-                digits
-                    .parse::<i64>()
-                    .map(Value::from)
-                    .map_err(|_| bad(ep, name, "an id that fits in 64 bits", v))?
+                digits.parse::<i64>().map(Value::from).map_err(|_| bad(ep, name, "an id that fits in 64 bits", v))?
             })
         }
         Ty::Decimal => {
@@ -304,13 +291,8 @@ pub fn valid_hour(s: &str) -> bool {
 
 /// Takes the payload out of a successful answer (errcode already checked by the transport).
 pub fn unwrap(ep: &Endpoint, answer: Value) -> Result<Value, WxError> {
-    let shape = |what: &str| {
-        WxError::new(
-            ErrorKind::Network,
-            ep.path,
-            format!("answer lacks {what}: {}", show(&answer)),
-        )
-    };
+    let shape =
+        |what: &str| WxError::new(ErrorKind::Network, ep.path, format!("answer lacks {what}: {}", show(&answer)));
     Ok(match ep.unwrap {
         Unwrap::Nothing => Value::Null,
         Unwrap::Data => answer.get("data").cloned().ok_or_else(|| shape("data"))?,

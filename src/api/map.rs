@@ -1,6 +1,6 @@
 //! Tencent map: districts, POI search and POI creation.
 
-use super::{BASE, Endpoint, Method, Ty, Unwrap, req, opt, NONEMPTY};
+use super::{BASE, Endpoint, Method, NONEMPTY, Ty, Unwrap, opt, req};
 
 pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {

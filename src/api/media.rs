@@ -79,7 +79,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &["path", "type"],
         fields: &[
             req("path", Ty::File, "local file"),
-            req("type", Ty::OneOf(&["image", "voice", "video", "thumb"]), "media type: image (<=10 MB jpg/png/gif/bmp), voice (<=2 MB amr/mp3), video (<=10 MB mp4), thumb (<=64 KB jpg)"),
+            req(
+                "type",
+                Ty::OneOf(&["image", "voice", "video", "thumb"]),
+                "media type: image (<=10 MB jpg/png/gif/bmp), voice (<=2 MB amr/mp3), video (<=10 MB mp4), thumb (<=64 KB jpg)",
+            ),
         ],
         body: Body::Multipart { part: "media" },
         unwrap: Unwrap::Fields,

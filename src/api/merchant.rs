@@ -1,6 +1,6 @@
 //! Merchant account of the store mini-program: categories, application, audit, changes.
 
-use super::{BASE, Endpoint, Method, Ty, Unwrap, req, opt, INT, STR, NONEMPTY};
+use super::{BASE, Endpoint, INT, Method, NONEMPTY, STR, Ty, Unwrap, opt, req};
 
 const APPLY_ERRORS: &[i64] = &[
     85024, 85025, 85026, 85027, 85028, 85029, 85030, 85031, 85032, 85033, 85034, 85035, 85036, 85049, 43104, 85050,
@@ -27,7 +27,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         fields: &[
             req("first_catid", INT, "first-level category id (merchant::categories)"),
             req("second_catid", INT, "second-level category id"),
-            opt("qualification_list", Ty::MediaIds { max: 5 }, "media ids of the category's certificates; required when the category's sensitive_type is 1"),
+            opt(
+                "qualification_list",
+                Ty::MediaIds { max: 5 },
+                "media ids of the category's certificates; required when the category's sensitive_type is 1",
+            ),
             req("headimg_mediaid", NONEMPTY, "avatar: temporary media id from media::upload (jpg/png)"),
             req("nickname", Ty::Str { min: 4, max: 30, cjk2: true }, "name of the store mini-program"),
             req("intro", NONEMPTY, "introduction"),

@@ -9,7 +9,7 @@
 pub mod check;
 pub mod errors;
 mod map;
-mod media;
+pub mod media;
 mod merchant;
 mod poi;
 mod store;
@@ -162,6 +162,9 @@ pub enum Unwrap {
     ErrorData,
 }
 
+/// A local check beyond field types, given the script's argument map.
+pub type ExtraCheck = fn(&Endpoint, &serde_json::Map<String, serde_json::Value>) -> Result<(), WxError>;
+
 /// One declared endpoint: the single source of truth for a script function.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -185,7 +188,7 @@ pub struct Endpoint {
     /// A runnable example against the sandbox.
     pub example: &'static str,
     /// Extra local checks beyond the field types (e.g. upload size by media type).
-    pub extra_check: Option<fn(&Endpoint, &serde_json::Map<String, serde_json::Value>) -> Result<(), WxError>>,
+    pub extra_check: Option<ExtraCheck>,
 }
 
 impl Endpoint {

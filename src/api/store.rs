@@ -1,6 +1,6 @@
 //! Stores of the store mini-program: add, update, read, list, delete, and their cards.
 
-use super::{BASE, Endpoint, Ty, Unwrap, req, opt, STR, NONEMPTY};
+use super::{BASE, Endpoint, NONEMPTY, STR, Ty, Unwrap, opt, req};
 
 const ADD_ERRORS: &[i64] = &[-1, 85038, 85039, 85040, 85041, 85042, 85053, 85054, 85055, 85056];
 
@@ -16,7 +16,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
             req("hour", Ty::Hour, "opening hours, e.g. 10:00-21:00"),
             req("credential", NONEMPTY, "business credential number"),
             opt("company_name", STR, "legal entity name when it is not the official account's"),
-            opt("qualification_list", Ty::MediaIds { max: 5 }, "media ids of supporting documents (other legal entity only)"),
+            opt(
+                "qualification_list",
+                Ty::MediaIds { max: 5 },
+                "media ids of supporting documents (other legal entity only)",
+            ),
             opt("card_id", STR, "card id to attach (member card, pay-by-code)"),
             opt("poi_id", Ty::IdStr, "legacy store poi_id when migrating (poi::list)"),
         ],

@@ -14,7 +14,11 @@ use crate::sandbox::{self, Sandbox};
 use crate::transport::{self, Cancel, Client, Credentials};
 
 #[derive(Parser)]
-#[command(name = "wxscript", version, about = "Automate WeChat store mini-program and shake-around work with rhai scripts")]
+#[command(
+    name = "wxscript",
+    version,
+    about = "Automate WeChat store mini-program and shake-around work with rhai scripts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,11 +129,15 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, sandbox, args, timeout, sandbox_opts } => run(&file, sandbox.then_some(&sandbox_opts), args, timeout),
+        Command::Run { file, sandbox, args, timeout, sandbox_opts } => {
+            run(&file, sandbox.then_some(&sandbox_opts), args, timeout)
+        }
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
             match format {
-                DocFormat::Json => println!("{}", serde_json::to_string_pretty(&runtime::docs::json()).unwrap_or_default()),
+                DocFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&runtime::docs::json()).unwrap_or_default())
+                }
                 DocFormat::Markdown => print!("{}", runtime::docs::markdown()),
             }
             ExitCode::SUCCESS
@@ -152,7 +160,9 @@ fn tokio_runtime() -> Option<tokio::runtime::Runtime> {
 fn read_script(file: &Path) -> Result<String, String> {
     let mut src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
     if src.starts_with("#!") {
-        src.replace_range(0..2, "//");
+        // Blanked rather than removed, so that lines and columns stay where the user sees them.
+        let end = src.find('\n').unwrap_or(src.len());
+        src.replace_range(0..end, &" ".repeat(end));
     }
     Ok(src)
 }
@@ -208,7 +218,8 @@ fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, 
         Some(opts) => match rt.block_on(Sandbox::start(opts.config(), 0)) {
             Ok(sim) => {
                 cfg.base = sim.base_url();
-                cfg.credentials = Credentials::AppSecret { appid: sandbox::APPID.into(), secret: sandbox::SECRET.into() };
+                cfg.credentials =
+                    Credentials::AppSecret { appid: sandbox::APPID.into(), secret: sandbox::SECRET.into() };
                 cfg.cache_dir = None;
                 Some(sim)
             }

@@ -87,9 +87,10 @@ fn helper(name: &str) -> FuncRegistration {
 /// the global namespace.
 pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     let c = ctx.clone();
-    helper("store::all").set_into_module(modules.entry("store").or_default(), move |nc: NativeCallContext| -> RhaiResult {
-        store_all(&c, nc.call_position())
-    });
+    helper("store::all")
+        .set_into_module(modules.entry("store").or_default(), move |nc: NativeCallContext| -> RhaiResult {
+            store_all(&c, nc.call_position())
+        });
 
     let wx = modules.entry("wx").or_default();
     let c = ctx.clone();
@@ -104,11 +105,14 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
         },
     );
 
-    helper("event::parse").set_into_module(modules.entry("event").or_default(), |nc: NativeCallContext, xml: &str| -> RhaiResult {
-        event::parse(xml)
-            .map(Dynamic::from_map)
-            .map_err(|m| throw(WxError::input("event::parse", "xml", m), nc.call_position()))
-    });
+    helper("event::parse").set_into_module(
+        modules.entry("event").or_default(),
+        |nc: NativeCallContext, xml: &str| -> RhaiResult {
+            event::parse(xml)
+                .map(Dynamic::from_map)
+                .map_err(|m| throw(WxError::input("event::parse", "xml", m), nc.call_position()))
+        },
+    );
 
     let c = ctx.clone();
     engine.register_fn("sleep", move |secs: rhai::FLOAT| sleep(&c, secs));
@@ -150,7 +154,8 @@ fn admin(ctx: &Ctx, method: Method, path: &str, body: Option<Value>, pos: rhai::
 }
 
 fn store_all(ctx: &Ctx, pos: rhai::Position) -> RhaiResult {
-    let ep = api::by_name("store::list").ok_or_else(|| throw(WxError::new(ErrorKind::Input, "store::all", "store::list is not declared"), pos))?;
+    let ep = api::by_name("store::list")
+        .ok_or_else(|| throw(WxError::new(ErrorKind::Input, "store::all", "store::list is not declared"), pos))?;
     let mut all = rhai::Array::new();
     loop {
         let mut args = serde_json::Map::new();
@@ -192,7 +197,8 @@ pub fn check_raw_path(path: &str) -> Result<(String, Vec<(String, String)>), Str
 }
 
 fn raw_request(ctx: &Ctx, method: &Dynamic, path: &Dynamic, body: &Dynamic, pos: rhai::Position) -> RhaiResult {
-    let bad = |field: &str, msg: String| throw(WxError::input("wx::request", field, format!("wx::request: {msg}")), pos);
+    let bad =
+        |field: &str, msg: String| throw(WxError::input("wx::request", field, format!("wx::request: {msg}")), pos);
     let method = match method.clone().into_string().map(|s| s.to_ascii_uppercase()).as_deref() {
         Ok("GET") => Method::Get,
         Ok("POST") => Method::Post,
@@ -207,7 +213,14 @@ fn raw_request(ctx: &Ctx, method: &Dynamic, path: &Dynamic, body: &Dynamic, pos:
     } else {
         return Err(bad("body", format!("body must be a map or (), got {}", body.type_name())));
     };
-    let req = Request { api: api_path, method, query, payload, creates: method == Method::Post, mutates: method == Method::Post };
+    let req = Request {
+        api: api_path,
+        method,
+        query,
+        payload,
+        creates: method == Method::Post,
+        mutates: method == Method::Post,
+    };
     let answer = ctx.send(&req, pos)?;
     Ok(convert::to_dynamic(&answer))
 }

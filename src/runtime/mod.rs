@@ -128,7 +128,11 @@ fn one_arg(ep: &Endpoint, d: &Dynamic, pos: Position) -> Result<serde_json::Map<
     }
 }
 
-fn positional(ep: &Endpoint, vals: &[Dynamic], pos: Position) -> Result<serde_json::Map<String, Value>, Box<EvalAltResult>> {
+fn positional(
+    ep: &Endpoint,
+    vals: &[Dynamic],
+    pos: Position,
+) -> Result<serde_json::Map<String, Value>, Box<EvalAltResult>> {
     let mut o = serde_json::Map::new();
     for (name, v) in ep.params.iter().zip(vals) {
         o.insert((*name).into(), arg_json(ep.path, name, v, pos)?);
@@ -143,10 +147,7 @@ fn doc_lines(ep: &Endpoint) -> Vec<String> {
 /// Registers one declaration into its module, in every call form it supports.
 fn register_endpoint(module: &mut Module, ep: &'static Endpoint, ctx: &Arc<Ctx>) {
     let reg = |params: Vec<String>| {
-        FuncRegistration::new(ep.name)
-            .with_volatility(true)
-            .with_params_info(params)
-            .with_comments(doc_lines(ep))
+        FuncRegistration::new(ep.name).with_volatility(true).with_params_info(params).with_comments(doc_lines(ep))
     };
     if ep.fields.is_empty() {
         let c = ctx.clone();
@@ -190,7 +191,11 @@ pub fn engine(ctx: Arc<Ctx>) -> Engine {
     engine.set_max_expr_depths(128, 64);
     let cancel = ctx.cancel.clone();
     engine.on_progress(move |_| if cancel.is_cancelled() { Some("cancelled".into()) } else { None });
-    engine.on_print(|s| println!("{s}"));
+    // A closed pipe (`| head`) must not panic the run: output is best effort.
+    engine.on_print(|s| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), "{s}");
+    });
     engine.on_debug(|s, src, pos| match src {
         Some(src) => eprintln!("[{src}:{pos}] {s}"),
         None => eprintln!("[{pos}] {s}"),
@@ -205,8 +210,5 @@ pub fn engine(ctx: Arc<Ctx>) -> Engine {
 
 /// Every function name scripts can call as `module::name`, for did-you-mean suggestions.
 pub fn registered_names() -> Vec<String> {
-    api::endpoints()
-        .map(|e| e.qualified())
-        .chain(crate::helpers::DOCS.iter().map(|h| h.name.to_string()))
-        .collect()
+    api::endpoints().map(|e| e.qualified()).chain(crate::helpers::DOCS.iter().map(|h| h.name.to_string())).collect()
 }

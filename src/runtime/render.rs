@@ -147,7 +147,15 @@ fn location(st: &Style, file: &str, source: &str, pos: Position) -> String {
     let lead_w: String = lead
         .chars()
         .zip(text.chars())
-        .map(|(l, t)| if l == '\t' { '\t' } else if (t as u32) >= 0x2E80 { '\u{3000}' } else { ' ' })
+        .map(|(l, t)| {
+            if l == '\t' {
+                '\t'
+            } else if (t as u32) >= 0x2E80 {
+                '\u{3000}'
+            } else {
+                ' '
+            }
+        })
         .collect();
     format!(
         "{pad}{} {file}:{line}:{col}\n{pad} {bar}\n{} {bar} {text}\n{pad} {bar} {lead_w}{}\n",

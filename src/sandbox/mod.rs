@@ -1,26 +1,761 @@
-//! Placeholder until the simulator lands.
+//! The WeChat simulator ("sandbox"): a stateful HTTP server that answers the store mini-program
+//! API the way WeChat does, for scripts, the REPL and tests.
+//!
+//! This file holds the server itself: startup and shutdown, one fallback handler that routes
+//! by path, access tokens, the checks every call goes through (token, method, body, and the
+//! wire-level field check derived from the `api` declarations), fault injection, request
+//! statistics, the admin routes under `/_sandbox/`, and the lazily decided audits with the
+//! events they produce. The behaviour of each family lives beside it: `merchant`, `map`
+//! (districts and POIs), `store` (stores, cards, legacy POIs) and `media`.
+//!
+//! Audits need no background task: each pending audit remembers when it was submitted, and
+//! every time the state is locked, the ones whose `audit_delay` has passed are decided.
+
+mod map;
+mod media;
+mod merchant;
+mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State as AxState};
+use axum::http::{HeaderValue, Method as HttpMethod, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::api::{self, Body, Endpoint, Method, Ty};
+
+/// The sandbox's fixed appid.
 pub const APPID: &str = "wxsandbox";
+/// The sandbox's fixed app secret.
 pub const SECRET: &str = "sandbox-secret";
-#[derive(Clone, Debug, Default)]
+
+/// The official account the events are addressed to, as in the documents' XML pushes.
+pub const TO_USER_NAME: &str = "gh_5a4e8b1c0d2f";
+/// The sender of the events (the platform's system user).
+pub const FROM_USER_NAME: &str = "od1P50M-fNQI5Gcq-sandbox0001";
+
+/// Large enough that an over-limit upload (10 MB image + 1 byte) still reaches the media
+/// check and gets WeChat's 40006 instead of a transport-level refusal.
+const MAX_BODY: usize = 24 << 20;
+
+/// Start-up settings of a sandbox.
+#[derive(Clone, Debug)]
 pub struct Config {
-    pub audit_delay: std::time::Duration,
+    /// Audits are decided this long after submission (default 0: on the next request).
+    pub audit_delay: Duration,
+    /// Seconds a token lives, reported as `expires_in` (default 7200).
     pub token_ttl: u64,
+    /// Injected delay before every answer (default 0).
     pub latency_ms: u64,
+    /// 0.0..=1.0 chance that an API call (not token, not admin) answers `fail_code`.
     pub fail_rate: f64,
+    /// The errcode of injected failures (default -1, errmsg "system error").
     pub fail_code: i64,
 }
-pub struct Sandbox {
-    addr: std::net::SocketAddr,
-}
-impl Sandbox {
-    pub async fn start(_cfg: Config, port: u16) -> std::io::Result<Sandbox> {
-        let l = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        Ok(Sandbox { addr: l.local_addr()? })
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { audit_delay: Duration::ZERO, token_ttl: 7200, latency_ms: 0, fail_rate: 0.0, fail_code: -1 }
     }
-    pub fn addr(&self) -> std::net::SocketAddr {
+}
+
+/// A running simulator. Dropping it stops the server (graceful shutdown).
+pub struct Sandbox {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1:port (0 = ephemeral) and serves on the current tokio runtime.
+    pub async fn start(cfg: Config, port: u16) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let (tx, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            audit_delay: cfg.audit_delay,
+            token_ttl: cfg.token_ttl,
+            faults: Mutex::new(Faults {
+                latency_ms: cfg.latency_ms,
+                fail_rate: cfg.fail_rate.clamp(0.0, 1.0),
+                fail_code: cfg.fail_code,
+            }),
+            state: Mutex::new(State::new(tx)),
+            stats: Mutex::new(Stats::default()),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+        });
+        let app = Router::new().fallback(handle).with_state(shared.clone()).layer(DefaultBodyLimit::max(MAX_BODY));
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+        });
+        Ok(Sandbox { addr, shutdown: Some(stop_tx), shared })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// `http://127.0.0.1:PORT`
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Every audit decided so far, oldest first (deciding any that are due first).
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.shared.state().events.clone()
+    }
+
+    /// The hook point for pushing events: every audit decided from now on is sent here the
+    /// moment it is decided. Decisions are lazy, so they happen while some request (or
+    /// [`Sandbox::events`]) reads the state.
+    pub fn subscribe(&self) -> broadcast::Receiver<AuditEvent> {
+        self.shared.state().events_tx.subscribe()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// One decided audit, as the documents' XML event push carries it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEvent {
+    /// `apply_merchant_audit_info`, `create_map_poi_audit_info`, `add_store_audit_info` or
+    /// `modify_store_audit_info`.
+    pub event: &'static str,
+    /// Unix seconds of the decision.
+    pub create_time: u64,
+    /// The event's own fields in document order (`audit_id`, `status`, ...).
+    pub fields: Vec<(&'static str, Value)>,
+}
+
+impl AuditEvent {
+    fn new(event: &'static str, fields: Vec<(&'static str, Value)>) -> Self {
+        AuditEvent { event, create_time: unix_now(), fields }
+    }
+
+    /// One field of the event.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    /// The event as a JSON object with the XML's element names.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("ToUserName".into(), TO_USER_NAME.into());
+        m.insert("FromUserName".into(), FROM_USER_NAME.into());
+        m.insert("CreateTime".into(), self.create_time.into());
+        m.insert("MsgType".into(), "event".into());
+        m.insert("Event".into(), self.event.into());
+        for (k, v) in &self.fields {
+            m.insert((*k).to_string(), v.clone());
+        }
+        Value::Object(m)
+    }
+
+    /// The event as WeChat pushes it: strings in CDATA, numbers bare.
+    pub fn to_xml(&self) -> String {
+        fn cdata(s: &str) -> String {
+            format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
+        }
+        let mut x = String::from("<xml>\n");
+        x += &format!("<ToUserName>{}</ToUserName>\n", cdata(TO_USER_NAME));
+        x += &format!("<FromUserName>{}</FromUserName>\n", cdata(FROM_USER_NAME));
+        x += &format!("<CreateTime>{}</CreateTime>\n", self.create_time);
+        x += &format!("<MsgType>{}</MsgType>\n", cdata("event"));
+        x += &format!("<Event>{}</Event>\n", cdata(self.event));
+        for (k, v) in &self.fields {
+            let body = match v {
+                Value::String(s) => cdata(s),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            x += &format!("<{k}>{body}</{k}>\n");
+        }
+        x + "</xml>"
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared state
+
+/// Fault injection settings, changeable at run time through `/_sandbox/fault`.
+#[derive(Clone, Copy, Debug)]
+struct Faults {
+    latency_ms: u64,
+    fail_rate: f64,
+    fail_code: i64,
+}
+
+#[derive(Default)]
+struct Stats {
+    requests: u64,
+    by_path: BTreeMap<String, u64>,
+    token_fetches: u64,
+}
+
+struct Shared {
+    audit_delay: Duration,
+    token_ttl: u64,
+    faults: Mutex<Faults>,
+    state: Mutex<State>,
+    stats: Mutex<Stats>,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+}
+
+/// A poisoned lock only means another request panicked; the data is still the best we have.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// The state, with every audit that is due decided first.
+    fn state(&self) -> MutexGuard<'_, State> {
+        let mut st = lock(&self.state);
+        st.settle(self.audit_delay);
+        st
+    }
+
+    /// 41001 / 40001 / 42001 for a missing, unknown or expired token.
+    fn check_token(&self, token: &str) -> Result<(), Value> {
+        if token.is_empty() {
+            return Err(err(41001, "access_token missing"));
+        }
+        match self.state().tokens.get(token) {
+            None => Err(err(40001, "invalid credential, access_token is invalid or not latest")),
+            Some(exp) if Instant::now() >= *exp => Err(err(42001, "access_token expired")),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn faults(&self) -> Faults {
+        *lock(&self.faults)
+    }
+}
+
+/// What a pending audit is about; the family module decides it.
+#[derive(Clone, Debug)]
+pub(crate) enum AuditKind {
+    Merchant,
+    /// Index into the created map POIs.
+    MapPoi(usize),
+    /// poi_id of the store.
+    AddStore(String),
+    /// poi_id of the store whose pictures changed.
+    ModifyStore(String),
+}
+
+struct Audit {
+    id: u64,
+    submitted: Instant,
+    kind: AuditKind,
+}
+
+/// Everything the simulated account holds.
+pub(crate) struct State {
+    /// Token -> expiry.
+    tokens: HashMap<String, Instant>,
+    pub(crate) media: media::Media,
+    pub(crate) merchant: merchant::Merchant,
+    pub(crate) map: map::MapState,
+    pub(crate) stores: store::Stores,
+    pending: Vec<Audit>,
+    events: Vec<AuditEvent>,
+    events_tx: broadcast::Sender<AuditEvent>,
+    next_audit_id: u64,
+}
+
+impl State {
+    fn new(events_tx: broadcast::Sender<AuditEvent>) -> Self {
+        State {
+            tokens: HashMap::new(),
+            media: media::Media::default(),
+            merchant: merchant::Merchant::default(),
+            map: map::MapState::default(),
+            stores: store::Stores::new(),
+            pending: Vec::new(),
+            events: Vec::new(),
+            events_tx,
+            next_audit_id: 414_569_501,
+        }
+    }
+
+    /// Queues an audit and returns its id.
+    pub(crate) fn submit(&mut self, kind: AuditKind) -> u64 {
+        let id = self.next_audit_id;
+        self.next_audit_id += 1;
+        self.pending.push(Audit { id, submitted: Instant::now(), kind });
+        id
+    }
+
+    fn settle(&mut self, delay: Duration) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let (due, rest): (Vec<Audit>, Vec<Audit>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|a| now.duration_since(a.submitted) >= delay);
+        self.pending = rest;
+        for a in due {
+            let ev = match a.kind {
+                AuditKind::Merchant => merchant::decide(self, a.id),
+                AuditKind::MapPoi(idx) => map::decide(self, a.id, idx),
+                AuditKind::AddStore(poi) => store::decide_add(self, a.id, &poi),
+                AuditKind::ModifyStore(poi) => store::decide_modify(self, a.id, &poi),
+            };
+            if let Some(ev) = ev {
+                self.record(ev);
+            }
+        }
+    }
+
+    /// Where every decided audit is collected: the event log and the subscribers.
+    fn record(&mut self, ev: AuditEvent) {
+        // No subscriber is the normal case; the log keeps the event anyway.
+        let _ = self.events_tx.send(ev.clone());
+        self.events.push(ev);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+/// A handler's answer: JSON built per request, or a large constant answer built once.
+pub(crate) enum Reply {
+    Json(Value),
+    Raw(&'static str),
+}
+
+impl From<Value> for Reply {
+    fn from(v: Value) -> Self {
+        Reply::Json(v)
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let body = match self {
+            Reply::Json(v) => v.to_string(),
+            Reply::Raw(s) => s.to_string(),
+        };
+        let mut r = (StatusCode::OK, body).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        r
+    }
+}
+
+/// WeChat's request id, appended to every error message.
+fn rid() -> String {
+    format!("{:08x}-{:08x}-{:08x}", fastrand::u32(..), fastrand::u32(..), fastrand::u32(..))
+}
+
+/// A message ending like WeChat's, with ` rid: ...`.
+pub(crate) fn with_rid(msg: &str) -> String {
+    format!("{msg} rid: {}", rid())
+}
+
+/// An error answer.
+pub(crate) fn err(code: i64, msg: impl AsRef<str>) -> Value {
+    json!({ "errcode": code, "errmsg": with_rid(msg.as_ref()) })
+}
+
+/// 40097 naming what is wrong.
+pub(crate) fn invalid(detail: impl AsRef<str>) -> Value {
+    err(40097, format!("invalid args: {}", detail.as_ref()))
+}
+
+pub(crate) fn ok() -> Value {
+    json!({ "errcode": 0, "errmsg": "ok" })
+}
+
+/// `{"errcode":0,"errmsg":"ok","data":...}`
+pub(crate) fn ok_data(data: Value) -> Value {
+    json!({ "errcode": 0, "errmsg": "ok", "data": data })
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A random id of `len` characters from WeChat's media-id alphabet.
+pub(crate) fn random_id(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..len).map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char).collect()
+}
+
+// Field access after the wire check (so types are known; absent reads as empty).
+
+pub(crate) fn str_field<'a>(b: &'a Map<String, Value>, k: &str) -> &'a str {
+    b.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+pub(crate) fn int_field(b: &Map<String, Value>, k: &str) -> Option<i64> {
+    b.get(k).and_then(Value::as_i64)
+}
+
+/// A `|`-joined media id field as a list (empty when not given).
+pub(crate) fn media_ids<'a>(b: &'a Map<String, Value>, k: &str) -> Vec<&'a str> {
+    str_field(b, k).split('|').filter(|s| !s.is_empty()).collect()
+}
+
+/// The URLs of a `{"list":[...]}` string: at least one, each http(s).
+pub(crate) fn pic_urls(s: &str) -> Option<Vec<String>> {
+    let v: Value = serde_json::from_str(s).ok()?;
+    let list = v.as_object()?.get("list")?.as_array()?;
+    let urls: Vec<String> = list
+        .iter()
+        .map(|u| u.as_str().filter(|s| s.starts_with("http://") || s.starts_with("https://")).map(str::to_string))
+        .collect::<Option<_>>()?;
+    (!urls.is_empty()).then_some(urls)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The handler
+
+/// Keeps `in_flight` right however the handler ends.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(sh: &'a Shared) -> Self {
+        let now = sh.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        sh.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(sh)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
+    let path = req.uri().path().trim_start_matches('/').to_string();
+    let query: HashMap<String, String> = Query::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
+    if let Some(admin) = path.strip_prefix("_sandbox/") {
+        return Reply::Json(admin_route(&sh, admin, req).await).into_response();
+    }
+    let _guard = InFlight::enter(&sh);
+    let faults = sh.faults();
+    {
+        let mut stats = lock(&sh.stats);
+        stats.requests += 1;
+        *stats.by_path.entry(path.clone()).or_default() += 1;
+        if path == api::TOKEN_PATH {
+            stats.token_fetches += 1;
+        }
+    }
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    let reply = if path == api::TOKEN_PATH {
+        token(&sh, req.method(), &query).into()
+    } else {
+        api_call(&sh, faults, &path, &query, req).await
+    };
+    reply.into_response()
+}
+
+/// `cgi-bin/token`: issues a new token; older ones stay valid until their own expiry.
+fn token(sh: &Shared, method: &HttpMethod, q: &HashMap<String, String>) -> Value {
+    if method != HttpMethod::GET {
+        return err(43001, "require GET method");
+    }
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if get("grant_type") != "client_credential" {
+        return err(40002, "invalid grant_type");
+    }
+    if get("appid") != APPID {
+        return err(40013, "invalid appid");
+    }
+    if get("secret") != SECRET {
+        return err(40125, "invalid appsecret");
+    }
+    let tok = random_id(96);
+    let now = Instant::now();
+    let mut st = sh.state();
+    if st.tokens.len() > 10_000 {
+        // Forget long-dead tokens so a client fetching in a loop cannot grow the map forever.
+        let cutoff = Duration::from_secs(3600);
+        st.tokens.retain(|_, exp| now.saturating_duration_since(*exp) < cutoff);
+    }
+    st.tokens.insert(tok.clone(), now + Duration::from_secs(sh.token_ttl));
+    json!({ "access_token": tok, "expires_in": sh.token_ttl })
+}
+
+async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, String>, req: Request) -> Reply {
+    let Some(ep) = api::by_path(path) else {
+        return err(40066, "invalid url").into();
+    };
+    let token = q.get("access_token").map(String::as_str).unwrap_or("");
+    if let Err(e) = sh.check_token(token) {
+        return e.into();
+    }
+    if faults.fail_rate > 0.0 && fastrand::f64() < faults.fail_rate {
+        let msg = match faults.fail_code {
+            -1 => "system error",
+            45009 => "api freq out of limit",
+            _ => "injected failure",
+        };
+        return err(faults.fail_code, msg).into();
+    }
+    match (ep.method, req.method()) {
+        (Method::Post, m) if m != HttpMethod::POST => {
+            return err(43002, "require POST method").into();
+        }
+        (Method::Get, m) if m != HttpMethod::GET => return err(43001, "require GET method").into(),
+        _ => {}
+    }
+    match ep.body {
+        Body::Multipart { part } => {
+            let mp = Multipart::from_request(req, &()).await.ok();
+            media::upload(sh, ep, part, q, mp).await.into()
+        }
+        Body::None => dispatch(&mut sh.state(), ep, &Map::new()),
+        Body::Json => {
+            let bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+                Ok(b) => b,
+                Err(_) => return err(47001, "data format error").into(),
+            };
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return err(44002, "empty post data").into();
+            }
+            let body = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(m)) => m,
+                _ => return err(47001, "data format error").into(),
+            };
+            if let Err(detail) = wire_check(ep, &body) {
+                return invalid(detail).into();
+            }
+            dispatch(&mut sh.state(), ep, &body)
+        }
+    }
+}
+
+fn dispatch(st: &mut State, ep: &Endpoint, b: &Map<String, Value>) -> Reply {
+    match ep.path {
+        "wxa/get_merchant_category" => merchant::categories(),
+        "wxa/apply_merchant" => merchant::apply(st, b).into(),
+        "wxa/get_merchant_audit_info" => merchant::audit_info(st).into(),
+        "wxa/modify_merchant" => merchant::modify(st, b).into(),
+        "wxa/get_district" => map::districts(),
+        "wxa/search_map_poi" => map::search(st, b).into(),
+        "wxa/create_map_poi" => map::create(st, b).into(),
+        "wxa/add_store" => store::add(st, b).into(),
+        "wxa/update_store" => store::update(st, b).into(),
+        "wxa/get_store_info" => store::get(st, b).into(),
+        "wxa/get_store_list" => store::list(st, b).into(),
+        "wxa/del_store" => store::delete(st, b).into(),
+        "card/storewxa/get" => store::get_card(st, b).into(),
+        "card/storewxa/set" => store::set_card(st, b).into(),
+        "cgi-bin/poi/getpoilist" => store::legacy_list(st, b).into(),
+        "cgi-bin/poi/delpoi" => store::legacy_delete(st, b).into(),
+        // Declared in `api` but not simulated (yet): say so instead of pretending.
+        _ => err(48001, "api unauthorized: not simulated by the sandbox").into(),
+    }
+}
+
+/// The declaration's fields as WeChat receives them: required ones present, each in its wire
+/// type and within its declared limits. Returns the message naming the field.
+fn wire_check(ep: &Endpoint, body: &Map<String, Value>) -> Result<(), String> {
+    for f in ep.fields {
+        let given = match body.get(f.name) {
+            None | Some(Value::Null) => None,
+            // The documents send "" for "not given" in id and list fields.
+            Some(Value::String(s)) if s.is_empty() && !matches!(f.ty, Ty::Str { .. }) => None,
+            Some(v) => Some(v),
+        };
+        match given {
+            None if f.required => return Err(format!("missing required field \"{}\"", f.name)),
+            None => {}
+            Some(v) => wire_value(f.name, f.ty, v)?,
+        }
+    }
+    Ok(())
+}
+
+fn wire_value(name: &str, ty: Ty, v: &Value) -> Result<(), String> {
+    let bad = |what: &str| format!("field \"{name}\" must be {what}, got {}", api::check::show(v));
+    match ty {
+        Ty::Str { min, max, cjk2 } => {
+            let s = v.as_str().ok_or_else(|| bad("a string"))?;
+            // Name widths (cjk2) have their own errcode, decided by the endpoint.
+            let n = s.chars().count();
+            if !cjk2 && (n < min || (max > 0 && n > max)) {
+                return Err(bad(&format!("a string of {}", ty.limits())));
+            }
+        }
+        Ty::Int { min, max } => {
+            let n = v.as_i64().ok_or_else(|| bad("an integer"))?;
+            if n < min || n > max {
+                return Err(bad(&format!("an integer {}", ty.limits())));
+            }
+        }
+        Ty::IdStr => {
+            let s = v.as_str().ok_or_else(|| bad("a string of digits"))?;
+            if !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad("a string of digits"));
+            }
+        }
+        Ty::IdInt => {
+            v.as_u64().ok_or_else(|| bad("a non-negative integer"))?;
+        }
+        Ty::Decimal => {
+            let f = match v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            if !f.is_some_and(f64::is_finite) {
+                return Err(bad("a number"));
+            }
+        }
+        Ty::Hour => {
+            if !v.as_str().is_some_and(api::check::valid_hour) {
+                return Err(bad("opening hours HH:MM-HH:MM"));
+            }
+        }
+        Ty::PicList => {
+            if v.as_str().and_then(pic_urls).is_none() {
+                return Err(bad("a JSON string {\"list\":[...]} of at least one http(s) URL"));
+            }
+        }
+        Ty::MediaIds { max } => {
+            let s = v.as_str().ok_or_else(|| bad("media ids joined by |"))?;
+            let ids: Vec<&str> = s.split('|').collect();
+            if ids.len() > max || ids.iter().any(|i| i.is_empty()) {
+                return Err(bad(&format!("at most {max} non-empty media ids joined by |")));
+            }
+        }
+        Ty::OneOf(options) => {
+            if !v.as_str().is_some_and(|s| options.contains(&s)) {
+                return Err(bad(&ty.limits()));
+            }
+        }
+        Ty::File => {}
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin routes (no token, not counted)
+
+async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
+    match route {
+        "stats" => {
+            let s = lock(&sh.stats);
+            json!({
+                "requests": s.requests,
+                "by_path": s.by_path,
+                "token_fetches": s.token_fetches,
+                "in_flight": sh.in_flight.load(Ordering::SeqCst),
+                "max_in_flight": sh.max_in_flight.load(Ordering::SeqCst),
+            })
+        }
+        "reset_stats" => {
+            *lock(&sh.stats) = Stats::default();
+            sh.max_in_flight.store(sh.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+            ok()
+        }
+        "expire_tokens" => {
+            let now = Instant::now();
+            for exp in sh.state().tokens.values_mut() {
+                *exp = (*exp).min(now);
+            }
+            ok()
+        }
+        "events" => {
+            let q: HashMap<String, String> = Query::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
+            let since = q.get("since").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+            let st = sh.state();
+            let events: Vec<Value> = st.events.iter().skip(since).map(AuditEvent::to_json).collect();
+            json!({ "events": events, "total": st.events.len() })
+        }
+        "fault" => {
+            let bytes = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();
+            let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+                Map::new()
+            } else {
+                match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(Value::Object(m)) => m,
+                    _ => return err(47001, "data format error"),
+                }
+            };
+            let mut f = sh.faults();
+            for (k, v) in &body {
+                match k.as_str() {
+                    "latency_ms" => match v.as_u64() {
+                        Some(n) => f.latency_ms = n,
+                        None => return invalid("latency_ms must be a non-negative integer"),
+                    },
+                    "fail_rate" => match v.as_f64().filter(|r| (0.0..=1.0).contains(r)) {
+                        Some(r) => f.fail_rate = r,
+                        None => return invalid("fail_rate must be a number in 0.0..=1.0"),
+                    },
+                    "fail_code" => match v.as_i64() {
+                        Some(c) => f.fail_code = c,
+                        None => return invalid("fail_code must be an integer"),
+                    },
+                    other => return invalid(format!("unknown fault setting \"{other}\"")),
+                }
+            }
+            *lock(&sh.faults) = f;
+            json!({
+                "errcode": 0, "errmsg": "ok",
+                "latency_ms": f.latency_ms, "fail_rate": f.fail_rate, "fail_code": f.fail_code,
+            })
+        }
+        _ => err(40066, "invalid url"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_checks_follow_declarations() {
+        let add = api::by_path("wxa/add_store").expect("declared");
+        let good = json!({
+            "map_poi_id": "123", "pic_list": "{\"list\":[\"http://a/b.jpg\"]}",
+            "contract_phone": "1", "hour": "10:00-21:00", "credential": "x", "poi_id": ""
+        });
+        assert_eq!(wire_check(add, good.as_object().expect("object")), Ok(()));
+        let mut bad = good.clone();
+        bad["map_poi_id"] = json!(123);
+        assert!(wire_check(add, bad.as_object().expect("object")).is_err_and(|e| e.contains("map_poi_id")));
+        let mut bad = good.clone();
+        bad["pic_list"] = json!("{\"list\":[]}");
+        assert!(wire_check(add, bad.as_object().expect("object")).is_err_and(|e| e.contains("pic_list")));
+        let mut bad = good;
+        bad["hour"] = json!("9-21");
+        assert!(wire_check(add, bad.as_object().expect("object")).is_err_and(|e| e.contains("hour")));
+    }
+
+    #[test]
+    fn event_xml_shape() {
+        let ev = AuditEvent::new("add_store_audit_info", vec![("audit_id", json!(7)), ("reason", json!("a]]>b"))]);
+        let x = ev.to_xml();
+        assert!(x.contains("<Event><![CDATA[add_store_audit_info]]></Event>"));
+        assert!(x.contains("<audit_id>7</audit_id>"));
+        assert!(x.contains("<reason><![CDATA[a]]]]><![CDATA[>b]]></reason>"));
     }
 }

@@ -204,9 +204,9 @@ impl Client {
         rb = rb.query(&req.query);
         rb = match &req.payload {
             Payload::None => rb,
-            Payload::Json(v) => rb
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(v).unwrap_or_default()),
+            Payload::Json(v) => {
+                rb.header("content-type", "application/json").body(serde_json::to_vec(v).unwrap_or_default())
+            }
             Payload::File { part, file_name, bytes } => {
                 let p = reqwest::multipart::Part::bytes(bytes.clone()).file_name(file_name.clone());
                 rb.multipart(reqwest::multipart::Form::new().part(part.clone(), p))
@@ -214,7 +214,9 @@ impl Client {
         };
         let resp = rb.send().await.map_err(|e| classify(&req.api, e))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| Failure::Unknown(net_err(&req.api, format!("reading the answer failed: {}", e.without_url()))))?;
+        let body = resp.bytes().await.map_err(|e| {
+            Failure::Unknown(net_err(&req.api, format!("reading the answer failed: {}", e.without_url())))
+        })?;
         match serde_json::from_slice::<Value>(&body) {
             Ok(v @ Value::Object(_)) => Ok(v),
             _ => {
@@ -237,7 +239,14 @@ impl Client {
         let status = resp.status();
         let text = resp.text().await.map_err(|e| net_err(path, e.without_url().to_string()))?;
         serde_json::from_str(&text).map_err(|_| {
-            net_err(path, format!("HTTP {status}: not a sandbox answer (is {} a wxscript sandbox?): {}", self.base, show(&Value::String(text))))
+            net_err(
+                path,
+                format!(
+                    "HTTP {status}: not a sandbox answer (is {} a wxscript sandbox?): {}",
+                    self.base,
+                    show(&Value::String(text))
+                ),
+            )
         })
     }
 }

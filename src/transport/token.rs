@@ -19,7 +19,10 @@ pub enum Credentials {
     /// `WECHAT_ACCESS_TOKEN`: used as is, never fetched.
     Token(String),
     /// `WECHAT_APPID` and `WECHAT_APPSECRET`: tokens fetched and cached.
-    AppSecret { appid: String, secret: String },
+    AppSecret {
+        appid: String,
+        secret: String,
+    },
     None,
 }
 
@@ -76,7 +79,8 @@ impl TokenCache {
     pub fn new(creds: Credentials, base: &str, cache_dir: Option<PathBuf>) -> TokenCache {
         let file = match (&creds, cache_dir) {
             (Credentials::AppSecret { appid, .. }, Some(dir)) => {
-                let safe: String = appid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+                let safe: String =
+                    appid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
                 Some(dir.join("tokens").join(format!("{safe}-{:016x}.json", fnv(base))))
             }
             _ => None,

@@ -1,0 +1,398 @@
+//! Stores of the store mini-program (add, update, read, list, delete and their audits), the
+//! cards attached to them, and the legacy stores of 门店管理 that wait for migration.
+//!
+//! A store gets its `poi_id` as soon as it is added and is listed meanwhile with status 2; its
+//! audit approves it (1) unless the credential asks for a failure with `REJECT` (3). New
+//! pictures given to `update_store` are audited the same way (a URL containing `REJECT` fails)
+//! and replace the old ones only when approved.
+//!
+//! The sandbox starts with five legacy stores covering the migration states 0, 0, 1, 3 and 4;
+//! migrating one (`add_store` with its `poi_id`) moves it to 2 and then to 3, or back to 1 with
+//! the reason in `upgrade_comment`.
+
+use serde_json::{Map, Value, json};
+
+use super::map::{self, Poi};
+use super::{AuditEvent, AuditKind, State, err, int_field, invalid, media_ids, ok, ok_data, pic_urls, str_field};
+
+/// Stores one account may have ("附近地点添加数量达到上线").
+const MAX_STORES: usize = 5000;
+
+const NOT_APPROVED: &str = "请先成功创建门店后再调用";
+const NO_SUCH_STORE: &str = "门店不存在";
+
+pub(crate) struct Store {
+    poi_id: String,
+    map_poi_id: String,
+    audit_id: u64,
+    /// 1 approved, 2 in audit, 3 failed.
+    status: i64,
+    business_name: String,
+    address: String,
+    province: String,
+    city: String,
+    district: String,
+    lng: f64,
+    lat: f64,
+    telephone: String,
+    photos: Vec<String>,
+    open_time: String,
+    credential: String,
+    qualification_name: String,
+    qualification_list: Vec<String>,
+    card_id: String,
+    /// Migrated from a legacy store (the event's `is_upgrade`).
+    upgrade: bool,
+    /// A picture change in audit: (audit id, new pictures).
+    modify: Option<(u64, Vec<String>)>,
+}
+
+impl Store {
+    fn base_info(&self) -> Value {
+        json!({
+            "business_name": self.business_name,
+            "address": self.address,
+            "telephone": self.telephone,
+            "categories": [],
+            "city": self.city,
+            "province": self.province,
+            "district": self.district,
+            "longitude": self.lng,
+            "latitude": self.lat,
+            "photo_list": self.photos.iter().map(|u| json!({ "photo_url": u })).collect::<Vec<_>>(),
+            "open_time": self.open_time,
+            "poi_id": self.poi_id,
+            "status": self.status,
+            "qualification_list": self.qualification_list,
+            "qualification_num": self.credential,
+            "qualification_name": self.qualification_name,
+        })
+    }
+}
+
+/// A store of the old 门店管理 API.
+pub(crate) struct Legacy {
+    poi_id: String,
+    poi: Poi,
+    province: String,
+    city: String,
+    district: String,
+    /// 0 to migrate, 1 failed, 2 migrating, 3 done, 4 not allowed.
+    upgrade_status: i64,
+    upgrade_comment: String,
+}
+
+impl Legacy {
+    fn base_info(&self) -> Value {
+        json!({
+            "sid": "",
+            "business_name": self.poi.brand,
+            "branch_name": self.poi.branch,
+            "address": self.poi.street,
+            "telephone": self.poi.telephone,
+            "categories": [self.poi.category.replace(':', ",")],
+            "city": self.city,
+            "province": self.province,
+            "district": self.district,
+            "offset_type": 1,
+            "longitude": self.poi.lng,
+            "latitude": self.poi.lat,
+            "photo_list": [],
+            "introduction": "",
+            "recommend": "",
+            "special": "",
+            "open_time": "08:00-22:00",
+            "avg_price": 0,
+            "available_state": 3,
+            "update_status": 0,
+            "poi_id": self.poi_id,
+            "upgrade_status": self.upgrade_status,
+            "upgrade_comment": self.upgrade_comment,
+            "mapid": self.poi.uid,
+        })
+    }
+}
+
+pub(crate) struct Stores {
+    list: Vec<Store>,
+    legacy: Vec<Legacy>,
+    next_poi_id: u64,
+}
+
+/// The starting legacy stores: (poi_id, district, POI index, upgrade_status, comment). The
+/// POIs are late in their districts' lists, away from what examples pick first.
+const LEGACY: &[(&str, u32, u32, i64, &str)] = &[
+    ("285633617", 440106, 19, 0, ""),
+    ("285633920", 110105, 18, 0, ""),
+    ("286014322", 310104, 17, 1, "门店图片与实际经营场所不符,请重新提交"),
+    ("286311075", 440305, 16, 3, ""),
+    ("287002168", 330106, 15, 4, "该门店存在违规记录,不能迁移,请删除后重新添加"),
+];
+
+impl Stores {
+    pub fn new() -> Self {
+        let legacy = LEGACY
+            .iter()
+            .map(|&(poi_id, district, index, upgrade_status, comment)| {
+                let poi = map::generated(district, index).expect("legacy POIs are in known districts");
+                let area = map::area(district).expect("legacy districts exist");
+                Legacy {
+                    poi_id: poi_id.to_string(),
+                    poi,
+                    province: area.province.clone(),
+                    city: area.city.clone(),
+                    district: area.district.clone(),
+                    upgrade_status,
+                    upgrade_comment: comment.to_string(),
+                }
+            })
+            .collect();
+        Stores { list: Vec::new(), legacy, next_poi_id: 472_671_857 }
+    }
+
+    fn position(&self, poi_id: &str) -> Option<usize> {
+        self.list.iter().position(|s| s.poi_id == poi_id)
+    }
+}
+
+/// `wxa/add_store`
+pub(crate) fn add(st: &mut State, b: &Map<String, Value>) -> Value {
+    if !st.merchant.approved() {
+        return err(85053, NOT_APPROVED);
+    }
+    let Some(photos) = pic_urls(str_field(b, "pic_list")) else {
+        return invalid("pic_list must be a JSON string {\"list\":[...]} of at least one http(s) URL");
+    };
+    let legacy_id = str_field(b, "poi_id");
+    let legacy = if legacy_id.is_empty() {
+        None
+    } else {
+        let Some(i) = st.stores.legacy.iter().position(|l| l.poi_id == legacy_id) else {
+            return err(65115, NO_SUCH_STORE);
+        };
+        match st.stores.legacy[i].upgrade_status {
+            3 => return err(85040, "此门店已被绑定,无需重复绑定"),
+            4 => return err(85039, "此门店状态不能被获取信息"),
+            2 => return err(85050, "正在审核中,请勿重复提交"),
+            _ => Some(i),
+        }
+    };
+    let map_poi_id = str_field(b, "map_poi_id");
+    let Some(poi) = map::lookup(st, map_poi_id) else {
+        return err(85055, "map_poi_id 无效");
+    };
+    if legacy.is_none() && st.stores.legacy.iter().any(|l| l.poi.uid == map_poi_id && matches!(l.upgrade_status, 0 | 1))
+    {
+        return err(85054, "由于门店小程序还没升级成功,需要添写poi_id进行门店迁移");
+    }
+    if st.stores.list.iter().any(|s| s.map_poi_id == map_poi_id && s.status != 3) {
+        return err(85038, "请勿添加重复门店");
+    }
+    let quals = media_ids(b, "qualification_list");
+    if let Some(id) = quals.iter().find(|id| !st.media.known(id)) {
+        return err(85056, format!("invalid media_id {id}"));
+    }
+    if st.stores.list.len() >= MAX_STORES {
+        return err(85042, "附近地点添加数量达到上线,无法继续添加。");
+    }
+    let poi_id = match legacy {
+        Some(i) => {
+            let l = &mut st.stores.legacy[i];
+            l.upgrade_status = 2;
+            l.upgrade_comment.clear();
+            let id = l.poi_id.clone();
+            // A failed earlier migration leaves a failed store under the same poi_id.
+            st.stores.list.retain(|s| s.poi_id != id);
+            id
+        }
+        None => {
+            st.stores.next_poi_id += 1;
+            st.stores.next_poi_id.to_string()
+        }
+    };
+    let area = map::area(poi.district_id);
+    let company = str_field(b, "company_name");
+    let audit_id = st.submit(AuditKind::AddStore(poi_id.clone()));
+    let store = Store {
+        poi_id,
+        map_poi_id: map_poi_id.to_string(),
+        audit_id,
+        status: 2,
+        business_name: poi.branch_name(),
+        address: poi.address.clone(),
+        province: area.map(|a| a.province.clone()).unwrap_or_default(),
+        city: area.map(|a| a.city.clone()).unwrap_or_default(),
+        district: area.map(|a| a.district.clone()).unwrap_or_default(),
+        lng: poi.lng,
+        lat: poi.lat,
+        telephone: str_field(b, "contract_phone").to_string(),
+        photos,
+        open_time: str_field(b, "hour").to_string(),
+        credential: str_field(b, "credential").to_string(),
+        qualification_name: if company.is_empty() { st.merchant.nickname.clone() } else { company.to_string() },
+        qualification_list: quals.iter().map(|s| s.to_string()).collect(),
+        card_id: str_field(b, "card_id").to_string(),
+        upgrade: legacy.is_some(),
+        modify: None,
+    };
+    st.stores.list.push(store);
+    ok_data(json!({ "audit_id": audit_id }))
+}
+
+/// Decides the audit of an added (or migrated) store.
+pub(crate) fn decide_add(st: &mut State, audit_id: u64, poi_id: &str) -> Option<AuditEvent> {
+    let s = st.stores.list.iter_mut().find(|s| s.poi_id == poi_id && s.audit_id == audit_id && s.status == 2)?;
+    let reason = if s.credential.contains("REJECT") { "sandbox: rejected on request" } else { "" };
+    s.status = if reason.is_empty() { 1 } else { 3 };
+    let (status, upgrade) = (s.status, s.upgrade);
+    if upgrade && let Some(l) = st.stores.legacy.iter_mut().find(|l| l.poi_id == poi_id) {
+        l.upgrade_status = if status == 1 { 3 } else { 1 };
+        l.upgrade_comment = reason.to_string();
+    }
+    Some(AuditEvent::new(
+        "add_store_audit_info",
+        vec![
+            ("audit_id", json!(audit_id)),
+            ("status", json!(status)),
+            ("reason", json!(reason)),
+            ("is_upgrade", json!(i64::from(upgrade))),
+            ("poiid", poi_id.parse::<u64>().map_or_else(|_| json!(poi_id), |n| json!(n))),
+        ],
+    ))
+}
+
+/// `wxa/update_store`
+pub(crate) fn update(st: &mut State, b: &Map<String, Value>) -> Value {
+    if !st.merchant.approved() {
+        return err(85053, NOT_APPROVED);
+    }
+    let poi_id = str_field(b, "poi_id");
+    let Some(i) = st.stores.position(poi_id) else {
+        return err(65115, NO_SUCH_STORE);
+    };
+    let Some(photos) = pic_urls(str_field(b, "pic_list")) else {
+        return invalid("pic_list must be a JSON string {\"list\":[...]} of at least one http(s) URL");
+    };
+    let s = &mut st.stores.list[i];
+    if s.status != 1 || s.modify.is_some() {
+        return err(65118, "该门店状态不允许更新");
+    }
+    s.open_time = str_field(b, "hour").to_string();
+    s.telephone = str_field(b, "contract_phone").to_string();
+    let card = str_field(b, "card_id");
+    if !card.is_empty() {
+        s.card_id = card.to_string();
+    }
+    // Pictures already approved need no new audit (the documents say so), so dropping or
+    // reordering them applies at once; only a new URL starts an audit.
+    if photos.iter().all(|p| s.photos.contains(p)) {
+        s.photos = photos;
+        return ok_data(json!({ "has_audit_id": 0, "audit_id": 0 }));
+    }
+    let audit_id = st.submit(AuditKind::ModifyStore(poi_id.to_string()));
+    st.stores.list[i].modify = Some((audit_id, photos));
+    ok_data(json!({ "has_audit_id": 1, "audit_id": audit_id }))
+}
+
+/// Decides a picture change.
+pub(crate) fn decide_modify(st: &mut State, audit_id: u64, poi_id: &str) -> Option<AuditEvent> {
+    let s = st.stores.list.iter_mut().find(|s| s.poi_id == poi_id)?;
+    let (id, photos) = s.modify.take().filter(|(id, _)| *id == audit_id)?;
+    let reason = if photos.iter().any(|p| p.contains("REJECT")) { "sandbox: rejected on request" } else { "" };
+    if reason.is_empty() {
+        s.photos = photos;
+    }
+    Some(AuditEvent::new(
+        "modify_store_audit_info",
+        vec![
+            ("audit_id", json!(id)),
+            ("status", json!(if reason.is_empty() { 1 } else { 3 })),
+            ("reason", json!(reason)),
+        ],
+    ))
+}
+
+/// `wxa/get_store_info`
+pub(crate) fn get(st: &State, b: &Map<String, Value>) -> Value {
+    match st.stores.position(str_field(b, "poi_id")) {
+        Some(i) => json!({
+            "errcode": 0, "errmsg": "ok",
+            "business": { "base_info": st.stores.list[i].base_info() },
+        }),
+        None => err(65115, NO_SUCH_STORE),
+    }
+}
+
+/// One page of `items` as WeChat's `business_list` answer.
+fn page(items: impl ExactSizeIterator<Item = Value>, offset: usize, limit: usize) -> Value {
+    let total = items.len();
+    let list: Vec<Value> = items.skip(offset).take(limit).map(|b| json!({ "base_info": b })).collect();
+    json!({ "errcode": 0, "errmsg": "ok", "business_list": list, "total_count": total })
+}
+
+fn usize_field(b: &Map<String, Value>, k: &str) -> usize {
+    int_field(b, k).and_then(|n| usize::try_from(n).ok()).unwrap_or(0)
+}
+
+/// `wxa/get_store_list`
+pub(crate) fn list(st: &State, b: &Map<String, Value>) -> Value {
+    let limit = match usize_field(b, "limit") {
+        0 => 20,
+        n => n,
+    };
+    page(st.stores.list.iter().map(Store::base_info), usize_field(b, "offset"), limit)
+}
+
+/// `wxa/del_store`
+pub(crate) fn delete(st: &mut State, b: &Map<String, Value>) -> Value {
+    if !st.merchant.approved() {
+        return err(85053, NOT_APPROVED);
+    }
+    match st.stores.position(str_field(b, "poi_id")) {
+        Some(i) => {
+            st.stores.list.remove(i);
+            ok()
+        }
+        None => err(-1, "delete failed"),
+    }
+}
+
+/// `poi_id` of the card endpoints, which send it as an int.
+fn card_poi(b: &Map<String, Value>) -> String {
+    b.get("poi_id").and_then(Value::as_u64).map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// `card/storewxa/get`
+pub(crate) fn get_card(st: &State, b: &Map<String, Value>) -> Value {
+    let Some(i) = st.stores.position(&card_poi(b)) else {
+        return err(65115, NO_SUCH_STORE);
+    };
+    let card = &st.stores.list[i].card_id;
+    if card.is_empty() { ok() } else { json!({ "errcode": 0, "errmsg": "ok", "card_id": card }) }
+}
+
+/// `card/storewxa/set`
+pub(crate) fn set_card(st: &mut State, b: &Map<String, Value>) -> Value {
+    let Some(i) = st.stores.position(&card_poi(b)) else {
+        return err(65115, NO_SUCH_STORE);
+    };
+    st.stores.list[i].card_id = str_field(b, "card_id").to_string();
+    ok()
+}
+
+/// `cgi-bin/poi/getpoilist`
+pub(crate) fn legacy_list(st: &State, b: &Map<String, Value>) -> Value {
+    page(st.stores.legacy.iter().map(Legacy::base_info), usize_field(b, "begin"), usize_field(b, "limit"))
+}
+
+/// `cgi-bin/poi/delpoi`
+pub(crate) fn legacy_delete(st: &mut State, b: &Map<String, Value>) -> Value {
+    let poi_id = str_field(b, "poi_id");
+    match st.stores.legacy.iter().position(|l| l.poi_id == poi_id) {
+        Some(i) => {
+            st.stores.legacy.remove(i);
+            ok()
+        }
+        None => err(65115, NO_SUCH_STORE),
+    }
+}
