@@ -9,6 +9,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
+mod session;
+
+pub use session::{Session, SessionOptions};
+
 use crate::runtime::{self, Ctx, render};
 use crate::sandbox::{self, Sandbox};
 use crate::transport::{self, Cancel, Client, Credentials};
@@ -209,44 +213,20 @@ fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, 
             return ExitCode::from(2);
         }
     };
-    let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
-    let cancel = Arc::new(Cancel::default());
-    let mut cfg = transport::Config::from_env();
-    cfg.timeout = Duration::from_secs(timeout.max(1));
-    // The simulator lives as long as this binding: until the script is done.
-    let _sim = match sandbox {
-        Some(opts) => match rt.block_on(Sandbox::start(opts.config(), 0)) {
-            Ok(sim) => {
-                cfg.base = sim.base_url();
-                cfg.credentials =
-                    Credentials::AppSecret { appid: sandbox::APPID.into(), secret: sandbox::SECRET.into() };
-                cfg.cache_dir = None;
-                Some(sim)
-            }
-            Err(e) => {
-                eprintln!("error: cannot start the sandbox: {e}");
-                return ExitCode::from(1);
-            }
-        },
-        None => None,
+    let opts = SessionOptions {
+        sandbox: sandbox.map(SandboxOpts::config),
+        timeout: Some(Duration::from_secs(timeout.max(1))),
     };
-    let client = match Client::new(cfg, cancel.clone()) {
-        Ok(c) => Arc::new(c),
+    let session = match Session::start(&opts) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
-    {
-        let cancel = cancel.clone();
-        rt.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.trigger();
-            }
-        });
-    }
-    let ctx = Arc::new(Ctx { client, handle: rt.handle().clone(), cancel: cancel.clone() });
-    let mut engine = runtime::engine(ctx);
+    session.cancel_on_ctrl_c();
+    let cancel = session.cancel.clone();
+    let mut engine = session.engine();
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     engine.set_module_resolver(rhai::module_resolvers::FileModuleResolver::new_with_path(dir));
     let name = file.display().to_string();
@@ -276,7 +256,9 @@ fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, 
             ExitCode::from(1)
         }
     };
-    drop(_sim);
+    drop(engine);
+    let Session { sim, rt, .. } = session;
+    drop(sim);
     rt.shutdown_timeout(Duration::from_millis(100));
     code
 }

@@ -65,6 +65,10 @@ impl Cancel {
         self.flag.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
+    /// Re-arms the signal (the REPL cancels one call, then goes on).
+    pub fn reset(&self) {
+        self.flag.store(false, Ordering::SeqCst);
+    }
     pub fn is_cancelled(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }
