@@ -158,7 +158,12 @@ impl Client {
                     if code == 0 {
                         return Ok(answer);
                     }
-                    let msg = answer.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();
+                    // create_map_poi explains itself in `error`, not `errmsg`.
+                    let msg = ["errmsg", "error"]
+                        .iter()
+                        .find_map(|k| answer.get(*k).and_then(Value::as_str))
+                        .unwrap_or("")
+                        .to_string();
                     if TOKEN_ERRCODES.contains(&code) {
                         if refreshed || !self.tokens.can_refresh() {
                             return Err(WxError::api(&req.api, code, msg).with_kind(ErrorKind::Auth));
