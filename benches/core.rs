@@ -34,12 +34,13 @@ fn startup() {
 }
 
 async fn token(base: &str) -> String {
-    let v: Value = reqwest::get(format!("{base}/cgi-bin/token?grant_type=client_credential&appid={APPID}&secret={SECRET}"))
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    let v: Value =
+        reqwest::get(format!("{base}/cgi-bin/token?grant_type=client_credential&appid={APPID}&secret={SECRET}"))
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
     v["access_token"].as_str().expect("token").to_string()
 }
 

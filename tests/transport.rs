@@ -104,6 +104,7 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
         credentials: Credentials::AppSecret { appid: "wxsandbox".into(), secret: "sandbox-secret".into() },
         timeout: Duration::from_secs(10),
         cache_dir: Some(sim.cache_dir()),
+        qps: None,
     };
     let client = Arc::new(Client::new(cfg, cancel).expect("client"));
     let list = Request {

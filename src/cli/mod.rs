@@ -75,6 +75,15 @@ enum Command {
         /// Total timeout of one HTTP request, in seconds.
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         timeout: u64,
+        /// At most N requests per second for the whole run (also WXSCRIPT_QPS).
+        #[arg(long, value_name = "N")]
+        qps: Option<f64>,
+        /// Send reads but not writes: print each mutating request and return a placeholder.
+        #[arg(long)]
+        dry_run: bool,
+        /// No progress bars or progress lines.
+        #[arg(long, short)]
+        quiet: bool,
         #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
         sandbox_opts: SandboxOpts,
     },
@@ -133,8 +142,15 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, sandbox, args, timeout, sandbox_opts } => {
-            run(&file, sandbox.then_some(&sandbox_opts), args, timeout)
+        Command::Run { file, sandbox, args, timeout, qps, dry_run, quiet, sandbox_opts } => {
+            let opts = SessionOptions {
+                sandbox: sandbox.then(|| sandbox_opts.config()),
+                timeout: Some(Duration::from_secs(timeout.max(1))),
+                qps: qps.filter(|q| *q > 0.0),
+                quiet,
+                dry_run,
+            };
+            run(&file, &opts, args)
         }
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
@@ -179,9 +195,16 @@ fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
         credentials: Credentials::None,
         timeout: Duration::from_secs(1),
         cache_dir: None,
+        qps: None,
     };
     let client = Client::new(cfg, cancel.clone()).ok()?;
-    Some(runtime::engine(Arc::new(Ctx { client: Arc::new(client), handle: rt.handle().clone(), cancel })))
+    Some(runtime::engine(Arc::new(Ctx {
+        client: Arc::new(client),
+        handle: rt.handle().clone(),
+        cancel,
+        quiet: true,
+        dry_run: false,
+    })))
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
@@ -205,7 +228,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, timeout: u64) -> ExitCode {
+fn run(file: &Path, opts: &SessionOptions, args: Vec<(String, String)>) -> ExitCode {
     let src = match read_script(file) {
         Ok(s) => s,
         Err(e) => {
@@ -213,11 +236,7 @@ fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, 
             return ExitCode::from(2);
         }
     };
-    let opts = SessionOptions {
-        sandbox: sandbox.map(SandboxOpts::config),
-        timeout: Some(Duration::from_secs(timeout.max(1))),
-    };
-    let session = match Session::start(&opts) {
+    let session = match Session::start(opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -15,6 +15,12 @@ pub struct SessionOptions {
     pub sandbox: Option<sandbox::Config>,
     /// Total timeout of one HTTP request.
     pub timeout: Option<Duration>,
+    /// Run-wide request rate limit (requests per second); else `WXSCRIPT_QPS`.
+    pub qps: Option<f64>,
+    /// Hide progress output.
+    pub quiet: bool,
+    /// Show mutating requests instead of sending them.
+    pub dry_run: bool,
 }
 
 /// A live session. Dropping it stops the simulator.
@@ -38,6 +44,9 @@ impl Session {
         if let Some(t) = opts.timeout {
             cfg.timeout = t;
         }
+        if opts.qps.is_some() {
+            cfg.qps = opts.qps;
+        }
         let sim = match &opts.sandbox {
             Some(sc) => {
                 let sim =
@@ -52,7 +61,13 @@ impl Session {
             None => None,
         };
         let client = Arc::new(Client::new(cfg, cancel.clone()).map_err(|e| e.to_string())?);
-        let ctx = Arc::new(Ctx { client, handle: rt.handle().clone(), cancel: cancel.clone() });
+        let ctx = Arc::new(Ctx {
+            client,
+            handle: rt.handle().clone(),
+            cancel: cancel.clone(),
+            quiet: opts.quiet,
+            dry_run: opts.dry_run,
+        });
         Ok(Session { ctx, cancel, sim, rt })
     }
 

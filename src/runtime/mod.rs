@@ -23,6 +23,10 @@ pub struct Ctx {
     pub client: Arc<Client>,
     pub handle: tokio::runtime::Handle,
     pub cancel: Arc<Cancel>,
+    /// No progress output (`--quiet`).
+    pub quiet: bool,
+    /// Mutating calls are shown, not sent (`--dry-run`).
+    pub dry_run: bool,
 }
 
 impl Ctx {
