@@ -247,7 +247,7 @@ fn run(file: &Path, opts: &SessionOptions, args: Vec<(String, String)>) -> ExitC
     let cancel = session.cancel.clone();
     let mut engine = session.engine();
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    engine.set_module_resolver(rhai::module_resolvers::FileModuleResolver::new_with_path(dir));
+    engine.set_module_resolver(runtime::stdlib::Resolver::new(dir));
     let name = file.display().to_string();
     let color = render::stderr_color();
     let ast = match engine.compile(&src) {

@@ -131,6 +131,13 @@ pub const DOCS: &[HelperDoc] = &[
         example: "print(sandbox::stats().requests);",
     },
     HelperDoc {
+        name: "sandbox::is_sandbox",
+        signatures: &["sandbox::is_sandbox()"],
+        doc: "Whether the run talks to a wxscript simulator (so a recipe can prepare sandbox-only state).",
+        returns: "bool",
+        example: "if sandbox::is_sandbox() { print(\"rehearsal\"); }",
+    },
+    HelperDoc {
         name: "sandbox::expire_tokens",
         signatures: &["sandbox::expire_tokens()"],
         doc: "Sandbox only: expires every issued token, as if two hours had passed (the next call refreshes).",
@@ -194,6 +201,11 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
     let c = ctx.clone();
     helper("sandbox::stats").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
         admin(&c, Method::Get, "_sandbox/stats", None, nc.call_position())
+    });
+    let c = ctx.clone();
+    helper("sandbox::is_sandbox").set_into_module(sb, move |_: NativeCallContext| -> RhaiResult {
+        let v = c.block(c.client.admin(Method::Get, "_sandbox/stats", None));
+        Ok(Dynamic::from_bool(v.is_ok_and(|v| v.get("token_fetches").is_some())))
     });
     let c = ctx.clone();
     helper("sandbox::expire_tokens").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
