@@ -196,7 +196,7 @@ fn an_import_killed_mid_way_and_resumed_adds_every_store_exactly_once() {
     child.kill().expect("kill -9");
     let _ = child.wait();
     let added_before = sim.count("wxa/add_store");
-    assert!(added_before >= 40 && added_before < 200, "killed mid-way: {added_before}");
+    assert!((40..200).contains(&added_before), "killed mid-way: {added_before}");
     assert!(!result.exists(), "no result CSV from the killed run");
     // The second run finishes the job.
     let mut c = sim.std_cmd();
