@@ -104,13 +104,18 @@ fn csv_million() {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
         writeln!(w, "name,province,city,district,address,phone,hours,credential").expect("write");
         for i in 0..1_000_000 {
-            writeln!(w, "门店{i},广东省,广州市,海珠区,\"新港中路{i}号, 二楼\",020-{:08},08:00-22:00,91440105MA{i:08}", i % 100_000_000)
-                .expect("write");
+            writeln!(
+                w,
+                "门店{i},广东省,广州市,海珠区,\"新港中路{i}号, 二楼\",020-{:08},08:00-22:00,91440105MA{i:08}",
+                i % 100_000_000
+            )
+            .expect("write");
         }
     }
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let each = dir.path().join("each.rhai");
-    std::fs::write(&each, format!("let n = 0;\ncsv::each(\"{}\", |row| {{ n += 1; }});\nprint(n);", path.display())).expect("write");
+    std::fs::write(&each, format!("let n = 0;\ncsv::each(\"{}\", |row| {{ n += 1; }});\nprint(n);", path.display()))
+        .expect("write");
     let read = dir.path().join("read.rhai");
     std::fs::write(&read, format!("print(csv::read(\"{}\").len());", path.display())).expect("write");
     let env = [("WECHAT_ACCESS_TOKEN", "x".to_string())];
@@ -123,7 +128,12 @@ fn csv_million() {
         o.trim()
     );
     let (o, t, m) = run_measured(&["run", read.to_str().expect("utf8")], &env);
-    println!("csv::read, same file: {:.2} s, peak RSS {:.1} MB (rows: {})", t.as_secs_f64(), m as f64 / 1024.0, o.trim());
+    println!(
+        "csv::read, same file: {:.2} s, peak RSS {:.1} MB (rows: {})",
+        t.as_secs_f64(),
+        m as f64 / 1024.0,
+        o.trim()
+    );
 }
 
 fn district_lookups() {
@@ -141,7 +151,10 @@ fn district_lookups() {
         }
     }
     let rate = n as f64 / t.elapsed().as_secs_f64();
-    println!("district::find (index, after load): {rate:.0} lookups/s over {n} mixed lookups ({hits} hits); index built in {:.1} ms", build.as_secs_f64() * 1000.0);
+    println!(
+        "district::find (index, after load): {rate:.0} lookups/s over {n} mixed lookups ({hits} hits); index built in {:.1} ms",
+        build.as_secs_f64() * 1000.0
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let s = dir.path().join("d.rhai");
     std::fs::write(&s, "district::find(\"海珠区\");\nlet t = timestamp();\nfor i in 0..200000 { district::find(\"广东省广州市天河区\"); }\nprint(200000.0 / t.elapsed);").expect("write");
@@ -157,7 +170,9 @@ fn district_lookups() {
         .output()
         .expect("run");
     let rate: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0);
-    println!("district::find called from a script loop: {rate:.0} lookups/s (includes the interpreter's loop and call)");
+    println!(
+        "district::find called from a script loop: {rate:.0} lookups/s (includes the interpreter's loop and call)"
+    );
 }
 
 fn main() {

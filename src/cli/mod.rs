@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
+pub mod config;
 mod session;
 
 pub use session::{Session, SessionOptions};
@@ -72,9 +73,9 @@ enum Command {
         /// KEY=VALUE, available to the script as ARGS.KEY (repeatable).
         #[arg(long = "arg", value_name = "KEY=VALUE", value_parser = parse_kv)]
         args: Vec<(String, String)>,
-        /// Total timeout of one HTTP request, in seconds.
-        #[arg(long, default_value_t = 30, value_name = "SECS")]
-        timeout: u64,
+        /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
         /// At most N requests per second for the whole run (also WXSCRIPT_QPS).
         #[arg(long, value_name = "N")]
         qps: Option<f64>,
@@ -145,7 +146,7 @@ pub fn main() -> ExitCode {
         Command::Run { file, sandbox, args, timeout, qps, dry_run, quiet, sandbox_opts } => {
             let opts = SessionOptions {
                 sandbox: sandbox.then(|| sandbox_opts.config()),
-                timeout: Some(Duration::from_secs(timeout.max(1))),
+                timeout: timeout.map(|t| Duration::from_secs(t.max(1))),
                 qps: qps.filter(|q| *q > 0.0),
                 quiet,
                 dry_run,

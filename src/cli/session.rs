@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::runtime::{self, Ctx};
 use crate::sandbox::{self, Sandbox};
-use crate::transport::{self, Cancel, Client, Credentials};
+use crate::transport::{Cancel, Client, Credentials};
 
 /// What a session is asked to be.
 #[derive(Clone, Debug, Default)]
@@ -40,7 +40,7 @@ impl Session {
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
         let cancel = Arc::new(Cancel::default());
-        let mut cfg = transport::Config::from_env();
+        let mut cfg = super::config::transport_config()?;
         if let Some(t) = opts.timeout {
             cfg.timeout = t;
         }
