@@ -215,3 +215,38 @@ fn config_file_supplies_credentials_and_env_overrides_it() {
     assert!(err.contains("config.toml:2"), "{err}");
     assert!(!err.contains("top-secret-value"), "{err}");
 }
+
+#[test]
+fn new_writes_a_recipe_that_runs_as_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = wx().current_dir(dir.path()).args(["new", "nightly_report"]).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = dir.path().join("nightly_report.rhai");
+    let text = std::fs::read_to_string(&path).expect("written");
+    assert!(text.starts_with("// nightly_report:"));
+    assert!(text.contains("--dry-run") && text.contains("USAGE") && text.contains("catch (e)"));
+    // It runs as written, on the sandbox, and its usage check works.
+    let o = wx().args(["run", "--sandbox"]).arg(&path).args(["--arg", "limit=3"]).output().expect("runs");
+    assert!(ok(&o).contains("0 store(s)"));
+    let o = wx().args(["run", "--sandbox"]).arg(&path).args(["--arg", "limt=3"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("usage: wxscript run nightly_report.rhai"), "{}", stderr(&o));
+    // It never overwrites.
+    let o = wx().current_dir(dir.path()).args(["new", "nightly_report.rhai"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    let o = wx().arg("check").arg(&path).output().expect("runs");
+    assert!(o.status.success());
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    for (shell, marker) in [("bash", "_wxscript()"), ("zsh", "#compdef wxscript"), ("fish", "complete -c wxscript")] {
+        let o = wx().args(["completions", shell]).output().expect("runs");
+        assert!(o.status.success());
+        let out = stdout(&o);
+        assert!(out.contains(marker), "{shell}: {out}");
+        assert!(out.contains("sandbox"), "{shell} completes subcommands");
+    }
+    let o = wx().arg("man").output().expect("runs");
+    assert!(stdout(&o).contains(".TH wxscript 1"));
+}

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
 pub mod config;
+mod scaffold;
 mod session;
 
 pub use session::{Session, SessionOptions};
@@ -98,6 +99,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = DocFormat::Markdown)]
         format: DocFormat,
     },
+    /// Write a recipe skeleton NAME.rhai that runs as written.
+    New {
+        /// The recipe's name or path (".rhai" is added when missing).
+        name: PathBuf,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `wxscript man > wxscript.1`.
+    Man,
     /// The WeChat simulator.
     Sandbox {
         #[command(subcommand)]
@@ -164,6 +177,44 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Sandbox { command: SandboxCommand::Serve { port, opts } } => serve(port, &opts),
+        Command::New { name } => new_recipe(&name),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "wxscript", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn new_recipe(name: &Path) -> ExitCode {
+    let path =
+        if name.extension().is_some_and(|e| e == "rhai") { name.to_path_buf() } else { name.with_extension("rhai") };
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recipe".into());
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+    let written = created.and_then(|mut f| std::io::Write::write_all(&mut f, scaffold::recipe(&stem).as_bytes()));
+    match written {
+        Ok(()) => {
+            println!("wrote {}; try: wxscript run --sandbox {}", path.display(), path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("error: {} already exists; choose another name", path.display());
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::from(2)
+        }
     }
 }
 
