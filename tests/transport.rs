@@ -255,7 +255,7 @@ fn unreachable_server_is_a_network_error_without_the_token() {
 fn ctrl_c_abandons_a_slow_call_and_exits_130() {
     let sim = Sim::with(wxscript::sandbox::Config { latency_ms: 20_000, ..Default::default() });
     let path = sim.write("slow.rhai", "print(\"start\");\nstore::list(0, 1);\nprint(\"not reached\");");
-    let mut child = sim
+    let child = sim
         .std_cmd()
         .arg("run")
         .arg(&path)
