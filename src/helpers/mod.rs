@@ -79,7 +79,7 @@ pub const DOCS: &[HelperDoc] = &[
         signatures: &["csv::write(path, rows)", "csv::write(path, rows, options)"],
         doc: "Writes an array of maps as CSV with a header row: the first row's keys, then any other key seen, or `#{columns: [...]}` in that order. `#{bom: true}` writes a UTF-8 BOM for Excel. The file is replaced atomically.",
         returns: "()",
-        example: "csv::write(\"/tmp/wxscript-example.csv\", [#{id: 1, name: \"海珠店\"}], #{columns: [\"id\", \"name\"]});",
+        example: "csv::write(\"example.csv\", [#{id: 1, name: \"海珠店\"}], #{columns: [\"id\", \"name\"]});",
     },
     HelperDoc {
         name: "district::find",
@@ -114,7 +114,7 @@ pub const DOCS: &[HelperDoc] = &[
         ],
         doc: "An append-only, fsync'd journal of finished work: `j.record(key, value)` returns only once the record is on disk, `j.done(key)` tells whether it was recorded (in this run or an earlier one), `j.get(key)` returns its value or (). A job killed and run again skips what it recorded and repeats nothing.",
         returns: "a Journal",
-        example: "let j = journal::open(\"/tmp/wxscript-example.journal\");\nif !j.done(\"row-1\") { j.record(\"row-1\", #{audit_id: 1}); }\nprint(j.get(\"row-1\"));",
+        example: "let j = journal::open(\"example.journal\");\nif !j.done(\"row-1\") { j.record(\"row-1\", #{audit_id: 1}); }\nprint(j.get(\"row-1\"));",
     },
     HelperDoc {
         name: "parallel",
