@@ -529,7 +529,13 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
             let mp = Multipart::from_request(req, &()).await.ok();
             media::upload(sh, ep, part, q, mp).await.into()
         }
-        Body::None => dispatch(&mut sh.state(), ep, &Map::new()),
+        Body::None => {
+            let body = query_fields(ep, q);
+            if let Err(detail) = wire_check(ep, &body) {
+                return invalid(detail).into();
+            }
+            dispatch(&mut sh.state(), ep, &body)
+        }
         Body::Json => {
             let bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
                 Ok(b) => b,
@@ -538,10 +544,11 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return err(44002, "empty post data").into();
             }
-            let body = match serde_json::from_slice::<Value>(&bytes) {
+            let mut body = match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(m)) => m,
                 _ => return err(47001, "data format error").into(),
             };
+            body.extend(query_fields(ep, q));
             if let Err(detail) = wire_check(ep, &body) {
                 return invalid(detail).into();
             }
@@ -571,6 +578,22 @@ fn dispatch(st: &mut State, ep: &Endpoint, b: &Map<String, Value>) -> Reply {
         // Declared in `api` but not simulated (yet): say so instead of pretending.
         _ => err(48001, "api unauthorized: not simulated by the sandbox").into(),
     }
+}
+
+/// The declared fields that arrive in the query string (GET calls, and the JSON calls that name
+/// some fields in `query`), typed as the body would carry them: numbers for int fields.
+fn query_fields(ep: &Endpoint, q: &HashMap<String, String>) -> Map<String, Value> {
+    let mut m = Map::new();
+    for f in ep.fields.iter().filter(|f| ep.body == Body::None || ep.query.contains(&f.name)) {
+        if let Some(v) = q.get(f.name) {
+            let typed = match f.ty {
+                Ty::Int { .. } | Ty::IdInt | Ty::Date { .. } => v.parse::<i64>().map(Value::from).ok(),
+                _ => None,
+            };
+            m.insert(f.name.to_string(), typed.unwrap_or_else(|| Value::String(v.clone())));
+        }
+    }
+    m
 }
 
 /// The declaration's fields as WeChat receives them: required ones present, each in its wire
@@ -651,6 +674,45 @@ fn wire_value(name: &str, ty: Ty, v: &Value) -> Result<(), String> {
             }
         }
         Ty::File => {}
+        Ty::Url => {
+            if !v.as_str().is_some_and(api::check::is_url) {
+                return Err(bad("an http(s) URL"));
+            }
+        }
+        Ty::Date { .. } => {
+            v.as_u64().ok_or_else(|| bad("Unix seconds (a non-negative integer)"))?;
+        }
+        Ty::Device => {
+            let o = v.as_object().ok_or_else(|| bad("a device_identifier object"))?;
+            let by_id = o.get("device_id").is_some_and(Value::is_u64);
+            let by_uuid = o.get("uuid").is_some_and(Value::is_string)
+                && o.get("major").is_some_and(Value::is_u64)
+                && o.get("minor").is_some_and(Value::is_u64);
+            if !by_id && !by_uuid {
+                return Err(bad("{\"device_id\": int} or {\"uuid\": string, \"major\": int, \"minor\": int}"));
+            }
+        }
+        Ty::List { item, min, max } => {
+            let a = v.as_array().ok_or_else(|| bad("an array"))?;
+            if a.len() < min || (max > 0 && a.len() > max) {
+                return Err(bad(&format!("an array of {}", ty.limits())));
+            }
+            for (i, x) in a.iter().enumerate() {
+                wire_value(&format!("{name}[{i}]"), *item, x)?;
+            }
+        }
+        Ty::Object(fields) => {
+            let o = v.as_object().ok_or_else(|| bad("an object"))?;
+            for f in fields {
+                match o.get(f.name) {
+                    None | Some(Value::Null) if f.required => {
+                        return Err(format!("field \"{name}\" lacks \"{}\"", f.name));
+                    }
+                    None | Some(Value::Null) => {}
+                    Some(x) => wire_value(&format!("{name}.{}", f.name), f.ty, x)?,
+                }
+            }
+        }
     }
     Ok(())
 }
