@@ -12,6 +12,7 @@ mod map;
 pub mod media;
 mod merchant;
 mod poi;
+pub mod shake;
 mod store;
 
 pub use errors::{ErrorKind, WxError};
@@ -294,6 +295,7 @@ pub fn endpoints() -> impl Iterator<Item = &'static Endpoint> {
         .chain(store::ENDPOINTS)
         .chain(poi::ENDPOINTS)
         .chain(media::ENDPOINTS)
+        .chain(shake::ENDPOINTS)
 }
 
 /// The endpoint declared at an API path (without leading slash).
