@@ -628,6 +628,8 @@ fn simulator_refusals() {
         print(code(|| shake::query_lottery("nope")));
         print(code(|| shake::device_stats_list(#{date: shake::today() - 100 * 86400, page_index: 1})));
         print(code(|| shake::search_pages(#{type: 2, begin: 5, count: 1})));
+        let far = shake::device_stats_list(#{date: shake::today() - 86400, page_index: 9223372036854775807});
+        ok(far.devices.len() == 0 && far.total_count > 0, `a page far beyond the end is empty: ${far}`);
         print(code(|| shake::add_lottery(#{use_template: 2, logo_url: "https://a/l", title: "t", desc: "d", onoff: 0,
             begin_time: shake::today(), expire_time: shake::today() - 1, sponsor_appid: "wx", total: 1, jump_url: "https://a/b", key: "k"})));
         "#,
@@ -736,4 +738,37 @@ fn docs_list_every_shake_function() {
     let md = assert_cmd::Command::cargo_bin("wxscript").expect("binary").arg("docs").output().expect("runs");
     let md = String::from_utf8_lossy(&md.stdout);
     assert!(md.contains("9001029") && md.contains("页面已应用在设备中"), "error hints in the reference");
+}
+
+/// Every shake example in the reference runs on the simulator, in reference order, after the
+/// account is registered (by `shake::register`'s own example) and a first page exists.
+#[test]
+fn every_documented_example_runs() {
+    let o = assert_cmd::Command::cargo_bin("wxscript").expect("binary").args(["docs", "--format", "json"]).output();
+    let v: serde_json::Value = serde_json::from_slice(&o.expect("runs").stdout).expect("json");
+    let mut examples: Vec<(String, String)> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|f| Some((f["name"].as_str()?.to_string(), f["example"].as_str()?.to_string())))
+        .filter(|(name, _)| name.starts_with("shake::") || name == "sandbox::shake")
+        .collect();
+    let first = examples.iter().position(|(n, _)| n == "shake::register").expect("register documented");
+    let register = examples.remove(first);
+    let mut s = format!("// {}\n{{\n{}\n}}\n", register.0, register.1);
+    s.push_str(
+        r#"
+        shake::apply_ids(#{quantity: 3, apply_reason: "setup"});
+        let icon = shake::upload_material("scripts/data/logo.png", "icon");
+        shake::add_page(#{title: "首页", description: "欢迎", page_url: "https://example.com/", icon_url: icon});
+        "#,
+    );
+    for (name, example) in &examples {
+        assert!(!example.trim().is_empty(), "{name} has no example");
+        s.push_str(&format!("print(\"== {name}\");\n{{\n{example}\n}}\n"));
+    }
+    let sim = Sim::start();
+    let o = sim.run(&s);
+    assert!(o.status.success(), "an example failed:\n{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).matches("== ").count(), examples.len());
 }

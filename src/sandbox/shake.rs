@@ -805,7 +805,8 @@ fn day_list(
         })
         .collect();
     let page_index = usize_of(b, "page_index").max(1);
-    let list: Vec<Value> = active.iter().skip((page_index - 1) * STATS_PAGE).take(STATS_PAGE).cloned().collect();
+    let list: Vec<Value> =
+        active.iter().skip((page_index - 1).saturating_mul(STATS_PAGE)).take(STATS_PAGE).cloned().collect();
     json!({
         "data": { key: list },
         "date": date, "total_count": active.len(), "page_index": page_index,
