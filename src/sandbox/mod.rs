@@ -185,28 +185,6 @@ impl AuditEvent {
     /// The event as WeChat pushes it: strings in CDATA, numbers bare; an object becomes nested
     /// elements and an array repeats its singular element (`AroundBeacons/AroundBeacon`).
     pub fn to_xml(&self) -> String {
-        fn cdata(s: &str) -> String {
-            format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
-        }
-        fn element(k: &str, v: &Value) -> String {
-            let body = match v {
-                Value::String(s) => cdata(s),
-                Value::Null => String::new(),
-                Value::Object(o) => {
-                    // JSON objects sort their keys; the documents list a beacon's in this order.
-                    const ORDER: &[&str] = &["Uuid", "Major", "Minor", "Distance"];
-                    let mut keys: Vec<&String> = o.keys().collect();
-                    keys.sort_by_key(|k| (ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()), k.as_str()));
-                    keys.iter().map(|k| element(k, &o[k.as_str()])).collect::<Vec<_>>().join("")
-                }
-                Value::Array(a) => {
-                    let one = k.strip_suffix('s').unwrap_or(k);
-                    a.iter().map(|v| element(one, v)).collect::<Vec<_>>().join("")
-                }
-                other => other.to_string(),
-            };
-            format!("<{k}>{body}</{k}>")
-        }
         let mut x = String::from("<xml>\n");
         x += &format!("<ToUserName>{}</ToUserName>\n", cdata(TO_USER_NAME));
         x += &format!("<FromUserName>{}</FromUserName>\n", cdata(self.from()));
@@ -214,10 +192,47 @@ impl AuditEvent {
         x += &format!("<MsgType>{}</MsgType>\n", cdata("event"));
         x += &format!("<Event>{}</Event>\n", cdata(self.event));
         for (k, v) in self.own_fields() {
-            x += &element(k, v);
-            x.push('\n');
+            let body = match v {
+                Value::String(s) => cdata(s),
+                Value::Null => String::new(),
+                Value::Object(_) | Value::Array(_) => nested_xml(k, v),
+                other => other.to_string(),
+            };
+            x += &format!("<{k}>{body}</{k}>\n");
         }
         x + "</xml>"
+    }
+}
+
+fn cdata(s: &str) -> String {
+    format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
+}
+
+/// The inside of an element holding an object (its fields as elements) or an array (its
+/// items, each in the singular of `k`).
+fn nested_xml(k: &str, v: &Value) -> String {
+    let element = |k: &str, v: &Value| {
+        let body = match v {
+            Value::String(s) => cdata(s),
+            Value::Null => String::new(),
+            Value::Object(_) | Value::Array(_) => nested_xml(k, v),
+            other => other.to_string(),
+        };
+        format!("<{k}>{body}</{k}>")
+    };
+    match v {
+        Value::Object(o) => {
+            // JSON objects sort their keys; the documents list a beacon's in this order.
+            const ORDER: &[&str] = &["Uuid", "Major", "Minor", "Distance"];
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort_by_key(|k| (ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()), k.as_str()));
+            keys.iter().map(|k| element(k, &o[k.as_str()])).collect()
+        }
+        Value::Array(a) => {
+            let one = k.strip_suffix('s').unwrap_or(k);
+            a.iter().map(|v| element(one, v)).collect()
+        }
+        _ => String::new(),
     }
 }
 
