@@ -233,7 +233,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         creates: true,
         mutates: true,
         doc: "Applies for shake-around. The application is reviewed (shake::audit_status()); a new one is refused while one is in review, and may be sent again after a rejection.",
-        errors: &[9001040, 9001041],
+        errors: &[9001001, 9001040, 9001041],
         example: "shake::register(#{\n    name: \"张三\", phone_number: \"13512345678\", email: \"ops@example.com\", industry_id: \"0118\",\n    qualification_cert_urls: [], apply_reason: \"门店摇一摇\"\n});",
         ..SHAKE
     },
@@ -532,7 +532,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         mutates: true,
         doc: "Adds a device group (an account has at most 1,000 groups).",
         returns: "#{group_id, group_name}",
-        errors: &[9001020, 9001045],
+        errors: &[9001001, 9001020, 9001045],
         example: "let g = shake::add_group(#{group_name: \"一楼\"});\nprint(`group ${g.group_id}`);",
         ..SHAKE
     },
@@ -544,7 +544,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         unwrap: Unwrap::Nothing,
         mutates: true,
         doc: "Renames a device group.",
-        errors: &[9001020, 9001043],
+        errors: &[9001001, 9001020, 9001043],
         example: "let g = shake::add_group(#{group_name: \"二楼\"});\nshake::update_group(g.group_id, \"二楼东\");",
         ..SHAKE
     },
