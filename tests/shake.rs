@@ -772,3 +772,87 @@ fn every_documented_example_runs() {
     assert!(o.status.success(), "an example failed:\n{}\n{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).matches("== ").count(), examples.len());
 }
+
+/// The simulator refuses what WeChat would even from a client that skips the local checks.
+#[test]
+fn simulator_checks_raw_requests() {
+    use serde_json::{Value, json};
+    let sim = Sim::start();
+    let base = sim.base.clone();
+    let code = |v: &Value| v["errcode"].as_i64().unwrap_or(0);
+    sim.rt.block_on(async move {
+        let http = reqwest::Client::new();
+        let t: Value = http
+            .get(format!(
+                "{base}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+                wxscript::sandbox::APPID,
+                wxscript::sandbox::SECRET
+            ))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        let token = t["access_token"].as_str().expect("token").to_string();
+        let url = |p: &str| format!("{base}/shakearound/{p}?access_token={token}");
+        let post = |p: &str, body: Value| {
+            let r = http.post(url(p)).body(body.to_string());
+            async move { r.send().await.expect("post").json::<Value>().await.expect("json") }
+        };
+        let r = post(
+            "account/register",
+            json!({"name": "n", "phone_number": "1", "email": "e", "industry_id": "0118",
+                   "qualification_cert_urls": [], "apply_reason": "理".repeat(251)}),
+        )
+        .await;
+        assert_eq!(code(&r), 9001001, "reason too long: {r}");
+        let r = post(
+            "account/register",
+            json!({"name": "n", "phone_number": "1", "email": "e", "industry_id": "0118",
+                   "qualification_cert_urls": [], "apply_reason": "r"}),
+        )
+        .await;
+        assert_eq!((code(&r), r["errmsg"].as_str()), (0, Some("success.")), "{r}");
+        let r = post("device/search", json!({"type": 2, "last_seen": 0, "count": 51})).await;
+        assert_eq!(code(&r), 40097, "count over 50: {r}");
+        let r = post("device/search", json!({"type": 1, "device_identifiers": [{"major": 1}]})).await;
+        assert_eq!(code(&r), 40097, "bad identifier: {r}");
+        let r = post("device/update", json!({"device_identifier": {"device_id": 1}, "comment": "备".repeat(16)})).await;
+        assert_eq!(code(&r), 9001034, "comment too long: {r}");
+        let r = post("statistics/devicelist", json!({"date": "2026-11-01", "page_index": 1})).await;
+        assert_eq!(code(&r), 40097, "dates travel as ints: {r}");
+        let r: Value = http
+            .get(url("lottery/setlotteryswitch") + "&lottery_id=x&onoff=5")
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(code(&r), 40097, "onoff 0 or 1: {r}");
+        let shop = std::fs::read(repo_root().join("scripts/data/shop.jpg")).expect("shop.jpg");
+        let form =
+            reqwest::multipart::Form::new().part("media", reqwest::multipart::Part::bytes(shop).file_name("s.jpg"));
+        let r: Value = http
+            .post(url("material/add") + "&type=icon")
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(code(&r), 9001009, "an icon must be square and small: {r}");
+        let r: Value = http
+            .post(format!("{base}/_sandbox/shake"))
+            .body("{\"device_id\": 1}")
+            .send()
+            .await
+            .expect("shake")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(code(&r), 9001025, "no such device: {r}");
+    });
+}
