@@ -856,3 +856,27 @@ fn simulator_checks_raw_requests() {
         assert_eq!(code(&r), 9001025, "no such device: {r}");
     });
 }
+
+/// `--dry-run` shows shake writes as they would travel (query fields, dates as ints) and
+/// returns placeholders in the documented shapes.
+#[test]
+fn dry_run_shows_the_wire_form() {
+    let sim = Sim::start();
+    let path = sim.write(
+        "dry.rhai",
+        r#"
+        let p = shake::add_page(#{title: "t", description: "d", page_url: "https://a.example/", icon_url: "https://p.qpic.cn/x"});
+        print(`page ${p.page_id}`);
+        let l = shake::add_lottery(#{use_template: 1, logo_url: "https://a.example/l", title: "t", desc: "d", onoff: 0,
+            begin_time: "2026-11-01", expire_time: "2026-11-02 08:00:00", sponsor_appid: "wx", total: 1,
+            jump_url: "https://a.example/b", key: "k"});
+        print(`lottery ${l.lottery_id}`);
+        "#,
+    );
+    let out = ok(&sim.cmd().args(["run", "--dry-run"]).arg(&path).output().expect("runs"));
+    assert!(out.contains("dry-run: POST shakearound/lottery/addlotteryinfo?use_template=1&logo_url="), "{out}");
+    assert!(out.contains("\"begin_time\":1793462400") && out.contains("\"expire_time\":1793577600"), "{out}");
+    assert!(!out.contains("\"use_template\""), "query fields stay out of the body: {out}");
+    assert!(out.contains("page 0") && out.contains("lottery DRY-RUN-LOTTERY"), "{out}");
+    assert_eq!(sim.count("shakearound/page/add") + sim.count("shakearound/lottery/addlotteryinfo"), 0);
+}

@@ -210,7 +210,12 @@ fn material_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxErro
 }
 
 /// A shake-around endpoint: POST with a JSON body, answer under `data`.
-const SHAKE: Endpoint = Endpoint { module: "shake", unwrap: Unwrap::Data, ..BASE };
+const SHAKE: Endpoint = Endpoint {
+    module: "shake",
+    unwrap: Unwrap::Data,
+    sample: r#"{"data":{},"errcode":0,"errmsg":"success."}"#,
+    ..BASE
+};
 
 pub const ENDPOINTS: &[Endpoint] = &[
     // Account (seed 000)
@@ -251,6 +256,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Devices (seed 001)
     Endpoint {
         name: "apply_ids",
+        sample: r#"{"data":{"apply_id":0,"audit_status":1,"audit_comment":"dry run"},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/device/applyid",
         fields: &[
             req(
@@ -371,6 +377,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Pages and material
     Endpoint {
         name: "add_page",
+        sample: r#"{"data":{"page_id":0},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/page/add",
         fields: &[
             req("title", cjk(1, 12), "main title, <=6 CJK / 12 Latin"),
@@ -389,6 +396,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "update_page",
+        sample: r#"{"data":{"page_id":0},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/page/update",
         fields: &[
             req("page_id", ID, "the page"),
@@ -435,6 +443,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "upload_material",
+        sample: r#"{"data":{"pic_url":"http://p.qpic.cn/wx_shake_bus/0/dry-run/0"},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/material/add",
         params: &["path", "type"],
         fields: &[
@@ -526,6 +535,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Device groups
     Endpoint {
         name: "add_group",
+        sample: r#"{"data":{"group_id":0,"group_name":""},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/device/group/add",
         fields: &[req("group_name", cjk(1, 200), "group name, <=100 CJK / 200 Latin")],
         creates: true,
@@ -619,6 +629,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Lottery (red-packet shake): fields at the top level of the answer
     Endpoint {
         name: "add_lottery",
+        sample: r#"{"errcode":0,"errmsg":"","lottery_id":"DRY-RUN-LOTTERY","page_id":0}"#,
         path: "shakearound/lottery/addlotteryinfo",
         fields: &[
             req(
@@ -649,6 +660,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "set_prize_bucket",
+        sample: r#"{"errcode":0,"errmsg":"","success_num":0,"repeat_ticket_list":[]}"#,
         path: "shakearound/lottery/setprizebucket",
         fields: &[
             req("lottery_id", NONEMPTY, "from shake::add_lottery"),

@@ -1,7 +1,8 @@
 //! Script functions that are not single endpoints: paging (`store::all`), the raw escape
 //! hatch (`wx::request`), event parsing, `sleep`, the sandbox's own controls, and the bulk
-//! helpers (`csv::`, `district::`, `journal::`, `parallel`). Each has one entry in `DOCS`,
-//! which `wxscript docs` and did-you-mean read.
+//! helpers (`csv::`, `district::`, `journal::`, `parallel`), and shake-around paging and shakes
+//! (`shake::all_devices`, `sandbox::shake`, in `shake`). Each has one entry in `DOCS`, which
+//! `wxscript docs` and did-you-mean read.
 
 mod bulk;
 pub mod csv;
