@@ -65,8 +65,42 @@ pub fn parse(xml: &str) -> Result<Map, String> {
     }
     let root = stack.pop().and_then(|r| r.children.into_iter().next()).ok_or("no XML element found")?;
     match value(root) {
-        v if v.is_map() => Ok(v.cast::<Map>()),
+        v if v.is_map() => {
+            let mut m = v.cast::<Map>();
+            beacons(&mut m);
+            Ok(m)
+        }
         _ => Err("the event has no fields".into()),
+    }
+}
+
+/// `ShakearoundUserShake`: `ChosenBeacon` and `AroundBeacons/AroundBeacon` also as
+/// `chosen_beacon` and `around_beacons`, each `#{uuid, major, minor, distance}` with a float
+/// distance, as the script API names them.
+fn beacons(m: &mut Map) {
+    fn beacon(d: &Dynamic) -> Option<Dynamic> {
+        let b = d.read_lock::<Map>()?;
+        let mut out = Map::new();
+        for (from, to) in [("Uuid", "uuid"), ("Major", "major"), ("Minor", "minor"), ("Distance", "distance")] {
+            let v = b.get(from).cloned().unwrap_or(Dynamic::UNIT);
+            let v = match (to, v.as_int()) {
+                ("distance", Ok(i)) => Dynamic::from_float(i as rhai::FLOAT),
+                _ => v,
+            };
+            out.insert(to.into(), v);
+        }
+        Some(Dynamic::from_map(out))
+    }
+    if let Some(c) = m.get("ChosenBeacon").and_then(beacon) {
+        m.insert("chosen_beacon".into(), c);
+    }
+    if let Some(a) = m.get("AroundBeacons") {
+        // An empty <AroundBeacons/> reads as text; one element is still a list.
+        let list: Array = match a.clone().into_array() {
+            Ok(items) => items.iter().filter_map(beacon).collect(),
+            Err(_) => a.read_lock::<Map>().and_then(|o| o.get("AroundBeacon").and_then(beacon)).into_iter().collect(),
+        };
+        m.insert("around_beacons".into(), Dynamic::from_array(list));
     }
 }
 
@@ -114,6 +148,26 @@ mod tests {
     fn beacons_become_arrays() {
         let m = parse("<xml><AroundBeacons><AroundBeacon><Major>1</Major><Distance>1.5</Distance></AroundBeacon><AroundBeacon><Major>2</Major></AroundBeacon></AroundBeacons></xml>").expect("parses");
         assert_eq!(m["AroundBeacons"].clone().into_array().map(|a| a.len()).ok(), Some(2));
+    }
+
+    #[test]
+    fn shake_event() {
+        let xml = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[ouser]]></FromUserName><CreateTime>1433332012</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[ShakearoundUserShake]]></Event>\
+            <ChosenBeacon><Uuid><![CDATA[FDA50693-A4E2-4FB1-AFCF-C6EB07647825]]></Uuid><Major>10001</Major><Minor>1</Minor><Distance>0.057</Distance></ChosenBeacon>\
+            <AroundBeacons><AroundBeacon><Uuid><![CDATA[FDA50693-A4E2-4FB1-AFCF-C6EB07647825]]></Uuid><Major>10001</Major><Minor>2</Minor><Distance>166</Distance></AroundBeacon></AroundBeacons></xml>";
+        let m = parse(xml).expect("parses");
+        let chosen = m["chosen_beacon"].read_lock::<Map>().expect("map").clone();
+        assert_eq!(chosen["major"].as_int(), Ok(10001));
+        assert_eq!(chosen["distance"].as_float(), Ok(0.057));
+        assert_eq!(chosen["uuid"].clone().into_string().ok().as_deref(), Some("FDA50693-A4E2-4FB1-AFCF-C6EB07647825"));
+        let around = m["around_beacons"].clone().into_array().expect("array");
+        assert_eq!(around.len(), 1);
+        let first = around[0].read_lock::<Map>().expect("map").clone();
+        assert_eq!(first["minor"].as_int(), Ok(2));
+        assert_eq!(first["distance"].as_float(), Ok(166.0));
+        let none = parse("<xml><Event><![CDATA[ShakearoundUserShake]]></Event><AroundBeacons></AroundBeacons></xml>")
+            .expect("parses");
+        assert_eq!(none["around_beacons"].clone().into_array().map(|a| a.len()).ok(), Some(0));
     }
 
     #[test]
