@@ -9,8 +9,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
+mod listen;
 mod session;
 
+pub use listen::ListenArgs;
 pub use session::{Session, SessionOptions};
 
 use crate::runtime::{self, Ctx, render};
@@ -45,6 +47,16 @@ struct SandboxOpts {
     /// errcode of injected failures.
     #[arg(long, default_value_t = -1, value_name = "C", allow_hyphen_values = true)]
     fail_code: i64,
+    /// POST each decided audit to this message URL as WeChat's XML event (with `run
+    /// --sandbox` the run's own listener gets them without it).
+    #[arg(long, value_name = "URL")]
+    push_url: Option<String>,
+    /// The Token pushes are signed with [env: WECHAT_TOKEN]. Never printed.
+    #[arg(long, value_name = "TOKEN")]
+    push_token: Option<String>,
+    /// Encrypt pushes (safe mode) with this 43-character EncodingAESKey. Never printed.
+    #[arg(long, value_name = "KEY")]
+    push_aes_key: Option<String>,
 }
 
 impl SandboxOpts {
@@ -55,6 +67,13 @@ impl SandboxOpts {
             latency_ms: self.latency_ms,
             fail_rate: self.fail_rate.clamp(0.0, 1.0),
             fail_code: self.fail_code,
+            push_url: self.push_url.clone(),
+            push_token: self
+                .push_token
+                .clone()
+                .or_else(|| std::env::var("WECHAT_TOKEN").ok().filter(|t| !t.is_empty()))
+                .unwrap_or_default(),
+            push_aes_key: self.push_aes_key.clone(),
         }
     }
 }
@@ -77,6 +96,26 @@ enum Command {
         timeout: u64,
         #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
         sandbox_opts: SandboxOpts,
+        /// Serve the event listener on this port during the run (event::wait sees its events).
+        #[arg(long, value_name = "PORT")]
+        listen: Option<u16>,
+        #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
+        events: ListenArgs,
+    },
+    /// Be the official account's message URL: answer WeChat's handshake, check (and in safe
+    /// mode decrypt) each pushed event and append it to the event log before answering.
+    Listen {
+        /// Port to listen on.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// A script whose on_event(e) runs for each new event, in order.
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+        /// Total timeout of one HTTP request made by the script, in seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        #[command(flatten)]
+        opts: ListenArgs,
     },
     /// Parse scripts without running them; report syntax errors with file:line:col.
     Check {
@@ -133,9 +172,22 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, sandbox, args, timeout, sandbox_opts } => {
-            run(&file, sandbox.then_some(&sandbox_opts), args, timeout)
+        Command::Run { file, sandbox, args, timeout, sandbox_opts, listen, events } => {
+            // With --sandbox, --log alone also starts the run's listener, logging there.
+            let port = listen.or((sandbox && events.log.is_some()).then_some(0));
+            let events = match port {
+                Some(port) => match events.options(port, !sandbox) {
+                    Ok(o) => EventOpts::Listen(o),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => EventOpts::Read(events.log.clone()),
+            };
+            run(&file, sandbox.then_some(&sandbox_opts), args, timeout, events)
         }
+        Command::Listen { port, script, timeout, opts } => listen::listen(port, &opts, script.as_deref(), timeout),
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
             match format {
@@ -181,7 +233,12 @@ fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
         cache_dir: None,
     };
     let client = Client::new(cfg, cancel.clone()).ok()?;
-    Some(runtime::engine(Arc::new(Ctx { client: Arc::new(client), handle: rt.handle().clone(), cancel })))
+    Some(runtime::engine(Arc::new(Ctx {
+        client: Arc::new(client),
+        handle: rt.handle().clone(),
+        cancel,
+        event_log: None,
+    })))
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
@@ -205,7 +262,21 @@ fn check(files: &[PathBuf]) -> ExitCode {
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, timeout: u64) -> ExitCode {
+/// Where a run's events come from.
+enum EventOpts {
+    /// A listener inside the run.
+    Listen(crate::listen::Options),
+    /// Only read a log (`--log`, else the default) another process writes.
+    Read(Option<PathBuf>),
+}
+
+fn run(
+    file: &Path,
+    sandbox: Option<&SandboxOpts>,
+    args: Vec<(String, String)>,
+    timeout: u64,
+    events: EventOpts,
+) -> ExitCode {
     let src = match read_script(file) {
         Ok(s) => s,
         Err(e) => {
@@ -216,7 +287,13 @@ fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, 
     let opts = SessionOptions {
         sandbox: sandbox.map(SandboxOpts::config),
         timeout: Some(Duration::from_secs(timeout.max(1))),
+        ..SessionOptions::default()
     };
+    let mut opts = opts;
+    match events {
+        EventOpts::Listen(o) => opts.listen = Some(o),
+        EventOpts::Read(p) => opts.event_log = p,
+    }
     let session = match Session::start(&opts) {
         Ok(s) => s,
         Err(e) => {
@@ -264,9 +341,14 @@ fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, 
 }
 
 fn serve(port: u16, opts: &SandboxOpts) -> ExitCode {
+    let cfg = opts.config();
+    if cfg.push_url.is_some() && cfg.push_token.is_empty() {
+        eprintln!("error: --push-url needs the Token to sign with: --push-token or WECHAT_TOKEN");
+        return ExitCode::from(2);
+    }
     let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
     rt.block_on(async {
-        let sim = match Sandbox::start(opts.config(), port).await {
+        let sim = match Sandbox::start(cfg, port).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");

@@ -23,6 +23,8 @@ pub struct Ctx {
     pub client: Arc<Client>,
     pub handle: tokio::runtime::Handle,
     pub cancel: Arc<Cancel>,
+    /// The event log `event::find` / `event::wait` read; `None`: `listen::log::default_path()`.
+    pub event_log: Option<std::path::PathBuf>,
 }
 
 impl Ctx {
