@@ -290,6 +290,7 @@ fn run(
         ..SessionOptions::default()
     };
     let mut opts = opts;
+    let announce = matches!(events, EventOpts::Listen(_));
     match events {
         EventOpts::Listen(o) => opts.listen = Some(o),
         EventOpts::Read(p) => opts.event_log = p,
@@ -302,6 +303,9 @@ fn run(
         }
     };
     session.cancel_on_ctrl_c();
+    if announce && let Some(l) = &session.listener {
+        eprintln!("listening for events on {} (event log {})", l.url(), l.log_path().display());
+    }
     let cancel = session.cancel.clone();
     let mut engine = session.engine();
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
