@@ -284,12 +284,11 @@ fn run(
             return ExitCode::from(2);
         }
     };
-    let opts = SessionOptions {
+    let mut opts = SessionOptions {
         sandbox: sandbox.map(SandboxOpts::config),
         timeout: Some(Duration::from_secs(timeout.max(1))),
         ..SessionOptions::default()
     };
-    let mut opts = opts;
     let announce = matches!(events, EventOpts::Listen(_));
     match events {
         EventOpts::Listen(o) => opts.listen = Some(o),
