@@ -1,8 +1,90 @@
-//! `event::parse`: one pushed XML event (audit results, shakes) as a map.
+//! `event::parse`: one pushed XML event (audit results, shakes) as a map; `event::find` and
+//! `event::wait`: events in the event log that `wxscript listen` (or `run --listen`, or the
+//! sandbox's pushes) writes.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use rhai::{Array, Dynamic, Map};
+use serde_json::Value;
+
+use crate::api::{ErrorKind, WxError};
+use crate::listen::log;
+use crate::runtime::{Ctx, convert};
+
+/// How often `event::wait` looks at the log.
+const POLL: Duration = Duration::from_millis(50);
+
+fn filter_json(api: &str, filter: &Map) -> Result<serde_json::Map<String, Value>, WxError> {
+    match convert::to_json(&Dynamic::from_map(filter.clone())) {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(_) => Err(WxError::input(api, "filter", "the filter must be a map")),
+        Err(m) => Err(WxError::input(api, "filter", format!("filter: {m}"))),
+    }
+}
+
+fn io_error(api: &str, path: &Path, e: &std::io::Error) -> WxError {
+    let mut w = WxError::new(ErrorKind::Io, api, format!("cannot read the event log {}: {e}", path.display()));
+    w.path = Some(path.display().to_string());
+    w
+}
+
+fn to_map(ev: &serde_json::Map<String, Value>) -> Dynamic {
+    convert::to_dynamic(&Value::Object(ev.clone()))
+}
+
+/// The log a context reads.
+pub fn log_path(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.event_log.clone().unwrap_or_else(log::default_path)
+}
+
+/// Every logged event matching `filter`, oldest first.
+pub fn find(ctx: &Ctx, filter: &Map) -> Result<Array, WxError> {
+    let f = filter_json("event::find", filter)?;
+    let path = log_path(ctx);
+    let all = log::read_all(&path).map_err(|e| io_error("event::find", &path, &e))?;
+    Ok(all.iter().filter(|ev| log::matches(ev, &f)).map(to_map).collect())
+}
+
+/// The first logged event matching `filter`, waiting up to `timeout_secs` for it to arrive.
+pub fn wait(ctx: &Ctx, filter: &Map, timeout_secs: f64) -> Result<Dynamic, WxError> {
+    const API: &str = "event::wait";
+    let f = filter_json(API, filter)?;
+    if !timeout_secs.is_finite() || timeout_secs < 0.0 {
+        return Err(WxError::input(API, "timeout_secs", "timeout_secs must be a number of seconds >= 0"));
+    }
+    let path = log_path(ctx);
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout_secs.min(31_536_000.0));
+    let mut reader = log::Reader::new(&path);
+    loop {
+        let batch = reader.next_batch().map_err(|e| io_error(API, &path, &e))?;
+        if let Some(ev) = batch.iter().find(|ev| log::matches(ev, &f)) {
+            return Ok(to_map(ev));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let shown = serde_json::to_string(&f).unwrap_or_default();
+            return Err(WxError::new(
+                ErrorKind::Timeout,
+                API,
+                format!("no event matching {shown} in {} within {timeout_secs} s", path.display()),
+            ));
+        }
+        let nap = POLL.min(deadline - now);
+        let cancel = ctx.cancel.clone();
+        let cancelled = ctx.block(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(nap) => false,
+                _ = cancel.cancelled() => true,
+            }
+        });
+        if cancelled {
+            return Err(WxError::new(ErrorKind::Cancelled, API, "cancelled"));
+        }
+    }
+}
 
 #[derive(Default)]
 struct Node {

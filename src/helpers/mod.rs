@@ -84,6 +84,20 @@ pub const DOCS: &[HelperDoc] = &[
         example: "let e = event::parse(\"<xml><Event><![CDATA[add_store_audit_info]]></Event><audit_id>11111</audit_id><status>1</status><poiid>12344</poiid></xml>\");\nprint(e.poiid);",
     },
     HelperDoc {
+        name: "event::find",
+        signatures: &["event::find(filter)"],
+        doc: "Events in the event log (written by `wxscript listen`, `run --listen` or the sandbox's pushes) whose fields equal every key of `filter`, oldest first. Numbers and numeric strings compare by value (audit_id: 123 matches \"123\"). The log is --log, else WXSCRIPT_EVENT_LOG, else ./wxscript-events.jsonl; with --sandbox, the run's own log.",
+        returns: "array of event maps",
+        example: "for e in event::find(#{Event: \"add_store_audit_info\", status: 1}) { print(e.poiid); }",
+    },
+    HelperDoc {
+        name: "event::wait",
+        signatures: &["event::wait(filter, timeout_secs)"],
+        doc: "The first event in the event log matching `filter` (as event::find), waiting until one is logged. Throws #{kind: \"timeout\"} when none comes within timeout_secs (int or float); Ctrl-C interrupts it.",
+        returns: "event map",
+        example: "let r = store::add(#{map_poi_id: \"2880741500279549033\", pic_list: [\"http://mmbiz.qpic.cn/a.jpg\"], contract_phone: \"020-1\", hour: \"08:00-22:00\", credential: \"91440105MA5C\"});\nlet e = event::wait(#{Event: \"add_store_audit_info\", audit_id: r.audit_id}, 600);\nprint(e.poiid);",
+    },
+    HelperDoc {
         name: "sleep",
         signatures: &["sleep(seconds)"],
         doc: "Waits (int or float seconds); Ctrl-C interrupts it. For polling an audit.",
@@ -230,6 +244,28 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
     );
 
     shake::register(modules, ctx);
+
+    let c = ctx.clone();
+    helper("event::find").set_into_module(
+        modules.entry("event").or_default(),
+        move |nc: NativeCallContext, filter: rhai::Map| -> RhaiResult {
+            event::find(&c, &filter).map(Dynamic::from_array).map_err(|e| throw(e, nc.call_position()))
+        },
+    );
+    let c = ctx.clone();
+    helper("event::wait").set_into_module(
+        modules.entry("event").or_default(),
+        move |nc: NativeCallContext, filter: rhai::Map, secs: Dynamic| -> RhaiResult {
+            let pos = nc.call_position();
+            let secs = secs.as_int().map(|i| i as f64).or_else(|_| secs.as_float()).map_err(|t| {
+                throw(
+                    WxError::input("event::wait", "timeout_secs", format!("timeout_secs must be a number, got {t}")),
+                    pos,
+                )
+            })?;
+            event::wait(&c, &filter, secs).map_err(|e| throw(e, pos))
+        },
+    );
 
     let c = ctx.clone();
     engine.register_fn("sleep", move |secs: rhai::FLOAT| sleep(&c, secs));

@@ -15,6 +15,7 @@
 mod map;
 mod media;
 mod merchant;
+pub mod push;
 mod shake;
 mod store;
 
@@ -47,8 +48,8 @@ pub const FROM_USER_NAME: &str = "od1P50M-fNQI5Gcq-sandbox0001";
 /// check and gets WeChat's 40006 instead of a transport-level refusal.
 const MAX_BODY: usize = 24 << 20;
 
-/// Start-up settings of a sandbox.
-#[derive(Clone, Debug)]
+/// Start-up settings of a sandbox. (`Debug` leaves out the push Token and key.)
+#[derive(Clone)]
 pub struct Config {
     /// Audits are decided this long after submission (default 0: on the next request).
     pub audit_delay: Duration,
@@ -60,11 +61,40 @@ pub struct Config {
     pub fail_rate: f64,
     /// The errcode of injected failures (default -1, errmsg "system error").
     pub fail_code: i64,
+    /// Push each decided audit to this message URL, as WeChat does (default none).
+    pub push_url: Option<String>,
+    /// The Token pushes are signed with.
+    pub push_token: String,
+    /// The EncodingAESKey pushes are encrypted with (default none: plaintext mode).
+    pub push_aes_key: Option<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { audit_delay: Duration::ZERO, token_ttl: 7200, latency_ms: 0, fail_rate: 0.0, fail_code: -1 }
+        Config {
+            audit_delay: Duration::ZERO,
+            token_ttl: 7200,
+            latency_ms: 0,
+            fail_rate: 0.0,
+            fail_code: -1,
+            push_url: None,
+            push_token: String::new(),
+            push_aes_key: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("audit_delay", &self.audit_delay)
+            .field("token_ttl", &self.token_ttl)
+            .field("latency_ms", &self.latency_ms)
+            .field("fail_rate", &self.fail_rate)
+            .field("fail_code", &self.fail_code)
+            .field("push_url", &self.push_url)
+            .field("push_encrypted", &self.push_aes_key.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,11 +103,20 @@ pub struct Sandbox {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     shared: Arc<Shared>,
+    pusher: Option<tokio::task::JoinHandle<()>>,
+    pushes: Arc<push::Counts>,
 }
 
 impl Sandbox {
     /// Binds 127.0.0.1:port (0 = ephemeral) and serves on the current tokio runtime.
     pub async fn start(cfg: Config, port: u16) -> std::io::Result<Sandbox> {
+        let target = match &cfg.push_url {
+            Some(url) => Some(
+                push::Target::new(url, &cfg.push_token, cfg.push_aes_key.as_deref())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let (tx, _) = broadcast::channel(1024);
@@ -103,7 +142,9 @@ impl Sandbox {
                 })
                 .await;
         });
-        Ok(Sandbox { addr, shutdown: Some(stop_tx), shared })
+        let pushes = Arc::new(push::Counts::default());
+        let pusher = target.map(|t| tokio::spawn(push::run(shared.clone(), t, pushes.clone())));
+        Ok(Sandbox { addr, shutdown: Some(stop_tx), shared, pusher, pushes })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -126,12 +167,21 @@ impl Sandbox {
     pub fn subscribe(&self) -> broadcast::Receiver<AuditEvent> {
         self.shared.state().events_tx.subscribe()
     }
+
+    /// Pushes answered `success` so far, and pushes given up after every retry.
+    pub fn push_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.pushes.delivered.load(Relaxed), self.pushes.failed.load(Relaxed))
+    }
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(p) = self.pusher.take() {
+            p.abort();
         }
     }
 }
