@@ -315,10 +315,12 @@ fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
 
 fn check(files: &[PathBuf]) -> ExitCode {
     let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
-    let Some(engine) = offline_engine(&rt) else { return ExitCode::from(1) };
+    let Some(mut engine) = offline_engine(&rt) else { return ExitCode::from(1) };
     let color = render::stderr_color();
     let mut failed = false;
     for f in files {
+        let dir = f.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        engine.set_module_resolver(runtime::stdlib::Resolver::new(dir));
         let src = match read_script(f) {
             Ok(s) => s,
             Err(e) => {
@@ -326,8 +328,13 @@ fn check(files: &[PathBuf]) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        let name = f.display().to_string();
         if let Err(e) = engine.compile(&src) {
-            eprint!("{}", render::render_parse(&e, &f.display().to_string(), &src, color));
+            eprint!("{}", render::render_parse(&e, &name, &src, color));
+            failed = true;
+        } else if let Err(e) = engine.compile_into_self_contained(&Scope::new(), &src) {
+            // Every literal import is resolved (stdlib or file), so a missing module fails here.
+            eprint!("{}", render::render_eval(&e, &name, &src, color));
             failed = true;
         }
     }

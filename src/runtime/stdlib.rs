@@ -15,6 +15,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("audit", include_str!("../../stdlib/audit.rhai")),
     ("migrate", include_str!("../../stdlib/migrate.rhai")),
     ("paging", include_str!("../../stdlib/paging.rhai")),
+    ("rehearsal", include_str!("../../stdlib/rehearsal.rhai")),
     ("stores", include_str!("../../stdlib/stores.rhai")),
 ];
 
