@@ -1,4 +1,4 @@
-//! Command-line parsing and wiring: `run`, `check`, `docs`, `sandbox serve`. Exit codes: 0
+//! Command-line parsing and wiring: `run`, `repl`, `check`, `docs`, `sandbox serve`. Exit codes: 0
 //! success, 1 script or API error, 2 usage error, 130 interrupted.
 
 use std::path::{Path, PathBuf};
@@ -78,6 +78,17 @@ enum Command {
         #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
         sandbox_opts: SandboxOpts,
     },
+    /// Explore the API interactively: completion, hints, history, `:help NAME`.
+    Repl {
+        /// Talk to a fresh built-in simulator on a loopback port.
+        #[arg(long)]
+        sandbox: bool,
+        /// Total timeout of one HTTP request, in seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
+        sandbox_opts: SandboxOpts,
+    },
     /// Parse scripts without running them; report syntax errors with file:line:col.
     Check {
         #[arg(required = true)]
@@ -136,6 +147,10 @@ pub fn main() -> ExitCode {
         Command::Run { file, sandbox, args, timeout, sandbox_opts } => {
             run(&file, sandbox.then_some(&sandbox_opts), args, timeout)
         }
+        Command::Repl { sandbox, timeout, sandbox_opts } => crate::repl::run(&SessionOptions {
+            sandbox: sandbox.then(|| sandbox_opts.config()),
+            timeout: Some(Duration::from_secs(timeout.max(1))),
+        }),
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
             match format {
@@ -161,7 +176,7 @@ fn tokio_runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 /// Reads a script, keeping line numbers but neutralising a `#!` line.
-fn read_script(file: &Path) -> Result<String, String> {
+pub(crate) fn read_script(file: &Path) -> Result<String, String> {
     let mut src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
     if src.starts_with("#!") {
         // Blanked rather than removed, so that lines and columns stay where the user sees them.

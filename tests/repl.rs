@@ -1,0 +1,200 @@
+//! `wxscript repl` driven through a pseudo-terminal, as a person types: completion, multi-line
+//! input, errors, `:help`, history across sessions and Ctrl-C during a slow call.
+#![cfg(unix)]
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use expectrl::session::OsSession;
+use expectrl::{ControlCode, Eof, Expect};
+
+const PROMPT: &str = "wx> ";
+
+/// A REPL session on a pseudo-terminal, with a private history file.
+struct Repl {
+    p: OsSession,
+    /// Entries sent so far, numbering the end markers.
+    n: usize,
+}
+
+impl Repl {
+    fn start(history: &Path, extra: &[&str]) -> Repl {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("wxscript"));
+        cmd.current_dir(repo_root())
+            .arg("repl")
+            .arg("--sandbox")
+            .args(extra)
+            .env("WXSCRIPT_HISTORY", history)
+            .env("TERM", "xterm")
+            .env("NO_COLOR", "1")
+            .env_remove("WECHAT_ACCESS_TOKEN")
+            .env_remove("WECHAT_APPID")
+            .env_remove("WECHAT_APPSECRET");
+        let mut p = OsSession::spawn(cmd).expect("repl spawns on a pty");
+        p.set_expect_timeout(Some(Duration::from_secs(30)));
+        let mut r = Repl { p, n: 0 };
+        r.expect("appid wxsandbox");
+        r.expect(PROMPT);
+        r
+    }
+
+    #[track_caller]
+    fn expect(&mut self, what: &str) -> String {
+        match self.p.expect(what) {
+            Ok(c) => String::from_utf8_lossy(c.before()).into_owned(),
+            Err(e) => panic!("expected {what:?}: {e}"),
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.p.send(keys).expect("send keys");
+    }
+
+    /// Types an entry and returns everything shown until it has run. The prompt is redrawn
+    /// on every key, so the end is marked by a second entry whose result (`"end-N"`, quoted)
+    /// differs from its echo (`"end-" + N`).
+    #[track_caller]
+    fn eval(&mut self, text: &str) -> String {
+        self.n += 1;
+        self.send(text);
+        self.send(&format!("\n\"end-\" + {}\n", self.n));
+        self.expect(&format!("\"end-{}\"", self.n))
+    }
+
+    fn quit(mut self) {
+        self.send(":quit\n");
+        self.p.expect(Eof).expect("repl exits on :quit");
+    }
+}
+
+fn history_file() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history");
+    (dir, path)
+}
+
+#[test]
+fn completes_modules_functions_and_request_keys() {
+    let (_d, h) = history_file();
+    let mut r = Repl::start(&h, &[]);
+    // `sto` -> `store::`, then `li` -> `store::list`: the call runs as completed.
+    r.send("sto\t");
+    r.expect("store::");
+    r.send("li\t");
+    r.expect("store::list");
+    let out = r.eval("(0, 5)");
+    assert!(out.contains("#{business_list: [], total_count: 0}"), "{out}");
+
+    // The request key of the map being typed: `ma` becomes `map_poi_id`, so the call's
+    // complaint is the next required field, not an unknown key `ma`.
+    r.send("store::add(#{ma\t");
+    r.expect("map_poi_id");
+    let out = r.eval(": \"1\"})");
+    assert!(out.contains("missing required field \"pic_list\""), "{out}");
+    assert!(!out.contains("unknown field"), "{out}");
+    r.quit();
+}
+
+#[test]
+fn multi_line_map_literal_continues_until_closed() {
+    let (_d, h) = history_file();
+    let mut r = Repl::start(&h, &[]);
+    r.send("let m = #{\n");
+    r.send("  name: \"测试便利店\",\n");
+    r.send("  hours: [\"08:00-22:00\",\n");
+    r.send("    \"09:00-21:00\"],\n");
+    let out = r.eval("};");
+    assert!(!out.contains("error"), "{out}");
+    let out = r.eval("m");
+    assert!(out.contains("#{hours: [\"08:00-22:00\", \"09:00-21:00\"], name: \"测试便利店\"}"), "{out}");
+    // Functions persist across entries too.
+    r.eval("fn twice(x) {\n  x * 2\n}");
+    let out = r.eval("twice(m.hours.len() + 19)");
+    assert!(out.contains("42"), "{out}");
+    r.quit();
+}
+
+#[test]
+fn an_api_error_is_shown_and_the_session_goes_on() {
+    let (_d, h) = history_file();
+    let mut r = Repl::start(&h, &[]);
+    r.eval("let answer = 42;");
+    let out = r.eval("store::get(1)");
+    assert!(out.contains("error[api]"), "{out}");
+    assert!(out.contains("<input>:1:"), "position in the entered line: {out}");
+    assert!(out.contains("errcode: 65115"), "{out}");
+    let out = r.eval("try { store::get(1); } catch (e) { print(`caught ${e.errcode}`); }");
+    assert!(out.contains("caught 65115"), "{out}");
+    let out = r.eval("answer + 0");
+    assert!(out.contains("42"), "{out}");
+    let out = r.eval(":vars");
+    assert!(out.contains("answer"), "{out}");
+    r.quit();
+}
+
+#[test]
+fn help_shows_the_declaration() {
+    let (_d, h) = history_file();
+    let mut r = Repl::start(&h, &[]);
+    let out = r.eval(":help store::add");
+    for want in ["store::add(map)", "POST wxa/add_store", "map_poi_id", "required", "optional", "85038", "Example:"] {
+        assert!(out.contains(want), "{want} missing in {out}");
+    }
+    let out = r.eval(":help");
+    assert!(out.contains(":save FILE") && out.contains("Ctrl-R"), "{out}");
+    let out = r.eval(":sandbox");
+    assert!(out.contains("built-in simulator"), "{out}");
+    r.quit();
+}
+
+#[test]
+fn history_is_kept_across_sessions() {
+    let (_d, h) = history_file();
+    let mut r = Repl::start(&h, &[]);
+    r.eval("let remembered = 6 * 7;");
+    r.quit();
+    let saved = std::fs::read_to_string(&h).expect("history written");
+    assert!(saved.contains("let remembered = 6 * 7;") && saved.contains(":quit"), "{saved}");
+
+    let mut r = Repl::start(&h, &[]);
+    // Up brings back the previous session's last entry.
+    r.send("\x1b[A");
+    r.expect(":quit");
+    r.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
+    r.expect(PROMPT);
+    // Ctrl-R finds an older one by a fragment; Enter runs it.
+    r.send("\x12rememb");
+    r.expect("let remembered");
+    let out = r.eval("");
+    assert!(!out.contains("error"), "{out}");
+    let out = r.eval("remembered");
+    assert!(out.contains("42"), "{out}");
+    r.quit();
+}
+
+#[test]
+fn ctrl_c_stops_a_slow_call_and_clears_a_line() {
+    let (_d, h) = history_file();
+    // Every answer, the token's included, takes 5 s: the call would need 10 s.
+    let mut r = Repl::start(&h, &["--latency-ms", "5000"]);
+    r.send("store::list(0, 1)\n");
+    // Let the call get under way (the terminal leaves raw mode while it runs).
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = Instant::now();
+    r.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
+    r.expect("interrupted");
+    r.expect(PROMPT);
+    assert!(t.elapsed() < Duration::from_secs(4), "took {:?}", t.elapsed());
+    // Ctrl-C at the prompt drops the half-typed line.
+    r.send("this is not rhai");
+    r.expect("rhai");
+    r.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
+    r.expect(PROMPT);
+    let out = r.eval("6 * 7");
+    assert!(out.contains("42") && !out.contains("error"), "{out}");
+    r.quit();
+}
