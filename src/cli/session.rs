@@ -40,9 +40,8 @@ impl Session {
         }
         let sim = match &opts.sandbox {
             Some(sc) => {
-                let sim = rt
-                    .block_on(Sandbox::start(sc.clone(), 0))
-                    .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+                let sim =
+                    rt.block_on(Sandbox::start(sc.clone(), 0)).map_err(|e| format!("cannot start the sandbox: {e}"))?;
                 cfg.base = sim.base_url();
                 cfg.credentials =
                     Credentials::AppSecret { appid: sandbox::APPID.into(), secret: sandbox::SECRET.into() };
