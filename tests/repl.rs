@@ -198,3 +198,39 @@ fn ctrl_c_stops_a_slow_call_and_clears_a_line() {
     assert!(out.contains("42") && !out.contains("error"), "{out}");
     r.quit();
 }
+
+#[test]
+fn imports_load_and_save_persist_in_the_session() {
+    // Piped input needs no terminal: the same session, line by line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("m.rhai"), "export const GREETING = \"你好\";\nfn shout(s) { s.to_upper() }\n")
+        .expect("write module");
+    std::fs::write(
+        dir.path().join("lib.rhai"),
+        "#!/usr/bin/env wxscript\nfn hello(n) { `hello ${n}` }\nlet loaded = 7;\n",
+    )
+    .expect("write lib");
+    let input = "import \"m\" as m;\nm::shout(\"abc\")\nm::GREETING\n:load lib.rhai\nhello(loaded)\nlet x = nosuch;\n:save out.rhai\n";
+    let out = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin("wxscript"))
+        .current_dir(dir.path())
+        .args(["repl", "--sandbox"])
+        .env("WXSCRIPT_HISTORY", dir.path().join("history"))
+        .env("NO_COLOR", "1")
+        .write_stdin(input)
+        .output()
+        .expect("repl runs");
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{o}\n{e}");
+    assert!(o.contains("\"ABC\"\n\"你好\"\n\"hello 7\"\n"), "{o}\n{e}");
+    assert!(e.contains("<input>:1:9") && e.contains("nosuch"), "{e}");
+    let saved = std::fs::read_to_string(dir.path().join("out.rhai")).expect("saved");
+    assert!(saved.contains("m::shout(\"abc\");\n") && saved.contains("let loaded = 7;"), "{saved}");
+    assert!(!saved.contains("nosuch"), "failed entries are not saved: {saved}");
+    // The saved session runs as a script.
+    let run = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin("wxscript"))
+        .current_dir(dir.path())
+        .args(["run", "out.rhai"])
+        .output()
+        .expect("run");
+    assert!(run.status.success(), "{}", stderr(&run));
+}

@@ -175,7 +175,7 @@ pub fn fns(module: Option<&str>, names: &Names) -> Result<String, String> {
     let mut s = String::new();
     for (sig, doc) in rows {
         if width(&sig) > sw {
-            s.push_str(&format!("  {sig}\n  {:sw$}  {}\n", "", truncate(&doc, 72)));
+            s.push_str(&format!("  {sig}\n      {}\n", truncate(&doc, 72)));
         } else {
             s.push_str(&format!("  {sig:<sw$}  {}\n", truncate(&doc, 72)));
         }
