@@ -50,6 +50,28 @@ impl Names {
     }
 }
 
+impl Names {
+    /// These names plus the session's own: the functions it defined, and for each module it
+    /// imported, the alias and the names inside (`m` with `shout`, `GREETING`).
+    pub fn with_session(
+        &self,
+        fns: impl IntoIterator<Item = String>,
+        imports: impl IntoIterator<Item = (String, Vec<String>)>,
+    ) -> Names {
+        let mut n = self.clone();
+        n.globals.extend(fns.into_iter().filter(|f| is_ident(f)));
+        for (alias, inside) in imports {
+            n.functions.extend(inside.iter().map(|i| format!("{alias}::{i}")));
+            n.modules.push(alias);
+        }
+        for list in [&mut n.modules, &mut n.functions, &mut n.globals] {
+            list.sort();
+            list.dedup();
+        }
+        n
+    }
+}
+
 /// The call forms and return of a function, e.g. `store::get(poi_id) | store::get(map) -> ...`.
 pub fn signature(name: &str) -> Option<String> {
     if let Some(ep) = api::by_name(name) {
@@ -310,6 +332,14 @@ mod tests {
         assert!(n.functions.contains(&"store::add".to_string()) && n.functions.contains(&"store::all".to_string()));
         assert!(n.globals.contains(&"sleep".to_string()) && n.globals.contains(&"print".to_string()));
         assert!(!n.globals.iter().any(|g| g.contains('$') || g == "+"));
+    }
+
+    #[test]
+    fn the_sessions_functions_and_imports() {
+        let n = names().with_session(["twice".to_string()], [("m".to_string(), vec!["shout".to_string()])]);
+        assert_eq!(complete("tw", &n, &[]).1, vec!["twice"]);
+        assert_eq!(complete("m::s", &n, &[]).1, vec!["m::shout"]);
+        assert!(complete("m", &n, &[]).1.contains(&"m::".to_string()));
     }
 
     #[test]

@@ -14,7 +14,8 @@ use super::validate;
 
 /// The editor's helper for one session.
 pub struct ReplHelper {
-    names: Names,
+    /// What Tab completes, refreshed after every line.
+    pub names: Names,
     /// Variables in the session's scope, refreshed after every line.
     pub vars: Vec<String>,
     /// Terminal width, refreshed before every prompt.

@@ -172,9 +172,11 @@ impl<'s> Repl<'s> {
         println!("Type :help for commands and keys, Tab to complete, Ctrl-D to leave.");
         loop {
             self.width = self.editor.dimensions().map(|d| usize::from(d.0)).filter(|w| *w >= 20).unwrap_or(80);
+            let names = self.session_names();
             if let Some(h) = self.editor.helper_mut() {
                 h.width = self.width;
                 h.vars = self.scope.iter_raw().map(|(n, ..)| n.to_string()).collect();
+                h.names = names;
             }
             match self.editor.readline(PROMPT) {
                 Ok(line) => {
@@ -199,6 +201,19 @@ impl<'s> Repl<'s> {
                 }
             }
         }
+    }
+
+    /// The declared names plus the functions this session defined and the modules it imported.
+    fn session_names(&self) -> Names {
+        let fns = self.fns.iter_functions().map(|f| f.name.to_string());
+        let imports = self.imports.iter().map(|(alias, m)| {
+            let fns = m.gen_fn_signatures_with_mapper(std::borrow::Cow::Borrowed).filter_map(|sig| {
+                let name = sig.split('(').next()?.trim();
+                Some(name.rsplit(' ').next()?.to_string())
+            });
+            (alias.to_string(), fns.chain(m.iter_var().map(|(v, _)| v.to_string())).collect())
+        });
+        self.names.with_session(fns, imports)
     }
 
     fn banner(&self) -> String {
