@@ -10,6 +10,8 @@ const INDENT: usize = 2;
 const MAX_CELL: usize = 40;
 /// A column is never cut narrower than this to make a table fit.
 const MIN_CELL: usize = 6;
+/// The widest a column may be in a table that leaves columns out.
+const NARROW_CELL: usize = 24;
 
 /// The text shown for a result; empty for `()`, which prints nothing.
 pub fn pretty(v: &Dynamic, width: usize) -> String {
@@ -143,7 +145,11 @@ fn block(v: &Dynamic, indent: usize, width_: usize) -> String {
 }
 
 /// An array of two or more maps with the same keys, as a table with a row number column,
-/// every line indented by `indent`; `None` when the rows differ or the table cannot fit.
+/// every line indented by `indent`; `None` when the rows differ.
+///
+/// A table too wide for the terminal first has its widest cells cut. When even that is not
+/// enough (a store has fifteen fields), it keeps the simple columns that fit, ids and names
+/// first, and says which columns it left out.
 fn table(rows: &Array, indent: usize, width_: usize) -> Option<String> {
     if rows.len() < 2 {
         return None;
@@ -153,45 +159,67 @@ fn table(rows: &Array, indent: usize, width_: usize) -> Option<String> {
     if keys.is_empty() || maps.iter().any(|m| m.len() != keys.len() || keys.iter().any(|k| !m.contains_key(*k))) {
         return None;
     }
-    let mut cells: Vec<Vec<String>> = maps.iter().map(|m| keys.iter().map(|k| cell(&m[*k])).collect()).collect();
-    let mut widths: Vec<usize> = keys
+    let cells: Vec<Vec<String>> = maps.iter().map(|m| keys.iter().map(|k| cell(&m[*k])).collect()).collect();
+    let natural: Vec<usize> = keys
         .iter()
         .enumerate()
         .map(|(i, k)| cells.iter().map(|r| width(&r[i])).max().unwrap_or(0).max(width(k)))
         .collect();
     let num_w = (rows.len() - 1).to_string().len();
-    let total = |w: &[usize]| indent + num_w + w.iter().map(|c| c + 2).sum::<usize>();
+    let total = |cols: &[(usize, usize)]| indent + num_w + cols.iter().map(|c| c.1 + 2).sum::<usize>();
+    // (column, width) of the columns shown.
+    let mut cols: Vec<(usize, usize)> = natural.iter().copied().enumerate().collect();
     // Too wide: narrow the widest column step by step, down to MIN_CELL.
-    while total(&widths) > width_ {
-        let (i, &w) = widths.iter().enumerate().max_by_key(|(_, w)| **w)?;
-        if w <= MIN_CELL {
-            return None;
-        }
-        widths[i] = w - 1;
+    while total(&cols) > width_ {
+        let Some(widest) = cols.iter_mut().filter(|c| c.1 > MIN_CELL).max_by_key(|c| c.1) else { break };
+        widest.1 -= 1;
     }
-    for row in &mut cells {
-        for (c, w) in row.iter_mut().zip(&widths) {
-            *c = truncate(c, *w);
+    if total(&cols) > width_ {
+        let nested = |i: usize| maps.iter().any(|m| m[keys[i]].is_array() || m[keys[i]].is_map());
+        let rank = |k: &str| {
+            if k == "id" || k.ends_with("_id") || k.ends_with("id") && k.len() <= 6 {
+                0
+            } else if k.contains("name") {
+                1
+            } else {
+                2
+            }
+        };
+        let mut order: Vec<usize> = (0..keys.len()).filter(|i| !nested(*i)).collect();
+        order.sort_by_key(|i| rank(keys[*i]));
+        cols.clear();
+        for i in order {
+            let w = natural[i].min(NARROW_CELL);
+            cols.push((i, w));
+            if total(&cols) > width_ {
+                cols.pop();
+            }
+        }
+        if cols.len() < 2 {
+            return None;
         }
     }
     let lead = " ".repeat(indent);
-    let mut out = String::new();
-    let line = |num: &str, row: &[String]| {
+    let line = |num: &str, row: &dyn Fn(usize) -> String| {
         let mut s = format!("{lead}{num:>num_w$}");
-        for (c, w) in row.iter().zip(&widths) {
+        for &(i, w) in &cols {
             s.push_str("  ");
-            s.push_str(&pad(c, *w));
+            s.push_str(&pad(&truncate(&row(i), w), w));
         }
         s.trim_end().to_string()
     };
-    let header: Vec<String> = keys.iter().zip(&widths).map(|(k, w)| truncate(k, *w)).collect();
-    out.push_str(&line("", &header));
+    let mut out = line("", &|i| keys[i].to_string());
     out.push('\n');
-    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
-    out.push_str(&line("", &rule));
-    for (i, row) in cells.iter().enumerate() {
+    let rule: std::collections::HashMap<usize, String> = cols.iter().map(|&(i, w)| (i, "─".repeat(w))).collect();
+    out.push_str(&line("", &|i| rule[&i].clone()));
+    for (n, row) in cells.iter().enumerate() {
         out.push('\n');
-        out.push_str(&line(&i.to_string(), row));
+        out.push_str(&line(&n.to_string(), &|i| row[i].clone()));
+    }
+    let left_out: Vec<&str> = (0..keys.len()).filter(|i| !cols.iter().any(|c| c.0 == *i)).map(|i| keys[i]).collect();
+    if !left_out.is_empty() {
+        let note = format!("({} more: {})", left_out.len(), left_out.join(", "));
+        out.push_str(&format!("\n{lead}{}", truncate(&note, width_.saturating_sub(indent))));
     }
     Some(out)
 }
@@ -284,6 +312,30 @@ mod tests {
         let out = pretty(&rows, 30);
         assert!(out.lines().all(|l| width(l) <= 30), "\n{out}");
         assert!(out.contains('…'), "\n{out}");
+    }
+
+    #[test]
+    fn tables_with_too_many_columns_keep_ids_and_names_first() {
+        let row = |id: i64, name: &str| {
+            map(&[
+                ("address", "广东省广州市海珠区府前路127号".into()),
+                ("business_name", name.into()),
+                ("city", "广州市".into()),
+                ("latitude", Dynamic::from(23.062957)),
+                ("open_time", "08:00-22:00".into()),
+                ("photo_list", Dynamic::from_array(vec!["http://x/1.jpg".into()])),
+                ("poi_id", Dynamic::from(id)),
+                ("status", Dynamic::from(1_i64)),
+                ("telephone", "020-12345678".into()),
+            ])
+        };
+        let rows = Dynamic::from_array(vec![row(472671858, "瑞幸咖啡(海珠区府前店)"), row(9, "shop")]);
+        let out = pretty(&rows, 60);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.iter().all(|l| width(l) <= 60), "\n{out}");
+        assert!(lines[0].trim_start().starts_with("poi_id     business_name"), "\n{out}");
+        assert!(lines[2].contains("472671858  瑞幸咖啡(海珠区府前店)"), "\n{out}");
+        assert!(lines[4].starts_with("(") && lines[4].contains("photo_list"), "\n{out}");
     }
 
     #[test]
