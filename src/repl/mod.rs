@@ -332,13 +332,14 @@ impl<'s> Repl<'s> {
         let cancelled = cancel.is_cancelled();
         cancel.reset();
         match result {
+            // Also when the entry ended normally: a `sleep` or a `parallel` returns early.
+            _ if cancelled => {
+                eprintln!("interrupted");
+                false
+            }
             Ok(v) => {
                 self.show(&v);
                 true
-            }
-            Err(_) if cancelled => {
-                eprintln!("interrupted");
-                false
             }
             Err(e) => {
                 eprint!("{}", render::render_eval(&e, name, src, self.color));
