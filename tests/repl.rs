@@ -234,3 +234,21 @@ fn imports_load_and_save_persist_in_the_session() {
         .expect("run");
     assert!(run.status.success(), "{}", stderr(&run));
 }
+
+#[test]
+fn banner_names_the_server_and_appid_but_never_the_secret() {
+    let sim = Sim::start();
+    let out = sim
+        .cmd()
+        .arg("repl")
+        .env("WXSCRIPT_HISTORY", sim.dir.path().join("history"))
+        .write_stdin(":sandbox\nstore::list(0, 1)\n")
+        .output()
+        .expect("repl runs");
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{o}\n{e}");
+    let banner = o.lines().next().unwrap_or_default();
+    assert!(banner.contains(&sim.base) && banner.contains("appid wxsandbox"), "{banner}");
+    assert!(o.contains("not a sandbox") && o.contains("total_count: 0"), "{o}\n{e}");
+    assert!(!o.contains(wxscript::sandbox::SECRET) && !e.contains(wxscript::sandbox::SECRET), "{o}\n{e}");
+}

@@ -194,7 +194,11 @@ impl<'s> Repl<'s> {
                 }
                 // Ctrl-C at the prompt drops the line; the session goes on.
                 Err(ReadlineError::Interrupted) => continue,
-                Err(ReadlineError::Eof) => return ExitCode::SUCCESS,
+                Err(ReadlineError::Eof) => {
+                    // Leave the shell's prompt on a line of its own.
+                    println!();
+                    return ExitCode::SUCCESS;
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(1);
