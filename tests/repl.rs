@@ -181,9 +181,11 @@ fn ctrl_c_stops_a_slow_call_and_clears_a_line() {
     let (_d, h) = history_file();
     // Every answer, the token's included, takes 5 s: the call would need 10 s.
     let mut r = Repl::start(&h, &["--latency-ms", "5000"]);
-    r.send("store::list(0, 1)\n");
-    // Let the call get under way (the terminal leaves raw mode while it runs).
-    std::thread::sleep(Duration::from_millis(1500));
+    // The entry announces that it runs (its echo does not spell the announcement), so Ctrl-C
+    // comes while it runs, not while the line is still being read.
+    r.send("print(\"call \" + \"started\"); store::list(0, 1)\n");
+    r.expect("call started");
+    std::thread::sleep(Duration::from_millis(300));
     let t = Instant::now();
     r.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
     r.expect("interrupted");
