@@ -196,9 +196,17 @@ fn current_word(pre: &str) -> (usize, &str) {
     (start, &pre[start..])
 }
 
+/// A variable in scope, with its keys when it holds a map, so that `s.bus` completes
+/// `s.business_name`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Var {
+    pub name: String,
+    pub keys: Vec<String>,
+}
+
 /// Completion candidates for the text before the cursor: where the replaced word starts, and
 /// the replacements, sorted.
-pub fn complete(pre: &str, names: &Names, vars: &[String]) -> (usize, Vec<String>) {
+pub fn complete(pre: &str, names: &Names, vars: &[Var]) -> (usize, Vec<String>) {
     if let Some(cmd) = pre.strip_prefix(':') {
         return complete_command(cmd, names);
     }
@@ -217,19 +225,26 @@ pub fn complete(pre: &str, names: &Names, vars: &[String]) -> (usize, Vec<String
         return (pre.len(), Vec::new());
     }
     let (start, word) = current_word(pre);
+    if let Some(before) = pre[..start].strip_suffix('.') {
+        // A property of a map variable, else a method.
+        let (_, base) = current_word(before);
+        let keys = vars.iter().find(|v| v.name == base).map(|v| &v.keys[..]).unwrap_or_default();
+        let mut out: Vec<String> = keys.iter().filter(|k| k.starts_with(word)).cloned().collect();
+        if !word.is_empty() {
+            out.extend(names.globals.iter().filter(|g| g.starts_with(word) && !keys.contains(g)).cloned());
+        }
+        return (start, out);
+    }
     if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
         return (start, Vec::new());
     }
-    let after_dot = pre[..start].ends_with('.');
     let mut out: BTreeSet<String> = BTreeSet::new();
     if word.contains("::") {
         out.extend(names.functions.iter().filter(|f| f.starts_with(word)).cloned());
-    } else if after_dot {
-        out.extend(names.globals.iter().filter(|g| g.starts_with(word)).cloned());
     } else {
         out.extend(names.modules.iter().filter(|m| m.starts_with(word)).map(|m| format!("{m}::")));
         out.extend(names.globals.iter().filter(|g| g.starts_with(word)).cloned());
-        out.extend(vars.iter().filter(|v| v.starts_with(word)).cloned());
+        out.extend(vars.iter().filter(|v| v.name.starts_with(word)).map(|v| v.name.clone()));
         out.extend(KEYWORDS.iter().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
     }
     (start, out.into_iter().collect())
@@ -322,7 +337,8 @@ mod tests {
     }
 
     fn cands(pre: &str) -> Vec<String> {
-        complete(pre, &names(), &["stores".to_string(), "poi".to_string()]).1
+        let poi = Var { name: "poi".into(), keys: vec!["sosomap_poi_uid".into(), "name".into()] };
+        complete(pre, &names(), &[Var { name: "stores".into(), keys: vec![] }, poi]).1
     }
 
     #[test]
@@ -350,6 +366,9 @@ mod tests {
         assert_eq!(cands("print(sto"), vec!["store::", "stores"]);
         assert_eq!(cands("po"), vec!["poi", "poi::"]);
         assert_eq!(cands("x.pars"), vec!["parse_int"]);
+        assert_eq!(cands("store::get(poi.so"), vec!["sosomap_poi_uid"]);
+        assert_eq!(cands("poi."), vec!["sosomap_poi_uid", "name"]);
+        assert!(cands("stores.").is_empty());
         assert!(cands("").is_empty());
         assert!(cands("let s = \"sto").is_empty(), "nothing inside a string");
         assert!(cands("// sto").is_empty(), "nothing inside a comment");

@@ -9,7 +9,7 @@ use rustyline::hint::{Hint, Hinter};
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
-use super::complete::{self, Names};
+use super::complete::{self, Names, Var};
 use super::validate;
 
 /// The editor's helper for one session.
@@ -17,7 +17,7 @@ pub struct ReplHelper {
     /// What Tab completes, refreshed after every line.
     pub names: Names,
     /// Variables in the session's scope, refreshed after every line.
-    pub vars: Vec<String>,
+    pub vars: Vec<Var>,
     /// Terminal width, refreshed before every prompt.
     pub width: usize,
     /// Only parses: whether input is complete does not depend on what is registered.

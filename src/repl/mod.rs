@@ -31,7 +31,7 @@ use crate::runtime::render;
 use crate::sandbox;
 
 use commands::Cmd;
-use complete::Names;
+use complete::{Names, Var};
 use helper::ReplHelper;
 
 pub const PROMPT: &str = "wx> ";
@@ -175,7 +175,7 @@ impl<'s> Repl<'s> {
             let names = self.session_names();
             if let Some(h) = self.editor.helper_mut() {
                 h.width = self.width;
-                h.vars = self.scope.iter_raw().map(|(n, ..)| n.to_string()).collect();
+                h.vars = self.scope.iter_raw().map(|(name, _, v)| var(name, v)).collect();
                 h.names = names;
             }
             match self.editor.readline(PROMPT) {
@@ -360,6 +360,12 @@ impl<'s> Repl<'s> {
             let _ = out.flush();
         }
     }
+}
+
+/// A variable for completion: its name, and its keys when it holds a map.
+fn var(name: &str, v: &Dynamic) -> Var {
+    let keys = v.read_lock::<rhai::Map>().map(|m| m.keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+    Var { name: name.to_string(), keys }
 }
 
 /// History can hold ids and phone numbers: keep the file the user's own.
