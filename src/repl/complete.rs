@@ -1,7 +1,8 @@
 //! Tab completion and signature hints, from the endpoint declarations and the helper table:
-//! modules (`sto` -> `store::`), functions (`store::ad` -> `store::add`), variables in scope,
-//! and the request keys of the function whose map is being typed (`store::add(#{ma` ->
-//! `map_poi_id`). Pure functions of the text before the cursor, so they are tested here.
+//! modules (`sto` -> `store::`), functions (`store::ad` -> `store::add`), variables in scope
+//! and the keys of map variables (`poi.so`), and the request keys of the function whose map is
+//! being typed (`store::add(#{ma` -> `map_poi_id`). Pure functions of the text before the
+//! cursor, so they are tested here.
 
 use std::collections::BTreeSet;
 
@@ -48,9 +49,7 @@ impl Names {
             globals: globals.into_iter().collect(),
         }
     }
-}
 
-impl Names {
     /// These names plus the session's own: the functions it defined, and for each module it
     /// imported, the alias and the names inside (`m` with `shout`, `GREETING`).
     pub fn with_session(
