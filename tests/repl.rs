@@ -212,7 +212,8 @@ fn imports_load_and_save_persist_in_the_session() {
         "#!/usr/bin/env wxscript\nfn hello(n) { `hello ${n}` }\nlet loaded = 7;\n",
     )
     .expect("write lib");
-    let input = "import \"m\" as m;\nm::shout(\"abc\")\nm::GREETING\n:load lib.rhai\nhello(loaded)\nlet x = nosuch;\n:save out.rhai\n";
+    let input = "import \"m\" as m;\nm::shout(\"abc\")\nm::GREETING\n:load lib.rhai\nhello(loaded)\nlet x = undefined_var;\n\
+                 fn twice(x) {\n  x.nosuch()\n}\ntwice(1)\n:save out.rhai\n";
     let out = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin("wxscript"))
         .current_dir(dir.path())
         .args(["repl", "--sandbox"])
@@ -224,10 +225,12 @@ fn imports_load_and_save_persist_in_the_session() {
     let (o, e) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{o}\n{e}");
     assert!(o.contains("\"ABC\"\n\"你好\"\n\"hello 7\"\n"), "{o}\n{e}");
-    assert!(e.contains("<input>:1:9") && e.contains("nosuch"), "{e}");
+    assert!(e.contains("<input>:1:9") && e.contains("undefined_var"), "{e}");
+    // An error inside a function of an earlier entry shows that entry's line.
+    assert!(e.contains("2 |   x.nosuch()") && e.contains("in twice(), defined by an earlier entry"), "{e}");
     let saved = std::fs::read_to_string(dir.path().join("out.rhai")).expect("saved");
     assert!(saved.contains("m::shout(\"abc\");\n") && saved.contains("let loaded = 7;"), "{saved}");
-    assert!(!saved.contains("nosuch"), "failed entries are not saved: {saved}");
+    assert!(!saved.contains("undefined_var") && !saved.contains("twice(1)"), "failed entries are not saved: {saved}");
     // The saved session runs as a script.
     let run = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin("wxscript"))
         .current_dir(dir.path())

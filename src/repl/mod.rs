@@ -15,6 +15,7 @@ mod helper;
 mod pretty;
 mod validate;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -103,6 +104,9 @@ struct Repl<'s> {
     imports: Vec<(ImmutableString, Shared<Module>)>,
     /// The entries that ran without error, for `:save`.
     lines: Vec<String>,
+    /// Where each function was defined (entry source and its name), so that an error inside
+    /// it shows that entry's text, not the calling one's.
+    fn_sources: HashMap<String, (String, String)>,
     names: Names,
     editor: Editor<ReplHelper, DefaultHistory>,
     history: Option<PathBuf>,
@@ -158,6 +162,7 @@ impl<'s> Repl<'s> {
             fns: AST::empty(),
             imports: Vec::new(),
             lines: Vec::new(),
+            fn_sources: HashMap::new(),
             names,
             editor,
             history,
@@ -317,6 +322,9 @@ impl<'s> Repl<'s> {
                 return false;
             }
         };
+        for f in ast.iter_functions() {
+            self.fn_sources.insert(f.name.to_string(), (name.to_string(), src.to_string()));
+        }
         let mut fns = self.fns.merge(&ast);
         fns.clear_statements();
         let cancel = &self.session.cancel;
@@ -346,9 +354,32 @@ impl<'s> Repl<'s> {
                 true
             }
             Err(e) => {
-                eprint!("{}", render::render_eval(&e, name, src, self.color));
+                eprint!("{}", self.render(&e, name, src));
                 false
             }
+        }
+    }
+
+    /// An error the way `run` shows it. An error inside a function defined by an earlier entry
+    /// is shown in that entry's text (the innermost such function's), with a note naming it.
+    fn render(&self, e: &rhai::EvalAltResult, name: &str, src: &str) -> String {
+        let mut deepest = None;
+        let mut cur = e;
+        while let rhai::EvalAltResult::ErrorInFunctionCall(f, fsrc, inner, _) = cur
+            && fsrc.is_empty()
+        {
+            if let Some(def) = self.fn_sources.get(f) {
+                deepest = Some((f, def, &**inner));
+            }
+            cur = inner;
+        }
+        match deepest {
+            Some((f, (def_name, def_src), inner)) if def_src != src => {
+                let mut out = render::render_eval(inner, def_name, def_src, self.color);
+                out.push_str(&format!("   = note: in {f}(), defined by an earlier entry\n"));
+                out
+            }
+            _ => render::render_eval(e, name, src, self.color),
         }
     }
 
