@@ -131,10 +131,7 @@ fn engine_globals(engine: &Engine) -> Vec<String> {
 impl<'s> Repl<'s> {
     fn new(session: &'s Session) -> Result<Repl<'s>, String> {
         let mut engine = session.engine();
-        let mut resolver = rhai::module_resolvers::FileModuleResolver::new_with_path(".");
-        // Edited modules reload on the next import.
-        resolver.enable_cache(false);
-        engine.set_module_resolver(resolver);
+        engine.set_module_resolver(resolver(Path::new(".")));
         let names = Names::new(engine_globals(&engine));
         let color = render::stderr_color();
         let config = Config::builder()
@@ -301,10 +298,15 @@ impl<'s> Repl<'s> {
         }
     }
 
+    /// Runs a file into the session; its imports resolve next to it, as under `run`.
     fn load(&mut self, file: &Path) {
         match crate::cli::read_script(file) {
             Ok(src) => {
-                if self.eval(&src, &file.display().to_string()) {
+                let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                self.engine.set_module_resolver(resolver(dir));
+                let ok = self.eval(&src, &file.display().to_string());
+                self.engine.set_module_resolver(resolver(Path::new(".")));
+                if ok {
                     self.lines.push(src);
                 }
             }
@@ -391,6 +393,13 @@ impl<'s> Repl<'s> {
             let _ = out.flush();
         }
     }
+}
+
+/// Imports resolve against `dir`, without a cache: an edited module reloads on the next import.
+fn resolver(dir: &Path) -> rhai::module_resolvers::FileModuleResolver {
+    let mut r = rhai::module_resolvers::FileModuleResolver::new_with_path(dir);
+    r.enable_cache(false);
+    r
 }
 
 /// A variable for completion: its name, and its keys when it holds a map.
