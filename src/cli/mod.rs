@@ -1,4 +1,4 @@
-//! Command-line parsing and wiring: `run`, `repl`, `check`, `docs`, `sandbox serve`. Exit codes: 0
+//! Command-line parsing and wiring: `run`, `check`, `docs`, `sandbox serve`. Exit codes: 0
 //! success, 1 script or API error, 2 usage error, 130 interrupted.
 
 use std::path::{Path, PathBuf};
