@@ -65,6 +65,19 @@ impl Repl {
         self.expect(&format!("\"end-{}\"", self.n))
     }
 
+    /// Ctrl-U: empties the line being edited (the same prompt goes on).
+    fn clear_line(&mut self) {
+        self.send("\x15");
+    }
+
+    /// Ctrl-C at the prompt. Keys typed before the editor has given up the line would be
+    /// dropped with it, so this waits for the editor to leave (it turns bracketed paste off).
+    #[track_caller]
+    fn ctrl_c_at_prompt(&mut self) {
+        self.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
+        self.expect("\x1b[?2004l");
+    }
+
     fn quit(mut self) {
         self.send(":quit\n");
         self.p.expect(Eof).expect("repl exits on :quit");
@@ -88,6 +101,17 @@ fn completes_modules_functions_and_request_keys() {
     r.expect("store::list");
     let out = r.eval("(0, 5)");
     assert!(out.contains("#{business_list: [], total_count: 0}"), "{out}");
+
+    // Two candidates: the second Tab lists both.
+    r.send("store::a\t\t");
+    r.expect("store::add");
+    r.expect("store::all");
+    r.clear_line();
+
+    // The hint shows the signature of the call being typed.
+    r.send("store::get(");
+    r.expect("store::get(poi_id) | store::get(map)");
+    r.clear_line();
 
     // The request key of the map being typed: `ma` becomes `map_poi_id`, so the call's
     // complaint is the next required field, not an unknown key `ma`.
@@ -164,8 +188,7 @@ fn history_is_kept_across_sessions() {
     // Up brings back the previous session's last entry.
     r.send("\x1b[A");
     r.expect(":quit");
-    r.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
-    r.expect(PROMPT);
+    r.clear_line();
     // Ctrl-R finds an older one by a fragment; Enter runs it.
     r.send("\x12rememb");
     r.expect("let remembered");
@@ -194,8 +217,7 @@ fn ctrl_c_stops_a_slow_call_and_clears_a_line() {
     // Ctrl-C at the prompt drops the half-typed line.
     r.send("this is not rhai");
     r.expect("rhai");
-    r.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
-    r.expect(PROMPT);
+    r.ctrl_c_at_prompt();
     let out = r.eval("6 * 7");
     assert!(out.contains("42") && !out.contains("error"), "{out}");
     r.quit();
