@@ -138,7 +138,6 @@ impl<'s> Repl<'s> {
             .max_history_size(1000)
             .and_then(|b| b.history_ignore_dups(true))
             .map_err(|e| e.to_string())?
-            .history_ignore_space(true)
             .auto_add_history(false)
             .completion_type(CompletionType::List)
             .build();
