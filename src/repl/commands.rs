@@ -69,8 +69,8 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
     })
 }
 
-/// `:help` without a name: the commands and the keys.
-pub fn help() -> String {
+/// `:help` without a name: the commands, the keys and the modules.
+pub fn help(names: &Names) -> String {
     let mut s = String::from("Commands:\n");
     for c in COMMANDS {
         let head = if c.args.is_empty() { format!(":{}", c.name) } else { format!(":{} {}", c.name, c.args) };
@@ -79,6 +79,7 @@ pub fn help() -> String {
     s.push_str(
         "\nKeys:\n  Tab             complete modules, functions, variables and request keys\n  Enter           run; an unfinished brace, bracket or string continues on the next line\n  Ctrl-C          clear the line, or stop the running call\n  Ctrl-R          search the history\n  Ctrl-D          leave\n\nAny other line is rhai: `store::list(0, 5)`, `let s = store::all();`, `fn f(x) { .. }`.\nVariables, functions and imports stay for the whole session.\n",
     );
+    s.push_str(&format!("\nModules (:fns MODULE): {}\n", names.modules.join(", ")));
     s
 }
 
@@ -240,10 +241,11 @@ mod tests {
 
     #[test]
     fn help_lists_every_command() {
-        let h = help();
+        let h = help(&names());
         for c in COMMANDS {
             assert!(h.contains(&format!(":{}", c.name)), "{h}");
         }
+        assert!(h.contains("Modules (:fns MODULE): ") && h.contains("store, wx"), "{h}");
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl<'s> Repl<'s> {
         let out = match commands::parse(line) {
             Err(e) => Err(e),
             Ok(Cmd::Quit) => return false,
-            Ok(Cmd::Help(None)) => Ok(commands::help()),
+            Ok(Cmd::Help(None)) => Ok(commands::help(&self.session_names())),
             Ok(Cmd::Help(Some(name))) => commands::help_for(&name, &self.names),
             Ok(Cmd::Fns(m)) => commands::fns(m.as_deref(), &self.names),
             Ok(Cmd::Vars) => Ok(commands::vars(self.scope.iter_raw())),
