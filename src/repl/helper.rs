@@ -1,10 +1,10 @@
-//! The rustyline side: completion, hints, validation and hint colour, each handed to the pure
-//! functions of the sibling modules.
+//! The rustyline side: completion, hints, validation, and colour (dim hints, the matching
+//! bracket), each handed to the pure functions of the sibling modules.
 
 use std::borrow::Cow;
 
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
-use rustyline::highlight::Highlighter;
+use rustyline::highlight::{CmdKind, Highlighter, MatchingBracketHighlighter};
 use rustyline::hint::{Hint, Hinter};
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
@@ -23,6 +23,8 @@ pub struct ReplHelper {
     /// Only parses: whether input is complete does not depend on what is registered.
     parser: rhai::Engine,
     files: FilenameCompleter,
+    /// Shows the bracket matching the one at the cursor, on a colour terminal.
+    brackets: MatchingBracketHighlighter,
     color: bool,
 }
 
@@ -34,6 +36,7 @@ impl ReplHelper {
             width: 80,
             parser: rhai::Engine::new_raw(),
             files: FilenameCompleter::new(),
+            brackets: MatchingBracketHighlighter::new(),
             color,
         }
     }
@@ -81,6 +84,14 @@ impl Hinter for ReplHelper {
 }
 
 impl Highlighter for ReplHelper {
+    fn highlight<'l>(&self, line: &'l str, pos: usize) -> Cow<'l, str> {
+        if self.color { self.brackets.highlight(line, pos) } else { Cow::Borrowed(line) }
+    }
+
+    fn highlight_char(&self, line: &str, pos: usize, kind: CmdKind) -> bool {
+        self.color && self.brackets.highlight_char(line, pos, kind)
+    }
+
     fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
         if self.color { Cow::Owned(format!("\x1b[2m{hint}\x1b[0m")) } else { Cow::Borrowed(hint) }
     }
