@@ -147,10 +147,16 @@ pub fn main() -> ExitCode {
         Command::Run { file, sandbox, args, timeout, sandbox_opts } => {
             run(&file, sandbox.then_some(&sandbox_opts), args, timeout)
         }
-        Command::Repl { sandbox, timeout, sandbox_opts } => crate::repl::run(&SessionOptions {
-            sandbox: sandbox.then(|| sandbox_opts.config()),
-            timeout: Some(Duration::from_secs(timeout.max(1))),
-        }),
+        Command::Repl { sandbox, timeout, sandbox_opts } => {
+            // Session options the REPL has no flag for keep their defaults.
+            #[allow(clippy::needless_update)]
+            let opts = SessionOptions {
+                sandbox: sandbox.then(|| sandbox_opts.config()),
+                timeout: Some(Duration::from_secs(timeout.max(1))),
+                ..Default::default()
+            };
+            crate::repl::run(&opts)
+        }
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
             match format {
