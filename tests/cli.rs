@@ -171,3 +171,82 @@ fn no_credentials_is_an_auth_error() {
         .expect("runs");
     assert_eq!(ok(&o).trim(), "auth");
 }
+
+#[test]
+fn config_file_supplies_credentials_and_env_overrides_it() {
+    let sim = Sim::start();
+    let cfg = sim.dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!("api_base = \"{}\"\nappid = \"wxsandbox\"\nappsecret = \"sandbox-secret\"\nqps = 50\n", sim.base),
+    )
+    .expect("write");
+    let script = sim.write("c.rhai", "print(store::list(0, 1).total_count);");
+    let o = sim
+        .cmd()
+        .env_remove("WECHAT_API_BASE")
+        .env_remove("WECHAT_APPID")
+        .env_remove("WECHAT_APPSECRET")
+        .env("WXSCRIPT_CONFIG", &cfg)
+        .arg("run")
+        .arg(&script)
+        .output()
+        .expect("runs");
+    assert_eq!(ok(&o).trim(), "0");
+    assert_eq!(sim.token_fetches(), 1);
+    // The environment wins over the file: a wrong secret from the environment is refused.
+    let o = sim
+        .cmd()
+        .env_remove("WECHAT_API_BASE")
+        .env("WECHAT_APPSECRET", "from-env-and-wrong")
+        .env("WXSCRIPT_CACHE_DIR", sim.dir.path().join("fresh"))
+        .env("WXSCRIPT_CONFIG", &cfg)
+        .arg("run")
+        .arg(&script)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("40125"), "{}", stderr(&o));
+    // A malformed file is named, with its line, and its content is not echoed.
+    std::fs::write(&cfg, "appid = \"wx1\"\nappsecret = top-secret-value\n").expect("write");
+    let o = sim.cmd().env("WXSCRIPT_CONFIG", &cfg).arg("run").arg(&script).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("config.toml:2"), "{err}");
+    assert!(!err.contains("top-secret-value"), "{err}");
+}
+
+#[test]
+fn new_writes_a_recipe_that_runs_as_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = wx().current_dir(dir.path()).args(["new", "nightly_report"]).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = dir.path().join("nightly_report.rhai");
+    let text = std::fs::read_to_string(&path).expect("written");
+    assert!(text.starts_with("// nightly_report:"));
+    assert!(text.contains("--dry-run") && text.contains("USAGE") && text.contains("catch (e)"));
+    // It runs as written, on the sandbox, and its usage check works.
+    let o = wx().args(["run", "--sandbox"]).arg(&path).args(["--arg", "limit=3"]).output().expect("runs");
+    assert!(ok(&o).contains("0 store(s)"));
+    let o = wx().args(["run", "--sandbox"]).arg(&path).args(["--arg", "limt=3"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("usage: wxscript run nightly_report.rhai"), "{}", stderr(&o));
+    // It never overwrites.
+    let o = wx().current_dir(dir.path()).args(["new", "nightly_report.rhai"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    let o = wx().arg("check").arg(&path).output().expect("runs");
+    assert!(o.status.success());
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    for (shell, marker) in [("bash", "_wxscript()"), ("zsh", "#compdef wxscript"), ("fish", "complete -c wxscript")] {
+        let o = wx().args(["completions", shell]).output().expect("runs");
+        assert!(o.status.success());
+        let out = stdout(&o);
+        assert!(out.contains(marker), "{shell}: {out}");
+        assert!(out.contains("sandbox"), "{shell} completes subcommands");
+    }
+    let o = wx().arg("man").output().expect("runs");
+    assert!(stdout(&o).contains(".TH wxscript 1"));
+}

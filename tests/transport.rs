@@ -104,6 +104,7 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
         credentials: Credentials::AppSecret { appid: "wxsandbox".into(), secret: "sandbox-secret".into() },
         timeout: Duration::from_secs(10),
         cache_dir: Some(sim.cache_dir()),
+        qps: None,
     };
     let client = Arc::new(Client::new(cfg, cancel).expect("client"));
     let list = Request {
@@ -248,4 +249,27 @@ fn unreachable_server_is_a_network_error_without_the_token() {
     let out = ok(&o);
     assert!(out.starts_with("network|wxa/get_store_list|"), "{out}");
     assert!(!out.contains("tok-secret-123456"), "{out}");
+}
+
+#[test]
+fn ctrl_c_abandons_a_slow_call_and_exits_130() {
+    let sim = Sim::with(wxscript::sandbox::Config { latency_ms: 20_000, ..Default::default() });
+    let path = sim.write("slow.rhai", "print(\"start\");\nstore::list(0, 1);\nprint(\"not reached\");");
+    let child = sim
+        .std_cmd()
+        .arg("run")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(800));
+    let t = std::time::Instant::now();
+    let status = std::process::Command::new("kill").arg("-INT").arg(child.id().to_string()).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert!(t.elapsed() < Duration::from_secs(5), "stopped promptly: {:?}", t.elapsed());
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("not reached"));
+    assert!(stderr(&out).contains("interrupted"));
 }

@@ -93,6 +93,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         errors: &[40004, 40005, 40006, 41005],
         example: "let m = media::upload(\"scripts/data/logo.png\", \"image\");\nprint(m.media_id);",
         extra_check: Some(check_upload),
+        sample: r#"{"type":"image","media_id":"DRY-RUN-MEDIA-ID","created_at":0}"#,
         ..BASE
     },
     Endpoint {
@@ -108,6 +109,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         returns: "the picture URL string",
         example: "let url = media::upload_image(\"scripts/data/shop.jpg\");\nprint(url);",
         extra_check: Some(check_image),
+        sample: r#"{"url":"http://mmbiz.qpic.cn/dry-run/0?wx_fmt=png"}"#,
         ..BASE
     },
 ];

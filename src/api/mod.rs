@@ -189,6 +189,8 @@ pub struct Endpoint {
     pub example: &'static str,
     /// Extra local checks beyond the field types (e.g. upload size by media type).
     pub extra_check: Option<ExtraCheck>,
+    /// A successful answer in WeChat's shape: the placeholder a dry run returns, unwrapped.
+    pub sample: &'static str,
 }
 
 impl Endpoint {
@@ -234,6 +236,7 @@ pub const BASE: Endpoint = Endpoint {
     errors: &[],
     example: "",
     extra_check: None,
+    sample: r#"{"errcode":0,"errmsg":"ok"}"#,
 };
 
 /// Every declared endpoint, in documentation order.

@@ -31,6 +31,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         returns: "#{audit_id}",
         errors: ADD_ERRORS,
         example: "let poi = map::search_poi(#{districtid: 440105, keyword: \"便利店\"})[0];\nlet r = store::add(#{\n    map_poi_id: poi.sosomap_poi_uid,\n    pic_list: [\"http://mmbiz.qpic.cn/sandbox/shop.jpg\"],\n    contract_phone: \"020-12345678\", hour: \"08:00-22:00\", credential: \"91440101MA59TEST01\"\n});\nprint(`audit ${r.audit_id}`);",
+        sample: r#"{"errcode":0,"errmsg":"ok","data":{"audit_id":0}}"#,
         ..BASE
     },
     Endpoint {
@@ -51,6 +52,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         returns: "#{has_audit_id, audit_id}",
         errors: &[-1, 40097, 65115, 65118, 85053],
         example: "let s = store::all()[0];\nlet r = store::update(#{\n    poi_id: s.poi_id, hour: \"09:00-21:00\", contract_phone: s.telephone,\n    pic_list: s.photo_list.map(|p| p.photo_url)\n});\nprint(`needs audit: ${r.has_audit_id}`);",
+        sample: r#"{"errcode":0,"errmsg":"ok","data":{"has_audit_id":0,"audit_id":0}}"#,
         ..BASE
     },
     Endpoint {

@@ -9,6 +9,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
+pub mod config;
+mod scaffold;
 mod session;
 
 pub use session::{Session, SessionOptions};
@@ -72,9 +74,18 @@ enum Command {
         /// KEY=VALUE, available to the script as ARGS.KEY (repeatable).
         #[arg(long = "arg", value_name = "KEY=VALUE", value_parser = parse_kv)]
         args: Vec<(String, String)>,
-        /// Total timeout of one HTTP request, in seconds.
-        #[arg(long, default_value_t = 30, value_name = "SECS")]
-        timeout: u64,
+        /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// At most N requests per second for the whole run (also WXSCRIPT_QPS).
+        #[arg(long, value_name = "N")]
+        qps: Option<f64>,
+        /// Send reads but not writes: print each mutating request and return a placeholder.
+        #[arg(long)]
+        dry_run: bool,
+        /// No progress bars or progress lines.
+        #[arg(long, short)]
+        quiet: bool,
         #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
         sandbox_opts: SandboxOpts,
     },
@@ -99,6 +110,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = DocFormat::Markdown)]
         format: DocFormat,
     },
+    /// Write a recipe skeleton NAME.rhai that runs as written.
+    New {
+        /// The recipe's name or path (".rhai" is added when missing).
+        name: PathBuf,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `wxscript man > wxscript.1`.
+    Man,
     /// The WeChat simulator.
     Sandbox {
         #[command(subcommand)]
@@ -144,8 +167,15 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, sandbox, args, timeout, sandbox_opts } => {
-            run(&file, sandbox.then_some(&sandbox_opts), args, timeout)
+        Command::Run { file, sandbox, args, timeout, qps, dry_run, quiet, sandbox_opts } => {
+            let opts = SessionOptions {
+                sandbox: sandbox.then(|| sandbox_opts.config()),
+                timeout: timeout.map(|t| Duration::from_secs(t.max(1))),
+                qps: qps.filter(|q| *q > 0.0),
+                quiet,
+                dry_run,
+            };
+            run(&file, &opts, args)
         }
         Command::Repl { sandbox, timeout, sandbox_opts } => {
             // Session options the REPL has no flag for keep their defaults.
@@ -168,6 +198,44 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Sandbox { command: SandboxCommand::Serve { port, opts } } => serve(port, &opts),
+        Command::New { name } => new_recipe(&name),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "wxscript", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn new_recipe(name: &Path) -> ExitCode {
+    let path =
+        if name.extension().is_some_and(|e| e == "rhai") { name.to_path_buf() } else { name.with_extension("rhai") };
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recipe".into());
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+    let written = created.and_then(|mut f| std::io::Write::write_all(&mut f, scaffold::recipe(&stem).as_bytes()));
+    match written {
+        Ok(()) => {
+            println!("wrote {}; try: wxscript run --sandbox {}", path.display(), path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("error: {} already exists; choose another name", path.display());
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -200,9 +268,16 @@ fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
         credentials: Credentials::None,
         timeout: Duration::from_secs(1),
         cache_dir: None,
+        qps: None,
     };
     let client = Client::new(cfg, cancel.clone()).ok()?;
-    Some(runtime::engine(Arc::new(Ctx { client: Arc::new(client), handle: rt.handle().clone(), cancel })))
+    Some(runtime::engine(Arc::new(Ctx {
+        client: Arc::new(client),
+        handle: rt.handle().clone(),
+        cancel,
+        quiet: true,
+        dry_run: false,
+    })))
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
@@ -226,7 +301,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, timeout: u64) -> ExitCode {
+fn run(file: &Path, opts: &SessionOptions, args: Vec<(String, String)>) -> ExitCode {
     let src = match read_script(file) {
         Ok(s) => s,
         Err(e) => {
@@ -234,11 +309,7 @@ fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, 
             return ExitCode::from(2);
         }
     };
-    let opts = SessionOptions {
-        sandbox: sandbox.map(SandboxOpts::config),
-        timeout: Some(Duration::from_secs(timeout.max(1))),
-    };
-    let session = match Session::start(&opts) {
+    let session = match Session::start(opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -249,7 +320,7 @@ fn run(file: &Path, sandbox: Option<&SandboxOpts>, args: Vec<(String, String)>, 
     let cancel = session.cancel.clone();
     let mut engine = session.engine();
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    engine.set_module_resolver(rhai::module_resolvers::FileModuleResolver::new_with_path(dir));
+    engine.set_module_resolver(runtime::stdlib::Resolver::new(dir));
     let name = file.display().to_string();
     let color = render::stderr_color();
     let ast = match engine.compile(&src) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::runtime::{self, Ctx};
 use crate::sandbox::{self, Sandbox};
-use crate::transport::{self, Cancel, Client, Credentials};
+use crate::transport::{Cancel, Client, Credentials};
 
 /// What a session is asked to be.
 #[derive(Clone, Debug, Default)]
@@ -15,6 +15,12 @@ pub struct SessionOptions {
     pub sandbox: Option<sandbox::Config>,
     /// Total timeout of one HTTP request.
     pub timeout: Option<Duration>,
+    /// Run-wide request rate limit (requests per second); else `WXSCRIPT_QPS`.
+    pub qps: Option<f64>,
+    /// Hide progress output.
+    pub quiet: bool,
+    /// Show mutating requests instead of sending them.
+    pub dry_run: bool,
 }
 
 /// A live session. Dropping it stops the simulator.
@@ -34,9 +40,12 @@ impl Session {
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
         let cancel = Arc::new(Cancel::default());
-        let mut cfg = transport::Config::from_env();
+        let mut cfg = super::config::transport_config()?;
         if let Some(t) = opts.timeout {
             cfg.timeout = t;
+        }
+        if opts.qps.is_some() {
+            cfg.qps = opts.qps;
         }
         let sim = match &opts.sandbox {
             Some(sc) => {
@@ -52,7 +61,13 @@ impl Session {
             None => None,
         };
         let client = Arc::new(Client::new(cfg, cancel.clone()).map_err(|e| e.to_string())?);
-        let ctx = Arc::new(Ctx { client, handle: rt.handle().clone(), cancel: cancel.clone() });
+        let ctx = Arc::new(Ctx {
+            client,
+            handle: rt.handle().clone(),
+            cancel: cancel.clone(),
+            quiet: opts.quiet,
+            dry_run: opts.dry_run,
+        });
         Ok(Session { ctx, cancel, sim, rt })
     }
 

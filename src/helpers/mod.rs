@@ -1,8 +1,15 @@
 //! Script functions that are not single endpoints: paging (`store::all`), the raw escape
-//! hatch (`wx::request`), event parsing, `sleep`, and the sandbox's own controls. Each has one
-//! entry in `DOCS`, which `wxscript docs` and did-you-mean read.
+//! hatch (`wx::request`), event parsing, `sleep`, the sandbox's own controls, and the bulk
+//! helpers (`csv::`, `district::`, `journal::`, `parallel`). Each has one entry in `DOCS`,
+//! which `wxscript docs` and did-you-mean read.
 
+mod bulk;
+pub mod csv;
+pub mod district;
 pub mod event;
+pub mod journal;
+mod parallel;
+pub mod progress;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,11 +61,81 @@ pub const DOCS: &[HelperDoc] = &[
         example: "sleep(0.1);",
     },
     HelperDoc {
+        name: "csv::read",
+        signatures: &["csv::read(path)", "csv::read(path, options)"],
+        doc: "Every row of a CSV file as a map keyed by the header row; values are strings exactly as in the file. UTF-8 (with or without BOM) or GBK/GB18030, detected or given as `#{encoding: \"gbk\"}`; quoted fields may hold newlines. A row whose field count differs from the header is an error naming file and line, unless `#{skip_bad_rows: true}`, which returns `#{rows, bad_rows}` instead (each bad row `#{line, error, fields}`). Options: encoding, skip_bad_rows, delimiter.",
+        returns: "array of maps (or #{rows, bad_rows} with skip_bad_rows)",
+        example: "let rows = csv::read(\"scripts/data/shops.csv\");\nprint(`${rows.len()} shops, first: ${rows[0].name}`);",
+    },
+    HelperDoc {
+        name: "csv::each",
+        signatures: &["csv::each(path, fn)", "csv::each(path, fn, options)"],
+        doc: "Streams the rows of a CSV file to `fn(row)` one at a time, in constant memory whatever the file's size. Options as csv::read; bad rows (with skip_bad_rows) are collected in the answer.",
+        returns: "#{rows, bad_rows}: the number of rows given to fn, and the rows skipped",
+        example: "let n = 0;\ncsv::each(\"scripts/data/shops.csv\", |row| { n += 1; });\nprint(n);",
+    },
+    HelperDoc {
+        name: "csv::write",
+        signatures: &["csv::write(path, rows)", "csv::write(path, rows, options)"],
+        doc: "Writes an array of maps as CSV with a header row: the first row's keys, then any other key seen, or `#{columns: [...]}` in that order. `#{bom: true}` writes a UTF-8 BOM for Excel. The file is replaced atomically.",
+        returns: "()",
+        example: "csv::write(\"example.csv\", [#{id: 1, name: \"海珠店\"}], #{columns: [\"id\", \"name\"]});",
+    },
+    HelperDoc {
+        name: "district::find",
+        signatures: &["district::find(text)"],
+        doc: "One province, city or district by id (\"440105\"), name (\"海珠区\", \"海珠\", \"广州\"), or province/city/district text with or without suffixes (\"广东省广州市海珠区\", \"广州海珠\"). Ambiguous text throws, listing the candidates. Built from map::districts() once per run and cached on disk per API base.",
+        returns: "#{id, province, city, district, fullname, lat, lng, level}",
+        example: "let d = district::find(\"广州市海珠区\");\nprint(`${d.id} ${d.province}${d.city}${d.district}`);",
+    },
+    HelperDoc {
+        name: "district::nearest",
+        signatures: &["district::nearest(lat, lng)"],
+        doc: "The district (or city without districts) whose centre is nearest to a point.",
+        returns: "#{id, province, city, district, fullname, lat, lng, level}",
+        example: "print(district::nearest(23.0974903107, 113.323753357).fullname);",
+    },
+    HelperDoc {
+        name: "district::children",
+        signatures: &["district::children(id_or_name)"],
+        doc: "The cities of a province or the districts of a city.",
+        returns: "array of #{id, province, city, district, fullname, lat, lng, level}",
+        example: "for d in district::children(\"广州市\") { print(d.fullname); }",
+    },
+    HelperDoc {
+        name: "journal::open",
+        signatures: &[
+            "journal::open(path)",
+            "j.done(key)",
+            "j.record(key, value)",
+            "j.get(key)",
+            "j.len()",
+            "j.keys()",
+        ],
+        doc: "An append-only, fsync'd journal of finished work: `j.record(key, value)` returns only once the record is on disk, `j.done(key)` tells whether it was recorded (in this run or an earlier one), `j.get(key)` returns its value or (). A job killed and run again skips what it recorded and repeats nothing.",
+        returns: "a Journal",
+        example: "let j = journal::open(\"example.journal\");\nif !j.done(\"row-1\") { j.record(\"row-1\", #{audit_id: 1}); }\nprint(j.get(\"row-1\"));",
+    },
+    HelperDoc {
+        name: "parallel",
+        signatures: &["parallel(items, concurrency, fn)"],
+        doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
+        returns: "array, in input order, of #{ok: true, value} or #{ok: false, error}",
+        example: "let r = parallel([1, 2, 3], 2, |x| x * 10);\nprint(r.map(|o| o.value));",
+    },
+    HelperDoc {
         name: "sandbox::stats",
         signatures: &["sandbox::stats()"],
         doc: "Sandbox only: request counts by path, token fetches, and the most requests seen in flight.",
         returns: "#{requests, by_path, token_fetches, in_flight, max_in_flight}",
         example: "print(sandbox::stats().requests);",
+    },
+    HelperDoc {
+        name: "sandbox::is_sandbox",
+        signatures: &["sandbox::is_sandbox()"],
+        doc: "Whether the run talks to a wxscript simulator (so a recipe can prepare sandbox-only state).",
+        returns: "bool",
+        example: "if sandbox::is_sandbox() { print(\"rehearsal\"); }",
     },
     HelperDoc {
         name: "sandbox::expire_tokens",
@@ -86,6 +163,7 @@ fn helper(name: &str) -> FuncRegistration {
 /// Registers the helpers into the endpoint modules (new modules are created as needed) and
 /// the global namespace.
 pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
+    bulk::register(engine, modules, ctx);
     let c = ctx.clone();
     helper("store::all")
         .set_into_module(modules.entry("store").or_default(), move |nc: NativeCallContext| -> RhaiResult {
@@ -123,6 +201,11 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
     let c = ctx.clone();
     helper("sandbox::stats").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
         admin(&c, Method::Get, "_sandbox/stats", None, nc.call_position())
+    });
+    let c = ctx.clone();
+    helper("sandbox::is_sandbox").set_into_module(sb, move |_: NativeCallContext| -> RhaiResult {
+        let v = c.block(c.client.admin(Method::Get, "_sandbox/stats", None));
+        Ok(Dynamic::from_bool(v.is_ok_and(|v| v.get("token_fetches").is_some())))
     });
     let c = ctx.clone();
     helper("sandbox::expire_tokens").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {

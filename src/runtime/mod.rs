@@ -5,6 +5,7 @@
 pub mod convert;
 pub mod docs;
 pub mod render;
+pub mod stdlib;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,10 @@ pub struct Ctx {
     pub client: Arc<Client>,
     pub handle: tokio::runtime::Handle,
     pub cancel: Arc<Cancel>,
+    /// No progress output (`--quiet`).
+    pub quiet: bool,
+    /// Mutating calls are shown, not sent (`--dry-run`).
+    pub dry_run: bool,
 }
 
 impl Ctx {
@@ -88,9 +93,36 @@ pub fn error_from_map(m: &Map) -> Option<WxError> {
 /// Calls a declared endpoint with a JSON argument map: check, encode, send, unwrap.
 pub fn invoke(ctx: &Ctx, ep: &Endpoint, args: serde_json::Map<String, Value>, pos: Position) -> RhaiResult {
     let req = check::prepare(ep, args).map_err(|e| throw(e, pos))?;
+    if ctx.dry_run && req.mutates {
+        dry_run_print(&req);
+        let sample = serde_json::from_str(ep.sample).unwrap_or(Value::Null);
+        return Ok(check::unwrap(ep, sample).map(|v| convert::to_dynamic(&v)).unwrap_or(Dynamic::UNIT));
+    }
     let answer = ctx.send(&req, pos)?;
     let payload = check::unwrap(ep, answer).map_err(|e| throw(ctx_scrub(ctx, e), pos))?;
     Ok(convert::to_dynamic(&payload))
+}
+
+/// What a dry run shows instead of sending: method, path, query and body (never a token).
+pub fn dry_run_print(req: &Request) {
+    use std::io::Write;
+    let mut line = format!("dry-run: {} {}", req.method.as_str(), req.api);
+    if !req.query.is_empty() {
+        let q: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        line.push('?');
+        line.push_str(&q.join("&"));
+    }
+    match &req.payload {
+        check::Payload::None => {}
+        check::Payload::Json(v) => {
+            line.push(' ');
+            line.push_str(&v.to_string());
+        }
+        check::Payload::File { part, file_name, bytes } => {
+            line.push_str(&format!(" (multipart {part}: {file_name}, {} bytes)", bytes.len()));
+        }
+    }
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn ctx_scrub(ctx: &Ctx, mut e: WxError) -> WxError {
@@ -205,6 +237,7 @@ pub fn engine(ctx: Arc<Ctx>) -> Engine {
     for (name, m) in modules {
         engine.register_static_module(name, m.into());
     }
+    engine.set_module_resolver(stdlib::Resolver::new("."));
     engine
 }
 

@@ -89,6 +89,7 @@ pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool) -
                 None => format!("error: uncaught throw: {v}"),
             }
         }
+        EvalAltResult::ErrorRuntime(v, _) if v.is_string() => format!("error: {v}"),
         EvalAltResult::ErrorRuntime(v, _) => format!("error: uncaught throw: {v}"),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => {
             let name = sig.split('(').next().unwrap_or(sig).trim();

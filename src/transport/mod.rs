@@ -25,6 +25,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Directory for the token cache; `None` keeps tokens in memory only.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Run-wide limit on requests per second, sequential or parallel.
+    pub qps: Option<f64>,
 }
 
 impl Config {
@@ -41,6 +43,7 @@ impl Config {
             credentials,
             timeout: Duration::from_secs(30),
             cache_dir: default_cache_dir(),
+            qps: var("WXSCRIPT_QPS").and_then(|q| q.parse::<f64>().ok()).filter(|q| *q > 0.0),
         }
     }
 }
@@ -92,11 +95,47 @@ pub fn backoff(n: u32) -> Duration {
     Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
 }
 
+/// Spaces requests evenly: each caller takes the next free slot and waits for it.
+pub struct RateLimit {
+    /// Time between two requests; `None` means unlimited.
+    state: tokio::sync::Mutex<(Option<Duration>, tokio::time::Instant)>,
+}
+
+impl RateLimit {
+    pub fn new(qps: Option<f64>) -> RateLimit {
+        let interval = qps.filter(|q| *q > 0.0 && q.is_finite()).map(|q| Duration::from_secs_f64(1.0 / q));
+        RateLimit { state: tokio::sync::Mutex::new((interval, tokio::time::Instant::now())) }
+    }
+
+    pub async fn acquire(&self) {
+        let slot = {
+            let mut st = self.state.lock().await;
+            let Some(interval) = st.0 else { return };
+            let now = tokio::time::Instant::now();
+            let slot = st.1.max(now);
+            st.1 = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// WeChat said 45009 (frequency limit): halve the rate, or start limiting at 20/s.
+    pub async fn slow_down(&self) {
+        let mut st = self.state.lock().await;
+        st.0 = Some(match st.0 {
+            Some(i) => (i * 2).min(Duration::from_secs(1)),
+            None => Duration::from_millis(50),
+        });
+    }
+}
+
 /// One client per run, shared by every call in flight.
 pub struct Client {
     http: reqwest::Client,
     base: String,
     tokens: TokenCache,
+    rate: RateLimit,
+    cache_dir: Option<std::path::PathBuf>,
     pub cancel: Arc<Cancel>,
 }
 
@@ -114,12 +153,17 @@ impl Client {
             .build()
             .map_err(|e| net_err("client", format!("cannot build the HTTP client: {e}")))?;
         let base = cfg.base.trim_end_matches('/').to_string();
-        let tokens = TokenCache::new(cfg.credentials, &base, cfg.cache_dir);
-        Ok(Client { http, base, tokens, cancel })
+        let tokens = TokenCache::new(cfg.credentials, &base, cfg.cache_dir.clone());
+        Ok(Client { http, base, tokens, rate: RateLimit::new(cfg.qps), cache_dir: cfg.cache_dir, cancel })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Where run-to-run caches live, if anywhere (`None` for a throw-away sandbox).
+    pub fn cache_dir(&self) -> Option<&std::path::Path> {
+        self.cache_dir.as_deref()
     }
 
     /// The appid in use, if any (never the secret).
@@ -151,6 +195,7 @@ impl Client {
         let mut refreshed = false;
         loop {
             let token = self.tokens.get(&self.http).await?;
+            self.rate.acquire().await;
             let outcome = self.attempt(req, &token).await;
             let retry = match outcome {
                 Ok(answer) => {
@@ -158,7 +203,12 @@ impl Client {
                     if code == 0 {
                         return Ok(answer);
                     }
-                    let msg = answer.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();
+                    // create_map_poi explains itself in `error`, not `errmsg`.
+                    let msg = ["errmsg", "error"]
+                        .iter()
+                        .find_map(|k| answer.get(*k).and_then(Value::as_str))
+                        .unwrap_or("")
+                        .to_string();
                     if TOKEN_ERRCODES.contains(&code) {
                         if refreshed || !self.tokens.can_refresh() {
                             return Err(WxError::api(&req.api, code, msg).with_kind(ErrorKind::Auth));
@@ -169,6 +219,9 @@ impl Client {
                     }
                     if code != -1 && code != 45009 {
                         return Err(WxError::api(&req.api, code, msg));
+                    }
+                    if code == 45009 {
+                        self.rate.slow_down().await;
                     }
                     WxError::api(&req.api, code, msg)
                 }

@@ -72,13 +72,20 @@ impl Sim {
 
     /// A `wxscript` command with this simulator's base, credentials and a private cache.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("wxscript").expect("binary built");
+        Command::from_std(self.std_cmd())
+    }
+
+    /// The same as a plain `std::process::Command` (for spawning and killing).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("wxscript"));
         c.current_dir(repo_root())
             .env("WECHAT_API_BASE", &self.base)
             .env("WECHAT_APPID", sandbox::APPID)
             .env("WECHAT_APPSECRET", sandbox::SECRET)
             .env_remove("WECHAT_ACCESS_TOKEN")
             .env("WXSCRIPT_CACHE_DIR", self.cache_dir())
+            // A developer's own config file must not leak into tests.
+            .env("WXSCRIPT_CONFIG", self.dir.path().join("no-config.toml"))
             .env("NO_COLOR", "1");
         c
     }

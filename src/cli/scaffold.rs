@@ -1,0 +1,40 @@
+//! `wxscript new NAME`: a recipe skeleton that runs as written and shows the house style
+//! (header comment, argument check with a usage message, try/catch, a dry-run hint).
+
+/// The skeleton for a recipe called `name` (its file stem).
+pub fn recipe(name: &str) -> String {
+    let file = format!("{name}.rhai");
+    format!(
+        r#"// {name}: <say in one line what this recipe does>
+//
+// Needs:   WECHAT_APPID and WECHAT_APPSECRET of an official account with the store
+//          mini-program (or --sandbox to rehearse on the simulator).
+// Run:     wxscript run --sandbox {file} --arg limit=5
+//          wxscript run --dry-run {file}      (shows every write instead of sending it)
+// Args:    --arg limit=N     how many stores to show (default 10, at most 50)
+
+const USAGE = "usage: wxscript run {file} [--arg limit=N]";
+
+for key in ARGS.keys() {{
+    if key != "limit" {{ throw `unknown argument "${{key}}"; ${{USAGE}}`; }}
+}}
+let limit = 10;
+if ARGS.limit != () {{
+    try {{ limit = parse_int(ARGS.limit); }} catch {{ throw `limit must be a number; ${{USAGE}}`; }}
+}}
+
+try {{
+    let page = store::list(0, limit);
+    print(`${{page.total_count}} store(s); the first ${{page.business_list.len()}}:`);
+    for s in page.business_list {{
+        print(`  ${{s.poi_id}}  ${{s.business_name}}  ${{s.open_time}}`);
+    }}
+}} catch (e) {{
+    // e is #{{kind, api, errcode, errmsg, hint}}: say what failed and what to do about it.
+    print(`${{e.api}} failed: ${{e.errmsg}}`);
+    if e.hint != "" {{ print(`hint: ${{e.hint}}`); }}
+    throw e;
+}}
+"#
+    )
+}

@@ -1,0 +1,241 @@
+//! `csv::read`, `csv::each` and `csv::write`: spreadsheets in and out of scripts.
+//!
+//! Values are strings exactly as in the file (no type guessing). UTF-8 with or without BOM is
+//! read as is; a file that is not UTF-8 (an Excel export from Chinese Windows) is decoded as
+//! GB18030, a superset of GBK, or as asked with `#{encoding: "gbk"}`. Reading streams: `each`
+//! holds one row at a time, whatever the file's size.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+
+use encoding_rs::{Encoding, GB18030, UTF_8};
+use encoding_rs_io::DecodeReaderBytesBuilder;
+use rhai::{Array, Dynamic, Map};
+
+use crate::api::WxError;
+
+/// Options a script may pass as the last argument.
+#[derive(Default, Clone)]
+pub struct ReadOptions {
+    pub encoding: Option<&'static Encoding>,
+    pub skip_bad_rows: bool,
+    pub delimiter: u8,
+}
+
+pub fn read_options(api: &str, m: &Map) -> Result<ReadOptions, WxError> {
+    let mut o = ReadOptions { delimiter: b',', ..ReadOptions::default() };
+    for (k, v) in m {
+        match k.as_str() {
+            "encoding" => {
+                let name = v.clone().into_string().map_err(|_| {
+                    WxError::input(api, "encoding", "encoding must be a string such as \"utf-8\" or \"gbk\"")
+                })?;
+                let enc = match name.to_ascii_lowercase().as_str() {
+                    "gbk" | "gb2312" | "gb18030" | "cp936" => GB18030,
+                    "auto" => continue,
+                    other => Encoding::for_label(other.as_bytes()).ok_or_else(|| {
+                        WxError::input(api, "encoding", format!("unknown encoding {name:?} (try \"utf-8\" or \"gbk\")"))
+                    })?,
+                };
+                o.encoding = Some(enc);
+            }
+            "skip_bad_rows" => {
+                o.skip_bad_rows = v
+                    .as_bool()
+                    .map_err(|_| WxError::input(api, "skip_bad_rows", "skip_bad_rows must be true or false"))?;
+            }
+            "delimiter" => {
+                let s = v.clone().into_string().unwrap_or_default();
+                match s.as_bytes() {
+                    [b] => o.delimiter = *b,
+                    _ => return Err(WxError::input(api, "delimiter", "delimiter must be one ASCII character")),
+                }
+            }
+            other => {
+                let hint = crate::api::check::did_you_mean(other, ["encoding", "skip_bad_rows", "delimiter"])
+                    .map(|s| format!(", did you mean \"{s}\"?"))
+                    .unwrap_or_default();
+                return Err(WxError::input(api, other, format!("unknown option \"{other}\"{hint}")));
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Sniffs the encoding from the first 64 KB: valid UTF-8 (a cut multi-byte tail allowed) is
+/// UTF-8, anything else GB18030.
+fn detect(file: &mut File) -> std::io::Result<&'static Encoding> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0;
+    while n < buf.len() {
+        let r = file.read(&mut buf[n..])?;
+        if r == 0 {
+            break;
+        }
+        n += r;
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let head = &buf[..n];
+    Ok(match std::str::from_utf8(head) {
+        Ok(_) => UTF_8,
+        Err(e) if e.error_len().is_none() && n == buf.len() => UTF_8,
+        Err(_) => GB18030,
+    })
+}
+
+/// A row that could not be read, for `skip_bad_rows`.
+pub fn bad_row(line: u64, error: String, fields: Vec<String>) -> Dynamic {
+    let mut m = Map::new();
+    m.insert("line".into(), Dynamic::from_int(line as i64));
+    m.insert("error".into(), error.into());
+    m.insert("fields".into(), Dynamic::from_array(fields.into_iter().map(Dynamic::from).collect()));
+    Dynamic::from_map(m)
+}
+
+/// Streams the rows of `path` to `on_row` as maps keyed by the header. Returns the bad rows
+/// (only with `skip_bad_rows`; otherwise the first bad row is an error).
+pub fn each(
+    api: &str,
+    path: &str,
+    opts: &ReadOptions,
+    mut on_row: impl FnMut(Map) -> Result<(), Box<rhai::EvalAltResult>>,
+) -> Result<Result<Array, Box<rhai::EvalAltResult>>, WxError> {
+    let io = |e: std::io::Error| WxError::io(api, path, format!("cannot read {path}: {e}"));
+    let mut file = File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.is_dir() {
+        return Err(WxError::io(api, path, format!("{path} is a directory, not a CSV file")));
+    }
+    let enc = match opts.encoding {
+        Some(e) => e,
+        None => detect(&mut file).map_err(io)?,
+    };
+    // BOMs are stripped by the decoder; UTF-8 goes through it too so a BOM never reaches a key.
+    let reader = DecodeReaderBytesBuilder::new()
+        .encoding(Some(enc))
+        .bom_override(true)
+        .build(BufReader::with_capacity(1 << 16, file));
+    let mut rdr =
+        csv::ReaderBuilder::new().delimiter(opts.delimiter).flexible(true).has_headers(true).from_reader(reader);
+    let headers: Vec<rhai::ImmutableString> = match rdr.headers() {
+        Ok(h) => h.iter().map(|s| s.trim().into()).collect(),
+        Err(e) => return Err(WxError::io(api, path, describe(path, &e))),
+    };
+    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+        // An empty file has no rows.
+        return Ok(Ok(Array::new()));
+    }
+    let mut bad = Array::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map(|p| p.line()).unwrap_or(0);
+                if record.len() != headers.len() {
+                    // A blank line in the middle of a sheet is not an error worth stopping for.
+                    if record.len() == 1 && record.get(0).is_some_and(str::is_empty) {
+                        continue;
+                    }
+                    let msg =
+                        format!("{path}:{line}: row has {} fields but the header has {}", record.len(), headers.len());
+                    if opts.skip_bad_rows {
+                        bad.push(bad_row(line, msg, record.iter().map(str::to_string).collect()));
+                        continue;
+                    }
+                    return Err(WxError::io(api, path, msg));
+                }
+                let mut m = Map::new();
+                for (h, v) in headers.iter().zip(record.iter()) {
+                    m.insert(h.as_str().into(), Dynamic::from(v.to_string()));
+                }
+                if let Err(e) = on_row(m) {
+                    return Ok(Err(e));
+                }
+            }
+            Err(e) => {
+                let msg = describe(path, &e);
+                if opts.skip_bad_rows && !matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    bad.push(bad_row(line, msg, Vec::new()));
+                    continue;
+                }
+                return Err(WxError::io(api, path, msg));
+            }
+        }
+    }
+    Ok(Ok(bad))
+}
+
+fn describe(path: &str, e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, err } => format!(
+            "{path}:{}: field {} is not valid text (try #{{encoding: \"gbk\"}})",
+            pos.as_ref().map(|p| p.line()).unwrap_or(0),
+            err.field() + 1
+        ),
+        csv::ErrorKind::Io(io) => format!("{path}: {io}"),
+        _ => match e.position() {
+            Some(p) => format!("{path}:{}: {e}", p.line()),
+            None => format!("{path}: {e}"),
+        },
+    }
+}
+
+/// A cell's text: strings as they are, numbers printed, `()` empty, anything else as JSON.
+fn cell(v: &Dynamic) -> String {
+    if v.is_unit() {
+        return String::new();
+    }
+    if v.is_string() {
+        return v.clone().into_string().unwrap_or_default();
+    }
+    if v.is_int() || v.is_float() || v.is_bool() || v.is_char() {
+        return v.to_string();
+    }
+    crate::runtime::convert::to_json(v).map(|j| j.to_string()).unwrap_or_else(|_| v.to_string())
+}
+
+/// Writes rows (maps) with a header; columns in the given order, else the first row's keys
+/// followed by any other key seen. Written to a temporary file and renamed: never half a file.
+pub fn write(api: &str, path: &str, rows: &Array, columns: Option<Vec<String>>, bom: bool) -> Result<(), WxError> {
+    let mut cols: Vec<String> = columns.unwrap_or_default();
+    let explicit = !cols.is_empty();
+    let mut maps = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let m = r
+            .read_lock::<Map>()
+            .ok_or_else(|| WxError::input(api, "rows", format!("rows[{i}] is a {}, expected a map", r.type_name())))?;
+        if !explicit {
+            for k in m.keys() {
+                if !cols.iter().any(|c| c == k.as_str()) {
+                    cols.push(k.to_string());
+                }
+            }
+        }
+        maps.push(m.clone());
+    }
+    let target = std::path::Path::new(path);
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let io = |e: std::io::Error| WxError::io(api, path, format!("cannot write {path}: {e}"));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io)?);
+    if bom {
+        file.write_all("\u{feff}".as_bytes()).map_err(io)?;
+    }
+    {
+        let mut w = csv::Writer::from_writer(&mut file);
+        let e = |e: csv::Error| WxError::io(api, path, format!("cannot write {path}: {e}"));
+        w.write_record(&cols).map_err(e)?;
+        for m in &maps {
+            w.write_record(cols.iter().map(|c| m.get(c.as_str()).map(cell).unwrap_or_default())).map_err(e)?;
+        }
+        w.flush().map_err(io)?;
+    }
+    let f = file.into_inner().map_err(|e| io(e.into_error()))?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}

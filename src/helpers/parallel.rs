@@ -1,0 +1,96 @@
+//! `parallel(items, concurrency, fn)`: `fn(item)` for every item on `concurrency` worker
+//! threads, so at most that many API calls are in flight; results come back in input order
+//! as `#{ok: true, value}` or `#{ok: false, error}`, and one failure does not stop the rest.
+//!
+//! Script closures run on the workers through the calling context (the engine is `sync`);
+//! each native call inside blocks its own worker on the shared tokio runtime. A Ctrl-C stops
+//! handing out items and ends the call as interrupted.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use rhai::{Array, Dynamic, EvalAltResult, FnPtr, Map, NativeCallContext};
+
+use super::progress::Progress;
+use crate::api::WxError;
+use crate::runtime::{Ctx, RhaiResult, throw};
+
+/// The thrown value of a failed item as the script would have caught it.
+fn caught(e: &EvalAltResult) -> Dynamic {
+    match e {
+        EvalAltResult::ErrorRuntime(v, _) => v.clone(),
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => caught(inner),
+        other => {
+            let mut m = Map::new();
+            m.insert("kind".into(), "script".into());
+            m.insert("errmsg".into(), other.to_string().into());
+            Dynamic::from_map(m)
+        }
+    }
+}
+
+fn is_terminated(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorTerminated(..) => true,
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => is_terminated(inner),
+        _ => false,
+    }
+}
+
+pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f: FnPtr) -> RhaiResult {
+    let pos = nc.call_position();
+    if concurrency < 1 {
+        return Err(throw(
+            WxError::input("parallel", "concurrency", format!("concurrency must be at least 1, got {concurrency}")),
+            pos,
+        ));
+    }
+    let n = items.len();
+    let workers = (concurrency as usize).min(n).max(1);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Vec<Mutex<Option<Dynamic>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let progress = Progress::new("parallel", n as u64, ctx.quiet);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    if stop.load(Ordering::Relaxed) || ctx.cancel.is_cancelled() {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return;
+                    }
+                    let outcome = f.call_within_context::<Dynamic>(nc, (items[i].clone(),));
+                    let mut m = Map::new();
+                    match outcome {
+                        Ok(v) => {
+                            m.insert("ok".into(), true.into());
+                            m.insert("value".into(), v);
+                        }
+                        Err(e) if is_terminated(&e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            return;
+                        }
+                        Err(e) => {
+                            m.insert("ok".into(), false.into());
+                            m.insert("error".into(), caught(&e));
+                        }
+                    }
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(Dynamic::from_map(m));
+                    }
+                    progress.inc();
+                }
+            });
+        }
+    });
+    progress.finish();
+    if stop.load(Ordering::Relaxed) || ctx.cancel.is_cancelled() {
+        return Err(EvalAltResult::ErrorTerminated("cancelled".into(), pos).into());
+    }
+    Ok(Dynamic::from_array(
+        results.into_iter().map(|m| m.into_inner().ok().flatten().unwrap_or(Dynamic::UNIT)).collect(),
+    ))
+}

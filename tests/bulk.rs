@@ -1,0 +1,229 @@
+//! Bulk work: CSV ingestion, district lookup, parallel calls, the run-wide rate, dry runs and
+//! resumable imports, all through the built binary against the simulator.
+
+mod common;
+use common::*;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wxscript::sandbox::Config;
+
+fn lines(out: &str) -> Vec<&str> {
+    out.lines().map(str::trim).collect()
+}
+
+#[test]
+fn csv_reads_every_kind_of_sheet() {
+    let sim = Sim::start();
+    let d = sim.dir.path();
+    std::fs::write(d.join("bom.csv"), "\u{feff}name,phone\n海珠店,020-1\n").expect("write");
+    let (gbk, _, _) = encoding_rs::GBK.encode("name,city\n天河店,广州市\n越秀店,广州市\n");
+    std::fs::write(d.join("gbk.csv"), &gbk).expect("write");
+    std::fs::write(d.join("quoted.csv"), "name,address\n\"A店\",\"中山路1号\n二楼\"\n\"B, 店\",\"说\"\"好\"\"\"\n")
+        .expect("write");
+    std::fs::write(d.join("ragged.csv"), "name,phone\na,1\nb,2,extra\nc,3\n").expect("write");
+    std::fs::write(d.join("empty.csv"), "").expect("write");
+    std::fs::write(d.join("header.csv"), "name,phone\n").expect("write");
+    let script = format!(
+        r#"
+        let dir = "{dir}";
+        let b = csv::read(`${{dir}}/bom.csv`);
+        print(`bom ${{b[0].keys()}} ${{b[0].name}}`);
+        let g = csv::read(`${{dir}}/gbk.csv`);
+        print(`gbk ${{g.len()}} ${{g[0].name}} ${{g[1].city}}`);
+        let g2 = csv::read(`${{dir}}/gbk.csv`, #{{encoding: "gbk"}});
+        print(`gbk2 ${{g2[1].name}}`);
+        let q = csv::read(`${{dir}}/quoted.csv`);
+        print(`quoted ${{q[0].address.contains("\n")}} ${{q[1].name}} ${{q[1].address}}`);
+        try {{ csv::read(`${{dir}}/ragged.csv`); }} catch (e) {{ print(`ragged ${{e.kind}} ${{e.errmsg}}`); }}
+        let r = csv::read(`${{dir}}/ragged.csv`, #{{skip_bad_rows: true}});
+        print(`skipped ${{r.rows.len()}} ${{r.bad_rows[0].line}} ${{r.bad_rows[0].fields}}`);
+        print(`empty ${{csv::read(`${{dir}}/empty.csv`).len()}}`);
+        print(`header ${{csv::read(`${{dir}}/header.csv`).len()}}`);
+        try {{ csv::read(`${{dir}}/missing.csv`); }} catch (e) {{ print(`missing ${{e.kind}} ${{e.path.ends_with("missing.csv")}}`); }}
+        try {{ csv::read(`${{dir}}/bom.csv`, #{{skip_bad_row: true}}); }} catch (e) {{ print(`option ${{e.kind}} ${{e.errmsg}}`); }}
+        let n = 0;
+        let each = csv::each(`${{dir}}/quoted.csv`, |row| {{ n += 1; }});
+        print(`each ${{n}} ${{each.rows}}`);
+        csv::write(`${{dir}}/out.csv`, [#{{name: "海珠店", n: 1, note: ()}}, #{{name: "x,y", n: 2.5}}], #{{columns: ["name", "n", "note"]}});
+        let back = csv::read(`${{dir}}/out.csv`);
+        print(`write ${{back[0].name}} ${{back[0].n}} [${{back[0].note}}] ${{back[1].name}} ${{back[1].n}}`);
+        "#,
+        dir = d.display()
+    );
+    let out = ok(&sim.run(&script));
+    let l = lines(&out);
+    assert!(l.contains(&r#"bom ["name", "phone"] 海珠店"#), "{out}");
+    assert!(l.contains(&"gbk 2 天河店 广州市"), "{out}");
+    assert!(l.contains(&"gbk2 越秀店"), "{out}");
+    assert!(l.contains(&r#"quoted true B, 店 说"好""#), "{out}");
+    assert!(out.contains("ragged io") && out.contains("ragged.csv:3: row has 3 fields but the header has 2"), "{out}");
+    assert!(l.contains(&r#"skipped 2 3 ["b", "2", "extra"]"#), "{out}");
+    assert!(l.contains(&"empty 0"), "{out}");
+    assert!(l.contains(&"header 0"), "{out}");
+    assert!(l.contains(&"missing io true"), "{out}");
+    assert!(out.contains("option input") && out.contains("did you mean \"skip_bad_rows\""), "{out}");
+    assert!(l.contains(&"each 2 2"), "{out}");
+    assert!(l.contains(&"write 海珠店 1 [] x,y 2.5"), "{out}");
+}
+
+#[test]
+fn district_lookup_by_id_name_text_and_point() {
+    let sim = Sim::start();
+    let out = ok(&sim.run(
+        r#"
+        print(district::find("440105").fullname);
+        print(district::find("海珠区").id);
+        let d = district::find("广东省广州市海珠区");
+        print(`${d.id} ${d.province} ${d.city} ${d.district} ${type_of(d.lat)}`);
+        print(district::find("广州海珠").id);
+        print(district::find("广州").id + " " + district::find("广州市").id);
+        try { district::find("鼓楼区"); } catch (e) { print(`ambiguous ${e.kind} ${e.errmsg}`); }
+        try { district::find("火星市"); } catch (e) { print(`unknown ${e.kind} ${e.errmsg}`); }
+        print(district::nearest(23.0974903107, 113.323753357).id);
+        print(district::children("广州市").len());
+        for i in 0..200 { district::find("天河区"); }
+        print(sandbox::stats().by_path["wxa/get_district"]);
+        "#,
+    ));
+    let l = lines(&out);
+    assert_eq!(l[0], "海珠区");
+    assert_eq!(l[1], "440105");
+    assert_eq!(l[2], "440105 广东省 广州市 海珠区 f64");
+    assert_eq!(l[3], "440105");
+    assert_eq!(l[4], "440100 440100");
+    assert!(l[5].starts_with("ambiguous input") && l[5].contains("南京市") && l[5].contains("福州市"), "{out}");
+    assert!(l[6].starts_with("unknown input") && l[6].contains("火星市"), "{out}");
+    assert_eq!(l[7], "440105");
+    assert_eq!(l[8], "11");
+    assert_eq!(l[9], "1", "one table fetch for every lookup of the run");
+    // A second run reads the table from the disk cache of this API base.
+    sim.reset_stats();
+    ok(&sim.run("print(district::find(\"海珠区\").id);"));
+    assert_eq!(sim.count("wxa/get_district"), 0, "{}", sim.stats());
+}
+
+#[test]
+fn parallel_keeps_order_isolates_errors_and_bounds_concurrency() {
+    let sim = Sim::with(Config { latency_ms: 60, ..Config::default() });
+    let out = ok(&sim.run(
+        r#"
+        let items = [];
+        for i in 0..24 { items.push(i); }
+        let r = parallel(items, 4, |i| {
+            if i == 5 { store::get("999999"); }
+            store::list(0, 1).total_count + i
+        });
+        print(r.len());
+        print(r.filter(|x| x.ok).map(|x| x.value));
+        print(`${r[5].ok} ${r[5].error.errcode} ${r[5].error.kind}`);
+        print(sandbox::stats().max_in_flight);
+        "#,
+    ));
+    let l = lines(&out);
+    assert_eq!(l[0], "24");
+    assert_eq!(l[1], "[0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]");
+    assert_eq!(l[2], "false 65115 api");
+    let max: i64 = l[3].parse().expect("int");
+    assert!((2..=4).contains(&max), "at most 4 in flight, and really parallel: {max}");
+}
+
+#[test]
+fn qps_is_honoured_sequential_and_parallel() {
+    let sim = Sim::start();
+    let path = sim.write(
+        "q.rhai",
+        "store::list(0, 1);\nlet t = timestamp();\nfor i in 0..10 { store::list(0, 1); }\nparallel([1,2,3,4,5,6,7,8,9,10], 5, |x| store::list(0, 1));\nprint(t.elapsed);",
+    );
+    let start = Instant::now();
+    let out = ok(&sim.cmd().arg("run").arg(&path).args(["--qps", "20"]).output().expect("runs"));
+    let elapsed: f64 = out.trim().parse().expect("float");
+    // 20 calls after the first at 20/s take at least 0.95 s.
+    assert!(elapsed >= 0.9, "{elapsed}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn dry_run_sends_reads_but_not_writes() {
+    let sim = Sim::start();
+    let path = sim.write(
+        "d.rhai",
+        r#"
+        let head = media::upload("scripts/data/logo.png", "image");
+        print(`media ${head.media_id}`);
+        merchant::apply(#{first_catid: 1, second_catid: 2, headimg_mediaid: head.media_id, nickname: "试运行店", intro: "x"});
+        print(`stores ${store::list(0, 1).total_count}`);
+        let r = store::add(#{map_poi_id: "123", pic_list: ["http://p/1.jpg"], contract_phone: "1", hour: "10:00-21:00", credential: "c"});
+        print(`audit ${r.audit_id}`);
+        let u = store::update(#{poi_id: "1", hour: "10:00-21:00", contract_phone: "1", pic_list: ["http://p/1.jpg"]});
+        print(`update ${u.has_audit_id}`);
+        "#,
+    );
+    let out = ok(&sim.cmd().arg("run").arg(&path).arg("--dry-run").output().expect("runs"));
+    assert!(out.contains("dry-run: POST cgi-bin/media/upload?type=image (multipart media: logo.png"), "{out}");
+    assert!(out.contains(r#"dry-run: POST wxa/apply_merchant {"first_catid":1"#), "{out}");
+    assert!(out.contains(r#"dry-run: POST wxa/add_store {"contract_phone":"1","credential":"c","hour":"10:00-21:00","map_poi_id":"123","pic_list":"{\"list\":[\"http://p/1.jpg\"]}"}"#), "{out}");
+    assert!(out.contains("media DRY-RUN-MEDIA-ID") && out.contains("audit 0") && out.contains("update 0"), "{out}");
+    assert!(out.contains("stores 0"), "reads are sent: {out}");
+    assert!(!out.contains("access_token"), "{out}");
+    for p in ["cgi-bin/media/upload", "wxa/apply_merchant", "wxa/add_store", "wxa/update_store"] {
+        assert_eq!(sim.count(p), 0, "{p} must not be sent");
+    }
+    assert_eq!(sim.count("wxa/get_store_list"), 1);
+}
+
+#[test]
+fn an_import_killed_mid_way_and_resumed_adds_every_store_exactly_once() {
+    let sim = Sim::with(Config { latency_ms: 25, ..Config::default() });
+    let journal = sim.dir.path().join("shops.journal");
+    let result = sim.dir.path().join("shops.result.csv");
+    let args = |c: &mut std::process::Command| {
+        c.args(["run", "scripts/import_stores.rhai", "--quiet", "--arg", "concurrency=4"])
+            .arg("--arg")
+            .arg(format!("journal={}", journal.display()))
+            .arg("--arg")
+            .arg(format!("out={}", result.display()));
+    };
+    // The first run is killed (SIGKILL) while stores are being added.
+    let mut c = sim.std_cmd();
+    args(&mut c);
+    let mut child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.count("wxa/add_store") < 40 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let added_before = sim.count("wxa/add_store");
+    assert!((40..200).contains(&added_before), "killed mid-way: {added_before}");
+    assert!(!result.exists(), "no result CSV from the killed run");
+    // The second run finishes the job.
+    let mut c = sim.std_cmd();
+    args(&mut c);
+    let out = ok(&c.output().expect("resume"));
+    assert!(out.contains("imported"), "{out}");
+    // The simulator's store list is the witness: 200 stores, each shop once.
+    let listed = ok(&sim.run("let s = store::all(); print(s.len()); let names = #{}; for x in s { names[x.business_name] = 1; } print(names.len());"));
+    assert_eq!(lines(&listed), vec!["200", "200"], "{listed}");
+    let text = std::fs::read_to_string(&result).expect("result csv");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 200);
+    assert!(
+        rows.iter().all(|r| r.contains(",added,") || r.contains(",existed,") || r.contains(",done earlier,")),
+        "{text}"
+    );
+    assert!(
+        sim.count("wxa/add_store") <= 200 + 4,
+        "at most the in-flight calls repeat: {}",
+        sim.count("wxa/add_store")
+    );
+    // A third run repeats nothing at all.
+    sim.reset_stats();
+    let mut c = sim.std_cmd();
+    args(&mut c);
+    ok(&c.output().expect("third run"));
+    assert_eq!(sim.count("wxa/add_store"), 0);
+    assert_eq!(sim.count("wxa/create_map_poi"), 0);
+    let _ = json!(null);
+}

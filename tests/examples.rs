@@ -1,0 +1,57 @@
+//! Every example in the function reference runs against the simulator, so the reference can
+//! never show code that does not work. Each runs in its own sandbox run, after a prelude that
+//! sets up an approved merchant and one store, from a scratch directory that sees the
+//! repository's `scripts/data`.
+
+mod common;
+use common::*;
+
+/// Examples that set up the merchant themselves, so they run without the prelude.
+const STANDALONE: &[&str] = &["merchant::apply"];
+
+const PRELUDE: &str = r#"
+let __head = media::upload("scripts/data/logo.png", "image");
+let __cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+merchant::apply(#{first_catid: __cat.father, second_catid: __cat.id, headimg_mediaid: __head.media_id, nickname: "示例商家", intro: "示例"});
+let __poi = map::search_poi(#{districtid: 440106, keyword: "店"})[0];
+store::add(#{map_poi_id: __poi.sosomap_poi_uid, pic_list: ["http://mmbiz.qpic.cn/sandbox/p.jpg"], contract_phone: "020-1", hour: "10:00-21:00", credential: "c"});
+"#;
+
+#[test]
+fn every_reference_example_runs_on_the_sandbox() {
+    let o = assert_cmd::Command::cargo_bin("wxscript")
+        .expect("bin")
+        .args(["docs", "--format", "json"])
+        .output()
+        .expect("docs");
+    let docs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let dir = tempfile::tempdir().expect("tempdir");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(repo_root().join("scripts"), dir.path().join("scripts")).expect("link");
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for f in docs.as_array().expect("array") {
+        let name = f["name"].as_str().unwrap_or_default();
+        let example = f["example"].as_str().unwrap_or_default();
+        assert!(!example.trim().is_empty(), "{name} has no example");
+        let script = if STANDALONE.contains(&name) { example.to_string() } else { format!("{PRELUDE}\n{example}") };
+        let file = dir.path().join(format!("{}.rhai", name.replace("::", "_")));
+        std::fs::write(&file, &script).expect("write");
+        let o = assert_cmd::Command::cargo_bin("wxscript")
+            .expect("bin")
+            .current_dir(dir.path())
+            .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
+            .env("WXSCRIPT_CONFIG", dir.path().join("none.toml"))
+            .env("NO_COLOR", "1")
+            .args(["run", "--sandbox", "--quiet"])
+            .arg(&file)
+            .output()
+            .expect("runs");
+        ran += 1;
+        if !o.status.success() {
+            failures.push(format!("{name}:\n{}", stderr(&o)));
+        }
+    }
+    assert!(ran > 20);
+    assert!(failures.is_empty(), "{} example(s) failed:\n{}", failures.len(), failures.join("\n"));
+}
