@@ -94,9 +94,15 @@ enum Command {
         /// Talk to a fresh built-in simulator on a loopback port.
         #[arg(long)]
         sandbox: bool,
-        /// Total timeout of one HTTP request, in seconds.
-        #[arg(long, default_value_t = 30, value_name = "SECS")]
-        timeout: u64,
+        /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// At most N requests per second for the session (also WXSCRIPT_QPS).
+        #[arg(long, value_name = "N")]
+        qps: Option<f64>,
+        /// Send reads but not writes: print each mutating request and return a placeholder.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
         sandbox_opts: SandboxOpts,
     },
@@ -177,12 +183,14 @@ pub fn main() -> ExitCode {
             };
             run(&file, &opts, args)
         }
-        Command::Repl { sandbox, timeout, sandbox_opts } => {
+        Command::Repl { sandbox, timeout, qps, dry_run, sandbox_opts } => {
             // Session options the REPL has no flag for keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = SessionOptions {
                 sandbox: sandbox.then(|| sandbox_opts.config()),
-                timeout: Some(Duration::from_secs(timeout.max(1))),
+                timeout: timeout.map(|t| Duration::from_secs(t.max(1))),
+                qps: qps.filter(|q| *q > 0.0),
+                dry_run,
                 ..Default::default()
             };
             crate::repl::run(&opts)

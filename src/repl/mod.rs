@@ -231,7 +231,8 @@ impl<'s> Repl<'s> {
             None => "no credentials (set WECHAT_APPID and WECHAT_APPSECRET)".into(),
         };
         let server = if self.session.sim.is_some() { "sandbox (built-in simulator)" } else { "API" };
-        format!("wxscript {} REPL: {server} {}, {who}", env!("CARGO_PKG_VERSION"), client.base())
+        let dry = if self.session.ctx.dry_run { "; dry run: writes are printed, not sent" } else { "" };
+        format!("wxscript {} REPL: {server} {}, {who}{dry}", env!("CARGO_PKG_VERSION"), client.base())
     }
 
     /// Adds an entry to the history and appends it to the history file at once, so that a
@@ -282,6 +283,9 @@ impl<'s> Repl<'s> {
 
     fn server(&self) -> String {
         let client = &self.session.ctx.client;
+        if self.session.ctx.dry_run {
+            return format!("dry run against {}: reads are sent, writes are printed and not sent\n", client.base());
+        }
         if self.session.sim.is_some() {
             format!(
                 "sandbox: the built-in simulator at {} (appid {}); its state lasts as long as this session\n",
