@@ -234,7 +234,7 @@ fn imports_load_and_save_persist_in_the_session() {
         "#!/usr/bin/env wxscript\nfn hello(n) { `hello ${n}` }\nlet loaded = 7;\n",
     )
     .expect("write lib");
-    let input = "import \"m\" as m;\nm::shout(\"abc\")\nm::GREETING\n:load lib.rhai\nhello(loaded)\nlet x = undefined_var;\n\
+    let input = "import \"stores\" as bulk;\nimport \"m\" as m;\nm::shout(\"abc\")\nm::GREETING\n:load lib.rhai\nhello(loaded)\nlet x = undefined_var;\n\
                  fn twice(x) {\n  x.nosuch()\n}\ntwice(1)\n:save out.rhai\n";
     let out = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin("wxscript"))
         .current_dir(dir.path())
@@ -247,6 +247,7 @@ fn imports_load_and_save_persist_in_the_session() {
     let (o, e) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{o}\n{e}");
     assert!(o.contains("\"ABC\"\n\"你好\"\n\"hello 7\"\n"), "{o}\n{e}");
+    assert!(!e.contains("module not found"), "the embedded stdlib imports as under run: {e}");
     assert!(e.contains("<input>:1:9") && e.contains("undefined_var"), "{e}");
     // An error inside a function of an earlier entry shows that entry's line.
     assert!(e.contains("2 |   x.nosuch()") && e.contains("in twice(), defined by an earlier entry"), "{e}");

@@ -21,14 +21,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rhai::{AST, Dynamic, Engine, ImmutableString, Module, Scope, Shared};
+use rhai::module_resolvers::FileModuleResolver;
+use rhai::{AST, Dynamic, Engine, ImmutableString, Module, ModuleResolver, Scope, Shared};
 use rustyline::Editor;
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 
 use crate::cli::{Session, SessionOptions};
-use crate::runtime::render;
+use crate::runtime::{render, stdlib};
 use crate::sandbox;
 
 use commands::Cmd;
@@ -398,11 +399,33 @@ impl<'s> Repl<'s> {
     }
 }
 
-/// Imports resolve against `dir`, without a cache: an edited module reloads on the next import.
-fn resolver(dir: &Path) -> rhai::module_resolvers::FileModuleResolver {
-    let mut r = rhai::module_resolvers::FileModuleResolver::new_with_path(dir);
-    r.enable_cache(false);
-    r
+/// Imports as under `run` (the embedded stdlib first, then files against `dir`), except that
+/// files are not cached: an edited module reloads on the next import.
+fn resolver(dir: &Path) -> Resolver {
+    let mut files = FileModuleResolver::new_with_path(dir);
+    files.enable_cache(false);
+    Resolver { stdlib: stdlib::Resolver::new(dir), files }
+}
+
+struct Resolver {
+    stdlib: stdlib::Resolver,
+    files: FileModuleResolver,
+}
+
+impl ModuleResolver for Resolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: rhai::Position,
+    ) -> Result<Shared<Module>, Box<rhai::EvalAltResult>> {
+        if stdlib::STDLIB.iter().any(|(name, _)| *name == path) {
+            self.stdlib.resolve(engine, source, path, pos)
+        } else {
+            self.files.resolve(engine, source, path, pos)
+        }
+    }
 }
 
 /// A variable for completion: its name, and its keys when it holds a map.
