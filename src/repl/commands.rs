@@ -245,7 +245,7 @@ mod tests {
         for c in COMMANDS {
             assert!(h.contains(&format!(":{}", c.name)), "{h}");
         }
-        assert!(h.contains("Modules (:fns MODULE): ") && h.contains("store, wx"), "{h}");
+        assert!(h.contains("Modules (:fns MODULE): ") && h.contains("merchant, ") && h.contains("store"), "{h}");
     }
 
     #[test]
