@@ -172,7 +172,11 @@ fn help_shows_the_declaration() {
     assert!(out.contains(":save FILE") && out.contains("Ctrl-R"), "{out}");
     let out = r.eval(":sandbox");
     assert!(out.contains("built-in simulator"), "{out}");
-    r.quit();
+    // Ctrl-D at an empty prompt leaves (once the prompt is back: a Ctrl-D typed ahead while
+    // the terminal is not in raw mode is the terminal's end-of-file, not a key).
+    r.expect(PROMPT);
+    r.p.send(ControlCode::EndOfTransmission).expect("send Ctrl-D");
+    r.p.expect(Eof).expect("repl exits on Ctrl-D");
 }
 
 #[test]
