@@ -105,7 +105,7 @@ struct Repl<'s> {
     imports: Vec<(ImmutableString, Shared<Module>)>,
     /// The entries that ran without error, for `:save`.
     lines: Vec<String>,
-    /// Where each function was defined (entry source and its name), so that an error inside
+    /// Where each function was defined (the entry's name and text), so that an error inside
     /// it shows that entry's text, not the calling one's.
     fn_sources: HashMap<String, (String, String)>,
     names: Names,
