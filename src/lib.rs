@@ -3,7 +3,8 @@
 //! The rooms: `api` declares every endpoint once; `transport` sends requests with tokens,
 //! retries and redaction; `runtime` turns declarations into rhai functions and renders errors;
 //! `helpers` holds the script helpers that are not endpoints; `sandbox` is the stateful WeChat
-//! simulator; `cli` wires them into the `wxscript` command.
+//! simulator; `listen` receives WeChat's pushed events into the event log; `cli` wires them
+//! into the `wxscript` command.
 
 // Errors are the cold path and carry the whole script-facing error map; boxing them would only
 // add noise to every signature.
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod cli;
 pub mod helpers;
+pub mod listen;
 pub mod repl;
 pub mod runtime;
 pub mod sandbox;

@@ -103,13 +103,8 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         let encoded = encode(ep, f.name, f.ty, v)?;
         match (ep.body, f.ty) {
             (Body::Multipart { part }, Ty::File) => file = Some((part, encoded)),
-            (Body::Multipart { .. }, _) | (Body::None, _) => {
-                let s = match &encoded {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                query.push((f.name.to_string(), s));
-            }
+            (Body::Multipart { .. }, _) | (Body::None, _) => query.push((f.name.to_string(), query_text(&encoded))),
+            (Body::Json, _) if ep.query.contains(&f.name) => query.push((f.name.to_string(), query_text(&encoded))),
             (Body::Json, _) => {
                 wire.insert(f.name.to_string(), encoded);
             }
@@ -134,6 +129,14 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         }
     };
     Ok(Request { api: api.to_string(), method: ep.method, query, payload, creates: ep.creates, mutates: ep.mutates })
+}
+
+/// A wire value as it appears in a query string: strings bare, everything else as JSON.
+fn query_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn bad(ep: &Endpoint, field: &str, expected: impl std::fmt::Display, v: &Value) -> WxError {
@@ -254,6 +257,31 @@ fn encode(ep: &Endpoint, name: &str, ty: Ty, v: &Value) -> Result<Value, WxError
             }
             Ok(v.clone())
         }
+        Ty::Url => {
+            let s = v.as_str().ok_or_else(|| bad(ep, name, "an http(s) URL", v))?;
+            if !is_url(s) {
+                return Err(bad(ep, name, "an http(s) URL", v));
+            }
+            Ok(v.clone())
+        }
+        Ty::Date { time } => {
+            let expected = if time {
+                "a date: Unix seconds, \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS\" (UTC+8)"
+            } else {
+                "a date: Unix seconds or \"YYYY-MM-DD\" (midnight UTC+8)"
+            };
+            date_secs(v, time).map(Value::from).ok_or_else(|| bad(ep, name, expected, v))
+        }
+        Ty::Device => device(ep, name, v),
+        Ty::List { item, min, max } => {
+            let a = v.as_array().ok_or_else(|| bad(ep, name, format!("an array ({})", ty.limits()), v))?;
+            if a.len() < min || (max > 0 && a.len() > max) {
+                let n = a.len();
+                return Err(bad(ep, name, format!("an array of {} (given {n})", ty.limits()), v));
+            }
+            a.iter().enumerate().map(|(i, x)| encode(ep, &format!("{name}[{i}]"), *item, x)).collect()
+        }
+        Ty::Object(fields) => object(ep, name, fields, v),
         Ty::File => {
             let s = v.as_str().ok_or_else(|| bad(ep, name, "a file path", v))?;
             let meta = std::fs::metadata(s).map_err(|e| WxError::io(ep.path, s, format!("cannot read {s}: {e}")))?;
@@ -263,6 +291,154 @@ fn encode(ep: &Endpoint, name: &str, ty: Ty, v: &Value) -> Result<Value, WxError
             Ok(v.clone())
         }
     }
+}
+
+/// An `http://` or `https://` URL with something after the scheme.
+pub fn is_url(s: &str) -> bool {
+    ["http://", "https://"].iter().any(|p| s.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// China Standard Time, the zone of every shake-around date.
+pub const UTC8: i64 = 8 * 3600;
+
+/// Unix seconds of a date value: an int (>= 0) as it is, `"YYYY-MM-DD"` as midnight UTC+8 and,
+/// with `time`, `"YYYY-MM-DD HH:MM:SS"` in UTC+8. Pure arithmetic: the machine's zone is never
+/// consulted.
+pub fn date_secs(v: &Value, time: bool) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().filter(|n| *n >= 0),
+        Value::String(s) => {
+            let (date, clock) = match s.split_once(' ') {
+                Some((d, c)) if time => (d, Some(c)),
+                Some(_) => return None,
+                None => (s.as_str(), None),
+            };
+            let num = |t: &str, len: usize| {
+                (t.len() == len && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse::<i64>().ok()).flatten()
+            };
+            let mut parts = date.split('-');
+            let (y, m, d) = (num(parts.next()?, 4)?, num(parts.next()?, 2)?, num(parts.next()?, 2)?);
+            if parts.next().is_some() || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || y < 1970 {
+                return None;
+            }
+            let secs = match clock {
+                None => 0,
+                Some(c) => {
+                    let mut t = c.split(':');
+                    let (h, mi, se) = (num(t.next()?, 2)?, num(t.next()?, 2)?, num(t.next()?, 2)?);
+                    if t.next().is_some() || h > 23 || mi > 59 || se > 59 {
+                        return None;
+                    }
+                    h * 3600 + mi * 60 + se
+                }
+            };
+            Some(days_from_civil(y, m, d) * 86_400 + secs - UTC8).filter(|n| *n >= 0)
+        }
+        _ => None,
+    }
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// A UUID as beacons carry it: 8-4-4-4-12 hexadecimal digits.
+pub fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A map whose keys are checked against `fields`; nested errors name `name.key`.
+fn object(ep: &Endpoint, name: &str, fields: &[super::Field], v: &Value) -> Result<Value, WxError> {
+    let keys: Vec<&str> = fields.iter().map(|f| f.name).collect();
+    let o = v.as_object().ok_or_else(|| bad(ep, name, format!("a map #{{{}}}", keys.join(", ")), v))?;
+    for k in o.keys() {
+        if !keys.contains(&k.as_str()) {
+            let mut msg = format!("{}: unknown key \"{k}\" in \"{name}\"", ep.qualified());
+            match did_you_mean(k, keys.iter().copied()) {
+                Some(s) => msg.push_str(&format!(", did you mean \"{s}\"?")),
+                None => msg.push_str(&format!(" (keys: {})", keys.join(", "))),
+            }
+            return Err(WxError::input(ep.path, format!("{name}.{k}"), msg));
+        }
+    }
+    let mut out = Map::new();
+    for f in fields {
+        match o.get(f.name) {
+            None | Some(Value::Null) if f.required => {
+                return Err(WxError::input(
+                    ep.path,
+                    format!("{name}.{}", f.name),
+                    format!("{}: \"{name}\" lacks the key \"{}\" ({})", ep.qualified(), f.name, f.ty.name()),
+                ));
+            }
+            None | Some(Value::Null) => {}
+            Some(x) => {
+                out.insert(f.name.to_string(), encode(ep, &format!("{name}.{}", f.name), f.ty, x)?);
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+const DEVICE_ID: &[super::Field] = &[super::req("device_id", Ty::IdInt, "device id")];
+const DEVICE_UUID: &[super::Field] = &[
+    super::req("uuid", Ty::Str { min: 1, max: 0, cjk2: false }, "beacon UUID"),
+    super::req("major", Ty::Int { min: 0, max: 65_535 }, "beacon major"),
+    super::req("minor", Ty::Int { min: 0, max: 65_535 }, "beacon minor"),
+];
+
+/// A `device_identifier`: exactly `#{device_id}` or `#{uuid, major, minor}`; only the keys given
+/// are sent.
+fn device(ep: &Endpoint, name: &str, v: &Value) -> Result<Value, WxError> {
+    const FORMS: &str = "a device_identifier: #{device_id} or #{uuid, major, minor}";
+    let o = v.as_object().ok_or_else(|| bad(ep, name, FORMS, v))?;
+    let by_id = o.contains_key("device_id");
+    let by_uuid = ["uuid", "major", "minor"].iter().any(|k| o.contains_key(*k));
+    if by_id && by_uuid {
+        return Err(bad(ep, name, format!("{FORMS}, not both"), v));
+    }
+    let known = ["device_id", "uuid", "major", "minor"];
+    if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
+        let mut msg = format!("{}: unknown key \"{k}\" in \"{name}\" (expects {FORMS}", ep.qualified());
+        match did_you_mean(k, known) {
+            Some(s) => msg.push_str(&format!("), did you mean \"{s}\"?")),
+            // A whole device map from search_devices has comment, status, ...: say what to pass.
+            None => msg.push_str("; pass e.g. #{device_id: d.device_id})"),
+        }
+        return Err(WxError::input(ep.path, format!("{name}.{k}"), msg));
+    }
+    if !by_id && !by_uuid {
+        return Err(bad(ep, name, FORMS, v));
+    }
+    let out = object(ep, name, if by_id { DEVICE_ID } else { DEVICE_UUID }, v)?;
+    if let Some(u) = out.get("uuid").and_then(Value::as_str)
+        && !is_uuid(u)
+    {
+        return Err(bad(
+            ep,
+            &format!("{name}.uuid"),
+            "a UUID of the form FDA50693-A4E2-4FB1-AFCF-C6EB07647825",
+            &out["uuid"],
+        ));
+    }
+    Ok(out)
 }
 
 impl WxError {
@@ -336,6 +512,17 @@ pub fn unwrap(ep: &Endpoint, answer: Value) -> Result<Value, WxError> {
             }
             answer.get("result").cloned().ok_or_else(|| shape("result"))?
         }
+        Unwrap::MergeData => match answer {
+            Value::Object(mut o) => {
+                o.remove("errcode");
+                o.remove("errmsg");
+                if let Some(Value::Object(data)) = o.remove("data") {
+                    o.extend(data);
+                }
+                Value::Object(o)
+            }
+            other => other,
+        },
         Unwrap::ErrorData => match answer.get("error") {
             None | Some(Value::Null) => answer.get("data").cloned().ok_or_else(|| shape("data"))?,
             Some(e) => {
@@ -364,6 +551,31 @@ mod tests {
         assert!(!valid_hour("10:00-25:00"));
         assert!(!valid_hour("9:00-21:00"));
         assert!(!valid_hour("10:00~21:00"));
+    }
+
+    #[test]
+    fn dates_are_utc8_midnight() {
+        // 2026-11-01 00:00 +08:00 is 2026-10-31 16:00 UTC.
+        assert_eq!(date_secs(&json!("2026-11-01"), false), Some(1_793_462_400));
+        assert_eq!(date_secs(&json!("1970-01-02"), false), Some(86_400 - UTC8));
+        assert_eq!(
+            date_secs(&json!("2026-11-01 08:00:00"), true),
+            date_secs(&json!("2026-11-01"), false).map(|s| s + 28_800)
+        );
+        assert_eq!(date_secs(&json!("2026-11-01 08:00:00"), false), None);
+        assert_eq!(date_secs(&json!("2026-02-29"), false), None);
+        assert_eq!(date_secs(&json!("2024-02-29"), false).map(|s| s % 86_400), Some(86_400 - UTC8));
+        assert_eq!(date_secs(&json!("2026-1-01"), false), None);
+        assert_eq!(date_secs(&json!(1_700_000_000), false), Some(1_700_000_000));
+        assert_eq!(date_secs(&json!(-1), false), None);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+
+    #[test]
+    fn uuids() {
+        assert!(is_uuid("FDA50693-A4E2-4FB1-AFCF-C6EB07647825"));
+        assert!(!is_uuid("FDA50693A4E24FB1AFCFC6EB07647825"));
+        assert!(!is_uuid("FDA50693-A4E2-4FB1-AFCF-C6EB0764782G"));
     }
 
     #[test]

@@ -192,6 +192,83 @@ pub const ERROR_CODES: &[(i64, &str, &str)] = &[
     ),
     (85055, "map_poi_id 无效", "invalid map_poi_id: take sosomap_poi_uid from map::search_poi"),
     (85056, "临时mediaid无效", "invalid or expired temporary media id: upload again with media::upload"),
+    // Shake-around (摇一摇周边). 9001040 and up are the sandbox's own codes for refusals the
+    // documents give no code for; scripts should test `e.kind` and the errmsg, not these numbers.
+    (9001001, "POST数据参数不合法", "invalid POST parameters"),
+    (9001002, "远端服务不可用", "remote service unavailable: try again later"),
+    (9001003, "Ticket不合法", "invalid or expired ticket: a shake ticket is valid for 30 minutes"),
+    (9001004, "获取摇周边用户信息失败", "could not read the shaking user's information"),
+    (9001005, "获取商户信息失败", "could not read the merchant's information"),
+    (9001006, "获取OpenID失败", "could not read the user's openid"),
+    (9001007, "上传文件缺失", "the upload carries no file (multipart field media)"),
+    (9001008, "上传素材的文件类型不合法", "file type not allowed for this material: jpg, png or gif"),
+    (
+        9001009,
+        "上传素材的文件尺寸不合法",
+        "file size or dimensions not allowed: icon square, <=200x200 px; license <=2 MB",
+    ),
+    (9001010, "上传失败", "upload failed: try again"),
+    (
+        9001020,
+        "帐号不合法",
+        "account not enabled for shake-around: shake::register and wait for approval (shake::audit_status())",
+    ),
+    (
+        9001021,
+        "已有设备激活率低于50%,不能新增设备",
+        "fewer than half of the existing devices are activated: activate them before applying for more",
+    ),
+    (9001022, "设备申请数不合法,必须为大于0的数字", "quantity must be a number greater than 0"),
+    (9001023, "已存在审核中的设备ID申请", "a device id application is already in review"),
+    (9001024, "一次查询设备ID数量不能超过50", "at most 50 devices per search"),
+    (9001025, "设备ID不合法", "unknown device: check device_id or uuid/major/minor (shake::all_devices())"),
+    (9001026, "页面ID不合法", "unknown page: check page_id (shake::all_pages())"),
+    (9001027, "页面参数不合法", "invalid page fields: icon_url must come from shake::upload_material(path, \"icon\")"),
+    (9001028, "一次删除页面ID数量不能超过10", "at most 10 pages per delete"),
+    (
+        9001029,
+        "页面已应用在设备中,请先解除应用关系再删除",
+        "the page is bound to devices: unbind it (shake::bind_pages) before deleting",
+    ),
+    (9001030, "一次查询页面ID数量不能超过50", "at most 50 pages per search"),
+    (9001031, "时间区间不合法", "invalid date range: at most 30 days, within the last 90 (UTC+8)"),
+    (9001032, "保存设备与页面的绑定关系参数错误", "invalid device-page binding: at most 30 existing pages per device"),
+    (
+        9001033,
+        "门店ID不合法",
+        "unknown store: poi_id must be one of the account's stores (store::all(), poi::list()) or 0",
+    ),
+    (9001034, "设备备注信息过长", "device comment too long: at most 15 CJK / 30 Latin characters"),
+    (9001035, "设备申请参数不合法", "invalid device id application parameters (e.g. an unknown apply_id)"),
+    (9001036, "查询起始值begin不合法", "invalid begin: it must not exceed the number of items"),
+    (
+        9001040,
+        "申请正在审核中,请勿重复提交",
+        "an application is already in review: wait for shake::audit_status() (sandbox code)",
+    ),
+    (9001041, "已开通摇一摇周边,无需重复申请", "shake-around is already enabled for this account (sandbox code)"),
+    (
+        9001042,
+        "设备ID数量已达上限",
+        "device id quota reached: an account holds at most 10,000 ids; mail zhoubian@tencent.com to raise it (sandbox code)",
+    ),
+    (9001043, "分组不存在", "unknown device group: check group_id (shake::all_groups()) (sandbox code)"),
+    (
+        9001044,
+        "分组内还有设备,不能删除",
+        "the group still holds devices: remove them (shake::remove_group_devices) first (sandbox code)",
+    ),
+    (
+        9001045,
+        "分组数量或分组内设备数量已达上限",
+        "group limit reached: 1,000 groups per account, 10,000 devices per group (sandbox code)",
+    ),
+    (9001046, "抽奖活动不存在", "unknown lottery: check lottery_id (sandbox code)"),
+    (
+        9001047,
+        "抽奖活动参数不合法",
+        "invalid lottery fields, e.g. expire_time not after begin_time or a full prize bucket (sandbox code)",
+    ),
 ];
 
 /// The (Chinese, English) hint for a documented error code.

@@ -12,6 +12,7 @@ mod map;
 pub mod media;
 mod merchant;
 mod poi;
+pub mod shake;
 mod store;
 
 pub use errors::{ErrorKind, WxError};
@@ -69,6 +70,18 @@ pub enum Ty {
     OneOf(&'static [&'static str]),
     /// A local file to upload (path relative to the working directory).
     File,
+    /// An http(s) URL.
+    Url,
+    /// A date: Unix seconds (int), or `"YYYY-MM-DD"` taken as midnight China Standard Time
+    /// (UTC+8) whatever the machine's zone; with `time`, also `"YYYY-MM-DD HH:MM:SS"` (UTC+8).
+    /// Sent as an int.
+    Date { time: bool },
+    /// A shake-around `device_identifier`: `#{device_id}` or `#{uuid, major, minor}`.
+    Device,
+    /// An array of `item`s, `min..=max` long (`max` 0: unlimited).
+    List { item: &'static Ty, min: usize, max: usize },
+    /// A map with exactly these fields (nested errors name `field.key`).
+    Object(&'static [Field]),
 }
 
 impl Ty {
@@ -84,6 +97,14 @@ impl Ty {
             Ty::MediaIds { .. } => "array of media ids",
             Ty::OneOf(_) => "string",
             Ty::File => "file path",
+            Ty::Url => "URL",
+            Ty::Date { .. } => "date",
+            Ty::Device => "device_identifier map",
+            Ty::List { item: Ty::Device, .. } => "array of device_identifier maps",
+            Ty::List { item: Ty::Url, .. } => "array of URLs",
+            Ty::List { item: Ty::Object(_), .. } => "array of maps",
+            Ty::List { .. } => "array",
+            Ty::Object(_) => "map",
         }
     }
 
@@ -112,12 +133,35 @@ impl Ty {
             Ty::IdInt => "sent as an int".into(),
             Ty::Decimal => "sent as a string".into(),
             Ty::File => "checked locally before upload".into(),
+            Ty::Url => "http:// or https://".into(),
+            Ty::Date { time: false } => "Unix seconds, or \"YYYY-MM-DD\" (midnight UTC+8); sent as an int".into(),
+            Ty::Date { time: true } => {
+                "Unix seconds, \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS\" (UTC+8); sent as an int".into()
+            }
+            Ty::Device => "#{device_id} or #{uuid, major, minor}".into(),
+            Ty::List { item, min, max } => {
+                let count = match (min, max) {
+                    (0, 0) => String::new(),
+                    (n, 0) => format!("at least {n} items"),
+                    (0, m) => format!("at most {m} items"),
+                    (n, m) => format!("{n}-{m} items"),
+                };
+                let each = item.limits();
+                match (count.is_empty(), each.is_empty()) {
+                    (true, _) => each,
+                    (false, true) => count,
+                    (false, false) => format!("{count}; each {each}"),
+                }
+            }
+            Ty::Object(fields) => {
+                format!("keys {}", fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", "))
+            }
         }
     }
 }
 
 /// One request field.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Field {
     pub name: &'static str,
     pub ty: Ty,
@@ -160,6 +204,10 @@ pub enum Unwrap {
     TencentResult,
     /// `{error, data}`: a non-null `error` is an error; returns `data`.
     ErrorData,
+    /// Every top-level field except `errcode`/`errmsg`, with the fields of the `data` object
+    /// merged in (shake-around statistics lists put `date`, `total_count`, `page_index` at the
+    /// top and `devices`/`pages` under `data`).
+    MergeData,
 }
 
 /// A local check beyond field types, given the script's argument map.
@@ -175,6 +223,8 @@ pub struct Endpoint {
     /// Positional parameter names (each a field). A function with fields also takes one map.
     pub params: &'static [&'static str],
     pub fields: &'static [Field],
+    /// Fields sent in the query string although the body is JSON (`lottery/addlotteryinfo`).
+    pub query: &'static [&'static str],
     pub body: Body,
     pub unwrap: Unwrap,
     /// Creates something: an unknown outcome (timeout after sending) is never re-sent.
@@ -227,6 +277,7 @@ pub const BASE: Endpoint = Endpoint {
     path: "",
     params: &[],
     fields: &[],
+    query: &[],
     body: Body::Json,
     unwrap: Unwrap::Nothing,
     creates: false,
@@ -247,6 +298,7 @@ pub fn endpoints() -> impl Iterator<Item = &'static Endpoint> {
         .chain(store::ENDPOINTS)
         .chain(poi::ENDPOINTS)
         .chain(media::ENDPOINTS)
+        .chain(shake::ENDPOINTS)
 }
 
 /// The endpoint declared at an API path (without leading slash).

@@ -10,9 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
 pub mod config;
+mod listen;
 mod scaffold;
 mod session;
 
+pub use listen::ListenArgs;
 pub use session::{Session, SessionOptions};
 
 use crate::runtime::{self, Ctx, render};
@@ -47,6 +49,16 @@ struct SandboxOpts {
     /// errcode of injected failures.
     #[arg(long, default_value_t = -1, value_name = "C", allow_hyphen_values = true)]
     fail_code: i64,
+    /// POST each decided audit to this message URL as WeChat's XML event (with `run
+    /// --sandbox` the run's own listener gets them without it).
+    #[arg(long, value_name = "URL")]
+    push_url: Option<String>,
+    /// The Token pushes are signed with [env: WECHAT_TOKEN]. Never printed.
+    #[arg(long, value_name = "TOKEN")]
+    push_token: Option<String>,
+    /// Encrypt pushes (safe mode) with this 43-character EncodingAESKey. Never printed.
+    #[arg(long, value_name = "KEY")]
+    push_aes_key: Option<String>,
 }
 
 impl SandboxOpts {
@@ -57,6 +69,13 @@ impl SandboxOpts {
             latency_ms: self.latency_ms,
             fail_rate: self.fail_rate.clamp(0.0, 1.0),
             fail_code: self.fail_code,
+            push_url: self.push_url.clone(),
+            push_token: self
+                .push_token
+                .clone()
+                .or_else(|| std::env::var("WECHAT_TOKEN").ok().filter(|t| !t.is_empty()))
+                .unwrap_or_default(),
+            push_aes_key: self.push_aes_key.clone(),
         }
     }
 }
@@ -88,6 +107,26 @@ enum Command {
         quiet: bool,
         #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
         sandbox_opts: SandboxOpts,
+        /// Serve the event listener on this port during the run (event::wait sees its events).
+        #[arg(long, value_name = "PORT")]
+        listen: Option<u16>,
+        #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
+        events: ListenArgs,
+    },
+    /// Be the official account's message URL: answer WeChat's handshake, check (and in safe
+    /// mode decrypt) each pushed event and append it to the event log before answering.
+    Listen {
+        /// Port to listen on.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// A script whose on_event(e) runs for each new event, in order.
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+        /// Total timeout of one HTTP request made by the script, in seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        #[command(flatten)]
+        opts: ListenArgs,
     },
     /// Explore the API interactively: completion, hints, history, `:help NAME`.
     Repl {
@@ -173,19 +212,31 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, sandbox, args, timeout, qps, dry_run, quiet, sandbox_opts } => {
+        Command::Run { file, sandbox, args, timeout, qps, dry_run, quiet, sandbox_opts, listen, events } => {
+            // With --sandbox, --log alone also starts the run's listener, logging there.
+            let port = listen.or((sandbox && events.log.is_some()).then_some(0));
+            let events = match port {
+                Some(port) => match events.options(port, !sandbox) {
+                    Ok(o) => EventOpts::Listen(o),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => EventOpts::Read(events.log.clone()),
+            };
             let opts = SessionOptions {
                 sandbox: sandbox.then(|| sandbox_opts.config()),
                 timeout: timeout.map(|t| Duration::from_secs(t.max(1))),
                 qps: qps.filter(|q| *q > 0.0),
                 quiet,
                 dry_run,
+                ..SessionOptions::default()
             };
-            run(&file, &opts, args)
+            run(&file, opts, args, events)
         }
         Command::Repl { sandbox, timeout, qps, dry_run, sandbox_opts } => {
             // Session options the REPL has no flag for keep their defaults.
-            #[allow(clippy::needless_update)]
             let opts = SessionOptions {
                 sandbox: sandbox.then(|| sandbox_opts.config()),
                 timeout: timeout.map(|t| Duration::from_secs(t.max(1))),
@@ -195,6 +246,7 @@ pub fn main() -> ExitCode {
             };
             crate::repl::run(&opts)
         }
+        Command::Listen { port, script, timeout, opts } => listen::listen(port, &opts, script.as_deref(), timeout),
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
             match format {
@@ -285,6 +337,7 @@ fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
         cancel,
         quiet: true,
         dry_run: false,
+        event_log: None,
     })))
 }
 
@@ -309,7 +362,15 @@ fn check(files: &[PathBuf]) -> ExitCode {
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-fn run(file: &Path, opts: &SessionOptions, args: Vec<(String, String)>) -> ExitCode {
+/// Where a run's events come from.
+enum EventOpts {
+    /// A listener inside the run.
+    Listen(crate::listen::Options),
+    /// Only read a log (`--log`, else the default) another process writes.
+    Read(Option<PathBuf>),
+}
+
+fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, events: EventOpts) -> ExitCode {
     let src = match read_script(file) {
         Ok(s) => s,
         Err(e) => {
@@ -317,7 +378,12 @@ fn run(file: &Path, opts: &SessionOptions, args: Vec<(String, String)>) -> ExitC
             return ExitCode::from(2);
         }
     };
-    let session = match Session::start(opts) {
+    let announce = matches!(events, EventOpts::Listen(_));
+    match events {
+        EventOpts::Listen(o) => opts.listen = Some(o),
+        EventOpts::Read(p) => opts.event_log = p,
+    }
+    let session = match Session::start(&opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -325,6 +391,9 @@ fn run(file: &Path, opts: &SessionOptions, args: Vec<(String, String)>) -> ExitC
         }
     };
     session.cancel_on_ctrl_c();
+    if announce && let Some(l) = &session.listener {
+        eprintln!("listening for events on {} (event log {})", l.url(), l.log_path().display());
+    }
     let cancel = session.cancel.clone();
     let mut engine = session.engine();
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -364,9 +433,14 @@ fn run(file: &Path, opts: &SessionOptions, args: Vec<(String, String)>) -> ExitC
 }
 
 fn serve(port: u16, opts: &SandboxOpts) -> ExitCode {
+    let cfg = opts.config();
+    if cfg.push_url.is_some() && cfg.push_token.is_empty() {
+        eprintln!("error: --push-url needs the Token to sign with: --push-token or WECHAT_TOKEN");
+        return ExitCode::from(2);
+    }
     let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
     rt.block_on(async {
-        let sim = match Sandbox::start(opts.config(), port).await {
+        let sim = match Sandbox::start(cfg, port).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");

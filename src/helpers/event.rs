@@ -1,8 +1,90 @@
-//! `event::parse`: one pushed XML event (audit results, shakes) as a map.
+//! `event::parse`: one pushed XML event (audit results, shakes) as a map; `event::find` and
+//! `event::wait`: events in the event log that `wxscript listen` (or `run --listen`, or the
+//! sandbox's pushes) writes.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use rhai::{Array, Dynamic, Map};
+use serde_json::Value;
+
+use crate::api::{ErrorKind, WxError};
+use crate::listen::log;
+use crate::runtime::{Ctx, convert};
+
+/// How often `event::wait` looks at the log.
+const POLL: Duration = Duration::from_millis(50);
+
+fn filter_json(api: &str, filter: &Map) -> Result<serde_json::Map<String, Value>, WxError> {
+    match convert::to_json(&Dynamic::from_map(filter.clone())) {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(_) => Err(WxError::input(api, "filter", "the filter must be a map")),
+        Err(m) => Err(WxError::input(api, "filter", format!("filter: {m}"))),
+    }
+}
+
+fn io_error(api: &str, path: &Path, e: &std::io::Error) -> WxError {
+    let mut w = WxError::new(ErrorKind::Io, api, format!("cannot read the event log {}: {e}", path.display()));
+    w.path = Some(path.display().to_string());
+    w
+}
+
+fn to_map(ev: &serde_json::Map<String, Value>) -> Dynamic {
+    convert::to_dynamic(&Value::Object(ev.clone()))
+}
+
+/// The log a context reads.
+pub fn log_path(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.event_log.clone().unwrap_or_else(log::default_path)
+}
+
+/// Every logged event matching `filter`, oldest first.
+pub fn find(ctx: &Ctx, filter: &Map) -> Result<Array, WxError> {
+    let f = filter_json("event::find", filter)?;
+    let path = log_path(ctx);
+    let all = log::read_all(&path).map_err(|e| io_error("event::find", &path, &e))?;
+    Ok(all.iter().filter(|ev| log::matches(ev, &f)).map(to_map).collect())
+}
+
+/// The first logged event matching `filter`, waiting up to `timeout_secs` for it to arrive.
+pub fn wait(ctx: &Ctx, filter: &Map, timeout_secs: f64) -> Result<Dynamic, WxError> {
+    const API: &str = "event::wait";
+    let f = filter_json(API, filter)?;
+    if !timeout_secs.is_finite() || timeout_secs < 0.0 {
+        return Err(WxError::input(API, "timeout_secs", "timeout_secs must be a number of seconds >= 0"));
+    }
+    let path = log_path(ctx);
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout_secs.min(31_536_000.0));
+    let mut reader = log::Reader::new(&path);
+    loop {
+        let batch = reader.next_batch().map_err(|e| io_error(API, &path, &e))?;
+        if let Some(ev) = batch.iter().find(|ev| log::matches(ev, &f)) {
+            return Ok(to_map(ev));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let shown = serde_json::to_string(&f).unwrap_or_default();
+            return Err(WxError::new(
+                ErrorKind::Timeout,
+                API,
+                format!("no event matching {shown} in {} within {timeout_secs} s", path.display()),
+            ));
+        }
+        let nap = POLL.min(deadline - now);
+        let cancel = ctx.cancel.clone();
+        let cancelled = ctx.block(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(nap) => false,
+                _ = cancel.cancelled() => true,
+            }
+        });
+        if cancelled {
+            return Err(WxError::new(ErrorKind::Cancelled, API, "cancelled"));
+        }
+    }
+}
 
 #[derive(Default)]
 struct Node {
@@ -65,8 +147,42 @@ pub fn parse(xml: &str) -> Result<Map, String> {
     }
     let root = stack.pop().and_then(|r| r.children.into_iter().next()).ok_or("no XML element found")?;
     match value(root) {
-        v if v.is_map() => Ok(v.cast::<Map>()),
+        v if v.is_map() => {
+            let mut m = v.cast::<Map>();
+            beacons(&mut m);
+            Ok(m)
+        }
         _ => Err("the event has no fields".into()),
+    }
+}
+
+/// `ShakearoundUserShake`: `ChosenBeacon` and `AroundBeacons/AroundBeacon` also as
+/// `chosen_beacon` and `around_beacons`, each `#{uuid, major, minor, distance}` with a float
+/// distance, as the script API names them.
+fn beacons(m: &mut Map) {
+    fn beacon(d: &Dynamic) -> Option<Dynamic> {
+        let b = d.read_lock::<Map>()?;
+        let mut out = Map::new();
+        for (from, to) in [("Uuid", "uuid"), ("Major", "major"), ("Minor", "minor"), ("Distance", "distance")] {
+            let v = b.get(from).cloned().unwrap_or(Dynamic::UNIT);
+            let v = match (to, v.as_int()) {
+                ("distance", Ok(i)) => Dynamic::from_float(i as rhai::FLOAT),
+                _ => v,
+            };
+            out.insert(to.into(), v);
+        }
+        Some(Dynamic::from_map(out))
+    }
+    if let Some(c) = m.get("ChosenBeacon").and_then(beacon) {
+        m.insert("chosen_beacon".into(), c);
+    }
+    if let Some(a) = m.get("AroundBeacons") {
+        // An empty <AroundBeacons/> reads as text; one element is still a list.
+        let list: Array = match a.clone().into_array() {
+            Ok(items) => items.iter().filter_map(beacon).collect(),
+            Err(_) => a.read_lock::<Map>().and_then(|o| o.get("AroundBeacon").and_then(beacon)).into_iter().collect(),
+        };
+        m.insert("around_beacons".into(), Dynamic::from_array(list));
     }
 }
 
@@ -114,6 +230,26 @@ mod tests {
     fn beacons_become_arrays() {
         let m = parse("<xml><AroundBeacons><AroundBeacon><Major>1</Major><Distance>1.5</Distance></AroundBeacon><AroundBeacon><Major>2</Major></AroundBeacon></AroundBeacons></xml>").expect("parses");
         assert_eq!(m["AroundBeacons"].clone().into_array().map(|a| a.len()).ok(), Some(2));
+    }
+
+    #[test]
+    fn shake_event() {
+        let xml = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[ouser]]></FromUserName><CreateTime>1433332012</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[ShakearoundUserShake]]></Event>\
+            <ChosenBeacon><Uuid><![CDATA[FDA50693-A4E2-4FB1-AFCF-C6EB07647825]]></Uuid><Major>10001</Major><Minor>1</Minor><Distance>0.057</Distance></ChosenBeacon>\
+            <AroundBeacons><AroundBeacon><Uuid><![CDATA[FDA50693-A4E2-4FB1-AFCF-C6EB07647825]]></Uuid><Major>10001</Major><Minor>2</Minor><Distance>166</Distance></AroundBeacon></AroundBeacons></xml>";
+        let m = parse(xml).expect("parses");
+        let chosen = m["chosen_beacon"].read_lock::<Map>().expect("map").clone();
+        assert_eq!(chosen["major"].as_int(), Ok(10001));
+        assert_eq!(chosen["distance"].as_float(), Ok(0.057));
+        assert_eq!(chosen["uuid"].clone().into_string().ok().as_deref(), Some("FDA50693-A4E2-4FB1-AFCF-C6EB07647825"));
+        let around = m["around_beacons"].clone().into_array().expect("array");
+        assert_eq!(around.len(), 1);
+        let first = around[0].read_lock::<Map>().expect("map").clone();
+        assert_eq!(first["minor"].as_int(), Ok(2));
+        assert_eq!(first["distance"].as_float(), Ok(166.0));
+        let none = parse("<xml><Event><![CDATA[ShakearoundUserShake]]></Event><AroundBeacons></AroundBeacons></xml>")
+            .expect("parses");
+        assert_eq!(none["around_beacons"].clone().into_array().map(|a| a.len()).ok(), Some(0));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Script functions that are not single endpoints: paging (`store::all`), the raw escape
 //! hatch (`wx::request`), event parsing, `sleep`, the sandbox's own controls, and the bulk
-//! helpers (`csv::`, `district::`, `journal::`, `parallel`). Each has one entry in `DOCS`,
-//! which `wxscript docs` and did-you-mean read.
+//! helpers (`csv::`, `district::`, `journal::`, `parallel`), and shake-around paging and shakes
+//! (`shake::all_devices`, `sandbox::shake`, in `shake`). Each has one entry in `DOCS`, which
+//! `wxscript docs` and did-you-mean read.
 
 mod bulk;
 pub mod csv;
@@ -10,6 +11,7 @@ pub mod event;
 pub mod journal;
 mod parallel;
 pub mod progress;
+pub mod shake;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +42,34 @@ pub const DOCS: &[HelperDoc] = &[
         example: "let stores = store::all();\nprint(`${stores.len()} stores`);",
     },
     HelperDoc {
+        name: "shake::all_devices",
+        signatures: &["shake::all_devices()", "shake::all_devices(apply_id)"],
+        doc: "Every device of the account, or of one device id application, paging through shakearound/device/search (type 2 or 3) by the last_seen cursor, 50 at a time.",
+        returns: "array of #{device_id, uuid, major, minor, comment, status, poi_id, last_active_time}",
+        example: "let devices = shake::all_devices();\nprint(`${devices.len()} devices`);",
+    },
+    HelperDoc {
+        name: "shake::all_pages",
+        signatures: &["shake::all_pages()"],
+        doc: "Every shake-around page, paging through shakearound/page/search (type 2) 50 at a time.",
+        returns: "array of #{page_id, title, description, icon_url, page_url, comment}",
+        example: "for p in shake::all_pages() { print(`${p.page_id} ${p.title}`); }",
+    },
+    HelperDoc {
+        name: "shake::all_groups",
+        signatures: &["shake::all_groups()"],
+        doc: "Every device group, paging through shakearound/device/group/getlist 1000 at a time.",
+        returns: "array of #{group_id, group_name}",
+        example: "print(shake::all_groups().len());",
+    },
+    HelperDoc {
+        name: "shake::today",
+        signatures: &["shake::today()"],
+        doc: "Today's midnight in China Standard Time (UTC+8) as Unix seconds, the form the statistics dates take; yesterday is shake::today() - 86400.",
+        returns: "int",
+        example: "let yesterday = shake::today() - 86400;\nprint(yesterday);",
+    },
+    HelperDoc {
         name: "wx::request",
         signatures: &["wx::request(method, path)", "wx::request(method, path, body)"],
         doc: "Any other WeChat endpoint, with the same token, retry and error handling. `path` is relative (\"wxa/get_store_info\", a leading / is accepted); absolute URLs, `..` and access_token in the query are refused. A POST whose outcome is unknown is not re-sent.",
@@ -49,9 +79,23 @@ pub const DOCS: &[HelperDoc] = &[
     HelperDoc {
         name: "event::parse",
         signatures: &["event::parse(xml)"],
-        doc: "One pushed XML event as a map: ToUserName, FromUserName, CreateTime, MsgType, Event and the event's own fields; numbers outside CDATA become ints.",
+        doc: "One pushed XML event as a map: ToUserName, FromUserName, CreateTime, MsgType, Event and the event's own fields; numbers outside CDATA become ints. A ShakearoundUserShake push also gets chosen_beacon and around_beacons, each #{uuid, major, minor, distance}.",
         returns: "map",
         example: "let e = event::parse(\"<xml><Event><![CDATA[add_store_audit_info]]></Event><audit_id>11111</audit_id><status>1</status><poiid>12344</poiid></xml>\");\nprint(e.poiid);",
+    },
+    HelperDoc {
+        name: "event::find",
+        signatures: &["event::find(filter)"],
+        doc: "Events in the event log (written by `wxscript listen`, `run --listen` or the sandbox's pushes) whose fields equal every key of `filter`, oldest first. Numbers and numeric strings compare by value (audit_id: 123 matches \"123\"). The log is --log, else WXSCRIPT_EVENT_LOG, else ./wxscript-events.jsonl; with --sandbox, the run's own log.",
+        returns: "array of event maps",
+        example: "for e in event::find(#{Event: \"add_store_audit_info\", status: 1}) { print(e.poiid); }",
+    },
+    HelperDoc {
+        name: "event::wait",
+        signatures: &["event::wait(filter, timeout_secs)"],
+        doc: "The first event in the event log matching `filter` (as event::find), waiting until one is logged. Throws #{kind: \"timeout\"} when none comes within timeout_secs (int or float); Ctrl-C interrupts it.",
+        returns: "event map",
+        example: "let r = store::add(#{map_poi_id: \"2880741500279549033\", pic_list: [\"http://mmbiz.qpic.cn/a.jpg\"], contract_phone: \"020-1\", hour: \"08:00-22:00\", credential: \"91440105MA5C\"});\nlet e = event::wait(#{Event: \"add_store_audit_info\", audit_id: r.audit_id}, 600);\nprint(e.poiid);",
     },
     HelperDoc {
         name: "sleep",
@@ -145,6 +189,13 @@ pub const DOCS: &[HelperDoc] = &[
         example: "sandbox::expire_tokens();\nstore::list(0, 1);",
     },
     HelperDoc {
+        name: "sandbox::shake",
+        signatures: &["sandbox::shake(device)", "sandbox::shake(device, openid)"],
+        doc: "Sandbox only: a user (openid, else a random one) shakes near a device (a device_id, #{device_id}, #{uuid, major, minor} or a map from shake::all_devices()); the device needs a bound page. Issues a ticket for shake::shake_info (valid 30 minutes), marks the device active and records a ShakearoundUserShake event.",
+        returns: "#{ticket, openid, page_id, device_id, uuid, major, minor, distance, url, expires_in}",
+        example: "let d = shake::all_devices()[0];\nlet s = sandbox::shake(d, \"oVDmXjp7y8aG2AlBuRpOZsandbox\");\nprint(shake::shake_info(#{ticket: s.ticket}).openid);",
+    },
+    HelperDoc {
         name: "sandbox::set_fault",
         signatures: &["sandbox::set_fault(map)"],
         doc: "Sandbox only: changes fault injection: #{latency_ms, fail_rate, fail_code}.",
@@ -189,6 +240,30 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
             event::parse(xml)
                 .map(Dynamic::from_map)
                 .map_err(|m| throw(WxError::input("event::parse", "xml", m), nc.call_position()))
+        },
+    );
+
+    shake::register(modules, ctx);
+
+    let c = ctx.clone();
+    helper("event::find").set_into_module(
+        modules.entry("event").or_default(),
+        move |nc: NativeCallContext, filter: rhai::Map| -> RhaiResult {
+            event::find(&c, &filter).map(Dynamic::from_array).map_err(|e| throw(e, nc.call_position()))
+        },
+    );
+    let c = ctx.clone();
+    helper("event::wait").set_into_module(
+        modules.entry("event").or_default(),
+        move |nc: NativeCallContext, filter: rhai::Map, secs: Dynamic| -> RhaiResult {
+            let pos = nc.call_position();
+            let secs = secs.as_int().map(|i| i as f64).or_else(|_| secs.as_float()).map_err(|t| {
+                throw(
+                    WxError::input("event::wait", "timeout_secs", format!("timeout_secs must be a number, got {t}")),
+                    pos,
+                )
+            })?;
+            event::wait(&c, &filter, secs).map_err(|e| throw(e, pos))
         },
     );
 

@@ -28,6 +28,8 @@ pub struct Ctx {
     pub quiet: bool,
     /// Mutating calls are shown, not sent (`--dry-run`).
     pub dry_run: bool,
+    /// The event log `event::find` / `event::wait` read; `None`: `listen::log::default_path()`.
+    pub event_log: Option<std::path::PathBuf>,
 }
 
 impl Ctx {

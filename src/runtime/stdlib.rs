@@ -11,7 +11,12 @@ use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Share
 type SharedModule = Shared<Module>;
 
 /// The bundled modules: name and source.
-pub const STDLIB: &[(&str, &str)] = &[("stores", include_str!("../../stdlib/stores.rhai"))];
+pub const STDLIB: &[(&str, &str)] = &[
+    ("audit", include_str!("../../stdlib/audit.rhai")),
+    ("migrate", include_str!("../../stdlib/migrate.rhai")),
+    ("paging", include_str!("../../stdlib/paging.rhai")),
+    ("stores", include_str!("../../stdlib/stores.rhai")),
+];
 
 pub struct Resolver {
     files: FileModuleResolver,
@@ -36,8 +41,8 @@ impl ModuleResolver for Resolver {
         let Some((name, src)) = STDLIB.iter().find(|(n, _)| *n == path) else {
             return self.files.resolve(engine, source, path, pos);
         };
-        let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(m) = cache.get(name) {
+        // Not held while compiling: a stdlib module may import another one.
+        if let Some(m) = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
             return Ok(m.clone());
         }
         let mut ast = engine.compile(*src).map_err(|e| {
@@ -47,7 +52,7 @@ impl ModuleResolver for Resolver {
         let m: SharedModule = Module::eval_ast_as_new(Scope::new(), &ast, engine)
             .map_err(|e| EvalAltResult::ErrorInModule(path.into(), e, pos))?
             .into();
-        cache.insert(name, m.clone());
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(name, m.clone());
         Ok(m)
     }
 }

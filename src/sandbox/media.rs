@@ -30,13 +30,13 @@ impl Media {
     }
 }
 
-enum PartError {
+pub(crate) enum PartError {
     Missing,
     TooLarge,
 }
 
 /// The bytes of the multipart part `part`.
-async fn read_part(mp: Option<Multipart>, part: &str) -> Result<Vec<u8>, PartError> {
+pub(crate) async fn read_part(mp: Option<Multipart>, part: &str) -> Result<Vec<u8>, PartError> {
     let mut mp = mp.ok_or(PartError::Missing)?;
     let too_large = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE { PartError::TooLarge } else { PartError::Missing }

@@ -6,7 +6,8 @@
 //! wire-level field check derived from the `api` declarations), fault injection, request
 //! statistics, the admin routes under `/_sandbox/`, and the lazily decided audits with the
 //! events they produce. The behaviour of each family lives beside it: `merchant`, `map`
-//! (districts and POIs), `store` (stores, cards, legacy POIs) and `media`.
+//! (districts and POIs), `store` (stores, cards, legacy POIs), `media` and `shake`
+//! (shake-around: beacons, pages, groups, statistics, shakes, lotteries).
 //!
 //! Audits need no background task: each pending audit remembers when it was submitted, and
 //! every time the state is locked, the ones whose `audit_delay` has passed are decided.
@@ -14,6 +15,8 @@
 mod map;
 mod media;
 mod merchant;
+pub mod push;
+mod shake;
 mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -45,8 +48,8 @@ pub const FROM_USER_NAME: &str = "od1P50M-fNQI5Gcq-sandbox0001";
 /// check and gets WeChat's 40006 instead of a transport-level refusal.
 const MAX_BODY: usize = 24 << 20;
 
-/// Start-up settings of a sandbox.
-#[derive(Clone, Debug)]
+/// Start-up settings of a sandbox. (`Debug` leaves out the push Token and key.)
+#[derive(Clone)]
 pub struct Config {
     /// Audits are decided this long after submission (default 0: on the next request).
     pub audit_delay: Duration,
@@ -58,11 +61,40 @@ pub struct Config {
     pub fail_rate: f64,
     /// The errcode of injected failures (default -1, errmsg "system error").
     pub fail_code: i64,
+    /// Push each decided audit to this message URL, as WeChat does (default none).
+    pub push_url: Option<String>,
+    /// The Token pushes are signed with.
+    pub push_token: String,
+    /// The EncodingAESKey pushes are encrypted with (default none: plaintext mode).
+    pub push_aes_key: Option<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { audit_delay: Duration::ZERO, token_ttl: 7200, latency_ms: 0, fail_rate: 0.0, fail_code: -1 }
+        Config {
+            audit_delay: Duration::ZERO,
+            token_ttl: 7200,
+            latency_ms: 0,
+            fail_rate: 0.0,
+            fail_code: -1,
+            push_url: None,
+            push_token: String::new(),
+            push_aes_key: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("audit_delay", &self.audit_delay)
+            .field("token_ttl", &self.token_ttl)
+            .field("latency_ms", &self.latency_ms)
+            .field("fail_rate", &self.fail_rate)
+            .field("fail_code", &self.fail_code)
+            .field("push_url", &self.push_url)
+            .field("push_encrypted", &self.push_aes_key.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -71,11 +103,20 @@ pub struct Sandbox {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     shared: Arc<Shared>,
+    pusher: Option<tokio::task::JoinHandle<()>>,
+    pushes: Arc<push::Counts>,
 }
 
 impl Sandbox {
     /// Binds 127.0.0.1:port (0 = ephemeral) and serves on the current tokio runtime.
     pub async fn start(cfg: Config, port: u16) -> std::io::Result<Sandbox> {
+        let target = match &cfg.push_url {
+            Some(url) => Some(
+                push::Target::new(url, &cfg.push_token, cfg.push_aes_key.as_deref())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let (tx, _) = broadcast::channel(1024);
@@ -101,7 +142,9 @@ impl Sandbox {
                 })
                 .await;
         });
-        Ok(Sandbox { addr, shutdown: Some(stop_tx), shared })
+        let pushes = Arc::new(push::Counts::default());
+        let pusher = target.map(|t| tokio::spawn(push::run(shared.clone(), t, pushes.clone())));
+        Ok(Sandbox { addr, shutdown: Some(stop_tx), shared, pusher, pushes })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -124,6 +167,12 @@ impl Sandbox {
     pub fn subscribe(&self) -> broadcast::Receiver<AuditEvent> {
         self.shared.state().events_tx.subscribe()
     }
+
+    /// Pushes answered `success` so far, and pushes given up after every retry.
+    pub fn push_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.pushes.delivered.load(Relaxed), self.pushes.failed.load(Relaxed))
+    }
 }
 
 impl Drop for Sandbox {
@@ -131,14 +180,17 @@ impl Drop for Sandbox {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(p) = self.pusher.take() {
+            p.abort();
+        }
     }
 }
 
 /// One decided audit, as the documents' XML event push carries it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEvent {
-    /// `apply_merchant_audit_info`, `create_map_poi_audit_info`, `add_store_audit_info` or
-    /// `modify_store_audit_info`.
+    /// `apply_merchant_audit_info`, `create_map_poi_audit_info`, `add_store_audit_info`,
+    /// `modify_store_audit_info`, or `ShakearoundUserShake` (a simulated shake).
     pub event: &'static str,
     /// Unix seconds of the decision.
     pub create_time: u64,
@@ -160,36 +212,77 @@ impl AuditEvent {
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("ToUserName".into(), TO_USER_NAME.into());
-        m.insert("FromUserName".into(), FROM_USER_NAME.into());
+        m.insert("FromUserName".into(), self.from().into());
         m.insert("CreateTime".into(), self.create_time.into());
         m.insert("MsgType".into(), "event".into());
         m.insert("Event".into(), self.event.into());
-        for (k, v) in &self.fields {
+        for (k, v) in self.own_fields() {
             m.insert((*k).to_string(), v.clone());
         }
         Value::Object(m)
     }
 
-    /// The event as WeChat pushes it: strings in CDATA, numbers bare.
+    /// The sender: the user for user events (a `FromUserName` field), else the system user.
+    fn from(&self) -> &str {
+        self.get("FromUserName").and_then(Value::as_str).unwrap_or(FROM_USER_NAME)
+    }
+
+    /// The fields below the common header.
+    fn own_fields(&self) -> impl Iterator<Item = &(&'static str, Value)> {
+        self.fields.iter().filter(|(k, _)| *k != "FromUserName")
+    }
+
+    /// The event as WeChat pushes it: strings in CDATA, numbers bare; an object becomes nested
+    /// elements and an array repeats its singular element (`AroundBeacons/AroundBeacon`).
     pub fn to_xml(&self) -> String {
-        fn cdata(s: &str) -> String {
-            format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
-        }
         let mut x = String::from("<xml>\n");
         x += &format!("<ToUserName>{}</ToUserName>\n", cdata(TO_USER_NAME));
-        x += &format!("<FromUserName>{}</FromUserName>\n", cdata(FROM_USER_NAME));
+        x += &format!("<FromUserName>{}</FromUserName>\n", cdata(self.from()));
         x += &format!("<CreateTime>{}</CreateTime>\n", self.create_time);
         x += &format!("<MsgType>{}</MsgType>\n", cdata("event"));
         x += &format!("<Event>{}</Event>\n", cdata(self.event));
-        for (k, v) in &self.fields {
+        for (k, v) in self.own_fields() {
             let body = match v {
                 Value::String(s) => cdata(s),
                 Value::Null => String::new(),
+                Value::Object(_) | Value::Array(_) => nested_xml(k, v),
                 other => other.to_string(),
             };
             x += &format!("<{k}>{body}</{k}>\n");
         }
         x + "</xml>"
+    }
+}
+
+fn cdata(s: &str) -> String {
+    format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
+}
+
+/// The inside of an element holding an object (its fields as elements) or an array (its
+/// items, each in the singular of `k`).
+fn nested_xml(k: &str, v: &Value) -> String {
+    let element = |k: &str, v: &Value| {
+        let body = match v {
+            Value::String(s) => cdata(s),
+            Value::Null => String::new(),
+            Value::Object(_) | Value::Array(_) => nested_xml(k, v),
+            other => other.to_string(),
+        };
+        format!("<{k}>{body}</{k}>")
+    };
+    match v {
+        Value::Object(o) => {
+            // JSON objects sort their keys; the documents list a beacon's in this order.
+            const ORDER: &[&str] = &["Uuid", "Major", "Minor", "Distance"];
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort_by_key(|k| (ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()), k.as_str()));
+            keys.iter().map(|k| element(k, &o[k.as_str()])).collect()
+        }
+        Value::Array(a) => {
+            let one = k.strip_suffix('s').unwrap_or(k);
+            a.iter().map(|v| element(one, v)).collect()
+        }
+        _ => String::new(),
     }
 }
 
@@ -261,6 +354,13 @@ pub(crate) enum AuditKind {
     AddStore(String),
     /// poi_id of the store whose pictures changed.
     ModifyStore(String),
+    /// The shake-around account application.
+    ShakeAccount,
+    /// A device id application; `quick` ones (<= 500 ids) are decided at once.
+    ShakeApply {
+        apply_id: i64,
+        quick: bool,
+    },
 }
 
 struct Audit {
@@ -277,6 +377,7 @@ pub(crate) struct State {
     pub(crate) merchant: merchant::Merchant,
     pub(crate) map: map::MapState,
     pub(crate) stores: store::Stores,
+    pub(crate) shake: shake::Shake,
     pending: Vec<Audit>,
     events: Vec<AuditEvent>,
     events_tx: broadcast::Sender<AuditEvent>,
@@ -291,6 +392,7 @@ impl State {
             merchant: merchant::Merchant::default(),
             map: map::MapState::default(),
             stores: store::Stores::new(),
+            shake: shake::Shake::default(),
             pending: Vec::new(),
             events: Vec::new(),
             events_tx,
@@ -311,8 +413,10 @@ impl State {
             return;
         }
         let now = Instant::now();
-        let (due, rest): (Vec<Audit>, Vec<Audit>) =
-            std::mem::take(&mut self.pending).into_iter().partition(|a| now.duration_since(a.submitted) >= delay);
+        let (due, rest): (Vec<Audit>, Vec<Audit>) = std::mem::take(&mut self.pending).into_iter().partition(|a| {
+            let quick = matches!(a.kind, AuditKind::ShakeApply { quick: true, .. });
+            quick || now.duration_since(a.submitted) >= delay
+        });
         self.pending = rest;
         for a in due {
             let ev = match a.kind {
@@ -320,6 +424,8 @@ impl State {
                 AuditKind::MapPoi(idx) => map::decide(self, a.id, idx),
                 AuditKind::AddStore(poi) => store::decide_add(self, a.id, &poi),
                 AuditKind::ModifyStore(poi) => store::decide_modify(self, a.id, &poi),
+                AuditKind::ShakeAccount => shake::decide_account(self),
+                AuditKind::ShakeApply { apply_id, .. } => shake::decide_apply(self, apply_id),
             };
             if let Some(ev) = ev {
                 self.record(ev);
@@ -527,9 +633,18 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
     match ep.body {
         Body::Multipart { part } => {
             let mp = Multipart::from_request(req, &()).await.ok();
+            if ep.module == "shake" {
+                return shake::upload(sh, part, q, mp).await.into();
+            }
             media::upload(sh, ep, part, q, mp).await.into()
         }
-        Body::None => dispatch(&mut sh.state(), ep, &Map::new()),
+        Body::None => {
+            let body = query_fields(ep, q);
+            if let Err(detail) = wire_check(ep, &body) {
+                return invalid(detail).into();
+            }
+            dispatch(&mut sh.state(), ep, &body)
+        }
         Body::Json => {
             let bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
                 Ok(b) => b,
@@ -538,10 +653,11 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return err(44002, "empty post data").into();
             }
-            let body = match serde_json::from_slice::<Value>(&bytes) {
+            let mut body = match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(m)) => m,
                 _ => return err(47001, "data format error").into(),
             };
+            body.extend(query_fields(ep, q));
             if let Err(detail) = wire_check(ep, &body) {
                 return invalid(detail).into();
             }
@@ -568,9 +684,26 @@ fn dispatch(st: &mut State, ep: &Endpoint, b: &Map<String, Value>) -> Reply {
         "card/storewxa/set" => store::set_card(st, b).into(),
         "cgi-bin/poi/getpoilist" => store::legacy_list(st, b).into(),
         "cgi-bin/poi/delpoi" => store::legacy_delete(st, b).into(),
+        p if p.starts_with("shakearound/") => shake::dispatch(st, ep, b).into(),
         // Declared in `api` but not simulated (yet): say so instead of pretending.
         _ => err(48001, "api unauthorized: not simulated by the sandbox").into(),
     }
+}
+
+/// The declared fields that arrive in the query string (GET calls, and the JSON calls that name
+/// some fields in `query`), typed as the body would carry them: numbers for int fields.
+fn query_fields(ep: &Endpoint, q: &HashMap<String, String>) -> Map<String, Value> {
+    let mut m = Map::new();
+    for f in ep.fields.iter().filter(|f| ep.body == Body::None || ep.query.contains(&f.name)) {
+        if let Some(v) = q.get(f.name) {
+            let typed = match f.ty {
+                Ty::Int { .. } | Ty::IdInt | Ty::Date { .. } => v.parse::<i64>().map(Value::from).ok(),
+                _ => None,
+            };
+            m.insert(f.name.to_string(), typed.unwrap_or_else(|| Value::String(v.clone())));
+        }
+    }
+    m
 }
 
 /// The declaration's fields as WeChat receives them: required ones present, each in its wire
@@ -651,6 +784,45 @@ fn wire_value(name: &str, ty: Ty, v: &Value) -> Result<(), String> {
             }
         }
         Ty::File => {}
+        Ty::Url => {
+            if !v.as_str().is_some_and(api::check::is_url) {
+                return Err(bad("an http(s) URL"));
+            }
+        }
+        Ty::Date { .. } => {
+            v.as_u64().ok_or_else(|| bad("Unix seconds (a non-negative integer)"))?;
+        }
+        Ty::Device => {
+            let o = v.as_object().ok_or_else(|| bad("a device_identifier object"))?;
+            let by_id = o.get("device_id").is_some_and(Value::is_u64);
+            let by_uuid = o.get("uuid").is_some_and(Value::is_string)
+                && o.get("major").is_some_and(Value::is_u64)
+                && o.get("minor").is_some_and(Value::is_u64);
+            if !by_id && !by_uuid {
+                return Err(bad("{\"device_id\": int} or {\"uuid\": string, \"major\": int, \"minor\": int}"));
+            }
+        }
+        Ty::List { item, min, max } => {
+            let a = v.as_array().ok_or_else(|| bad("an array"))?;
+            if a.len() < min || (max > 0 && a.len() > max) {
+                return Err(bad(&format!("an array of {}", ty.limits())));
+            }
+            for (i, x) in a.iter().enumerate() {
+                wire_value(&format!("{name}[{i}]"), *item, x)?;
+            }
+        }
+        Ty::Object(fields) => {
+            let o = v.as_object().ok_or_else(|| bad("an object"))?;
+            for f in fields {
+                match o.get(f.name) {
+                    None | Some(Value::Null) if f.required => {
+                        return Err(format!("field \"{name}\" lacks \"{}\"", f.name));
+                    }
+                    None | Some(Value::Null) => {}
+                    Some(x) => wire_value(&format!("{name}.{}", f.name), f.ty, x)?,
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -688,6 +860,13 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
             let st = sh.state();
             let events: Vec<Value> = st.events.iter().skip(since).map(AuditEvent::to_json).collect();
             json!({ "events": events, "total": st.events.len() })
+        }
+        "shake" => {
+            let bytes = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(m)) => shake::simulate(&mut sh.state(), &m),
+                _ => invalid("POST a JSON object {device_id} or {uuid, major, minor}, with an optional openid"),
+            }
         }
         "fault" => {
             let bytes = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();

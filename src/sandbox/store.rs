@@ -153,6 +153,12 @@ impl Stores {
     fn position(&self, poi_id: &str) -> Option<usize> {
         self.list.iter().position(|s| s.poi_id == poi_id)
     }
+
+    /// Whether `poi_id` names a store or a legacy POI of the account (shake-around binds
+    /// devices to either).
+    pub(crate) fn has_poi(&self, poi_id: &str) -> bool {
+        self.position(poi_id).is_some() || self.legacy.iter().any(|l| l.poi_id == poi_id)
+    }
 }
 
 /// `wxa/add_store`

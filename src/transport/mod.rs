@@ -346,6 +346,11 @@ fn check_hint(api: &str) -> &'static str {
         "wxa/add_store" => "store::all()",
         "wxa/apply_merchant" => "merchant::audit_info()",
         "wxa/create_map_poi" => "map::search_poi() once the map audit is done",
+        "shakearound/account/register" => "shake::audit_status()",
+        "shakearound/device/applyid" => "shake::all_devices() and the apply_ids answers you have",
+        "shakearound/page/add" => "shake::all_pages()",
+        "shakearound/device/group/add" => "shake::all_groups()",
+        "shakearound/lottery/addlotteryinfo" => "shake::all_pages() (the lottery adds a page)",
         _ => "a read of the same data",
     }
 }

@@ -1,0 +1,178 @@
+//! `wxscript listen` and the listener options `run` shares with it.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use rhai::{CallFnOptions, Dynamic, Map, Scope};
+
+use super::{Session, SessionOptions, read_script};
+use crate::listen::{self, MsgCrypt, log};
+use crate::runtime::{convert, render};
+
+/// Listener options (`wxscript listen`, `wxscript run --listen PORT`).
+#[derive(clap::Args, Clone)]
+pub struct ListenArgs {
+    /// The Token entered in the WeChat admin console [env: WECHAT_TOKEN]. Never printed.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Safe mode: the 43-character EncodingAESKey [env: WECHAT_AES_KEY]. Never printed.
+    #[arg(long, value_name = "KEY")]
+    pub aes_key: Option<String>,
+    /// The official account's appid, which safe-mode messages must carry [env: WECHAT_APPID].
+    #[arg(long, value_name = "APPID")]
+    pub appid: Option<String>,
+    /// The event log [env: WXSCRIPT_EVENT_LOG; default ./wxscript-events.jsonl].
+    #[arg(long, value_name = "PATH")]
+    pub log: Option<PathBuf>,
+    /// Address to listen on (127.0.0.1: behind a reverse proxy; 0.0.0.0: every interface).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl ListenArgs {
+    /// The event log path: `--log`, else the environment, else the default file.
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone().unwrap_or_else(log::default_path)
+    }
+
+    /// The listener options; `token_required` is false where a private token will do.
+    pub fn options(&self, port: u16, token_required: bool) -> Result<listen::Options, String> {
+        let token = match self.token.clone().or_else(|| env("WECHAT_TOKEN")) {
+            Some(t) => t,
+            None if !token_required => (0..32).map(|_| fastrand::alphanumeric()).collect(),
+            None => return Err("the listener needs the Token from the admin console: --token or WECHAT_TOKEN".into()),
+        };
+        let aes_key = self.aes_key.clone().or_else(|| env("WECHAT_AES_KEY"));
+        let appid = self.appid.clone().or_else(|| env("WECHAT_APPID")).unwrap_or_default();
+        if let Some(k) = &aes_key {
+            if appid.is_empty() && token_required {
+                return Err("safe mode needs the appid messages must carry: --appid or WECHAT_APPID".into());
+            }
+            MsgCrypt::new(k, &appid)?;
+        }
+        let mut o = listen::Options::new(token, self.log_path());
+        o.bind = self.bind;
+        o.port = port;
+        o.aes_key = aes_key;
+        o.appid = appid;
+        Ok(o)
+    }
+}
+
+/// `wxscript listen`: serves until Ctrl-C; with `script`, runs its `on_event(e)` per new event.
+pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64) -> ExitCode {
+    let mut lo = match args.options(port, true) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    lo.verbose = true;
+    let handler = match script {
+        Some(f) => match read_script(f) {
+            Ok(src) => Some((f.display().to_string(), src)),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let sopts = SessionOptions {
+        timeout: Some(std::time::Duration::from_secs(timeout.max(1))),
+        event_log: Some(lo.log.clone()),
+        ..SessionOptions::default()
+    };
+    let session = match Session::start(&sopts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // The script's engine and its thread come first, so no event arrives before it can run.
+    let (tx, rx) = mpsc::channel::<serde_json::Map<String, serde_json::Value>>();
+    let worker = match handler {
+        Some((name, src)) => match start_handler(&session, name, src, rx) {
+            Ok(h) => Some(h),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let mode = if lo.aes_key.is_some() { format!("safe mode, appid {}", lo.appid) } else { "plaintext mode".into() };
+    let (bind, log_path) = (lo.bind, lo.log.clone());
+    let listener = match session.rt.block_on(listen::Listener::start(lo, worker.is_some().then_some(tx))) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {bind}:{port}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "wxscript listening on http://{} ({mode}); event log {} ({} events already)",
+        listener.addr(),
+        log_path.display(),
+        listener.recovered()
+    );
+    session.rt.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    // Whatever the script is doing is abandoned; every event it had not seen is in the log.
+    session.cancel.trigger();
+    drop(listener);
+    drop(worker);
+    let Session { rt, .. } = session;
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    ExitCode::SUCCESS
+}
+
+/// Compiles the script, runs its top level once, and starts the thread that calls `on_event`.
+fn start_handler(
+    session: &Session,
+    name: String,
+    src: String,
+    rx: mpsc::Receiver<serde_json::Map<String, serde_json::Value>>,
+) -> Result<std::thread::JoinHandle<()>, ExitCode> {
+    let engine = session.engine();
+    let color = render::stderr_color();
+    let ast = match engine.compile(&src) {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("{}", render::render_parse(&e, &name, &src, color));
+            return Err(ExitCode::from(1));
+        }
+    };
+    if !ast.iter_functions().any(|f| f.name == "on_event" && f.params.len() == 1) {
+        eprintln!("error: {name} has no function on_event(e)");
+        return Err(ExitCode::from(2));
+    }
+    let mut scope = Scope::new();
+    scope.push_constant("ARGS", Map::new());
+    if let Err(e) = engine.run_ast_with_scope(&mut scope, &ast) {
+        eprint!("{}", render::render_eval(&e, &name, &src, color));
+        return Err(ExitCode::from(1));
+    }
+    std::thread::Builder::new()
+        .name("on_event".into())
+        .spawn(move || {
+            for ev in rx {
+                let arg: Dynamic = convert::to_dynamic(&serde_json::Value::Object(ev));
+                let opts = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+                if let Err(e) = engine.call_fn_with_options::<Dynamic>(opts, &mut scope, &ast, "on_event", (arg,)) {
+                    // The event is in the log already; the next one still runs.
+                    eprint!("{}", render::render_eval(&e, &name, &src, color));
+                }
+            }
+        })
+        .map_err(|e| {
+            eprintln!("error: cannot start the script thread: {e}");
+            ExitCode::from(1)
+        })
+}

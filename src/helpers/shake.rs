@@ -1,0 +1,180 @@
+//! Shake-around helpers that are not single endpoints: paging through every device, page and
+//! group, today's date as the statistics calls take it, and `sandbox::shake`, which asks the
+//! simulator to have a user shake near a device.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Module, NativeCallContext, Position};
+use serde_json::{Map, Value};
+
+use super::helper;
+use crate::api::shake::today_utc8;
+use crate::api::{self, ErrorKind, Method, WxError};
+use crate::runtime::{Ctx, RhaiResult, arg_json, convert, invoke, throw};
+
+/// Page size of the device and page searches.
+const PAGE: i64 = 50;
+/// Page size of the group list.
+const GROUP_PAGE: i64 = 1000;
+
+/// Registers the helpers into `shake::` and `sandbox::`.
+pub fn register(modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
+    let m = modules.entry("shake").or_default();
+    let c = ctx.clone();
+    helper("shake::all_devices")
+        .set_into_module(m, move |nc: NativeCallContext| -> RhaiResult { all_devices(&c, None, nc.call_position()) });
+    let c = ctx.clone();
+    helper("shake::all_devices").set_into_module(m, move |nc: NativeCallContext, apply_id: Dynamic| -> RhaiResult {
+        let pos = nc.call_position();
+        let id = arg_json("shakearound/device/search", "apply_id", &apply_id, pos)?;
+        all_devices(&c, Some(id), pos)
+    });
+    let c = ctx.clone();
+    helper("shake::all_pages")
+        .set_into_module(m, move |nc: NativeCallContext| -> RhaiResult { all_pages(&c, nc.call_position()) });
+    let c = ctx.clone();
+    helper("shake::all_groups")
+        .set_into_module(m, move |nc: NativeCallContext| -> RhaiResult { all_groups(&c, nc.call_position()) });
+    helper("shake::today").set_into_module(m, || -> rhai::INT { today_utc8(now()) });
+
+    let sb = modules.entry("sandbox").or_default();
+    let c = ctx.clone();
+    helper("sandbox::shake").set_into_module(sb, move |nc: NativeCallContext, device: Dynamic| -> RhaiResult {
+        shake(&c, &device, None, nc.call_position())
+    });
+    let c = ctx.clone();
+    helper("sandbox::shake").set_into_module(
+        sb,
+        move |nc: NativeCallContext, device: Dynamic, openid: Dynamic| -> RhaiResult {
+            shake(&c, &device, Some(&openid), nc.call_position())
+        },
+    );
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Calls a declared shake endpoint with `args` and returns its payload map.
+fn call(ctx: &Ctx, name: &str, args: Map<String, Value>, pos: Position) -> Result<rhai::Map, Box<rhai::EvalAltResult>> {
+    let ep = api::by_name(name)
+        .ok_or_else(|| throw(WxError::new(ErrorKind::Input, name, format!("{name} is not declared")), pos))?;
+    Ok(invoke(ctx, ep, args, pos)?.try_cast::<rhai::Map>().unwrap_or_default())
+}
+
+fn list(page: &rhai::Map, key: &str) -> Array {
+    page.get(key).cloned().and_then(|v| v.into_array().ok()).unwrap_or_default()
+}
+
+/// Every device (type 2) or every device of one application (type 3), following the
+/// `last_seen` cursor 50 at a time.
+fn all_devices(ctx: &Ctx, apply_id: Option<Value>, pos: Position) -> RhaiResult {
+    let mut all = Array::new();
+    let mut last_seen = 0;
+    loop {
+        let mut args = Map::new();
+        match &apply_id {
+            Some(id) => {
+                args.insert("type".into(), Value::from(3));
+                args.insert("apply_id".into(), id.clone());
+            }
+            None => {
+                args.insert("type".into(), Value::from(2));
+            }
+        }
+        args.insert("last_seen".into(), Value::from(last_seen));
+        args.insert("count".into(), Value::from(PAGE));
+        let page = call(ctx, "shake::search_devices", args, pos)?;
+        let devices = list(&page, "devices");
+        let n = devices.len() as i64;
+        let last = devices.last().and_then(|d| d.read_lock::<rhai::Map>()?.get("device_id")?.as_int().ok());
+        all.extend(devices);
+        match last {
+            // A cursor that does not move would loop forever: stop instead.
+            Some(id) if n == PAGE && id > last_seen => last_seen = id,
+            _ => return Ok(Dynamic::from_array(all)),
+        }
+    }
+}
+
+/// Pages through a `begin`/`count` list until `total_count` rows are read.
+fn paged(ctx: &Ctx, name: &str, extra: &[(&str, i64)], key: &str, size: i64, pos: Position) -> RhaiResult {
+    let mut all = Array::new();
+    loop {
+        let mut args = Map::new();
+        for (k, v) in extra {
+            args.insert((*k).into(), Value::from(*v));
+        }
+        args.insert("begin".into(), Value::from(all.len() as i64));
+        args.insert("count".into(), Value::from(size));
+        let page = call(ctx, name, args, pos)?;
+        let total = page.get("total_count").and_then(|v| v.as_int().ok()).unwrap_or(0);
+        let rows = list(&page, key);
+        let empty = rows.is_empty();
+        all.extend(rows);
+        if empty || all.len() as i64 >= total {
+            return Ok(Dynamic::from_array(all));
+        }
+    }
+}
+
+fn all_pages(ctx: &Ctx, pos: Position) -> RhaiResult {
+    paged(ctx, "shake::search_pages", &[("type", 2)], "pages", PAGE, pos)
+}
+
+fn all_groups(ctx: &Ctx, pos: Position) -> RhaiResult {
+    paged(ctx, "shake::list_groups", &[], "groups", GROUP_PAGE, pos)
+}
+
+/// `sandbox::shake(device [, openid])`: `device` is a device_id, a device_identifier or a
+/// device map from `search_devices` (its `device_id` is used).
+fn shake(ctx: &Ctx, device: &Dynamic, openid: Option<&Dynamic>, pos: Position) -> RhaiResult {
+    const API: &str = "sandbox::shake";
+    let bad = |field: &str, msg: String| throw(WxError::input(API, field, format!("{API}: {msg}")), pos);
+    let mut body = Map::new();
+    match arg_json(API, "device", device, pos)? {
+        Value::Number(n) if n.is_u64() => {
+            body.insert("device_id".into(), Value::Number(n));
+        }
+        Value::Object(o) => match o.get("device_id") {
+            Some(id) => {
+                body.insert("device_id".into(), id.clone());
+            }
+            None => {
+                for k in ["uuid", "major", "minor"] {
+                    let v = o.get(k).ok_or_else(|| bad("device", format!("the device map lacks \"{k}\"")))?;
+                    body.insert(k.into(), v.clone());
+                }
+            }
+        },
+        other => {
+            return Err(bad(
+                "device",
+                format!(
+                    "expects a device_id, #{{device_id}} or #{{uuid, major, minor}}, got {}",
+                    api::check::show(&other)
+                ),
+            ));
+        }
+    }
+    if let Some(o) = openid {
+        let s = o.clone().into_string().map_err(|t| bad("openid", format!("openid must be a string, got {t}")))?;
+        body.insert("openid".into(), Value::String(s));
+    }
+    let answer = ctx
+        .block(ctx.client.admin(Method::Post, "_sandbox/shake", Some(Value::Object(body))))
+        .map_err(|e| throw(e, pos))?;
+    let code = answer.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+    if code != 0 {
+        let msg = answer.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();
+        return Err(throw(WxError::api("_sandbox/shake", code, msg), pos));
+    }
+    let mut out = match answer {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    };
+    out.remove("errcode");
+    out.remove("errmsg");
+    Ok(convert::to_dynamic(&Value::Object(out)))
+}

@@ -1,0 +1,326 @@
+//! `wxscript listen`: the official account's message URL. It answers WeChat's URL handshake,
+//! checks the signature (and in safe mode decrypts) every pushed message, and appends each
+//! accepted one to the durable event log before answering `success`.
+//!
+//! Anything that fails a check (signature, a timestamp more than 5 minutes off, a body over
+//! 64 KB, XML that does not parse, an encrypted message for another appid) is refused with a
+//! 4xx, reported on stderr as refused, and never reaches the log. The same server runs inside
+//! `wxscript run --listen PORT` and, wired to the simulator's pusher, inside `run --sandbox`.
+
+pub mod crypto;
+pub mod log;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+pub use crypto::MsgCrypt;
+pub use log::{EventLog, Stored};
+
+/// Bodies larger than this are refused (WeChat's pushes are a few hundred bytes).
+pub const MAX_BODY: usize = 64 * 1024;
+/// How far a request's timestamp may be from the listener's clock.
+pub const MAX_SKEW: Duration = Duration::from_secs(300);
+
+/// How a listener is set up.
+#[derive(Clone)]
+pub struct Options {
+    /// Address to bind (default 127.0.0.1: put a reverse proxy in front).
+    pub bind: IpAddr,
+    /// Port (0 picks a free one).
+    pub port: u16,
+    /// The Token entered in the admin console.
+    pub token: String,
+    /// Safe mode: the 43-character EncodingAESKey. `None`: plaintext mode.
+    pub aes_key: Option<String>,
+    /// The appid encrypted messages must carry (safe mode).
+    pub appid: String,
+    /// The event log.
+    pub log: PathBuf,
+    /// Print one line per accepted event on stdout.
+    pub verbose: bool,
+}
+
+impl Options {
+    pub fn new(token: impl Into<String>, log: PathBuf) -> Options {
+        Options {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            token: token.into(),
+            aes_key: None,
+            appid: String::new(),
+            log,
+            verbose: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    // The Token and the key never reach output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("bind", &self.bind)
+            .field("port", &self.port)
+            .field("safe_mode", &self.aes_key.is_some())
+            .field("appid", &self.appid)
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts since start.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub accepted: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub refused: AtomicU64,
+}
+
+struct App {
+    token: String,
+    crypt: Option<MsgCrypt>,
+    log: EventLog,
+    stats: Arc<Stats>,
+    verbose: bool,
+}
+
+/// A running listener. Dropping it stops the server.
+pub struct Listener {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    stats: Arc<Stats>,
+    log: EventLog,
+    recovered: usize,
+}
+
+impl Listener {
+    /// Opens the log, binds and serves on the current tokio runtime. Each newly stored event is
+    /// sent to `new_events` in log order (for `--script`).
+    pub async fn start(
+        opts: Options,
+        new_events: Option<mpsc::Sender<Map<String, Value>>>,
+    ) -> std::io::Result<Listener> {
+        let crypt = match &opts.aes_key {
+            Some(k) => Some(
+                MsgCrypt::new(k, &opts.appid).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
+        let (log, recovered) = EventLog::open(&opts.log, new_events)?;
+        let listener = tokio::net::TcpListener::bind((opts.bind, opts.port)).await?;
+        let addr = listener.local_addr()?;
+        let stats = Arc::new(Stats::default());
+        let app =
+            Arc::new(App { token: opts.token, crypt, log: log.clone(), stats: stats.clone(), verbose: opts.verbose });
+        let router = Router::new().fallback(handle).with_state(app);
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+        });
+        Ok(Listener { addr, shutdown: Some(stop_tx), stats, log, recovered })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR/` (loopback when bound to every interface).
+    pub fn url(&self) -> String {
+        let host = if self.addr.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.addr.port())
+        } else {
+            self.addr
+        };
+        format!("http://{host}/")
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn log_path(&self) -> &std::path::Path {
+        self.log.path()
+    }
+
+    /// Events found in the log at start.
+    pub fn recovered(&self) -> usize {
+        self.recovered
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Why a request was not processed.
+struct Refusal {
+    status: StatusCode,
+    reason: String,
+}
+
+fn refuse(status: StatusCode, reason: impl Into<String>) -> Refusal {
+    Refusal { status, reason: reason.into() }
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match serve(&app, req).await {
+        Ok(body) => text(StatusCode::OK, body),
+        Err(r) => {
+            app.stats.refused.fetch_add(1, Ordering::Relaxed);
+            eprintln!("refused {method} {path}: {}", r.reason);
+            text(r.status, r.reason)
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
+    let q: HashMap<String, String> = Query::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    let (signature, timestamp, nonce) = (get("signature"), get("timestamp"), get("nonce"));
+    if signature.is_empty() || timestamp.is_empty() || nonce.is_empty() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "signature, timestamp and nonce are required"));
+    }
+    let ts: i64 = timestamp.parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
+    if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
+    }
+    if !crypto::same(&crypto::signature(&[&app.token, timestamp, nonce]), signature) {
+        return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
+    }
+    match *req.method() {
+        Method::GET => {
+            let echo = get("echostr");
+            if echo.is_empty() {
+                return Err(refuse(StatusCode::BAD_REQUEST, "GET without echostr"));
+            }
+            // The URL handshake: echoing echostr proves we know the Token.
+            Ok(echo.to_string())
+        }
+        Method::POST => {
+            let encrypted = get("encrypt_type").eq_ignore_ascii_case("aes");
+            let msg_signature = get("msg_signature").to_string();
+            let too_big = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok())
+                .is_some_and(|n| n > MAX_BODY);
+            if too_big {
+                return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"));
+            }
+            let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+                .await
+                .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
+            let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
+            let event = message(app, body, encrypted, timestamp, nonce, &msg_signature)?;
+            let summary = app.verbose.then(|| summary(&event));
+            match app.log.append(event).await {
+                Ok(Stored::New) => {
+                    app.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    if let Some(s) = summary {
+                        println!("event {s}");
+                    }
+                }
+                Ok(Stored::Duplicate) => {
+                    app.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    if let Some(s) = summary {
+                        println!("event {s} (re-sent, already logged)");
+                    }
+                }
+                Err(e) => {
+                    // Not `success`: WeChat will send it again.
+                    eprintln!("error: cannot write the event log: {e}");
+                    return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"));
+                }
+            }
+            Ok("success".into())
+        }
+        _ => Err(refuse(StatusCode::METHOD_NOT_ALLOWED, "only GET and POST")),
+    }
+}
+
+/// The pushed message as a JSON object: decrypted in safe mode, parsed, checked.
+fn message(
+    app: &App,
+    body: &str,
+    encrypted: bool,
+    timestamp: &str,
+    nonce: &str,
+    msg_signature: &str,
+) -> Result<Map<String, Value>, Refusal> {
+    let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
+    let outer = xml_object(body).map_err(bad)?;
+    let inner = match (&app.crypt, encrypted) {
+        (None, false) => outer,
+        (None, true) => return Err(bad("encrypted message but no EncodingAESKey is configured".into())),
+        (Some(_), false) => return Err(bad("safe mode: the message is not encrypted".into())),
+        (Some(crypt), true) => {
+            let enc = outer.get("Encrypt").and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
+            if !crypto::same(&crypto::signature(&[&app.token, timestamp, nonce, enc]), msg_signature) {
+                return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
+            }
+            let plain = crypt.open(enc).map_err(bad)?;
+            let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
+            xml_object(&plain).map_err(bad)?
+        }
+    };
+    for k in ["FromUserName", "CreateTime", "MsgType"] {
+        if !inner.contains_key(k) {
+            return Err(bad(format!("not a WeChat message: no {k}")));
+        }
+    }
+    Ok(inner)
+}
+
+/// `<xml>...</xml>` as a JSON object (the same reading as `event::parse`).
+fn xml_object(xml: &str) -> Result<Map<String, Value>, String> {
+    let m = crate::helpers::event::parse(xml)?;
+    match crate::runtime::convert::to_json(&rhai::Dynamic::from_map(m))? {
+        Value::Object(o) => Ok(o),
+        _ => Err("not an XML message".into()),
+    }
+}
+
+fn summary(ev: &Map<String, Value>) -> String {
+    let s = |k: &str| ev.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default();
+    let mut out = if s("MsgType") == "event" { s("Event") } else { s("MsgType") };
+    for k in ["audit_id", "status", "poiid"] {
+        if ev.contains_key(k) {
+            out += &format!(" {k}={}", s(k));
+        }
+    }
+    out
+}

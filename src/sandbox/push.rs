@@ -1,0 +1,144 @@
+//! Pushing decided audits to a message URL, the way WeChat does: the seed's XML event, signed
+//! with the Token (`signature`, `timestamp`, `nonce` in the query) and, when an EncodingAESKey
+//! is set, encrypted (`encrypt_type=aes`, `msg_signature`, an `<Encrypt>` body). A push whose
+//! answer is not `success` is sent again, at most 3 more times.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use super::{APPID, AuditEvent, Shared, TO_USER_NAME, unix_now};
+use crate::listen::crypto::{self, MsgCrypt};
+
+/// Retries after the first attempt.
+pub const RETRIES: u32 = 3;
+/// How long one attempt may take (WeChat waits 5 s).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where and how to push.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub url: String,
+    pub token: String,
+    pub crypt: Option<MsgCrypt>,
+}
+
+impl Target {
+    /// `aes_key` is the 43-character EncodingAESKey; the appid is the sandbox's.
+    pub fn new(url: &str, token: &str, aes_key: Option<&str>) -> Result<Target, String> {
+        let crypt = aes_key.map(|k| MsgCrypt::new(k, APPID)).transpose()?;
+        Ok(Target { url: url.to_string(), token: token.to_string(), crypt })
+    }
+
+    /// The URL with its signed query and the body, for one push of `xml`.
+    pub fn sign(&self, xml: &str) -> (String, String) {
+        let timestamp = unix_now().to_string();
+        let nonce = fastrand::u32(100_000_000..u32::MAX).to_string();
+        let signature = crypto::signature(&[&self.token, &timestamp, &nonce]);
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        let mut url = format!("{}{sep}signature={signature}&timestamp={timestamp}&nonce={nonce}", self.url);
+        let body = match &self.crypt {
+            None => xml.to_string(),
+            Some(c) => {
+                let enc = c.encrypt(xml.as_bytes());
+                let msg_signature = crypto::signature(&[&self.token, &timestamp, &nonce, &enc]);
+                url += &format!("&openid={TO_USER_NAME}&encrypt_type=aes&msg_signature={msg_signature}");
+                format!(
+                    "<xml><ToUserName><![CDATA[{TO_USER_NAME}]]></ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>"
+                )
+            }
+        };
+        (url, body)
+    }
+}
+
+/// Sends one XML message: the first attempt and up to [`RETRIES`] more until one is answered
+/// `success`. Returns the number of attempts used, or why the last one failed.
+pub async fn deliver(client: &reqwest::Client, target: &Target, xml: &str) -> Result<u32, String> {
+    let (url, body) = target.sign(xml);
+    let mut last = String::new();
+    for attempt in 0..=RETRIES {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(250 << (attempt - 1))).await;
+        }
+        let res = client
+            .post(&url)
+            .header("content-type", "text/xml; charset=utf-8")
+            .timeout(ATTEMPT_TIMEOUT)
+            .body(body.clone())
+            .send()
+            .await;
+        match res {
+            Ok(r) => {
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                if status.is_success() && text.trim() == "success" {
+                    return Ok(attempt + 1);
+                }
+                last = format!("HTTP {}: {}", status.as_u16(), text.chars().take(100).collect::<String>());
+            }
+            Err(e) => last = without_url(&e),
+        }
+    }
+    Err(last)
+}
+
+/// A reqwest error without the URL (whose query carries signatures, not secrets, but is noise).
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    kind.to_string()
+}
+
+/// What the pusher has done.
+#[derive(Default, Debug)]
+pub struct Counts {
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// The push task: every decided audit, oldest first, one at a time (so the listener sees them in
+/// order). It also reads the state every 100 ms, which decides audits that fall due while no
+/// request arrives.
+pub(super) async fn run(shared: Arc<Shared>, target: Target, counts: Arc<Counts>) {
+    let Ok(client) = reqwest::Client::builder().connect_timeout(ATTEMPT_TIMEOUT).build() else {
+        eprintln!("sandbox: cannot build the push client");
+        return;
+    };
+    let mut wake: broadcast::Receiver<AuditEvent> = shared.state().events_tx.subscribe();
+    let mut sent = 0usize;
+    loop {
+        let batch: Vec<AuditEvent> = {
+            let st = shared.state();
+            st.events.get(sent..).map(<[AuditEvent]>::to_vec).unwrap_or_default()
+        };
+        sent += batch.len();
+        for ev in batch {
+            match deliver(&client, &target, &ev.to_xml()).await {
+                Ok(_) => {
+                    counts.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(why) => {
+                    counts.failed.fetch_add(1, Ordering::Relaxed);
+                    let id = ev.get("audit_id").map(ToString::to_string).unwrap_or_default();
+                    eprintln!(
+                        "sandbox: push of {} (audit {id}) failed after {} attempts: {why}",
+                        ev.event,
+                        RETRIES + 1
+                    );
+                }
+            }
+        }
+        tokio::select! {
+            _ = wake.recv() => {}
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}

@@ -1,0 +1,600 @@
+//! Events: the listener's handshake and checks, safe mode against openssl-made vectors, the
+//! durable log through a kill -9, `event::find` / `event::wait`, `listen --script`, and the
+//! recipe that waits for a store's audit on the sandbox.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use wxscript::listen::crypto::{self, MsgCrypt};
+use wxscript::listen::{self, Listener, log};
+use wxscript::sandbox::{self, AuditEvent, push};
+
+use common::{ok, repo_root, stderr, stdout};
+
+const TOKEN: &str = "QDG6eK-test-token";
+const SAMPLE_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("wxscript")
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn log_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("every log line is JSON"))
+        .collect()
+}
+
+fn audit_event(audit_id: u64) -> AuditEvent {
+    AuditEvent {
+        event: "add_store_audit_info",
+        create_time: now() as u64,
+        fields: vec![
+            ("audit_id", json!(audit_id)),
+            ("status", json!(1)),
+            ("reason", json!("")),
+            ("is_upgrade", json!(0)),
+            ("poiid", json!(472_000_000 + audit_id)),
+        ],
+    }
+}
+
+/// The query of a signed request, with the signature made from `token`.
+fn signed_query(token: &str, ts: i64, nonce: &str) -> String {
+    let ts = ts.to_string();
+    format!("signature={}&timestamp={ts}&nonce={nonce}", crypto::signature(&[token, &ts, nonce]))
+}
+
+struct InProcess {
+    rt: tokio::runtime::Runtime,
+    listener: Option<Listener>,
+    dir: tempfile::TempDir,
+    client: reqwest::Client,
+}
+
+impl InProcess {
+    fn start(aes_key: Option<&str>, appid: &str) -> InProcess {
+        let rt = rt();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut o = listen::Options::new(TOKEN, dir.path().join("events.jsonl"));
+        o.aes_key = aes_key.map(str::to_string);
+        o.appid = appid.to_string();
+        let listener = rt.block_on(Listener::start(o, None)).expect("listener starts");
+        InProcess { rt, listener: Some(listener), dir, client: reqwest::Client::new() }
+    }
+
+    fn url(&self) -> String {
+        self.listener.as_ref().expect("running").url()
+    }
+
+    fn log(&self) -> Vec<Value> {
+        log_lines(&self.dir.path().join("events.jsonl"))
+    }
+
+    fn get(&self, query: &str) -> (u16, String) {
+        let url = format!("{}?{query}", self.url());
+        self.rt.block_on(async {
+            let r = self.client.get(url).send().await.expect("answer");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        })
+    }
+
+    fn post(&self, query: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
+        self.try_post(query, body).expect("answer")
+    }
+
+    /// `None` when the connection failed (a server may refuse an oversize body and close the
+    /// connection before the client has finished sending it).
+    fn try_post(&self, query: &str, body: impl Into<reqwest::Body>) -> Option<(u16, String)> {
+        let url = format!("{}?{query}", self.url());
+        let body = body.into();
+        self.rt.block_on(async {
+            let r = self.client.post(url).body(body).send().await.ok()?;
+            Some((r.status().as_u16(), r.text().await.unwrap_or_default()))
+        })
+    }
+}
+
+#[test]
+fn handshake_signature_and_refusals() {
+    let l = InProcess::start(None, "");
+    // The URL handshake echoes echostr only with the right signature.
+    let q = signed_query(TOKEN, now(), "1234567");
+    assert_eq!(l.get(&format!("{q}&echostr=8812345678")), (200, "8812345678".to_string()));
+    let wrong = signed_query("not-the-token", now(), "1234567");
+    assert_eq!(l.get(&format!("{wrong}&echostr=8812345678")).0, 403);
+    assert_eq!(l.get("echostr=1").0, 400);
+
+    let xml = audit_event(11111).to_xml();
+    // Valid: accepted and logged.
+    assert_eq!(l.post(&signed_query(TOKEN, now(), "1"), xml.clone()), (200, "success".to_string()));
+    assert_eq!(l.log().len(), 1);
+    assert_eq!(l.log()[0]["event"]["audit_id"], json!(11111));
+    assert_eq!(l.log()[0]["event"]["Event"], json!("add_store_audit_info"));
+    // Re-sent by WeChat (same FromUserName, CreateTime, Event, audit_id): success, stored once.
+    assert_eq!(l.post(&signed_query(TOKEN, now(), "2"), xml.clone()).1, "success");
+    assert_eq!(l.log().len(), 1);
+
+    let other = audit_event(22222).to_xml();
+    let refused: Vec<(&str, String, String)> = vec![
+        ("wrong signature", signed_query("wrong", now(), "3"), other.clone()),
+        ("stale timestamp", signed_query(TOKEN, now() - 360, "4"), other.clone()),
+        ("future timestamp", signed_query(TOKEN, now() + 360, "4"), other.clone()),
+        ("no signature", format!("timestamp={}&nonce=5", now()), other.clone()),
+        ("oversize", signed_query(TOKEN, now(), "6"), format!("{}<!--{}-->", other, "x".repeat(64 * 1024))),
+        ("malformed", signed_query(TOKEN, now(), "7"), "<xml><ToUserName>a</xml>".to_string()),
+        ("not XML", signed_query(TOKEN, now(), "8"), "{\"json\": true}".to_string()),
+        ("not a message", signed_query(TOKEN, now(), "9"), "<xml><a>1</a></xml>".to_string()),
+        ("encrypted without key", format!("{}&encrypt_type=aes", signed_query(TOKEN, now(), "10")), other.clone()),
+    ];
+    for (what, q, body) in refused {
+        match l.try_post(&q, body) {
+            Some((status, _)) => assert!((400..500).contains(&status), "{what}: expected a 4xx, got {status}"),
+            None => assert_eq!(what, "oversize", "{what}: the connection failed"),
+        }
+    }
+    assert_eq!(l.log().len(), 1, "nothing refused is logged");
+    let stats = l.listener.as_ref().expect("running").stats();
+    assert_eq!(stats.refused.load(Ordering::Relaxed), 11);
+    assert_eq!(stats.accepted.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.duplicates.load(Ordering::Relaxed), 1);
+    // Still serving after all that.
+    assert_eq!(l.post(&signed_query(TOKEN, now(), "11"), other).1, "success");
+    assert_eq!(l.log().len(), 2);
+}
+
+/// A safe-mode push of `xml` as WeChat makes it.
+fn encrypted_push(c: &MsgCrypt, token: &str, xml: &str) -> (String, String) {
+    let target = push::Target { url: "http://x/".into(), token: token.into(), crypt: Some(c.clone()) };
+    let (url, body) = target.sign(xml);
+    (url.split_once('?').expect("query").1.to_string(), body)
+}
+
+#[test]
+fn safe_mode_round_trip_and_refusals() {
+    let l = InProcess::start(Some(SAMPLE_KEY), sandbox::APPID);
+    let c = MsgCrypt::new(SAMPLE_KEY, sandbox::APPID).expect("key");
+    // Round trips of every length around the block sizes.
+    for n in 0..100 {
+        let msg: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+        assert_eq!(c.open(&c.encrypt(&msg)).expect("decrypts"), msg);
+    }
+    let xml = audit_event(33333).to_xml();
+    let (q, body) = encrypted_push(&c, TOKEN, &xml);
+    assert!(q.contains("encrypt_type=aes") && q.contains("msg_signature="));
+    assert!(body.contains("<Encrypt>") && !body.contains("33333"));
+    assert_eq!(l.post(&q, body), (200, "success".to_string()));
+    assert_eq!(l.log().len(), 1);
+    assert_eq!(l.log()[0]["event"]["audit_id"], json!(33333));
+
+    // For another appid: refused.
+    let foreign = MsgCrypt::new(SAMPLE_KEY, "wxsomeoneelse").expect("key");
+    let (q, body) = encrypted_push(&foreign, TOKEN, &audit_event(44444).to_xml());
+    assert_eq!(l.post(&q, body).0, 400);
+    // A tampered msg_signature: refused.
+    let (q, body) = encrypted_push(&c, TOKEN, &audit_event(55555).to_xml());
+    let q = q.replace("msg_signature=", "msg_signature=0");
+    assert_eq!(l.post(&q, body).0, 403);
+    // Tampered ciphertext (re-signed, so only the decryption can notice): refused.
+    let enc = c.encrypt(audit_event(66666).to_xml().as_bytes());
+    let mut bytes = enc.into_bytes();
+    // The first ciphertext block XORs into the second plaintext block, which holds the length.
+    bytes[0] = if bytes[0] == b'A' { b'B' } else { b'A' };
+    let enc = String::from_utf8(bytes).expect("ascii");
+    let ts = now().to_string();
+    let sig = crypto::signature(&[TOKEN, &ts, "9"]);
+    let msig = crypto::signature(&[TOKEN, &ts, "9", &enc]);
+    let q = format!("signature={sig}&timestamp={ts}&nonce=9&encrypt_type=aes&msg_signature={msig}");
+    let (status, _) = l.post(&q, format!("<xml><Encrypt><![CDATA[{enc}]]></Encrypt></xml>"));
+    assert!((400..500).contains(&status), "tampered ciphertext: {status}");
+    // Plaintext to a safe-mode listener: refused.
+    assert_eq!(l.post(&signed_query(TOKEN, now(), "1"), audit_event(77777).to_xml()).0, 400);
+    assert_eq!(l.log().len(), 1, "nothing refused is logged");
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("tests/fixtures/wechat_crypto").join(name)).expect("fixture")
+}
+
+#[test]
+fn safe_mode_agrees_with_openssl() {
+    let appid = fixture("appid.txt").trim().to_string();
+    let c = MsgCrypt::new(SAMPLE_KEY, &appid).expect("sample key");
+    let key_hex: String = c.key().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(key_hex, fixture("key.hex").trim(), "EncodingAESKey decodes as openssl's base64 does");
+    for name in ["audit", "text", "exact"] {
+        let xml = fixture(&format!("{name}.xml"));
+        let random: [u8; 16] = fixture(&format!("{name}.random")).trim().as_bytes().try_into().expect("16 bytes");
+        let b64 = fixture(&format!("{name}.b64"));
+        assert_eq!(c.encrypt_with(xml.as_bytes(), &random), b64.trim(), "{name}: same ciphertext as openssl");
+        let (msg, got_appid) = c.decrypt(b64.trim()).expect("openssl's ciphertext decrypts");
+        assert_eq!(msg, xml.as_bytes(), "{name}");
+        assert_eq!(got_appid, appid);
+    }
+    // And through the listener: openssl's ciphertext of the seed's event is accepted and logged.
+    let l = InProcess::start(Some(SAMPLE_KEY), &appid);
+    let enc = fixture("audit.b64").trim().to_string();
+    let ts = now().to_string();
+    let q = format!(
+        "signature={}&timestamp={ts}&nonce=42&encrypt_type=aes&msg_signature={}",
+        crypto::signature(&[TOKEN, &ts, "42"]),
+        crypto::signature(&[TOKEN, &ts, "42", &enc])
+    );
+    let body =
+        format!("<xml><ToUserName><![CDATA[gh_4346ac1514d8]]></ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>");
+    assert_eq!(l.post(&q, body), (200, "success".to_string()));
+    let ev = &l.log()[0]["event"];
+    assert_eq!((ev["audit_id"].clone(), ev["poiid"].clone()), (json!(11111), json!(12344)));
+    assert_eq!(ev["Event"], json!("add_store_audit_info"));
+}
+
+/// `wxscript listen` as a child process.
+fn spawn_listener(port: u16, log: &Path, extra: &[&str]) -> Child {
+    let mut c = Command::new(bin());
+    c.args(["listen", "--port", &port.to_string(), "--log"])
+        .arg(log)
+        .args(extra)
+        .env("WECHAT_TOKEN", TOKEN)
+        .env_remove("WECHAT_AES_KEY")
+        .env_remove("WECHAT_APPID")
+        .env_remove("WECHAT_APPSECRET")
+        .env_remove("WECHAT_ACCESS_TOKEN")
+        .env("NO_COLOR", "1")
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("listener starts");
+    // Ready once it says where it listens.
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("listening on"), "listener did not start: {first:?}");
+    // Keep draining stdout so the child never blocks on a full pipe; hand the rest back.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    STDOUTS.with(|m| m.borrow_mut().insert(child.id(), rx));
+    child
+}
+
+thread_local! {
+    static STDOUTS: std::cell::RefCell<HashMap<u32, std::sync::mpsc::Receiver<String>>> = Default::default();
+}
+
+/// The stdout lines a spawned listener (by pid) printed after its first one, once it has exited.
+fn rest_of_stdout(pid: u32) -> Vec<String> {
+    STDOUTS.with(|m| m.borrow_mut().remove(&pid).map(|rx| rx.iter().collect()).unwrap_or_default())
+}
+
+#[test]
+fn kill_9_during_a_burst_loses_nothing_answered_and_stores_nothing_twice() {
+    const N: u64 = 1000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("events.jsonl");
+    let port = free_port();
+    let mut child = spawn_listener(port, &log_path, &[]);
+    let rt = rt();
+    let target = push::Target::new(&format!("http://127.0.0.1:{port}/wechat"), TOKEN, None).expect("target");
+    let client = reqwest::Client::new();
+    let next = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let events: Arc<Vec<AuditEvent>> = Arc::new((1..=N).map(|i| audit_event(900_000 + i)).collect());
+    // 8 senders, each pushing the next event with the simulator's push code (3 retries).
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (target, client, next, answered, events) =
+                (target.clone(), client.clone(), next.clone(), answered.clone(), events.clone());
+            rt.spawn(async move {
+                let mut ok = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(ev) = events.get(i) else { break };
+                    if push::deliver(&client, &target, &ev.to_xml()).await.is_ok() {
+                        answered.fetch_add(1, Ordering::SeqCst);
+                        ok.push(i);
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    // Kill it in the middle of the burst, and bring it back on the same port and log.
+    let t0 = Instant::now();
+    while answered.load(Ordering::SeqCst) < 300 && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("kill -9"); // SIGKILL on Unix
+    let _ = child.wait();
+    let at_kill = answered.load(Ordering::SeqCst);
+    assert!(at_kill < N as usize, "the burst ended before the kill; make it longer");
+    let mut child = spawn_listener(port, &log_path, &[]);
+    let mut success: Vec<usize> = Vec::new();
+    for w in workers {
+        success.extend(rt.block_on(w).expect("worker"));
+    }
+    // WeChat re-sends some events anyway: the restarted listener must not store them again.
+    let resend: Vec<_> = success.iter().step_by(10).copied().collect();
+    for i in &resend {
+        rt.block_on(push::deliver(&client, &target, &events[*i].to_xml())).expect("re-sent event accepted");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let logged: Vec<u64> =
+        log_lines(&log_path).iter().map(|l| l["event"]["audit_id"].as_u64().expect("audit_id")).collect();
+    let unique: HashSet<u64> = logged.iter().copied().collect();
+    assert_eq!(unique.len(), logged.len(), "an event was stored twice");
+    for i in &success {
+        assert!(unique.contains(&(900_001 + *i as u64)), "event {i} was answered success but is not in the log");
+    }
+    assert!(success.len() > at_kill, "pushes went on after the restart");
+    eprintln!(
+        "burst: {} answered success ({} before the kill), {} logged, {} re-sent",
+        success.len(),
+        at_kill,
+        logged.len(),
+        resend.len()
+    );
+}
+
+/// Appends events to a log the way the listener does.
+fn append(rt: &tokio::runtime::Runtime, log: &listen::EventLog, ev: &AuditEvent) {
+    let Value::Object(o) = ev.to_json() else { unreachable!() };
+    rt.block_on(log.append(o)).expect("append");
+}
+
+#[test]
+fn wait_returns_the_right_event_among_many_and_times_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.jsonl");
+    let rt = rt();
+    let (log, _) = listen::EventLog::open(&path, None).expect("log opens");
+    for i in 0..300 {
+        append(&rt, &log, &audit_event(1_000 + i));
+    }
+    let script = r#"
+        let found = event::find(#{Event: "add_store_audit_info", audit_id: 1250});
+        print(`found ${found.len()} ${found[0].poiid}`);
+        print(`all ${event::find(#{}).len()}`);
+        print(`as text ${event::find(#{audit_id: "1007"}).len()}`);
+        let t = timestamp();
+        let e = event::wait(#{Event: "add_store_audit_info", audit_id: 5000}, 20);
+        print(`waited ${e.audit_id} ${e.poiid} ${e.status}`);
+        let t = timestamp();
+        try {
+            event::wait(#{audit_id: 999999}, 0.5);
+            print("no timeout");
+        } catch (err) {
+            print(`caught ${err.kind} after ${t.elapsed}`);
+        }
+        event::wait(#{audit_id: 999999}, 0);
+    "#;
+    let file = dir.path().join("wait.rhai");
+    std::fs::write(&file, script).expect("script");
+    let child = Command::new(bin())
+        .args(["run", "--log"])
+        .arg(&path)
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run starts");
+    // While it waits: many events that do not match, then the one it waits for, then more.
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..200 {
+        append(&rt, &log, &audit_event(2_000 + i));
+    }
+    let mut wanted = audit_event(5000);
+    wanted.fields[1].1 = json!(3);
+    append(&rt, &log, &wanted);
+    for i in 0..50 {
+        append(&rt, &log, &audit_event(3_000 + i));
+    }
+    let out = child.wait_with_output().expect("run ends");
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(so.contains("found 1 472001250"), "{so}\n{se}");
+    assert!(so.contains("all 300"), "{so}");
+    assert!(so.contains("as text 1"), "{so}");
+    assert!(so.contains("waited 5000 472005000 3"), "{so}\n{se}");
+    let caught = so.lines().find(|l| l.starts_with("caught timeout after")).unwrap_or_else(|| panic!("{so}\n{se}"));
+    let secs: f64 = caught.rsplit(' ').next().and_then(|s| s.parse().ok()).expect("elapsed");
+    assert!((0.4..5.0).contains(&secs), "timed out after {secs} s");
+    // Uncaught: a script error naming the timeout, exit 1.
+    assert_eq!(out.status.code(), Some(1), "{se}");
+    assert!(se.contains("timeout") && se.contains("999999"), "{se}");
+}
+
+#[test]
+fn listen_script_runs_per_event_in_order_and_survives_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("events.jsonl");
+    let script = dir.path().join("on_event.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        let seen = 0;
+        fn on_event(e) {
+            if e.audit_id == 2 { throw "cannot handle audit 2"; }
+            print(`handled ${e.Event} ${e.audit_id}`);
+        }
+        "#,
+    )
+    .expect("script");
+    let port = free_port();
+    let key = SAMPLE_KEY;
+    let mut child = spawn_listener(
+        port,
+        &log_path,
+        &["--script", script.to_str().expect("utf-8 path"), "--aes-key", key, "--appid", sandbox::APPID],
+    );
+    let rt = rt();
+    let target = push::Target::new(&format!("http://127.0.0.1:{port}/"), TOKEN, Some(key)).expect("target");
+    let client = reqwest::Client::new();
+    for id in 1..=3 {
+        rt.block_on(push::deliver(&client, &target, &audit_event(id).to_xml())).expect("accepted");
+    }
+    // The script runs after the answer: give it a moment.
+    let t0 = Instant::now();
+    while log_lines(&log_path).len() < 3 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id();
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("listener output");
+    let so = rest_of_stdout(pid).join("\n");
+    let se = String::from_utf8_lossy(&out.stderr).into_owned();
+    let handled: Vec<&str> = so.lines().filter(|l| l.starts_with("handled")).collect();
+    assert_eq!(handled, ["handled add_store_audit_info 1", "handled add_store_audit_info 3"], "{so}\n{se}");
+    assert!(se.contains("cannot handle audit 2"), "{se}");
+    assert_eq!(log_lines(&log_path).len(), 3, "the failed event is logged all the same");
+    for secret in [TOKEN, key] {
+        assert!(!so.contains(secret) && !se.contains(secret), "a secret was printed");
+    }
+}
+
+#[test]
+fn listen_needs_a_token_and_serve_push_needs_one_too() {
+    let o = Command::new(bin()).args(["listen", "--port", "0"]).env_remove("WECHAT_TOKEN").output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--token"), "{}", stderr(&o));
+    let o = Command::new(bin())
+        .args(["listen", "--port", "0", "--token", "t", "--aes-key", "tooshort", "--appid", "wx1"])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains("tooshort"), "the key is never printed: {}", stderr(&o));
+    let o = Command::new(bin())
+        .args(["sandbox", "serve", "--push-url", "http://127.0.0.1:9/"])
+        .env_remove("WECHAT_TOKEN")
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn simulator_pushes_decided_audits_to_a_listener() {
+    // The simulator with --push-url in safe mode, and a listener in the same process.
+    let rt = rt();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut o = listen::Options::new(TOKEN, dir.path().join("events.jsonl"));
+    o.aes_key = Some(SAMPLE_KEY.into());
+    o.appid = sandbox::APPID.into();
+    let l = rt.block_on(Listener::start(o, None)).expect("listener");
+    let cfg = sandbox::Config {
+        push_url: Some(l.url()),
+        push_token: TOKEN.into(),
+        push_aes_key: Some(SAMPLE_KEY.into()),
+        audit_delay: Duration::from_millis(200),
+        ..sandbox::Config::default()
+    };
+    let sim = common::Sim::with(cfg);
+    let script = format!(
+        "{}\n{}",
+        common::Sim::merchant_prelude().replace(
+            "let audit = merchant::audit_info();\n        if audit.status != 1 { throw `merchant not approved: ${audit}`; }",
+            "let audit = merchant::audit_info();"
+        ),
+        r#"
+        sleep(0.4);
+        let r = store::add(#{map_poi_id: poi.sosomap_poi_uid, pic_list: [pic], contract_phone: "1", hour: "08:00-22:00", credential: "c1"});
+        print(`audit ${audit.audit_id} ${r.audit_id}`);
+        "#
+    );
+    let out = sim.cmd().arg("run").arg(sim.write("s.rhai", &script)).output().expect("runs");
+    let so = ok(&out);
+    // Nothing reads the state now: the pusher's own polling must decide the audits.
+    let t0 = Instant::now();
+    let sandbox = sim.sandbox.as_ref().expect("sandbox");
+    while (log_lines(l.log_path()).len() < 2 || sandbox.push_counts().0 < 2) && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lines = log_lines(l.log_path());
+    let kinds: Vec<&str> = lines.iter().map(|l| l["event"]["Event"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds, ["apply_merchant_audit_info", "add_store_audit_info"], "{so}");
+    assert!(so.contains(&format!("{} {}", lines[0]["event"]["audit_id"], lines[1]["event"]["audit_id"])), "{so}");
+    assert_eq!(sandbox.push_counts(), (2, 0));
+    assert_eq!(lines[1]["event"]["status"], json!(1));
+    assert!(lines[1]["event"]["poiid"].as_u64().is_some());
+    drop(l);
+}
+
+#[test]
+fn recipe_adds_a_store_waits_for_its_event_and_sets_its_card() {
+    let run = |extra: &[&str]| {
+        assert_cmd::Command::cargo_bin("wxscript")
+            .expect("binary")
+            .current_dir(repo_root())
+            .args(["run", "--sandbox"])
+            .args(extra)
+            .arg("scripts/add_store_and_card.rhai")
+            .env_remove("WECHAT_TOKEN")
+            .env_remove("WECHAT_AES_KEY")
+            .env("NO_COLOR", "1")
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("runs")
+    };
+    let so = ok(&run(&["--arg", "card=pTESTCARD0001"]));
+    assert!(so.contains("store approved: poiid"), "{so}");
+    assert!(so.contains("card pTESTCARD0001 set for store"), "{so}");
+    // With audits taking a while, the run's listener on a port of its own, in safe mode.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("run.jsonl");
+    let so = ok(&run(&[
+        "--audit-delay",
+        "0.3",
+        "--listen",
+        "0",
+        "--aes-key",
+        SAMPLE_KEY,
+        "--log",
+        log.to_str().expect("utf-8 path"),
+    ]));
+    assert!(so.contains("card pDF3iY9tda0OFmiuTHhXOsdGx5Xo set for store"), "{so}");
+    assert_eq!(log_lines(&log).len(), 2, "merchant and store audits logged");
+    // A store whose audit fails ends the recipe with the reason.
+    let o = run(&["--arg", "credential=REJECT-ME"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("failed: status 3"), "{}", stderr(&o));
+}
+
+#[test]
+fn dedup_key_follows_wechat() {
+    let a = json!({"FromUserName": "u", "CreateTime": 1, "MsgType": "event", "Event": "e", "audit_id": 1});
+    let b = json!({"FromUserName": "u", "CreateTime": 1, "MsgType": "event", "Event": "e", "audit_id": 2});
+    let (a, b) = (a.as_object().expect("object"), b.as_object().expect("object"));
+    assert_ne!(log::dedup_key(a), log::dedup_key(b));
+    let mut a2 = a.clone();
+    a2.insert("status".into(), json!(3));
+    assert_eq!(log::dedup_key(a), log::dedup_key(&a2));
+}
