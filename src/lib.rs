@@ -14,6 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod helpers;
 pub mod listen;
+pub mod repl;
 pub mod runtime;
 pub mod sandbox;
 pub mod transport;

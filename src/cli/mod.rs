@@ -128,6 +128,23 @@ enum Command {
         #[command(flatten)]
         opts: ListenArgs,
     },
+    /// Explore the API interactively: completion, hints, history, `:help NAME`.
+    Repl {
+        /// Talk to a fresh built-in simulator on a loopback port.
+        #[arg(long)]
+        sandbox: bool,
+        /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// At most N requests per second for the session (also WXSCRIPT_QPS).
+        #[arg(long, value_name = "N")]
+        qps: Option<f64>,
+        /// Send reads but not writes: print each mutating request and return a placeholder.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
+        sandbox_opts: SandboxOpts,
+    },
     /// Parse scripts without running them; report syntax errors with file:line:col.
     Check {
         #[arg(required = true)]
@@ -218,6 +235,17 @@ pub fn main() -> ExitCode {
             };
             run(&file, opts, args, events)
         }
+        Command::Repl { sandbox, timeout, qps, dry_run, sandbox_opts } => {
+            // Session options the REPL has no flag for keep their defaults.
+            let opts = SessionOptions {
+                sandbox: sandbox.then(|| sandbox_opts.config()),
+                timeout: timeout.map(|t| Duration::from_secs(t.max(1))),
+                qps: qps.filter(|q| *q > 0.0),
+                dry_run,
+                ..Default::default()
+            };
+            crate::repl::run(&opts)
+        }
         Command::Listen { port, script, timeout, opts } => listen::listen(port, &opts, script.as_deref(), timeout),
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
@@ -282,7 +310,7 @@ fn tokio_runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 /// Reads a script, keeping line numbers but neutralising a `#!` line.
-fn read_script(file: &Path) -> Result<String, String> {
+pub(crate) fn read_script(file: &Path) -> Result<String, String> {
     let mut src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
     if src.starts_with("#!") {
         // Blanked rather than removed, so that lines and columns stay where the user sees them.

@@ -1,0 +1,415 @@
+//! Tab completion and signature hints, from the endpoint declarations and the helper table:
+//! modules (`sto` -> `store::`), functions (`store::ad` -> `store::add`), variables in scope
+//! and the keys of map variables (`poi.so`), and the request keys of the function whose map is
+//! being typed (`store::add(#{ma` -> `map_poi_id`). Pure functions of the text before the
+//! cursor, so they are tested here.
+
+use std::collections::BTreeSet;
+
+use crate::api::{self, Endpoint, Field};
+use crate::helpers::DOCS;
+
+use super::pretty::truncate;
+
+/// Keywords offered with names; everything else comes from the declarations and the engine.
+const KEYWORDS: &[&str] = &[
+    "let", "const", "fn", "if", "else", "for", "in", "while", "loop", "break", "continue", "return", "throw", "try",
+    "catch", "import", "export", "as", "true", "false", "switch", "do", "until",
+];
+
+/// The names the REPL can complete, derived from what the engine registers.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// Module names (`store`, `merchant`, ...).
+    pub modules: Vec<String>,
+    /// Qualified function names (`store::add`).
+    pub functions: Vec<String>,
+    /// Functions called without a module (`sleep`, `print`, `parse_int`, ...).
+    pub globals: Vec<String>,
+}
+
+impl Names {
+    /// Every endpoint and helper, plus the engine's own global functions.
+    pub fn new(engine_globals: impl IntoIterator<Item = String>) -> Names {
+        let mut functions: BTreeSet<String> = api::endpoints().map(Endpoint::qualified).collect();
+        let mut globals: BTreeSet<String> = BTreeSet::new();
+        for h in DOCS {
+            if h.name.contains("::") {
+                functions.insert(h.name.to_string());
+            } else {
+                globals.insert(h.name.to_string());
+            }
+        }
+        let modules: BTreeSet<String> =
+            functions.iter().filter_map(|f| f.split_once("::").map(|p| p.0.to_string())).collect();
+        globals.extend(engine_globals.into_iter().filter(|n| is_ident(n) && !n.contains('$')));
+        Names {
+            modules: modules.into_iter().collect(),
+            functions: functions.into_iter().collect(),
+            globals: globals.into_iter().collect(),
+        }
+    }
+
+    /// These names plus the session's own: the functions it defined, and for each module it
+    /// imported, the alias and the names inside (`m` with `shout`, `GREETING`).
+    pub fn with_session(
+        &self,
+        fns: impl IntoIterator<Item = String>,
+        imports: impl IntoIterator<Item = (String, Vec<String>)>,
+    ) -> Names {
+        let mut n = self.clone();
+        n.globals.extend(fns.into_iter().filter(|f| is_ident(f)));
+        for (alias, inside) in imports {
+            n.functions.extend(inside.iter().map(|i| format!("{alias}::{i}")));
+            n.modules.push(alias);
+        }
+        for list in [&mut n.modules, &mut n.functions, &mut n.globals] {
+            list.sort();
+            list.dedup();
+        }
+        n
+    }
+}
+
+/// The call forms and return of a function, e.g. `store::get(poi_id) | store::get(map) -> ...`.
+pub fn signature(name: &str) -> Option<String> {
+    if let Some(ep) = api::by_name(name) {
+        return Some(format!("{} -> {}", ep.signatures().join(" | "), ep.returns));
+    }
+    DOCS.iter().find(|h| h.name == name).map(|h| format!("{} -> {}", h.signatures.join(" | "), h.returns))
+}
+
+fn is_ident(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == ':'
+}
+
+/// One open bracket before the cursor.
+#[derive(Debug, Clone, PartialEq)]
+enum Frame {
+    /// `(`, with the name of the function being called, if any.
+    Paren(Option<String>),
+    /// `#{`: where the current item starts, whether its `:` has been typed, the keys so far.
+    Map {
+        item: usize,
+        colon: bool,
+        keys: Vec<String>,
+    },
+    Brace,
+    Bracket,
+}
+
+/// The brackets still open at the end of `pre`; `None` inside a string or comment.
+fn open_frames(pre: &str) -> Option<Vec<Frame>> {
+    let b = pre.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'`' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                if i >= b.len() {
+                    return None;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => match pre[i..].find('\n') {
+                Some(n) => i += n,
+                None => return None,
+            },
+            b'/' if b.get(i + 1) == Some(&b'*') => match pre[i + 2..].find("*/") {
+                Some(n) => i += n + 3,
+                None => return None,
+            },
+            b'#' if b.get(i + 1) == Some(&b'{') => {
+                stack.push(Frame::Map { item: i + 2, colon: false, keys: Vec::new() });
+                i += 1;
+            }
+            b'{' => stack.push(Frame::Brace),
+            b'[' => stack.push(Frame::Bracket),
+            b'(' => {
+                let before = pre[..i].trim_end();
+                let start = before.rfind(|c: char| !is_word_char(c)).map(|p| p + 1).unwrap_or(0);
+                let name = &before[start..];
+                stack.push(Frame::Paren((!name.is_empty()).then(|| name.to_string())));
+            }
+            b')' | b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => {
+                if let Some(Frame::Map { item, colon, .. }) = stack.last_mut() {
+                    *item = i + 1;
+                    *colon = false;
+                }
+            }
+            b':' if b.get(i + 1) == Some(&b':') => i += 1,
+            b':' => {
+                if let Some(Frame::Map { item, colon, keys }) = stack.last_mut()
+                    && !*colon
+                {
+                    keys.push(pre[*item..i].trim().trim_matches('"').to_string());
+                    *colon = true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Some(stack)
+}
+
+/// Where the cursor is typing a map key: the endpoint whose request map it is (if it is
+/// one), the keys already given, the partial key.
+struct KeyContext<'a> {
+    endpoint: Option<&'static Endpoint>,
+    given: Vec<String>,
+    prefix: &'a str,
+}
+
+fn key_context(pre: &str) -> Option<KeyContext<'_>> {
+    let frames = open_frames(pre)?;
+    let [.., Frame::Map { item, colon: false, keys }] = frames.as_slice() else {
+        return None;
+    };
+    let prefix = pre[*item..].trim_start();
+    if !prefix.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let endpoint = match &frames[..frames.len() - 1] {
+        [.., Frame::Paren(Some(func))] => api::by_name(func),
+        _ => None,
+    };
+    Some(KeyContext { endpoint, given: keys.clone(), prefix })
+}
+
+/// The word being typed at the end of `pre` (letters, digits, `_` and `::`) and where it starts.
+fn current_word(pre: &str) -> (usize, &str) {
+    let start = pre.rfind(|c: char| !is_word_char(c)).map(|p| p + pre[p..].chars().next().map_or(1, char::len_utf8));
+    let start = start.unwrap_or(0);
+    (start, &pre[start..])
+}
+
+/// A variable in scope, with its keys when it holds a map, so that `s.bus` completes
+/// `s.business_name`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Var {
+    pub name: String,
+    pub keys: Vec<String>,
+}
+
+/// Completion candidates for the text before the cursor: where the replaced word starts, and
+/// the replacements, sorted.
+pub fn complete(pre: &str, names: &Names, vars: &[Var]) -> (usize, Vec<String>) {
+    if let Some(cmd) = pre.strip_prefix(':') {
+        return complete_command(cmd, names);
+    }
+    if let Some(k) = key_context(pre) {
+        let start = pre.len() - k.prefix.len();
+        let fields = k
+            .endpoint
+            .map_or(&[][..], |e| e.fields)
+            .iter()
+            .filter(|f| f.name.starts_with(k.prefix) && !k.given.iter().any(|g| g == f.name))
+            .map(|f| f.name.to_string())
+            .collect();
+        return (start, fields);
+    }
+    if open_frames(pre).is_none() {
+        return (pre.len(), Vec::new());
+    }
+    let (start, word) = current_word(pre);
+    if let Some(before) = pre[..start].strip_suffix('.') {
+        // A property of a map variable, else a method.
+        let (_, base) = current_word(before);
+        let keys = vars.iter().find(|v| v.name == base).map(|v| &v.keys[..]).unwrap_or_default();
+        let mut out: Vec<String> = keys.iter().filter(|k| k.starts_with(word)).cloned().collect();
+        if !word.is_empty() {
+            out.extend(names.globals.iter().filter(|g| g.starts_with(word) && !keys.contains(g)).cloned());
+        }
+        return (start, out);
+    }
+    if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
+        return (start, Vec::new());
+    }
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    if word.contains("::") {
+        out.extend(names.functions.iter().filter(|f| f.starts_with(word)).cloned());
+    } else {
+        out.extend(names.modules.iter().filter(|m| m.starts_with(word)).map(|m| format!("{m}::")));
+        out.extend(names.globals.iter().filter(|g| g.starts_with(word)).cloned());
+        out.extend(vars.iter().filter(|v| v.name.starts_with(word)).map(|v| v.name.clone()));
+        out.extend(KEYWORDS.iter().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
+    }
+    (start, out.into_iter().collect())
+}
+
+fn complete_command(cmd: &str, names: &Names) -> (usize, Vec<String>) {
+    match cmd.split_once(' ') {
+        None => {
+            let found = super::commands::COMMANDS.iter().filter(|c| c.name.starts_with(cmd));
+            (0, found.map(|c| format!(":{}", c.name)).collect())
+        }
+        Some((name, arg)) => {
+            let start = 1 + name.len() + 1 + (arg.len() - arg.trim_start().len());
+            let arg = arg.trim_start();
+            let list: Vec<String> = match name {
+                "help" | "h" => names
+                    .functions
+                    .iter()
+                    .chain(&names.modules)
+                    .filter(|f| f.starts_with(arg))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                "fns" => names.modules.iter().filter(|m| m.starts_with(arg)).cloned().collect(),
+                _ => Vec::new(),
+            };
+            (start, list)
+        }
+    }
+}
+
+fn field_line(f: &Field) -> String {
+    let limits = f.ty.limits();
+    let mut s = format!("{}: {}, {}", f.name, f.ty.name(), if f.required { "required" } else { "optional" });
+    if !limits.is_empty() {
+        s.push_str(&format!(", {limits}"));
+    }
+    format!("{s} — {}", f.doc)
+}
+
+/// The grey text shown after the cursor: while typing a request key, the key's type and
+/// limits (or the required keys still missing); inside a call, the function's signature.
+pub fn hint(pre: &str, max_width: usize) -> Option<String> {
+    let text = hint_text(pre)?;
+    Some(truncate(&format!("  {text}"), max_width.max(10)))
+}
+
+fn hint_text(pre: &str) -> Option<String> {
+    if pre.starts_with(':') {
+        return None;
+    }
+    if let Some(k) = key_context(pre)
+        && let Some(ep) = k.endpoint
+    {
+        let fields = ep.fields;
+        if !k.prefix.is_empty() {
+            let matching: Vec<&Field> = fields.iter().filter(|f| f.name.starts_with(k.prefix)).collect();
+            if let [one] = matching.as_slice() {
+                return Some(field_line(one));
+            }
+            return None;
+        }
+        let missing: Vec<&str> =
+            fields.iter().filter(|f| f.required && !k.given.iter().any(|g| g == f.name)).map(|f| f.name).collect();
+        if !missing.is_empty() {
+            return Some(format!("required: {}", missing.join(", ")));
+        }
+        let optional: Vec<&str> =
+            fields.iter().filter(|f| !k.given.iter().any(|g| g == f.name)).map(|f| f.name).collect();
+        return (!optional.is_empty()).then(|| format!("optional: {}", optional.join(", ")));
+    }
+    let frames = open_frames(pre)?;
+    let (_, word) = current_word(pre);
+    if let Some(sig) = signature(word) {
+        return Some(sig);
+    }
+    frames.iter().rev().find_map(|f| match f {
+        Frame::Paren(Some(name)) => signature(name),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        Names::new(["print".to_string(), "parse_int".to_string(), "get$len".to_string(), "+".to_string()])
+    }
+
+    fn cands(pre: &str) -> Vec<String> {
+        let poi = Var { name: "poi".into(), keys: vec!["sosomap_poi_uid".into(), "name".into()] };
+        complete(pre, &names(), &[Var { name: "stores".into(), keys: vec![] }, poi]).1
+    }
+
+    #[test]
+    fn names_come_from_the_declarations() {
+        let n = names();
+        assert!(n.modules.contains(&"store".to_string()) && n.modules.contains(&"merchant".to_string()));
+        assert!(n.functions.contains(&"store::add".to_string()) && n.functions.contains(&"store::all".to_string()));
+        assert!(n.globals.contains(&"sleep".to_string()) && n.globals.contains(&"print".to_string()));
+        assert!(!n.globals.iter().any(|g| g.contains('$') || g == "+"));
+    }
+
+    #[test]
+    fn the_sessions_functions_and_imports() {
+        let n = names().with_session(["twice".to_string()], [("m".to_string(), vec!["shout".to_string()])]);
+        assert_eq!(complete("tw", &n, &[]).1, vec!["twice"]);
+        assert_eq!(complete("m::s", &n, &[]).1, vec!["m::shout"]);
+        assert!(complete("m", &n, &[]).1.contains(&"m::".to_string()));
+    }
+
+    #[test]
+    fn modules_functions_and_variables() {
+        assert_eq!(complete("let x = sto", &names(), &[]), (8, vec!["store::".to_string()]));
+        assert_eq!(cands("store::ad"), vec!["store::add"]);
+        assert_eq!(cands("store::a"), vec!["store::add", "store::all"]);
+        assert_eq!(cands("print(sto"), vec!["store::", "stores"]);
+        assert_eq!(cands("po"), vec!["poi", "poi::"]);
+        assert_eq!(cands("x.pars"), vec!["parse_int"]);
+        assert_eq!(cands("store::get(poi.so"), vec!["sosomap_poi_uid"]);
+        assert_eq!(cands("poi."), vec!["sosomap_poi_uid", "name"]);
+        assert!(cands("stores.").is_empty());
+        assert!(cands("").is_empty());
+        assert!(cands("let s = \"sto").is_empty(), "nothing inside a string");
+        assert!(cands("// sto").is_empty(), "nothing inside a comment");
+    }
+
+    #[test]
+    fn request_keys_of_the_map_being_typed() {
+        let (start, c) = complete("store::add(#{ma", &names(), &[]);
+        assert_eq!((start, c), (13, vec!["map_poi_id".to_string()]));
+        assert_eq!(cands("store::add(#{map_poi_id: poi.x, pi"), vec!["pic_list"]);
+        assert_eq!(cands("let r = store::update(#{\n    poi_id: 1,\n    c"), vec!["contract_phone", "card_id"]);
+        let given = cands("store::add(#{map_poi_id: 1, ");
+        assert!(!given.contains(&"map_poi_id".to_string()) && given.contains(&"hour".to_string()), "{given:?}");
+        // In a value, names are completed instead.
+        assert_eq!(cands("store::add(#{map_poi_id: po"), vec!["poi", "poi::"]);
+        // A nested map or a map that is not an argument has no request keys.
+        assert!(cands("#{ma").is_empty());
+        assert!(cands("store::add(#{a: #{ma").is_empty());
+    }
+
+    #[test]
+    fn commands_and_their_arguments() {
+        assert_eq!(cands(":he"), vec![":help"]);
+        assert_eq!(complete(":help store::ad", &names(), &[]), (6, vec!["store::add".to_string()]));
+        assert_eq!(cands(":fns me"), vec!["media", "merchant"]);
+    }
+
+    #[test]
+    fn hints_show_signatures_and_keys() {
+        let h = hint("store::get(", 200).unwrap_or_default();
+        assert!(h.contains("store::get(poi_id) | store::get(map) -> "), "{h}");
+        assert!(hint("store::list", 200).unwrap_or_default().contains("store::list(offset, limit)"));
+        let h = hint("store::add(#{", 200).unwrap_or_default();
+        assert!(h.contains("required: map_poi_id, pic_list, contract_phone, hour, credential"), "{h}");
+        let h = hint("store::add(#{ho", 200).unwrap_or_default();
+        assert!(h.contains("hour: string HH:MM-HH:MM, required"), "{h}");
+        assert!(hint("store::add(#{map_poi_id: f(1, ", 200).is_some_and(|h| h.contains("store::add(map)")));
+        assert!(hint("1 + 2", 200).is_none());
+        assert!(hint("store::get(", 20).is_some_and(|h| pretty_width(&h) <= 20));
+    }
+
+    fn pretty_width(s: &str) -> usize {
+        super::super::pretty::width(s)
+    }
+}

@@ -1,0 +1,450 @@
+//! `wxscript repl`: the API explored by hand.
+//!
+//! One engine and one scope for the whole session. Each entry is compiled against the scope
+//! and run with the functions defined so far (every entry's functions are merged into one
+//! AST) and the modules imported so far, so variables, functions and imports all persist.
+//! The entry runs on the main thread; Ctrl-C while it runs triggers the session's
+//! cancellation (in-flight requests are dropped, `on_progress` ends the script) and the
+//! prompt comes back. The pure parts live in the sibling modules: completion and hints
+//! (`complete`), "is the input finished?" (`validate`), result printing (`pretty`) and the
+//! `:` commands (`commands`).
+
+mod commands;
+mod complete;
+mod helper;
+mod pretty;
+mod validate;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rhai::module_resolvers::FileModuleResolver;
+use rhai::{AST, Dynamic, Engine, ImmutableString, Module, ModuleResolver, Scope, Shared};
+use rustyline::Editor;
+use rustyline::config::{CompletionType, Config};
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+
+use crate::cli::{Session, SessionOptions};
+use crate::runtime::{render, stdlib};
+use crate::sandbox;
+
+use commands::Cmd;
+use complete::{Names, Var};
+use helper::ReplHelper;
+
+pub const PROMPT: &str = "wx> ";
+
+/// The file name errors of typed input are reported under.
+const INPUT: &str = "<input>";
+
+/// `$WXSCRIPT_HISTORY`, else `wxscript/history` in the user's state (or data) directory.
+pub fn history_path() -> Option<PathBuf> {
+    match std::env::var_os("WXSCRIPT_HISTORY") {
+        Some(p) if !p.is_empty() => Some(p.into()),
+        _ => dirs::state_dir().or_else(dirs::data_dir).map(|d| d.join("wxscript").join("history")),
+    }
+}
+
+/// Runs the REPL until `:quit` or Ctrl-D.
+pub fn run(opts: &SessionOptions) -> ExitCode {
+    let session = match Session::start(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = interrupt_cancels(&session) {
+        eprintln!("warning: Ctrl-C cannot stop a running call: {e}");
+    }
+    let code = match Repl::new(&session) {
+        Ok(mut repl) => repl.run(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    };
+    let Session { sim, rt, .. } = session;
+    drop(sim);
+    rt.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+/// SIGINT triggers the session's cancellation. The handler is registered here, before the
+/// first prompt, so that rustyline (which swaps in its own handler while reading a line, and
+/// puts the previous one back after) always restores this one.
+fn interrupt_cancels(session: &Session) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _guard = session.rt.enter();
+        let mut sig = signal(SignalKind::interrupt())?;
+        let cancel = session.cancel.clone();
+        session.rt.spawn(async move {
+            while sig.recv().await.is_some() {
+                cancel.trigger();
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    session.cancel_on_ctrl_c();
+    Ok(())
+}
+
+struct Repl<'s> {
+    session: &'s Session,
+    engine: Engine,
+    scope: Scope<'static>,
+    /// Every function defined so far (statements cleared).
+    fns: AST,
+    /// Every module imported so far, in import order.
+    imports: Vec<(ImmutableString, Shared<Module>)>,
+    /// The entries that ran without error, for `:save`.
+    lines: Vec<String>,
+    /// Where each function was defined (the entry's name and text), so that an error inside
+    /// it shows that entry's text, not the calling one's.
+    fn_sources: HashMap<String, (String, String)>,
+    names: Names,
+    editor: Editor<ReplHelper, DefaultHistory>,
+    history: Option<PathBuf>,
+    history_warned: bool,
+    color: bool,
+    width: usize,
+}
+
+/// The engine's own global functions (`print`, `parse_int`, `len`, ...), for completion.
+fn engine_globals(engine: &Engine) -> Vec<String> {
+    engine
+        .gen_fn_signatures(true)
+        .into_iter()
+        .filter_map(|s| {
+            let name = s.split('(').next()?.trim();
+            let name = name.rsplit(' ').next()?;
+            (!name.contains("::")).then(|| name.to_string())
+        })
+        .collect()
+}
+
+impl<'s> Repl<'s> {
+    fn new(session: &'s Session) -> Result<Repl<'s>, String> {
+        let mut engine = session.engine();
+        engine.set_module_resolver(resolver(Path::new(".")));
+        let names = Names::new(engine_globals(&engine));
+        let color = render::stderr_color();
+        let config = Config::builder()
+            .max_history_size(1000)
+            .and_then(|b| b.history_ignore_dups(true))
+            .map_err(|e| e.to_string())?
+            .auto_add_history(false)
+            .completion_type(CompletionType::List)
+            .build();
+        let mut editor: Editor<ReplHelper, DefaultHistory> =
+            Editor::with_config(config).map_err(|e| format!("cannot start the line editor: {e}"))?;
+        editor.set_helper(Some(ReplHelper::new(names.clone(), color)));
+        let history = history_path();
+        if let Some(p) = &history
+            && p.exists()
+            && let Err(e) = editor.load_history(p)
+        {
+            eprintln!("warning: cannot read the history {}: {e}", p.display());
+        }
+        Ok(Repl {
+            session,
+            engine,
+            scope: Scope::new(),
+            fns: AST::empty(),
+            imports: Vec::new(),
+            lines: Vec::new(),
+            fn_sources: HashMap::new(),
+            names,
+            editor,
+            history,
+            history_warned: false,
+            color,
+            width: 80,
+        })
+    }
+
+    fn run(&mut self) -> ExitCode {
+        println!("{}", self.banner());
+        println!("Type :help for commands and keys, Tab to complete, Ctrl-D to leave.");
+        loop {
+            self.width = self.editor.dimensions().map(|d| usize::from(d.0)).filter(|w| *w >= 20).unwrap_or(80);
+            let names = self.session_names();
+            if let Some(h) = self.editor.helper_mut() {
+                h.width = self.width;
+                h.vars = self.scope.iter_raw().map(|(name, _, v)| var(name, v)).collect();
+                h.names = names;
+            }
+            match self.editor.readline(PROMPT) {
+                Ok(line) => {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    self.remember(&line);
+                    if line.trim_start().starts_with(':') {
+                        if !self.command(&line) {
+                            return ExitCode::SUCCESS;
+                        }
+                    } else if self.eval(&line, INPUT) {
+                        self.lines.push(line);
+                    }
+                }
+                // Ctrl-C at the prompt drops the line; the session goes on.
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => {
+                    // Leave the shell's prompt on a line of its own.
+                    println!();
+                    return ExitCode::SUCCESS;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+
+    /// The declared names plus the functions this session defined and the modules it imported.
+    fn session_names(&self) -> Names {
+        let fns = self.fns.iter_functions().map(|f| f.name.to_string());
+        let imports = self.imports.iter().map(|(alias, m)| {
+            let fns = m.gen_fn_signatures_with_mapper(std::borrow::Cow::Borrowed).filter_map(|sig| {
+                let name = sig.split('(').next()?.trim();
+                Some(name.rsplit(' ').next()?.to_string())
+            });
+            (alias.to_string(), fns.chain(m.iter_var().map(|(v, _)| v.to_string())).collect())
+        });
+        self.names.with_session(fns, imports)
+    }
+
+    fn banner(&self) -> String {
+        let client = &self.session.ctx.client;
+        let who = match client.appid() {
+            Some(a) => format!("appid {a}"),
+            None if std::env::var_os("WECHAT_ACCESS_TOKEN").is_some_and(|t| !t.is_empty()) => {
+                "the access token in WECHAT_ACCESS_TOKEN".into()
+            }
+            None => "no credentials (set WECHAT_APPID and WECHAT_APPSECRET)".into(),
+        };
+        let server = if self.session.sim.is_some() { "sandbox (built-in simulator)" } else { "API" };
+        let dry = if self.session.ctx.dry_run { "; dry run: writes are printed, not sent" } else { "" };
+        format!("wxscript {} REPL: {server} {}, {who}{dry}", env!("CARGO_PKG_VERSION"), client.base())
+    }
+
+    /// Adds an entry to the history and appends it to the history file at once, so that a
+    /// killed session keeps what was typed.
+    fn remember(&mut self, line: &str) {
+        let _ = self.editor.add_history_entry(line);
+        let Some(path) = &self.history else { return };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        match self.editor.append_history(path) {
+            Ok(()) => restrict(path),
+            Err(e) if !self.history_warned => {
+                self.history_warned = true;
+                eprintln!("warning: cannot write the history {}: {e}", path.display());
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Runs a `:` command; false to leave.
+    fn command(&mut self, line: &str) -> bool {
+        let out = match commands::parse(line) {
+            Err(e) => Err(e),
+            Ok(Cmd::Quit) => return false,
+            Ok(Cmd::Help(None)) => Ok(commands::help(&self.session_names())),
+            Ok(Cmd::Help(Some(name))) => commands::help_for(&name, &self.names),
+            Ok(Cmd::Fns(m)) => commands::fns(m.as_deref(), &self.names),
+            Ok(Cmd::Vars) => Ok(commands::vars(self.scope.iter_raw())),
+            Ok(Cmd::Sandbox) => Ok(self.server()),
+            Ok(Cmd::Load(file)) => {
+                self.load(Path::new(&file));
+                Ok(String::new())
+            }
+            Ok(Cmd::Save(file)) => std::fs::write(&file, commands::script(&self.lines))
+                .map(|()| format!("saved {} entries to {file}\n", self.lines.len()))
+                .map_err(|e| format!("cannot write {file}: {e}")),
+        };
+        match out {
+            Ok(text) => {
+                print!("{text}");
+                let _ = std::io::stdout().flush();
+            }
+            Err(e) => eprintln!("{e}"),
+        }
+        true
+    }
+
+    fn server(&self) -> String {
+        let client = &self.session.ctx.client;
+        if self.session.ctx.dry_run {
+            return format!("dry run against {}: reads are sent, writes are printed and not sent\n", client.base());
+        }
+        if self.session.sim.is_some() {
+            format!(
+                "sandbox: the built-in simulator at {} (appid {}); its state lasts as long as this session\n",
+                client.base(),
+                sandbox::APPID
+            )
+        } else {
+            format!(
+                "not a sandbox: {} with {}; calls change real data (`wxscript repl --sandbox` to try things safely)\n",
+                client.base(),
+                client.appid().map(|a| format!("appid {a}")).unwrap_or_else(|| "an access token".into())
+            )
+        }
+    }
+
+    /// Runs a file into the session; its imports resolve next to it, as under `run`.
+    fn load(&mut self, file: &Path) {
+        match crate::cli::read_script(file) {
+            Ok(src) => {
+                let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                self.engine.set_module_resolver(resolver(dir));
+                let ok = self.eval(&src, &file.display().to_string());
+                self.engine.set_module_resolver(resolver(Path::new(".")));
+                if ok {
+                    self.lines.push(src);
+                }
+            }
+            Err(e) => eprintln!("{e}"),
+        }
+    }
+
+    /// Compiles and runs one entry in the session; prints its result or its error. True when
+    /// it ran without error.
+    fn eval(&mut self, src: &str, name: &str) -> bool {
+        let ast = match self.engine.compile_with_scope(&self.scope, src) {
+            Ok(a) => a,
+            Err(e) => {
+                eprint!("{}", render::render_parse(&e, name, src, self.color));
+                return false;
+            }
+        };
+        for f in ast.iter_functions() {
+            self.fn_sources.insert(f.name.to_string(), (name.to_string(), src.to_string()));
+        }
+        let mut fns = self.fns.merge(&ast);
+        fns.clear_statements();
+        let cancel = &self.session.cancel;
+        cancel.reset();
+        let mut global = self.engine.new_global_runtime_state();
+        for (alias, module) in &self.imports {
+            global.push_import(alias.clone(), module.clone());
+        }
+        global.lib.push(fns.shared_lib().clone());
+        // Statements run against a global state we keep: that is what lets imports outlive the
+        // entry (`eval_ast_with_scope` starts a fresh one each time).
+        #[allow(deprecated)]
+        let result =
+            self.engine.eval_statements_raw(&mut global, &mut rhai::Caches::new(), &mut self.scope, ast.statements());
+        self.imports = global.scan_imports_raw().map(|(a, m)| (a.clone(), m.clone())).collect();
+        self.fns = fns;
+        let cancelled = cancel.is_cancelled();
+        cancel.reset();
+        match result {
+            // Also when the entry ended normally: a `sleep` or a `parallel` returns early.
+            _ if cancelled => {
+                eprintln!("interrupted");
+                false
+            }
+            Ok(v) => {
+                self.show(&v);
+                true
+            }
+            Err(e) => {
+                eprint!("{}", self.render(&e, name, src));
+                false
+            }
+        }
+    }
+
+    /// An error the way `run` shows it. An error inside a function defined by an earlier entry
+    /// is shown in that entry's text (the innermost such function's), with a note naming it.
+    fn render(&self, e: &rhai::EvalAltResult, name: &str, src: &str) -> String {
+        let mut deepest = None;
+        let mut cur = e;
+        while let rhai::EvalAltResult::ErrorInFunctionCall(f, fsrc, inner, _) = cur
+            && fsrc.is_empty()
+        {
+            if let Some(def) = self.fn_sources.get(f) {
+                deepest = Some((f, def, &**inner));
+            }
+            cur = inner;
+        }
+        match deepest {
+            Some((f, (def_name, def_src), inner)) if def_src != src => {
+                let mut out = render::render_eval(inner, def_name, def_src, self.color);
+                out.push_str(&format!("   = note: in {f}(), defined by an earlier entry\n"));
+                out
+            }
+            _ => render::render_eval(e, name, src, self.color),
+        }
+    }
+
+    fn show(&self, v: &Dynamic) {
+        let text = pretty::pretty(v, self.width);
+        if !text.is_empty() {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Imports as under `run` (the embedded stdlib first, then files against `dir`), except that
+/// files are not cached: an edited module reloads on the next import.
+fn resolver(dir: &Path) -> Resolver {
+    let mut files = FileModuleResolver::new_with_path(dir);
+    files.enable_cache(false);
+    Resolver { stdlib: stdlib::Resolver::new(dir), files }
+}
+
+struct Resolver {
+    stdlib: stdlib::Resolver,
+    files: FileModuleResolver,
+}
+
+impl ModuleResolver for Resolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: rhai::Position,
+    ) -> Result<Shared<Module>, Box<rhai::EvalAltResult>> {
+        if stdlib::STDLIB.iter().any(|(name, _)| *name == path) {
+            self.stdlib.resolve(engine, source, path, pos)
+        } else {
+            self.files.resolve(engine, source, path, pos)
+        }
+    }
+}
+
+/// A variable for completion: its name, and its keys when it holds a map.
+fn var(name: &str, v: &Dynamic) -> Var {
+    let keys = v.read_lock::<rhai::Map>().map(|m| m.keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+    Var { name: name.to_string(), keys }
+}
+
+/// History can hold ids and phone numbers: keep the file the user's own.
+fn restrict(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
