@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wxscript::sandbox::{APPID, Config, SECRET, Sandbox};
+use wxscript::sandbox::{APPID, SECRET};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wxscript");
 
@@ -44,9 +44,27 @@ async fn token(base: &str) -> String {
     v["access_token"].as_str().expect("token").to_string()
 }
 
-fn sequential(rt: &tokio::runtime::Runtime, sim: &Sandbox) {
+/// The simulator in its own process, as users run it: both clients measured against it are
+/// then equally far from the server.
+fn serve() -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("banner");
+    }
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_string();
+    (child, base)
+}
+
+fn sequential(rt: &tokio::runtime::Runtime, base: &str) {
     const N: usize = 3000;
-    let base = sim.base_url();
+    let base = base.to_string();
     // A store to read.
     let dir = tempfile::tempdir().expect("tempdir");
     let setup = dir.path().join("setup.rhai");
@@ -119,19 +137,7 @@ fn sequential(rt: &tokio::runtime::Runtime, sim: &Sandbox) {
 }
 
 fn capacity() {
-    // The simulator in its own process, as users run it; the generator here.
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "serve", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    {
-        use std::io::BufRead;
-        let stdout = child.stdout.take().expect("stdout");
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("banner");
-    }
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_string();
+    let (mut child, base) = serve();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let rate = rt.block_on(async {
         let tok = token(&base).await;
@@ -171,8 +177,9 @@ fn main() {
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd");
     startup();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-    let sim = rt.block_on(Sandbox::start(Config::default(), 0)).expect("sandbox");
-    sequential(&rt, &sim);
-    drop(sim);
+    let (mut child, base) = serve();
+    sequential(&rt, &base);
+    let _ = child.kill();
+    let _ = child.wait();
     capacity();
 }

@@ -109,13 +109,28 @@ pub fn each(
         Some(e) => e,
         None => detect(&mut file).map_err(io)?,
     };
-    // BOMs are stripped by the decoder; UTF-8 goes through it too so a BOM never reaches a key.
-    let reader = DecodeReaderBytesBuilder::new()
-        .encoding(Some(enc))
-        .bom_override(true)
-        .build(BufReader::with_capacity(1 << 16, file));
-    let mut rdr =
-        csv::ReaderBuilder::new().delimiter(opts.delimiter).flexible(true).has_headers(true).from_reader(reader);
+    // UTF-8 is read as it is (the parser validates it), past a BOM; anything else is decoded.
+    let reader: Box<dyn Read> = if enc == UTF_8 {
+        let mut bom = [0u8; 3];
+        let n = file.read(&mut bom).map_err(io)?;
+        if n < 3 || bom != [0xEF, 0xBB, 0xBF] {
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+        }
+        Box::new(file)
+    } else {
+        Box::new(
+            DecodeReaderBytesBuilder::new()
+                .encoding(Some(enc))
+                .bom_override(true)
+                .build(BufReader::with_capacity(1 << 16, file)),
+        )
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(reader);
     let headers: Vec<rhai::ImmutableString> = match rdr.headers() {
         Ok(h) => h.iter().map(|s| s.trim().into()).collect(),
         Err(e) => return Err(WxError::io(api, path, describe(path, &e))),
@@ -124,6 +139,7 @@ pub fn each(
         // An empty file has no rows.
         return Ok(Ok(Array::new()));
     }
+    let keys: Vec<rhai::Identifier> = headers.iter().map(|h| h.as_str().into()).collect();
     let mut bad = Array::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -145,8 +161,8 @@ pub fn each(
                     return Err(WxError::io(api, path, msg));
                 }
                 let mut m = Map::new();
-                for (h, v) in headers.iter().zip(record.iter()) {
-                    m.insert(h.as_str().into(), Dynamic::from(v.to_string()));
+                for (h, v) in keys.iter().zip(record.iter()) {
+                    m.insert(h.clone(), Dynamic::from(rhai::ImmutableString::from(v)));
                 }
                 if let Err(e) = on_row(m) {
                     return Ok(Err(e));

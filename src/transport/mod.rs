@@ -99,15 +99,21 @@ pub fn backoff(n: u32) -> Duration {
 pub struct RateLimit {
     /// Time between two requests; `None` means unlimited.
     state: tokio::sync::Mutex<(Option<Duration>, tokio::time::Instant)>,
+    /// Whether any limit applies: the common unlimited case takes no lock.
+    limited: AtomicBool,
 }
 
 impl RateLimit {
     pub fn new(qps: Option<f64>) -> RateLimit {
         let interval = qps.filter(|q| *q > 0.0 && q.is_finite()).map(|q| Duration::from_secs_f64(1.0 / q));
-        RateLimit { state: tokio::sync::Mutex::new((interval, tokio::time::Instant::now())) }
+        let limited = AtomicBool::new(interval.is_some());
+        RateLimit { state: tokio::sync::Mutex::new((interval, tokio::time::Instant::now())), limited }
     }
 
     pub async fn acquire(&self) {
+        if !self.limited.load(Ordering::Relaxed) {
+            return;
+        }
         let slot = {
             let mut st = self.state.lock().await;
             let Some(interval) = st.0 else { return };
@@ -122,6 +128,7 @@ impl RateLimit {
     /// WeChat said 45009 (frequency limit): halve the rate, or start limiting at 20/s.
     pub async fn slow_down(&self) {
         let mut st = self.state.lock().await;
+        self.limited.store(true, Ordering::Relaxed);
         st.0 = Some(match st.0 {
             Some(i) => (i * 2).min(Duration::from_secs(1)),
             None => Duration::from_millis(50),
@@ -250,15 +257,21 @@ impl Client {
     }
 
     async fn attempt(&self, req: &Request, token: &str) -> Result<Value, Failure> {
-        let url = format!("{}/{}", self.base, req.api);
+        // One URL string: the query builder would re-parse and re-serialise it per pair.
+        let mut url = format!("{}/{}", self.base, req.api);
+        let mut sep = '?';
+        let pairs = (!token.is_empty()).then_some(("access_token", token)).into_iter();
+        for (k, v) in pairs.chain(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            url.push(sep);
+            url.push_str(&form_encode(k));
+            url.push('=');
+            url.push_str(&form_encode(v));
+            sep = '&';
+        }
         let mut rb = match req.method {
             Method::Get => self.http.get(&url),
             Method::Post => self.http.post(&url),
         };
-        if !token.is_empty() {
-            rb = rb.query(&[("access_token", token)]);
-        }
-        rb = rb.query(&req.query);
         rb = match &req.payload {
             Payload::None => rb,
             Payload::Json(v) => {
@@ -306,6 +319,22 @@ impl Client {
             )
         })
     }
+}
+
+/// Percent-encodes a query component (unreserved characters stay as they are).
+fn form_encode(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// How an attempt failed, which decides whether it may be repeated.
