@@ -125,6 +125,14 @@ pub fn help_for(name: &str, names: &Names) -> Result<String, String> {
             indent(h.example)
         ));
     }
+    if let Some((n, sigs, doc, example)) = crate::runtime::docs::stdlib_grouped().into_iter().find(|d| d.0 == name) {
+        let module = n.split_once("::").map(|p| p.0).unwrap_or_default();
+        return Ok(format!(
+            "{}\n(import \"{module}\" as {module};)\n\n{doc}\n\nExample:\n{}\n",
+            sigs.join("\n"),
+            indent(&example)
+        ));
+    }
     if names.modules.iter().any(|m| m == name.trim_end_matches("::")) {
         return fns(Some(name.trim_end_matches("::")), names);
     }
@@ -237,6 +245,14 @@ mod tests {
         assert_eq!(parse(":load a b.rhai"), Ok(Cmd::Load("a b.rhai".into())));
         assert!(parse(":load").is_err_and(|e| e.contains("needs a file")));
         assert!(parse(":hlep").is_err_and(|e| e.contains("did you mean :help?")));
+    }
+
+    #[test]
+    fn help_of_a_stdlib_function_comes_from_its_doc_comment() {
+        let h = help_for("stores::import_csv", &Names::default()).expect("documented");
+        assert!(h.contains("stores::import_csv(path, options)"), "{h}");
+        assert!(h.contains("import \"stores\" as stores;"), "{h}");
+        assert!(h.contains("journal"), "{h}");
     }
 
     #[test]

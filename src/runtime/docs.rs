@@ -34,6 +34,20 @@ pub fn json() -> Value {
             })
         })
         .collect();
+    out.extend(stdlib_grouped().into_iter().map(|(name, sigs, doc, example)| {
+        json!({
+            "name": name,
+            "module": name.split_once("::").map(|p| p.0).unwrap_or(""),
+            "signatures": sigs,
+            "endpoint": Value::Null,
+            "import": format!("import \"{}\" as {};", name.split_once("::").map(|p| p.0).unwrap_or(""), name.split_once("::").map(|p| p.0).unwrap_or("")),
+            "fields": [],
+            "returns": "",
+            "errors": [],
+            "doc": doc,
+            "example": example,
+        })
+    }));
     out.extend(DOCS.iter().map(|h| {
         json!({
             "name": h.name,
@@ -48,6 +62,26 @@ pub fn json() -> Value {
         })
     }));
     Value::Array(out)
+}
+
+/// The stdlib functions with overloads folded into one entry: (name, signatures, doc, example).
+pub fn stdlib_grouped() -> Vec<(String, Vec<String>, String, String)> {
+    let mut out: Vec<(String, Vec<String>, String, String)> = Vec::new();
+    for d in crate::runtime::stdlib::docs() {
+        match out.iter_mut().find(|e| e.0 == d.name) {
+            Some(e) => {
+                e.1.push(d.signature);
+                if e.2.is_empty() {
+                    e.2 = d.doc;
+                }
+                if e.3.is_empty() {
+                    e.3 = d.example;
+                }
+            }
+            None => out.push((d.name, vec![d.signature], d.doc, d.example)),
+        }
+    }
+    out
 }
 
 /// The same reference as Markdown.
@@ -87,6 +121,14 @@ pub fn markdown() -> String {
             }
         }
         s.push_str(&format!("\n```rhai\n{}\n```\n", ep.example));
+    }
+    s.push_str("\n## stdlib modules\n\nBuilt into the binary; `import \"NAME\" as NAME;` works from any directory.\n");
+    for (name, sigs, doc, example) in stdlib_grouped() {
+        s.push_str(&format!("\n### `{name}`\n\n"));
+        for sig in &sigs {
+            s.push_str(&format!("- `{sig}`\n"));
+        }
+        s.push_str(&format!("\n{doc}\n\n```rhai\n{example}\n```\n"));
     }
     s.push_str("\n## Helpers\n");
     for h in DOCS {

@@ -57,3 +57,58 @@ impl ModuleResolver for Resolver {
         Ok(m)
     }
 }
+
+/// The documentation of one exported stdlib function, from its `///` comments: the text, and
+/// the ```` ```rhai ```` block as its example.
+#[derive(Debug, Clone)]
+pub struct StdDoc {
+    /// `module::name`.
+    pub name: String,
+    pub signature: String,
+    pub doc: String,
+    pub example: String,
+}
+
+/// Every exported function of every stdlib module, in module order.
+pub fn docs() -> Vec<StdDoc> {
+    let mut engine = Engine::new_raw();
+    engine.set_max_expr_depths(0, 0);
+    let mut out = Vec::new();
+    for (module, src) in STDLIB {
+        let ast = match engine.compile(*src) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("stdlib/{module}.rhai does not compile: {e}");
+                continue;
+            }
+        };
+        // Closures are compiled into anonymous functions: not part of the module's surface.
+        let mut fns: Vec<_> = ast
+            .iter_functions()
+            .filter(|f| f.access != rhai::FnAccess::Private && !f.name.starts_with("anon$"))
+            .collect();
+        fns.sort_by_key(|f| (f.name, std::cmp::Reverse(f.params.len())));
+        for f in fns {
+            let mut doc = Vec::new();
+            let mut example = Vec::new();
+            let mut in_code = false;
+            for c in f.comments.iter().flat_map(|c| c.lines()) {
+                let line = c.trim_start_matches("///").strip_prefix(' ').unwrap_or(c.trim_start_matches("///"));
+                if line.trim_start().starts_with("```") {
+                    in_code = !in_code;
+                } else if in_code {
+                    example.push(line.to_string());
+                } else {
+                    doc.push(line.trim().to_string());
+                }
+            }
+            out.push(StdDoc {
+                name: format!("{module}::{}", f.name),
+                signature: format!("{module}::{}({})", f.name, f.params.join(", ")),
+                doc: doc.join(" ").trim().to_string(),
+                example: example.join("\n"),
+            });
+        }
+    }
+    out
+}
