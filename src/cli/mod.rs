@@ -80,6 +80,32 @@ impl SandboxOpts {
     }
 }
 
+/// How calls are made, for `run` and `repl` alike.
+#[derive(clap::Args, Clone)]
+struct CallOpts {
+    /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// At most N requests per second for the whole session (also WXSCRIPT_QPS).
+    #[arg(long, value_name = "N")]
+    qps: Option<f64>,
+    /// Send reads but not writes: print each mutating request and return a placeholder.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl CallOpts {
+    fn session(&self, sandbox: Option<sandbox::Config>) -> SessionOptions {
+        SessionOptions {
+            sandbox,
+            timeout: self.timeout.map(|t| Duration::from_secs(t.max(1))),
+            qps: self.qps.filter(|q| *q > 0.0),
+            dry_run: self.dry_run,
+            ..SessionOptions::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a script. Credentials come from WECHAT_APPID/WECHAT_APPSECRET or
@@ -93,15 +119,8 @@ enum Command {
         /// KEY=VALUE, available to the script as ARGS.KEY (repeatable).
         #[arg(long = "arg", value_name = "KEY=VALUE", value_parser = parse_kv)]
         args: Vec<(String, String)>,
-        /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
-        #[arg(long, value_name = "SECS")]
-        timeout: Option<u64>,
-        /// At most N requests per second for the whole run (also WXSCRIPT_QPS).
-        #[arg(long, value_name = "N")]
-        qps: Option<f64>,
-        /// Send reads but not writes: print each mutating request and return a placeholder.
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        calls: CallOpts,
         /// No progress bars or progress lines.
         #[arg(long, short)]
         quiet: bool,
@@ -133,15 +152,8 @@ enum Command {
         /// Talk to a fresh built-in simulator on a loopback port.
         #[arg(long)]
         sandbox: bool,
-        /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
-        #[arg(long, value_name = "SECS")]
-        timeout: Option<u64>,
-        /// At most N requests per second for the session (also WXSCRIPT_QPS).
-        #[arg(long, value_name = "N")]
-        qps: Option<f64>,
-        /// Send reads but not writes: print each mutating request and return a placeholder.
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        calls: CallOpts,
         #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
         sandbox_opts: SandboxOpts,
     },
@@ -212,7 +224,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, sandbox, args, timeout, qps, dry_run, quiet, sandbox_opts, listen, events } => {
+        Command::Run { file, sandbox, args, calls, quiet, sandbox_opts, listen, events } => {
             // With --sandbox, --log alone also starts the run's listener, logging there.
             let port = listen.or((sandbox && events.log.is_some()).then_some(0));
             let events = match port {
@@ -225,25 +237,12 @@ pub fn main() -> ExitCode {
                 },
                 None => EventOpts::Read(events.log.clone()),
             };
-            let opts = SessionOptions {
-                sandbox: sandbox.then(|| sandbox_opts.config()),
-                timeout: timeout.map(|t| Duration::from_secs(t.max(1))),
-                qps: qps.filter(|q| *q > 0.0),
-                quiet,
-                dry_run,
-                ..SessionOptions::default()
-            };
+            let opts = SessionOptions { quiet, ..calls.session(sandbox.then(|| sandbox_opts.config())) };
             run(&file, opts, args, events)
         }
-        Command::Repl { sandbox, timeout, qps, dry_run, sandbox_opts } => {
+        Command::Repl { sandbox, calls, sandbox_opts } => {
             // Session options the REPL has no flag for keep their defaults.
-            let opts = SessionOptions {
-                sandbox: sandbox.then(|| sandbox_opts.config()),
-                timeout: timeout.map(|t| Duration::from_secs(t.max(1))),
-                qps: qps.filter(|q| *q > 0.0),
-                dry_run,
-                ..Default::default()
-            };
+            let opts = calls.session(sandbox.then(|| sandbox_opts.config()));
             crate::repl::run(&opts)
         }
         Command::Listen { port, script, timeout, opts } => listen::listen(port, &opts, script.as_deref(), timeout),

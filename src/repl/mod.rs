@@ -21,8 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rhai::module_resolvers::FileModuleResolver;
-use rhai::{AST, Dynamic, Engine, ImmutableString, Module, ModuleResolver, Scope, Shared};
+use rhai::{AST, Dynamic, Engine, ImmutableString, Module, Scope, Shared};
 use rustyline::Editor;
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
@@ -401,31 +400,8 @@ impl<'s> Repl<'s> {
 
 /// Imports as under `run` (the embedded stdlib first, then files against `dir`), except that
 /// files are not cached: an edited module reloads on the next import.
-fn resolver(dir: &Path) -> Resolver {
-    let mut files = FileModuleResolver::new_with_path(dir);
-    files.enable_cache(false);
-    Resolver { stdlib: stdlib::Resolver::new(dir), files }
-}
-
-struct Resolver {
-    stdlib: stdlib::Resolver,
-    files: FileModuleResolver,
-}
-
-impl ModuleResolver for Resolver {
-    fn resolve(
-        &self,
-        engine: &Engine,
-        source: Option<&str>,
-        path: &str,
-        pos: rhai::Position,
-    ) -> Result<Shared<Module>, Box<rhai::EvalAltResult>> {
-        if stdlib::STDLIB.iter().any(|(name, _)| *name == path) {
-            self.stdlib.resolve(engine, source, path, pos)
-        } else {
-            self.files.resolve(engine, source, path, pos)
-        }
-    }
+fn resolver(dir: &Path) -> stdlib::Resolver {
+    stdlib::Resolver::new(dir).without_file_cache()
 }
 
 /// A variable for completion: its name, and its keys when it holds a map.

@@ -29,6 +29,12 @@ impl Resolver {
     pub fn new(base: impl Into<PathBuf>) -> Resolver {
         Resolver { files: FileModuleResolver::new_with_path(base), compiled: Mutex::new(HashMap::new()) }
     }
+
+    /// Reads files again on every import (the REPL: an edited module reloads).
+    pub fn without_file_cache(mut self) -> Resolver {
+        self.files.enable_cache(false);
+        self
+    }
 }
 
 impl ModuleResolver for Resolver {
