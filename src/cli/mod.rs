@@ -124,11 +124,11 @@ enum Command {
         /// No progress bars or progress lines.
         #[arg(long, short)]
         quiet: bool,
-        #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
-        sandbox_opts: SandboxOpts,
         /// Serve the event listener on this port during the run (event::wait sees its events).
         #[arg(long, value_name = "PORT")]
         listen: Option<u16>,
+        #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
+        sandbox_opts: SandboxOpts,
         #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
         events: ListenArgs,
     },
