@@ -158,6 +158,8 @@ fn dry_run_sends_reads_but_not_writes() {
         print(`audit ${r.audit_id}`);
         let u = store::update(#{poi_id: "1", hour: "10:00-21:00", contract_phone: "1", pic_list: ["http://p/1.jpg"]});
         print(`update ${u.has_audit_id}`);
+        wx::request("POST", "wxa/del_store", #{poi_id: "1"});
+        print(`raw read ${wx::request("POST", "wxa/get_store_list", #{offset: 0, limit: 1}).total_count}`);
         "#,
     );
     let out = ok(&sim.cmd().arg("run").arg(&path).arg("--dry-run").output().expect("runs"));
@@ -166,11 +168,13 @@ fn dry_run_sends_reads_but_not_writes() {
     assert!(out.contains(r#"dry-run: POST wxa/add_store {"contract_phone":"1","credential":"c","hour":"10:00-21:00","map_poi_id":"123","pic_list":"{\"list\":[\"http://p/1.jpg\"]}"}"#), "{out}");
     assert!(out.contains("media DRY-RUN-MEDIA-ID") && out.contains("audit 0") && out.contains("update 0"), "{out}");
     assert!(out.contains("stores 0"), "reads are sent: {out}");
+    assert!(out.contains(r#"dry-run: POST wxa/del_store {"poi_id":"1"}"#), "{out}");
+    assert!(out.contains("raw read 0"), "{out}");
     assert!(!out.contains("access_token"), "{out}");
-    for p in ["cgi-bin/media/upload", "wxa/apply_merchant", "wxa/add_store", "wxa/update_store"] {
+    for p in ["cgi-bin/media/upload", "wxa/apply_merchant", "wxa/add_store", "wxa/update_store", "wxa/del_store"] {
         assert_eq!(sim.count(p), 0, "{p} must not be sent");
     }
-    assert_eq!(sim.count("wxa/get_store_list"), 1);
+    assert_eq!(sim.count("wxa/get_store_list"), 2);
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub struct Request {
     /// Re-sending after an unknown outcome could create a duplicate.
     pub creates: bool,
     pub mutates: bool,
+    /// How to find out whether a create whose answer never came took effect.
+    pub verify: &'static str,
 }
 
 /// What travels in the request body.
@@ -128,7 +130,15 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
             Payload::File { part: part.to_string(), file_name, bytes }
         }
     };
-    Ok(Request { api: api.to_string(), method: ep.method, query, payload, creates: ep.creates, mutates: ep.mutates })
+    Ok(Request {
+        api: api.to_string(),
+        method: ep.method,
+        query,
+        payload,
+        creates: ep.creates,
+        mutates: ep.mutates,
+        verify: ep.verify,
+    })
 }
 
 /// A wire value as it appears in a query string: strings bare, everything else as JSON.

@@ -51,6 +51,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         ],
         unwrap: Unwrap::ErrorData,
         creates: true,
+        verify: "map::search_poi() once the map audit is done",
         mutates: true,
         doc: "Creates a POI on Tencent map when map::search_poi finds none. The map audit takes up to 3 working days; its result (with the new `map_poi_id`) arrives as the create_map_poi_audit_info event, and the POI becomes searchable.",
         returns: "#{base_id, rich_id} (base_id is the audit id)",

@@ -39,6 +39,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             opt("other_files", Ty::MediaIds { max: 5 }, "supplementary media ids; after errcode 85024"),
         ],
         creates: true,
+        verify: "merchant::audit_info()",
         mutates: true,
         doc: "Applies for the store mini-program. The account's administrator confirms, then WeChat audits it: follow it with merchant::audit_info() or the apply_merchant_audit_info event.",
         errors: APPLY_ERRORS,

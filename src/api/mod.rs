@@ -241,6 +241,8 @@ pub struct Endpoint {
     pub extra_check: Option<ExtraCheck>,
     /// A successful answer in WeChat's shape: the placeholder a dry run returns, unwrapped.
     pub sample: &'static str,
+    /// For creates: the read that tells whether a create whose answer never came took effect.
+    pub verify: &'static str,
 }
 
 impl Endpoint {
@@ -288,6 +290,7 @@ pub const BASE: Endpoint = Endpoint {
     example: "",
     extra_check: None,
     sample: r#"{"errcode":0,"errmsg":"ok"}"#,
+    verify: "",
 };
 
 /// Every declared endpoint, in documentation order.

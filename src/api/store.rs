@@ -26,6 +26,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         ],
         unwrap: Unwrap::Data,
         creates: true,
+        verify: "store::all()",
         mutates: true,
         doc: "Adds a store (or migrates a legacy one with `poi_id`). The store is audited; the result, with the store's `poiid`, arrives as the add_store_audit_info event, and store::all() lists the store meanwhile.",
         returns: "#{audit_id}",

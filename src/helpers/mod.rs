@@ -371,14 +371,13 @@ fn raw_request(ctx: &Ctx, method: &Dynamic, path: &Dynamic, body: &Dynamic, pos:
     } else {
         return Err(bad("body", format!("body must be a map or (), got {}", body.type_name())));
     };
-    let req = Request {
-        api: api_path,
-        method,
-        query,
-        payload,
-        creates: method == Method::Post,
-        mutates: method == Method::Post,
-    };
+    // A read sent by POST (get_store_list) is still a read: the declaration knows.
+    let mutates = api::by_path(&api_path).map(|ep| ep.mutates).unwrap_or(method == Method::Post);
+    let req = Request { api: api_path, method, query, payload, creates: method == Method::Post, mutates, verify: "" };
+    if ctx.dry_run && req.mutates {
+        crate::runtime::dry_run_print(&req);
+        return Ok(convert::to_dynamic(&serde_json::json!({"errcode": 0, "errmsg": "ok"})));
+    }
     let answer = ctx.send(&req, pos)?;
     Ok(convert::to_dynamic(&answer))
 }

@@ -238,7 +238,7 @@ impl Client {
                         e.errmsg = format!(
                             "{} (the request was sent, so whether it took effect is unknown; it was not re-sent to avoid a duplicate: check with {})",
                             e.errmsg,
-                            check_hint(&req.api)
+                            if req.verify.is_empty() { "a read of the same data" } else { req.verify }
                         );
                         return Err(e);
                     }
@@ -367,20 +367,6 @@ fn classify(api: &str, e: reqwest::Error) -> Failure {
         Failure::Unknown(net_err(api, format!("timed out: {msg}")))
     } else {
         Failure::Unknown(net_err(api, msg))
-    }
-}
-
-fn check_hint(api: &str) -> &'static str {
-    match api {
-        "wxa/add_store" => "store::all()",
-        "wxa/apply_merchant" => "merchant::audit_info()",
-        "wxa/create_map_poi" => "map::search_poi() once the map audit is done",
-        "shakearound/account/register" => "shake::audit_status()",
-        "shakearound/device/applyid" => "shake::all_devices() and the apply_ids answers you have",
-        "shakearound/page/add" => "shake::all_pages()",
-        "shakearound/device/group/add" => "shake::all_groups()",
-        "shakearound/lottery/addlotteryinfo" => "shake::all_pages() (the lottery adds a page)",
-        _ => "a read of the same data",
     }
 }
 
