@@ -114,6 +114,7 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
         payload: Payload::Json(json!({"offset": 0, "limit": 1})),
         creates: false,
         mutates: false,
+        verify: "",
     };
     sim.rt.block_on(client.send(&list)).expect("first call");
     assert_eq!(sim.token_fetches(), 1);
