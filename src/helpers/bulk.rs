@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::csv as csvh;
 use super::district::Index;
 use super::journal::Journal;
-use crate::api::{self, WxError, check};
+use crate::api::{self, WxError};
 use crate::runtime::{Ctx, RhaiResult, arg_json, convert, throw};
 
 fn reg(name: &str) -> FuncRegistration {
@@ -116,9 +116,7 @@ impl Districts {
             None => {
                 let ep = api::by_name("map::districts")
                     .ok_or_else(|| throw(WxError::input("district", "", "map::districts is not declared"), pos))?;
-                let req = check::prepare(ep, serde_json::Map::new()).map_err(|e| throw(e, pos))?;
-                let answer = ctx.send(&req, pos)?;
-                let v = check::unwrap(ep, answer).map_err(|e| throw(e, pos))?;
+                let v = crate::runtime::invoke_json(ctx, ep, serde_json::Map::new(), pos)?;
                 if let Some(f) = &file
                     && let Some(dir) = f.parent()
                     && std::fs::create_dir_all(dir).is_ok()

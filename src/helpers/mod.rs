@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::api::check::{Payload, Request};
 use crate::api::{self, ErrorKind, Method, WxError};
-use crate::runtime::{Ctx, RhaiResult, arg_json, convert, invoke, throw};
+use crate::runtime::{Ctx, RhaiResult, arg_json, convert, throw};
 
 /// The documentation of a helper function.
 pub struct HelperDoc {
@@ -216,10 +216,12 @@ fn helper(name: &str) -> FuncRegistration {
 pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     bulk::register(engine, modules, ctx);
     let c = ctx.clone();
-    helper("store::all")
-        .set_into_module(modules.entry("store").or_default(), move |nc: NativeCallContext| -> RhaiResult {
-            store_all(&c, nc.call_position())
-        });
+    helper("store::all").set_into_module(
+        modules.entry("store").or_default(),
+        move |nc: NativeCallContext| -> RhaiResult {
+            all_rows(&c, "store::list", &[], ("offset", "limit"), "business_list", nc.call_position())
+        },
+    );
 
     let wx = modules.entry("wx").or_default();
     let c = ctx.clone();
@@ -311,19 +313,34 @@ fn admin(ctx: &Ctx, method: Method, path: &str, body: Option<Value>, pos: rhai::
     Ok(convert::to_dynamic(&v))
 }
 
-fn store_all(ctx: &Ctx, pos: rhai::Position) -> RhaiResult {
-    let ep = api::by_name("store::list")
-        .ok_or_else(|| throw(WxError::new(ErrorKind::Input, "store::all", "store::list is not declared"), pos))?;
+/// Every row of a paged list call: `name` with `extra` fields, `offset` advanced by the rows
+/// read and `size` as large as its declaration allows, until `total_count` rows (or an empty
+/// page) are in.
+pub(crate) fn all_rows(
+    ctx: &Ctx,
+    name: &str,
+    extra: &[(&str, Value)],
+    (offset, size): (&str, &str),
+    rows_key: &str,
+    pos: rhai::Position,
+) -> RhaiResult {
+    let page_size = api::by_name(name)
+        .and_then(|ep| ep.field(size))
+        .and_then(|f| match f.ty {
+            api::Ty::Int { max, .. } => Some(max),
+            _ => None,
+        })
+        .ok_or_else(|| throw(WxError::new(ErrorKind::Input, name, format!("{name} has no int field {size}")), pos))?;
     let mut all = rhai::Array::new();
     loop {
-        let mut args = serde_json::Map::new();
-        args.insert("offset".into(), Value::from(all.len() as i64));
-        args.insert("limit".into(), Value::from(50));
-        let page = invoke(ctx, ep, args, pos)?.cast::<rhai::Map>();
+        let mut args: serde_json::Map<String, Value> = extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        args.insert(offset.into(), Value::from(all.len() as i64));
+        args.insert(size.into(), Value::from(page_size));
+        let page = crate::runtime::invoke_named(ctx, name, args, pos)?.try_cast::<rhai::Map>().unwrap_or_default();
         let total = page.get("total_count").and_then(|v| v.as_int().ok()).unwrap_or(0);
-        let list = page.get("business_list").cloned().and_then(|v| v.into_array().ok()).unwrap_or_default();
-        let empty = list.is_empty();
-        all.extend(list);
+        let rows = page.get(rows_key).cloned().and_then(|v| v.into_array().ok()).unwrap_or_default();
+        let empty = rows.is_empty();
+        all.extend(rows);
         if empty || all.len() as i64 >= total {
             return Ok(Dynamic::from_array(all));
         }

@@ -8,15 +8,18 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Module, NativeCallContext, Position};
 use serde_json::{Map, Value};
 
-use super::helper;
+use super::{all_rows, helper};
 use crate::api::shake::today_utc8;
-use crate::api::{self, ErrorKind, Method, WxError};
-use crate::runtime::{Ctx, RhaiResult, arg_json, convert, invoke, throw};
+use crate::api::{self, Method, WxError};
+use crate::runtime::{Ctx, RhaiResult, arg_json, convert, invoke_named, throw};
 
-/// Page size of the device and page searches.
-const PAGE: i64 = 50;
-/// Page size of the group list.
-const GROUP_PAGE: i64 = 1000;
+/// Page size of the device search: the most its declaration allows.
+fn device_page() -> i64 {
+    match api::by_name("shake::search_devices").and_then(|ep| ep.field("count")).map(|f| f.ty) {
+        Some(api::Ty::Int { max, .. }) => max,
+        _ => 50,
+    }
+}
 
 /// Registers the helpers into `shake::` and `sandbox::`.
 pub fn register(modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
@@ -56,22 +59,12 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// Calls a declared shake endpoint with `args` and returns its payload map.
-fn call(ctx: &Ctx, name: &str, args: Map<String, Value>, pos: Position) -> Result<rhai::Map, Box<rhai::EvalAltResult>> {
-    let ep = api::by_name(name)
-        .ok_or_else(|| throw(WxError::new(ErrorKind::Input, name, format!("{name} is not declared")), pos))?;
-    Ok(invoke(ctx, ep, args, pos)?.try_cast::<rhai::Map>().unwrap_or_default())
-}
-
-fn list(page: &rhai::Map, key: &str) -> Array {
-    page.get(key).cloned().and_then(|v| v.into_array().ok()).unwrap_or_default()
-}
-
 /// Every device (type 2) or every device of one application (type 3), following the
 /// `last_seen` cursor 50 at a time.
 fn all_devices(ctx: &Ctx, apply_id: Option<Value>, pos: Position) -> RhaiResult {
     let mut all = Array::new();
     let mut last_seen = 0;
+    let size = device_page();
     loop {
         let mut args = Map::new();
         match &apply_id {
@@ -84,47 +77,26 @@ fn all_devices(ctx: &Ctx, apply_id: Option<Value>, pos: Position) -> RhaiResult 
             }
         }
         args.insert("last_seen".into(), Value::from(last_seen));
-        args.insert("count".into(), Value::from(PAGE));
-        let page = call(ctx, "shake::search_devices", args, pos)?;
-        let devices = list(&page, "devices");
+        args.insert("count".into(), Value::from(size));
+        let page = invoke_named(ctx, "shake::search_devices", args, pos)?.try_cast::<rhai::Map>().unwrap_or_default();
+        let devices = page.get("devices").cloned().and_then(|v| v.into_array().ok()).unwrap_or_default();
         let n = devices.len() as i64;
         let last = devices.last().and_then(|d| d.read_lock::<rhai::Map>()?.get("device_id")?.as_int().ok());
         all.extend(devices);
         match last {
             // A cursor that does not move would loop forever: stop instead.
-            Some(id) if n == PAGE && id > last_seen => last_seen = id,
+            Some(id) if n == size && id > last_seen => last_seen = id,
             _ => return Ok(Dynamic::from_array(all)),
         }
     }
 }
 
-/// Pages through a `begin`/`count` list until `total_count` rows are read.
-fn paged(ctx: &Ctx, name: &str, extra: &[(&str, i64)], key: &str, size: i64, pos: Position) -> RhaiResult {
-    let mut all = Array::new();
-    loop {
-        let mut args = Map::new();
-        for (k, v) in extra {
-            args.insert((*k).into(), Value::from(*v));
-        }
-        args.insert("begin".into(), Value::from(all.len() as i64));
-        args.insert("count".into(), Value::from(size));
-        let page = call(ctx, name, args, pos)?;
-        let total = page.get("total_count").and_then(|v| v.as_int().ok()).unwrap_or(0);
-        let rows = list(&page, key);
-        let empty = rows.is_empty();
-        all.extend(rows);
-        if empty || all.len() as i64 >= total {
-            return Ok(Dynamic::from_array(all));
-        }
-    }
-}
-
 fn all_pages(ctx: &Ctx, pos: Position) -> RhaiResult {
-    paged(ctx, "shake::search_pages", &[("type", 2)], "pages", PAGE, pos)
+    all_rows(ctx, "shake::search_pages", &[("type", Value::from(2))], ("begin", "count"), "pages", pos)
 }
 
 fn all_groups(ctx: &Ctx, pos: Position) -> RhaiResult {
-    paged(ctx, "shake::list_groups", &[], "groups", GROUP_PAGE, pos)
+    all_rows(ctx, "shake::list_groups", &[], ("begin", "count"), "groups", pos)
 }
 
 /// `sandbox::shake(device [, openid])`: `device` is a device_id, a device_identifier or a

@@ -92,17 +92,33 @@ pub fn error_from_map(m: &Map) -> Option<WxError> {
     })
 }
 
+/// Calls the declared function `name` (`store::list`) from Rust, as a script would.
+pub fn invoke_named(ctx: &Ctx, name: &str, args: serde_json::Map<String, Value>, pos: Position) -> RhaiResult {
+    let ep = api::by_name(name)
+        .ok_or_else(|| throw(WxError::new(ErrorKind::Input, name, format!("{name} is not declared")), pos))?;
+    invoke(ctx, ep, args, pos)
+}
+
 /// Calls a declared endpoint with a JSON argument map: check, encode, send, unwrap.
 pub fn invoke(ctx: &Ctx, ep: &Endpoint, args: serde_json::Map<String, Value>, pos: Position) -> RhaiResult {
+    invoke_json(ctx, ep, args, pos).map(|v| convert::to_dynamic(&v))
+}
+
+/// The same, leaving the payload as JSON (for helpers that build their own structures).
+pub fn invoke_json(
+    ctx: &Ctx,
+    ep: &Endpoint,
+    args: serde_json::Map<String, Value>,
+    pos: Position,
+) -> Result<Value, Box<EvalAltResult>> {
     let req = check::prepare(ep, args).map_err(|e| throw(e, pos))?;
     if ctx.dry_run && req.mutates {
         dry_run_print(&req);
         let sample = serde_json::from_str(ep.sample).unwrap_or(Value::Null);
-        return Ok(check::unwrap(ep, sample).map(|v| convert::to_dynamic(&v)).unwrap_or(Dynamic::UNIT));
+        return Ok(check::unwrap(ep, sample).unwrap_or(Value::Null));
     }
     let answer = ctx.send(&req, pos)?;
-    let payload = check::unwrap(ep, answer).map_err(|e| throw(ctx_scrub(ctx, e), pos))?;
-    Ok(convert::to_dynamic(&payload))
+    check::unwrap(ep, answer).map_err(|e| throw(ctx_scrub(ctx, e), pos))
 }
 
 /// What a dry run shows instead of sending: method, path, query and body (never a token).
