@@ -167,10 +167,10 @@ fn as_int(v: &Value) -> Option<i64> {
 /// Checks one value and returns its wire form.
 fn encode(ep: &Endpoint, name: &str, ty: Ty, v: &Value) -> Result<Value, WxError> {
     match ty {
-        Ty::Str { min, max, cjk2 } => {
+        Ty::Str { .. } => {
             let s = v.as_str().ok_or_else(|| bad(ep, name, "a string", v))?;
-            let len = if cjk2 { cjk_width(s) } else { s.chars().count() };
-            if len < min || (max > 0 && len > max) {
+            let (len, fits) = ty.measure(s).unwrap_or((0, true));
+            if !fits {
                 return Err(bad(ep, name, format!("a string of {} (this one counts {len})", ty.limits()), v));
             }
             Ok(v.clone())

@@ -85,6 +85,14 @@ pub enum Ty {
 }
 
 impl Ty {
+    /// For a `Str`: its length as WeChat counts it (CJK as 2 where the type says so), and
+    /// whether that is within the limits. Client checks and the simulator both ask this.
+    pub fn measure(&self, s: &str) -> Option<(usize, bool)> {
+        let Ty::Str { min, max, cjk2 } = *self else { return None };
+        let len = if cjk2 { check::cjk_width(s) } else { s.chars().count() };
+        Some((len, len >= min && (max == 0 || len <= max)))
+    }
+
     /// Short type name for docs and error messages.
     pub fn name(&self) -> &'static str {
         match self {

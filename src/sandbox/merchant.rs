@@ -235,8 +235,12 @@ pub(crate) fn apply(st: &mut State, b: &Map<String, Value>) -> Value {
         return invalid(format!("second_catid {second} is not a second-level category under first_catid {first}"));
     };
     let nickname = str_field(b, "nickname").trim();
-    let width = crate::api::check::cjk_width(nickname);
-    if !(4..=30).contains(&width) || !nickname_chars_ok(nickname) {
+    // The width rule is the declaration's; WeChat answers it with its own code, 85030.
+    let width_ok = crate::api::by_path("wxa/apply_merchant")
+        .and_then(|ep| ep.field("nickname"))
+        .and_then(|f| f.ty.measure(nickname))
+        .is_none_or(|(_, fits)| fits);
+    if !width_ok || !nickname_chars_ok(nickname) {
         return err(85030, "名称长度为4-30个字符(一个中文占两个字符),不能含有特殊字符及“微信”等保留字");
     }
     let lower = nickname.to_lowercase();

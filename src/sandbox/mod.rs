@@ -744,11 +744,10 @@ fn wire_check(ep: &Endpoint, body: &Map<String, Value>) -> Result<(), String> {
 fn wire_value(name: &str, ty: Ty, v: &Value) -> Result<(), String> {
     let bad = |what: &str| format!("field \"{name}\" must be {what}, got {}", api::check::show(v));
     match ty {
-        Ty::Str { min, max, cjk2 } => {
+        Ty::Str { cjk2, .. } => {
             let s = v.as_str().ok_or_else(|| bad("a string"))?;
             // Name widths (cjk2) have their own errcode, decided by the endpoint.
-            let n = s.chars().count();
-            if !cjk2 && (n < min || (max > 0 && n > max)) {
+            if !cjk2 && ty.measure(s).is_some_and(|(_, fits)| !fits) {
                 return Err(bad(&format!("a string of {}", ty.limits())));
             }
         }

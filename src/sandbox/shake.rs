@@ -23,7 +23,6 @@ use serde_json::{Map, Value, json};
 
 use super::media::{PartError, read_part};
 use super::{AuditEvent, AuditKind, State, err, int_field, random_id, str_field, unix_now};
-use crate::api::check::cjk_width;
 use crate::api::media::sniff;
 use crate::api::shake::{
     ICON_MAX_PX, LICENSE_MAX_BYTES, MATERIAL_KINDS, STATS_SPAN_DAYS, STATS_WINDOW_DAYS, image_size, today_utc8,
@@ -191,19 +190,17 @@ fn usize_of(b: &Map<String, Value>, k: &str) -> usize {
 /// answers its own code.
 fn widths(ep: &Endpoint, b: &Map<String, Value>) -> Result<(), Value> {
     for f in ep.fields {
-        if let Ty::Str { min, max, cjk2: true } = f.ty
+        if let Ty::Str { max, cjk2: true, .. } = f.ty
             && let Some(s) = b.get(f.name).and_then(Value::as_str)
+            && let Some((w, false)) = f.ty.measure(s)
         {
-            let w = cjk_width(s);
-            if w < min || (max > 0 && w > max) {
-                let code = match (ep.path, f.name) {
-                    ("shakearound/device/update", _) => 9001034,
-                    ("shakearound/device/applyid", _) => 9001035,
-                    (p, _) if p.starts_with("shakearound/page/") => 9001027,
-                    _ => 9001001,
-                };
-                return Err(err(code, format!("invalid {}: {w} characters (CJK counts 2), limit {max}", f.name)));
-            }
+            let code = match (ep.path, f.name) {
+                ("shakearound/device/update", _) => 9001034,
+                ("shakearound/device/applyid", _) => 9001035,
+                (p, _) if p.starts_with("shakearound/page/") => 9001027,
+                _ => 9001001,
+            };
+            return Err(err(code, format!("invalid {}: {w} characters (CJK counts 2), limit {max}", f.name)));
         }
     }
     Ok(())
