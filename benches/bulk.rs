@@ -9,9 +9,10 @@ use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use wxscript::sandbox::{APPID, Config, SECRET, Sandbox};
+use wxscript::sandbox::{Config, Sandbox};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wxscript");
+mod common;
+use common::{BIN, merchant_setup, wx};
 
 /// Runs the binary and samples its peak resident set (VmHWM) while it runs.
 fn run_measured(args: &[&str], envs: &[(&str, String)]) -> (String, Duration, u64) {
@@ -47,10 +48,8 @@ fn bulk_add() {
     let script = dir.path().join("bulk.rhai");
     std::fs::write(
         &script,
-        r#"
-        let head = media::upload("scripts/data/logo.png", "image");
-        let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
-        merchant::apply(#{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "基准连锁店", intro: "x"});
+        merchant_setup("基准连锁店")
+            + r#"
         let ds = map::districts()[2];
         let ids = [];
         for i in 0..130 { ids.push(parse_int(ds[i * 7].id)); }
@@ -71,15 +70,7 @@ fn bulk_add() {
         "#,
     )
     .expect("write");
-    let out = Command::new(BIN)
-        .args(["run", "--quiet"])
-        .arg(&script)
-        .env("WECHAT_API_BASE", sim.base_url())
-        .env("WECHAT_APPID", APPID)
-        .env("WECHAT_APPSECRET", SECRET)
-        .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
-        .output()
-        .expect("run");
+    let out = wx(&sim.base_url(), dir.path()).args(["run", "--quiet"]).arg(&script).output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     let f: Vec<&str> = text.split_whitespace().collect();
     if f.len() != 5 {
@@ -169,15 +160,7 @@ fn district_lookups() {
     std::fs::write(&s, "district::find(\"海珠区\");\nlet t = timestamp();\nfor i in 0..200000 { district::find(\"广东省广州市天河区\"); }\nprint(200000.0 / t.elapsed);").expect("write");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     let sim = rt.block_on(Sandbox::start(Config::default(), 0)).expect("sandbox");
-    let out = Command::new(BIN)
-        .arg("run")
-        .arg(&s)
-        .env("WECHAT_API_BASE", sim.base_url())
-        .env("WECHAT_APPID", APPID)
-        .env("WECHAT_APPSECRET", SECRET)
-        .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
-        .output()
-        .expect("run");
+    let out = wx(&sim.base_url(), dir.path()).arg("run").arg(&s).output().expect("run");
     let rate: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0);
     println!(
         "district::find called from a script loop: {rate:.0} lookups/s (includes the interpreter's loop and call)"

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wxscript::sandbox::{APPID, SECRET};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wxscript");
+mod common;
+use common::{BIN, merchant_setup, wx};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -70,24 +71,15 @@ fn sequential(rt: &tokio::runtime::Runtime, base: &str) {
     let setup = dir.path().join("setup.rhai");
     std::fs::write(
         &setup,
-        r#"
-        let head = media::upload("scripts/data/logo.png", "image");
-        let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
-        merchant::apply(#{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "基准测试店", intro: "x"});
+        merchant_setup("基准测试店")
+            + r#"
         let poi = map::search_poi(#{districtid: 440105, keyword: "店"})[0];
         store::add(#{map_poi_id: poi.sosomap_poi_uid, pic_list: ["http://mmbiz.qpic.cn/x.jpg"], contract_phone: "1", hour: "10:00-21:00", credential: "c"});
         print(store::all()[0].poi_id);
         "#,
     )
     .expect("write");
-    let env = |c: &mut Command| {
-        c.env("WECHAT_API_BASE", &base)
-            .env("WECHAT_APPID", APPID)
-            .env("WECHAT_APPSECRET", SECRET)
-            .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"));
-    };
-    let mut c = Command::new(BIN);
-    env(&mut c);
+    let mut c = wx(&base, dir.path());
     let out = c.arg("run").arg(&setup).output().expect("setup");
     let poi_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(!poi_id.is_empty(), "setup failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -103,8 +95,7 @@ fn sequential(rt: &tokio::runtime::Runtime, base: &str) {
     )
     .expect("write");
     for _ in 0..5 {
-        let mut c = Command::new(BIN);
-        env(&mut c);
+        let mut c = wx(&base, dir.path());
         let out = c.arg("run").arg(&script).output().expect("loop");
         let rate: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("rate");
         wx_rates.push(rate);

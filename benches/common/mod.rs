@@ -1,0 +1,31 @@
+//! What the benchmarks share: the binary under test pointed at a simulator.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+use wxscript::sandbox::{APPID, SECRET};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_wxscript");
+
+/// `wxscript` with the simulator at `base`, its credentials and a private cache under `dir`.
+pub fn wx(base: &str, dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("WECHAT_API_BASE", base)
+        .env("WECHAT_APPID", APPID)
+        .env("WECHAT_APPSECRET", SECRET)
+        .env("WXSCRIPT_CACHE_DIR", dir.join("cache"))
+        .env("WXSCRIPT_CONFIG", dir.join("no-config.toml"));
+    c
+}
+
+/// A script that sets up an approved merchant (nickname `name`), for benchmarks that add stores.
+pub fn merchant_setup(name: &str) -> String {
+    format!(
+        r#"
+        let head = media::upload("scripts/data/logo.png", "image");
+        let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+        merchant::apply(#{{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "{name}", intro: "x"}});
+        "#
+    )
+}
