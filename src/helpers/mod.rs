@@ -280,9 +280,14 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
         admin(&c, Method::Get, "_sandbox/stats", None, nc.call_position())
     });
     let c = ctx.clone();
+    // Asked once per run: recipes ask often, and on WeChat each probe is a wasted request.
+    let known = Arc::new(std::sync::OnceLock::new());
     helper("sandbox::is_sandbox").set_into_module(sb, move |_: NativeCallContext| -> RhaiResult {
-        let v = c.block(c.client.admin(Method::Get, "_sandbox/stats", None));
-        Ok(Dynamic::from_bool(v.is_ok_and(|v| v.get("token_fetches").is_some())))
+        let yes = *known.get_or_init(|| {
+            let v = c.block(c.client.admin(Method::Get, "_sandbox/stats", None));
+            v.is_ok_and(|v| v.get("token_fetches").is_some())
+        });
+        Ok(Dynamic::from_bool(yes))
     });
     let c = ctx.clone();
     helper("sandbox::expire_tokens").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
