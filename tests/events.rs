@@ -110,8 +110,11 @@ impl InProcess {
     fn try_post(&self, query: &str, body: impl Into<reqwest::Body>) -> Option<(u16, String)> {
         let url = format!("{}?{query}", self.url());
         let body = body.into();
+        // A fresh connection each time: a refusal may close the one it came on, and a pooled
+        // client could pick that connection for the next request in the race.
+        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
         self.rt.block_on(async {
-            let r = self.client.post(url).body(body).send().await.ok()?;
+            let r = client.post(url).body(body).send().await.ok()?;
             Some((r.status().as_u16(), r.text().await.unwrap_or_default()))
         })
     }

@@ -195,7 +195,14 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(r) => {
             app.stats.refused.fetch_add(1, Ordering::Relaxed);
             eprintln!("refused {method} {path}: {}", r.reason);
-            text(r.status, r.reason)
+            let too_large = r.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let mut resp = text(r.status, r.reason);
+            if too_large {
+                // The rest of the body was never read, so the connection cannot carry another
+                // request: tell the sender not to reuse it.
+                resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
         }
     }
 }
