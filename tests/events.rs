@@ -34,11 +34,6 @@ fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("wxscript")
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 fn log_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -254,7 +249,8 @@ fn safe_mode_agrees_with_openssl() {
 }
 
 /// `wxscript listen` as a child process.
-fn spawn_listener(port: u16, log: &Path, extra: &[&str]) -> Child {
+/// `port` 0 lets the listener pick a free one; the port it listens on is returned.
+fn spawn_listener(port: u16, log: &Path, extra: &[&str]) -> (Child, u16) {
     let mut c = Command::new(bin());
     c.args(["listen", "--port", &port.to_string(), "--log"])
         .arg(log)
@@ -275,6 +271,13 @@ fn spawn_listener(port: u16, log: &Path, extra: &[&str]) -> Child {
     let mut lines = BufReader::new(out).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(first.contains("listening on"), "listener did not start: {first:?}");
+    let port = first
+        .split("http://")
+        .nth(1)
+        .and_then(|a| a.split([' ', '/']).next())
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {first:?}"));
     // Keep draining stdout so the child never blocks on a full pipe; hand the rest back.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -285,7 +288,7 @@ fn spawn_listener(port: u16, log: &Path, extra: &[&str]) -> Child {
         }
     });
     STDOUTS.with(|m| m.borrow_mut().insert(child.id(), rx));
-    child
+    (child, port)
 }
 
 thread_local! {
@@ -297,13 +300,36 @@ fn rest_of_stdout(pid: u32) -> Vec<String> {
     STDOUTS.with(|m| m.borrow_mut().remove(&pid).map(|rx| rx.iter().collect()).unwrap_or_default())
 }
 
+/// The stdout lines a running listener printed up to and including the first that `done`
+/// accepts (all it printed within `timeout` when none does).
+fn stdout_until(pid: u32, timeout: Duration, done: impl Fn(&str) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + timeout;
+    STDOUTS.with(|m| {
+        let m = m.borrow();
+        let Some(rx) = m.get(&pid) else { return Vec::new() };
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) => {
+                    let last = done(&l);
+                    seen.push(l);
+                    if last {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        seen
+    })
+}
+
 #[test]
 fn kill_9_during_a_burst_loses_nothing_answered_and_stores_nothing_twice() {
     const N: u64 = 1000;
     let dir = tempfile::tempdir().expect("tempdir");
     let log_path = dir.path().join("events.jsonl");
-    let port = free_port();
-    let mut child = spawn_listener(port, &log_path, &[]);
+    let (mut child, port) = spawn_listener(0, &log_path, &[]);
     let rt = rt();
     let target = push::Target::new(&format!("http://127.0.0.1:{port}/wechat"), TOKEN, None).expect("target");
     let client = reqwest::Client::new();
@@ -338,7 +364,8 @@ fn kill_9_during_a_burst_loses_nothing_answered_and_stores_nothing_twice() {
     let _ = child.wait();
     let at_kill = answered.load(Ordering::SeqCst);
     assert!(at_kill < N as usize, "the burst ended before the kill; make it longer");
-    let mut child = spawn_listener(port, &log_path, &[]);
+    // Back on the same port, as a restarted service would be.
+    let (mut child, _) = spawn_listener(port, &log_path, &[]);
     let mut success: Vec<usize> = Vec::new();
     for w in workers {
         success.extend(rt.block_on(w).expect("worker"));
@@ -452,10 +479,9 @@ fn listen_script_runs_per_event_in_order_and_survives_errors() {
         "#,
     )
     .expect("script");
-    let port = free_port();
     let key = SAMPLE_KEY;
-    let mut child = spawn_listener(
-        port,
+    let (mut child, port) = spawn_listener(
+        0,
         &log_path,
         &["--script", script.to_str().expect("utf-8 path"), "--aes-key", key, "--appid", sandbox::APPID],
     );
@@ -465,16 +491,13 @@ fn listen_script_runs_per_event_in_order_and_survives_errors() {
     for id in 1..=3 {
         rt.block_on(push::deliver(&client, &target, &audit_event(id).to_xml())).expect("accepted");
     }
-    // The script runs after the answer: give it a moment.
-    let t0 = Instant::now();
-    while log_lines(&log_path).len() < 3 && t0.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    // The script runs after the answer: wait until it has seen the last event.
     let pid = child.id();
+    let mut so = stdout_until(pid, Duration::from_secs(20), |l| l == "handled add_store_audit_info 3");
     let _ = child.kill();
     let out = child.wait_with_output().expect("listener output");
-    let so = rest_of_stdout(pid).join("\n");
+    so.extend(rest_of_stdout(pid));
+    let so = so.join("\n");
     let se = String::from_utf8_lossy(&out.stderr).into_owned();
     let handled: Vec<&str> = so.lines().filter(|l| l.starts_with("handled")).collect();
     assert_eq!(handled, ["handled add_store_audit_info 1", "handled add_store_audit_info 3"], "{so}\n{se}");

@@ -497,7 +497,8 @@ async fn latency_and_in_flight() {
     let elapsed = started.elapsed();
     assert!(answers.iter().all(|a| code(a) == 0));
     assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(900), "served concurrently: {elapsed:?}");
+    // One after another they would take a second; the in-flight count below is the exact check.
+    assert!(elapsed < Duration::from_millis(1000), "served concurrently: {elapsed:?}");
     let s = c.stats().await;
     assert_eq!(s["requests"], 5);
     assert_eq!(s["by_path"]["wxa/get_merchant_audit_info"], 5);

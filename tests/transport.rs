@@ -256,7 +256,7 @@ fn unreachable_server_is_a_network_error_without_the_token() {
 fn ctrl_c_abandons_a_slow_call_and_exits_130() {
     let sim = Sim::with(wxscript::sandbox::Config { latency_ms: 20_000, ..Default::default() });
     let path = sim.write("slow.rhai", "print(\"start\");\nstore::list(0, 1);\nprint(\"not reached\");");
-    let child = sim
+    let mut child = sim
         .std_cmd()
         .arg("run")
         .arg(&path)
@@ -264,13 +264,20 @@ fn ctrl_c_abandons_a_slow_call_and_exits_130() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(800));
+    // Interrupt only once the script runs (and its handler is in place), however slow the machine.
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut lines, &mut first).expect("first line");
+    assert_eq!(first.trim(), "start");
+    std::thread::sleep(Duration::from_millis(300));
     let t = std::time::Instant::now();
     let status = std::process::Command::new("kill").arg("-INT").arg(child.id().to_string()).status().expect("kill");
     assert!(status.success());
     let out = child.wait_with_output().expect("wait");
     assert!(t.elapsed() < Duration::from_secs(5), "stopped promptly: {:?}", t.elapsed());
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(!stdout(&out).contains("not reached"));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut lines, &mut rest).expect("rest of stdout");
+    assert!(!rest.contains("not reached"));
     assert!(stderr(&out).contains("interrupted"));
 }
