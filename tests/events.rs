@@ -509,6 +509,60 @@ fn listen_script_runs_per_event_in_order_and_survives_errors() {
 }
 
 #[test]
+fn listen_script_is_given_what_it_missed_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("events.jsonl");
+    let script = dir.path().join("react.rhai");
+    std::fs::write(&script, "fn on_event(e) { print(`handled ${e.audit_id}`); }").expect("script");
+    let rt = rt();
+    // History the script never reacts to: it was there before the script was attached.
+    let write = |ids: &[u64]| {
+        let (log, _) = listen::EventLog::open(&log_path, None).expect("log opens");
+        for id in ids {
+            append(&rt, &log, &audit_event(*id));
+        }
+    };
+    write(&[100]);
+    let script_arg = ["--script", script.to_str().expect("utf-8 path")];
+    let push = |port: u16, id: u64| {
+        let target = push::Target::new(&format!("http://127.0.0.1:{port}/"), TOKEN, None).expect("target");
+        rt.block_on(push::deliver(&reqwest::Client::new(), &target, &audit_event(id).to_xml())).expect("accepted");
+    };
+    let (mut child, port) = spawn_listener(0, &log_path, &script_arg);
+    push(port, 1);
+    let seen = stdout_until(child.id(), Duration::from_secs(20), |l| l == "handled 1");
+    let handled: Vec<&str> = seen.iter().map(String::as_str).filter(|l| l.starts_with("handled")).collect();
+    assert_eq!(handled, ["handled 1"], "history is not replayed to a new script: {seen:?}");
+    // Its progress is recorded once on_event has returned (a kill before that would hand event 1
+    // over again: at least once).
+    let cursor = dir.path().join("events.jsonl.react.cursor");
+    let read_cursor = || std::fs::read_to_string(&cursor).unwrap_or_default().trim().to_string();
+    let t0 = Instant::now();
+    while read_cursor() != "2" && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(read_cursor(), "2", "the history event and event 1");
+    let _ = child.kill();
+    let _ = child.wait();
+    rest_of_stdout(child.id());
+    // While it is down, events still arrive (another listener without the script, say).
+    write(&[2, 3]);
+    let (mut child, port) = spawn_listener(0, &log_path, &script_arg);
+    push(port, 4);
+    let seen = stdout_until(child.id(), Duration::from_secs(20), |l| l == "handled 4");
+    let t0 = Instant::now();
+    while read_cursor() != "5" && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(read_cursor(), "5");
+    let _ = child.kill();
+    let _ = child.wait();
+    let handled: Vec<&str> = seen.iter().map(String::as_str).filter(|l| l.starts_with("handled")).collect();
+    assert_eq!(handled, ["handled 2", "handled 3", "handled 4"], "{seen:?}");
+    assert!(seen.iter().any(|l| l.starts_with("replaying 2 events")), "{seen:?}");
+}
+
+#[test]
 fn listen_needs_a_token_and_serve_push_needs_one_too() {
     let o = Command::new(bin()).args(["listen", "--port", "0"]).env_remove("WECHAT_TOKEN").output().expect("runs");
     assert_eq!(o.status.code(), Some(2));

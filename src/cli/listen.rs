@@ -99,11 +99,36 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
     };
     // The script's engine and its thread come first, so no event arrives before it can run.
     let (tx, rx) = mpsc::channel::<serde_json::Map<String, serde_json::Value>>();
+    // The script thread waits for this, so what it prints comes after the line saying where the
+    // listener is; events that arrive meanwhile queue up in order behind the backlog.
+    let (go, go_rx) = mpsc::channel::<()>();
     let worker = match handler {
-        Some((name, src)) => match start_handler(&session, name, src, rx) {
-            Ok(h) => Some(h),
-            Err(code) => return code,
-        },
+        Some((name, src)) => {
+            // Events logged while the script was not running are handed to it first, in order.
+            let cursor = Cursor::for_script(&lo.log, Path::new(&name));
+            let backlog = match cursor.backlog(&lo.log) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("error: cannot read the event log {}: {e}", lo.log.display());
+                    return ExitCode::from(1);
+                }
+            };
+            let replay = (!backlog.events.is_empty()).then(|| {
+                format!(
+                    "replaying {} events logged while on_event was not running (progress in {})",
+                    backlog.events.len(),
+                    cursor.path.display()
+                )
+            });
+            let done = backlog.done;
+            for ev in backlog.events {
+                let _ = tx.send(ev);
+            }
+            match start_handler(&session, name, src, rx, go_rx, cursor, done) {
+                Ok(h) => Some((h, replay)),
+                Err(code) => return code,
+            }
+        }
         None => None,
     };
     let mode = if lo.aes_key.is_some() { format!("safe mode, appid {}", lo.appid) } else { "plaintext mode".into() };
@@ -121,6 +146,10 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
         log_path.display(),
         listener.recovered()
     );
+    if let Some((_, Some(replay))) = &worker {
+        println!("{replay}");
+    }
+    let _ = go.send(());
     session.rt.block_on(async {
         let _ = tokio::signal::ctrl_c().await;
     });
@@ -133,12 +162,70 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
     ExitCode::SUCCESS
 }
 
+/// How far a listener script has got through the event log: the number of events, counted from
+/// the top of the log, that its `on_event` has been called with. Kept next to the log, one file
+/// per script, so a restarted listener neither skips nor repeats what the script saw; an event
+/// whose `on_event` was cut short by a crash is handed over again (at least once).
+struct Cursor {
+    path: PathBuf,
+}
+
+/// What a script has not seen yet.
+struct Backlog {
+    /// Events the script had seen before this start.
+    done: usize,
+    events: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Cursor {
+    fn for_script(log: &Path, script: &Path) -> Cursor {
+        let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
+        let mut name = log.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(format!(".{stem}.cursor"));
+        Cursor { path: log.with_file_name(name) }
+    }
+
+    /// The logged events after the cursor. A script attached to a log for the first time starts
+    /// after what is already there: it reacts to what comes, not to history.
+    fn backlog(&self, log: &Path) -> std::io::Result<Backlog> {
+        let all = if log.exists() { log::read_all(log)? } else { Vec::new() };
+        let done = match std::fs::read_to_string(&self.path) {
+            Ok(t) => match t.trim().parse::<usize>() {
+                Ok(n) if n <= all.len() => n,
+                _ => {
+                    eprintln!(
+                        "warning: {} does not fit the event log; the script starts after its {} events",
+                        self.path.display(),
+                        all.len()
+                    );
+                    all.len()
+                }
+            },
+            Err(_) => all.len(),
+        };
+        let events = all.into_iter().skip(done).collect();
+        self.save(done)?;
+        Ok(Backlog { done, events })
+    }
+
+    /// Written whole and renamed into place, so a crash leaves the old count or the new one.
+    fn save(&self, done: usize) -> std::io::Result<()> {
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, format!("{done}\n"))?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
 /// Compiles the script, runs its top level once, and starts the thread that calls `on_event`.
 fn start_handler(
     session: &Session,
     name: String,
     src: String,
     rx: mpsc::Receiver<serde_json::Map<String, serde_json::Value>>,
+    go: mpsc::Receiver<()>,
+    cursor: Cursor,
+    mut done: usize,
 ) -> Result<std::thread::JoinHandle<()>, ExitCode> {
     let engine = session.engine();
     let color = render::stderr_color();
@@ -162,12 +249,19 @@ fn start_handler(
     std::thread::Builder::new()
         .name("on_event".into())
         .spawn(move || {
+            if go.recv().is_err() {
+                return;
+            }
             for ev in rx {
                 let arg: Dynamic = convert::to_dynamic(&serde_json::Value::Object(ev));
                 let opts = CallFnOptions::new().eval_ast(false).rewind_scope(true);
                 if let Err(e) = engine.call_fn_with_options::<Dynamic>(opts, &mut scope, &ast, "on_event", (arg,)) {
                     // The event is in the log already; the next one still runs.
                     eprint!("{}", render::render_eval(&e, &name, &src, color));
+                }
+                done += 1;
+                if let Err(e) = cursor.save(done) {
+                    eprintln!("warning: cannot record the script's progress in {}: {e}", cursor.path.display());
                 }
             }
         })

@@ -138,7 +138,8 @@ enum Command {
         /// Port to listen on.
         #[arg(long, default_value_t = 8080)]
         port: u16,
-        /// A script whose on_event(e) runs for each new event, in order.
+        /// A script whose on_event(e) runs for each new event, in order; after a restart it is
+        /// first given the events logged while it was not running (progress kept in LOG.NAME.cursor).
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
         /// Total timeout of one HTTP request made by the script, in seconds.
