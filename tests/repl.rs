@@ -284,3 +284,32 @@ fn banner_names_the_server_and_appid_but_never_the_secret() {
     assert!(o.contains("not a sandbox") && o.contains("total_count: 0"), "{o}\n{e}");
     assert!(!o.contains(wxscript::sandbox::SECRET) && !e.contains(wxscript::sandbox::SECRET), "{o}\n{e}");
 }
+
+#[test]
+fn a_session_can_listen_for_events_and_wait_for_an_audit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("events.jsonl");
+    let input = r#"let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+let head = media::upload("scripts/data/logo.png", "image");
+merchant::apply(#{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "海珠社区便利店", intro: "社区里的便利店"});
+let a = merchant::audit_info();
+let e = event::wait(#{Event: "apply_merchant_audit_info", audit_id: a.audit_id}, 10);
+print(`event status ${e.status}`);
+"#;
+    let out = assert_cmd::Command::cargo_bin("wxscript")
+        .expect("bin")
+        .current_dir(repo_root())
+        .args(["repl", "--sandbox", "--quiet", "--audit-delay", "0.2", "--log"])
+        .arg(&log)
+        .env("WXSCRIPT_HISTORY", dir.path().join("history"))
+        .env("NO_COLOR", "1")
+        .write_stdin(input)
+        .output()
+        .expect("repl runs");
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{o}\n{e}");
+    assert!(o.lines().nth(1).is_some_and(|l| l.starts_with("listening for events on http://127.0.0.1:")), "{o}");
+    assert!(o.contains("event status 1"), "{o}\n{e}");
+    let logged = std::fs::read_to_string(&log).expect("the session's log");
+    assert!(logged.contains("apply_merchant_audit_info"), "{logged}");
+}

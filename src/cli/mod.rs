@@ -155,8 +155,16 @@ enum Command {
         sandbox: bool,
         #[command(flatten)]
         calls: CallOpts,
+        /// No progress bars or progress lines.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Serve the event listener on this port during the session (event::wait sees its events).
+        #[arg(long, value_name = "PORT")]
+        listen: Option<u16>,
         #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
         sandbox_opts: SandboxOpts,
+        #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
+        events: ListenArgs,
     },
     /// Parse scripts without running them; report syntax errors with file:line:col.
     Check {
@@ -226,24 +234,25 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run { file, sandbox, args, calls, quiet, sandbox_opts, listen, events } => {
-            // With --sandbox, --log alone also starts the run's listener, logging there.
-            let port = listen.or((sandbox && events.log.is_some()).then_some(0));
-            let events = match port {
-                Some(port) => match events.options(port, !sandbox) {
-                    Ok(o) => EventOpts::Listen(o),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(2);
-                    }
-                },
-                None => EventOpts::Read(events.log.clone()),
+            let events = match EventOpts::of(listen, sandbox, &events) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
             };
             let opts = SessionOptions { quiet, ..calls.session(sandbox.then(|| sandbox_opts.config())) };
             run(&file, opts, args, events)
         }
-        Command::Repl { sandbox, calls, sandbox_opts } => {
-            // Session options the REPL has no flag for keep their defaults.
-            let opts = calls.session(sandbox.then(|| sandbox_opts.config()));
+        Command::Repl { sandbox, calls, quiet, listen, sandbox_opts, events } => {
+            let mut opts = SessionOptions { quiet, ..calls.session(sandbox.then(|| sandbox_opts.config())) };
+            match EventOpts::of(listen, sandbox, &events) {
+                Ok(e) => e.apply(&mut opts),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             crate::repl::run(&opts)
         }
         Command::Listen { port, script, timeout, opts } => listen::listen(port, &opts, script.as_deref(), timeout),
@@ -377,6 +386,24 @@ enum EventOpts {
     Read(Option<PathBuf>),
 }
 
+impl EventOpts {
+    /// A listener when `--listen` asks for one (with `--sandbox`, `--log` alone does too, logging
+    /// there); otherwise the log to read.
+    fn of(listen: Option<u16>, sandbox: bool, events: &ListenArgs) -> Result<EventOpts, String> {
+        match listen.or((sandbox && events.log.is_some()).then_some(0)) {
+            Some(port) => events.options(port, !sandbox).map(EventOpts::Listen),
+            None => Ok(EventOpts::Read(events.log.clone())),
+        }
+    }
+
+    fn apply(self, opts: &mut SessionOptions) {
+        match self {
+            EventOpts::Listen(o) => opts.listen = Some(o),
+            EventOpts::Read(p) => opts.event_log = p,
+        }
+    }
+}
+
 fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, events: EventOpts) -> ExitCode {
     let src = match read_script(file) {
         Ok(s) => s,
@@ -386,10 +413,7 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
         }
     };
     let announce = matches!(events, EventOpts::Listen(_));
-    match events {
-        EventOpts::Listen(o) => opts.listen = Some(o),
-        EventOpts::Read(p) => opts.event_log = p,
-    }
+    events.apply(&mut opts);
     let session = match Session::start(&opts) {
         Ok(s) => s,
         Err(e) => {

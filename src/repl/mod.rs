@@ -232,7 +232,14 @@ impl<'s> Repl<'s> {
         };
         let server = if self.session.sim.is_some() { "sandbox (built-in simulator)" } else { "API" };
         let dry = if self.session.ctx.dry_run { "; dry run: writes are printed, not sent" } else { "" };
-        format!("wxscript {} REPL: {server} {}, {who}{dry}", env!("CARGO_PKG_VERSION"), client.base())
+        let mut banner = format!("wxscript {} REPL: {server} {}, {who}{dry}", env!("CARGO_PKG_VERSION"), client.base());
+        // The simulator's own listener is an internal detail; one the user asked for is not.
+        if let Some(l) = &self.session.listener
+            && self.session.temp_log.is_none()
+        {
+            banner.push_str(&format!("\nlistening for events on {} (event log {})", l.url(), l.log_path().display()));
+        }
+        banner
     }
 
     /// Adds an entry to the history and appends it to the history file at once, so that a
