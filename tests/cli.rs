@@ -42,6 +42,31 @@ fn check_reports_syntax_errors_with_position() {
 }
 
 #[test]
+fn check_compiles_imported_modules_without_running_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+    // A module with side effects at its top level: an API call (no credentials here) and output.
+    w(
+        "lib.rhai",
+        "print(\"imported\");\nstore::list(0, 1);\nimport \"inner\" as inner;\nfn shout(s) { s.to_upper() }\n",
+    );
+    w("inner.rhai", "fn twice(x) { x * 2 }\n");
+    w("main.rhai", "import \"lib\" as lib;\nimport \"stores\" as stores;\nprint(lib::shout(\"x\"));\n");
+    let o = wx().arg("check").arg(dir.path().join("main.rhai")).output().expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "nothing of the module ran: {}", stdout(&o));
+    // A module's own syntax error and a module's missing import are found, and placed.
+    w("inner.rhai", "fn twice(x { x * 2 }\n");
+    let o = wx().arg("check").arg(dir.path().join("main.rhai")).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("in module: inner, line 1"), "{}", stderr(&o));
+    w("inner.rhai", "import \"nowhere\" as n;\n");
+    let o = wx().arg("check").arg(dir.path().join("main.rhai")).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("module not found: nowhere"), "{}", stderr(&o));
+}
+
+#[test]
 fn every_repo_script_passes_check() {
     let mut files = Vec::new();
     for dir in ["scripts", "stdlib"] {

@@ -357,7 +357,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for f in files {
         let dir = f.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        engine.set_module_resolver(runtime::stdlib::Resolver::new(dir));
+        engine.set_module_resolver(runtime::stdlib::Resolver::new(dir).check_only());
         let src = match read_script(f) {
             Ok(s) => s,
             Err(e) => {

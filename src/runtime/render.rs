@@ -59,11 +59,48 @@ fn innermost(err: &EvalAltResult) -> (&EvalAltResult, Position) {
     }
 }
 
+/// Where inside an imported module the error arose (the module's name and the innermost known
+/// position in it); the caret itself stays on the importing line of the file shown.
+fn module_note(err: &EvalAltResult) -> Option<String> {
+    let mut cur = err;
+    let mut module = None;
+    let mut pos = Position::NONE;
+    loop {
+        match cur {
+            EvalAltResult::ErrorInModule(name, inner, _) => {
+                module = Some(name.clone());
+                pos = Position::NONE;
+                cur = inner;
+            }
+            EvalAltResult::ErrorInFunctionCall(_, src, inner, _) => {
+                if !src.is_empty() {
+                    module = Some(src.clone());
+                    pos = Position::NONE;
+                }
+                cur = inner;
+            }
+            _ => break,
+        }
+        if module.is_some() && !cur.position().is_none() {
+            pos = cur.position();
+        }
+    }
+    let module = module?;
+    Some(match (pos.line(), pos.position()) {
+        (Some(l), Some(c)) => format!("{module}, line {l}, column {c}"),
+        (Some(l), None) => format!("{module}, line {l}"),
+        _ => module,
+    })
+}
+
 /// Renders a run-time error of `file`.
 pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool) -> String {
     let st = Style { color };
     let (inner, pos) = innermost(err);
     let mut notes: Vec<(String, String)> = Vec::new();
+    if let Some(m) = module_note(err) {
+        notes.push(("in module".into(), m));
+    }
     let headline = match inner {
         EvalAltResult::ErrorRuntime(v, _) if v.is_map() => {
             let m = v.clone().cast::<rhai::Map>();

@@ -22,12 +22,28 @@ pub const STDLIB: &[(&str, &str)] = &[
 pub struct Resolver {
     files: FileModuleResolver,
     compiled: Mutex<HashMap<&'static str, SharedModule>>,
+    /// Compile a user's modules without running their top level (`wxscript check`).
+    check_only: bool,
 }
 
 impl Resolver {
     /// Relative imports resolve against `base` (the script's directory).
     pub fn new(base: impl Into<PathBuf>) -> Resolver {
-        Resolver { files: FileModuleResolver::new_with_path(base), compiled: Mutex::new(HashMap::new()) }
+        Resolver {
+            files: FileModuleResolver::new_with_path(base),
+            compiled: Mutex::new(HashMap::new()),
+            check_only: false,
+        }
+    }
+
+    /// For checking: a user's module is compiled (syntax errors and its own imports are found)
+    /// but its top-level statements are not run, so one that calls the API or prints as it is
+    /// imported does neither while being checked. Its functions are all there; its top-level
+    /// variables are not, which only running could tell apart.
+    pub fn check_only(mut self) -> Resolver {
+        self.check_only = true;
+        self.files.enable_cache(false);
+        self
     }
 
     /// Reads files again on every import (the REPL: an edited module reloads).
@@ -46,6 +62,15 @@ impl ModuleResolver for Resolver {
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
         let Some((name, src)) = STDLIB.iter().find(|(n, _)| *n == path) else {
+            if self.check_only
+                && let Some(ast) = self.files.resolve_ast(engine, source, path, pos)
+            {
+                let mut ast = ast?;
+                ast.clear_statements();
+                return Module::eval_ast_as_new(Scope::new(), &ast, engine)
+                    .map(Into::into)
+                    .map_err(|e| EvalAltResult::ErrorInModule(path.into(), e, pos).into());
+            }
             return self.files.resolve(engine, source, path, pos);
         };
         // Not held while compiling: a stdlib module may import another one.
@@ -61,6 +86,23 @@ impl ModuleResolver for Resolver {
             .into();
         self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(name, m.clone());
         Ok(m)
+    }
+
+    /// The module's source, compiled: lets `compile_into_self_contained` find and check the
+    /// imports of imported modules too.
+    fn resolve_ast(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Option<Result<rhai::AST, Box<EvalAltResult>>> {
+        match STDLIB.iter().find(|(n, _)| *n == path) {
+            Some((_, src)) => Some(engine.compile(*src).map_err(|e| {
+                EvalAltResult::ErrorInModule(path.into(), EvalAltResult::ErrorParsing(*e.0, e.1).into(), pos).into()
+            })),
+            None => self.files.resolve_ast(engine, source, path, pos),
+        }
     }
 }
 
