@@ -563,6 +563,30 @@ fn listen_script_is_given_what_it_missed_after_a_restart() {
 }
 
 #[test]
+fn sandbox_runs_clean_up_their_own_logs_and_those_of_killed_runs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // A run killed with SIGKILL left its log; its process is gone.
+    let mut gone = Command::new("true").spawn().expect("spawn");
+    let _ = gone.wait();
+    let stale = tmp.path().join(format!("wxscript-events-{}-0badf00d.jsonl", gone.id()));
+    // A log whose process (this test) is alive.
+    let live = tmp.path().join(format!("wxscript-events-{}-00000001.jsonl", std::process::id()));
+    let other = tmp.path().join("wxscript-events-notes.txt");
+    for f in [&stale, &live, &other] {
+        std::fs::write(f, "").expect("write");
+    }
+    let script = tmp.path().join("s.rhai");
+    std::fs::write(&script, "print(event::find(#{}).len());").expect("script");
+    let o =
+        Command::new(bin()).args(["run", "--sandbox"]).arg(&script).env("TMPDIR", tmp.path()).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stale.exists(), "the killed run's log is removed");
+    assert!(live.exists() && other.exists(), "nothing else is touched");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left.len(), 3, "the run removed its own log: {left:?}");
+}
+
+#[test]
 fn listen_needs_a_token_and_serve_push_needs_one_too() {
     let o = Command::new(bin()).args(["listen", "--port", "0"]).env_remove("WECHAT_TOKEN").output().expect("runs");
     assert_eq!(o.status.code(), Some(2));

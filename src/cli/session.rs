@@ -52,6 +52,31 @@ impl Drop for TempLog {
     }
 }
 
+/// The prefix of a session's own event log in the temp directory; the process id follows.
+const TEMP_LOG_PREFIX: &str = "wxscript-events-";
+
+/// Removes the temporary event logs of sessions whose process is gone (killed before it could
+/// remove its own). Only where the process table can be read (`/proc`); a log whose process id
+/// is alive, whoever has it now, is left alone.
+fn sweep_stale_temp_logs() {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_LOG_PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if rest.ends_with(".jsonl") && !proc.join(pid).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A random token for a listener only this process talks to.
 fn private_token() -> String {
     (0..32).map(|_| fastrand::alphanumeric()).collect()
@@ -80,8 +105,9 @@ impl Session {
         {
             // The run's own listener: a fresh simulator's audit ids start over every run, so
             // its events go to a log of their own, not to a shared one.
+            sweep_stale_temp_logs();
             let path = std::env::temp_dir().join(format!(
-                "wxscript-events-{}-{:08x}.jsonl",
+                "{TEMP_LOG_PREFIX}{}-{:08x}.jsonl",
                 std::process::id(),
                 fastrand::u32(..)
             ));
