@@ -120,6 +120,13 @@ fn completes_modules_functions_and_request_keys() {
     let out = r.eval(": \"1\"})");
     assert!(out.contains("missing required field \"pic_list\""), "{out}");
     assert!(!out.contains("unknown field"), "{out}");
+
+    // Keys of a value reached through a variable's keys and indexes.
+    r.eval("let found = #{devices: [#{device_id: 7, major: 10001}], total_count: 1};");
+    r.send("found.devices[0].ma\t");
+    r.expect("major");
+    let out = r.eval("");
+    assert!(out.contains("10001"), "{out}");
     r.quit();
 }
 

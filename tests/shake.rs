@@ -441,16 +441,19 @@ fn account_review_device_review_and_gating() {
         ok(shake::audit_status().audit_status == 2, "approved after the delay");
 
         let big = shake::apply_ids(#{quantity: 501, apply_reason: "many"});
-        ok(big.audit_status == 1, `501 in review: ${big}`);
+        ok(big.audit_status == 1 && big.audit_comment.contains("人工"), `501 in manual review: ${big}`);
         let small = shake::apply_ids(#{quantity: 500, apply_reason: "few"});
-        ok(shake::apply_status(small.apply_id).audit_status == 2, "500 pass the quick review at once");
-        let st = shake::apply_status(big.apply_id);
-        ok(st.audit_status == 1 && st.audit_time == 0, `501 still in review: ${st}`);
-        ok(shake::all_devices(big.apply_id).len() == 0, "no devices before approval");
-        ok(shake::all_devices().len() == 500, "the quick ones exist");
+        ok(small.audit_status == 1, `500 in the quick review: ${small}`);
+        for a in [small, big] {
+            let st = shake::apply_status(a.apply_id);
+            ok(st.audit_status == 1 && st.audit_time == 0, `still in review before the delay: ${st}`);
+            ok(shake::all_devices(a.apply_id).len() == 0, "no devices before approval");
+        }
         sleep(1.6);
+        ok(shake::apply_status(small.apply_id).audit_status == 2, "500 approved after the delay");
         ok(shake::apply_status(big.apply_id).audit_status == 2, "501 approved after the delay");
         ok(shake::all_devices(big.apply_id).len() == 501, "and its devices exist");
+        ok(shake::all_devices().len() == 1001, "all of them");
         print("reviews ok");
         "#,
     )));

@@ -176,12 +176,18 @@ fn beacons(m: &mut Map) {
     if let Some(c) = m.get("ChosenBeacon").and_then(beacon) {
         m.insert("chosen_beacon".into(), c);
     }
-    if let Some(a) = m.get("AroundBeacons") {
+    let is_shake = m.get("Event").is_some_and(|e| e.to_string() == "ShakearoundUserShake");
+    let list: Option<Array> = match m.get("AroundBeacons") {
         // An empty <AroundBeacons/> reads as text; one element is still a list.
-        let list: Array = match a.clone().into_array() {
+        Some(a) => Some(match a.clone().into_array() {
             Ok(items) => items.iter().filter_map(beacon).collect(),
             Err(_) => a.read_lock::<Map>().and_then(|o| o.get("AroundBeacon").and_then(beacon)).into_iter().collect(),
-        };
+        }),
+        // A shake with no beacon around the chosen one: an empty list, so scripts can loop.
+        None if is_shake || m.contains_key("ChosenBeacon") => Some(Array::new()),
+        None => None,
+    };
+    if let Some(list) = list {
         m.insert("around_beacons".into(), Dynamic::from_array(list));
     }
 }
@@ -250,6 +256,13 @@ mod tests {
         let none = parse("<xml><Event><![CDATA[ShakearoundUserShake]]></Event><AroundBeacons></AroundBeacons></xml>")
             .expect("parses");
         assert_eq!(none["around_beacons"].clone().into_array().map(|a| a.len()).ok(), Some(0));
+        let absent = parse(
+            "<xml><Event><![CDATA[ShakearoundUserShake]]></Event><ChosenBeacon><Major>1</Major></ChosenBeacon></xml>",
+        )
+        .expect("parses");
+        assert_eq!(absent["around_beacons"].clone().into_array().map(|a| a.len()).ok(), Some(0));
+        let other = parse("<xml><Event><![CDATA[add_store_audit_info]]></Event></xml>").expect("parses");
+        assert!(!other.contains_key("around_beacons"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Tab completion and signature hints, from the endpoint declarations and the helper table:
 //! modules (`sto` -> `store::`), functions (`store::ad` -> `store::add`), variables in scope
-//! and the keys of map variables (`poi.so`), and the request keys of the function whose map is
-//! being typed (`store::add(#{ma` -> `map_poi_id`). Pure functions of the text before the
-//! cursor, so they are tested here.
+//! and the keys of maps reached from them (`poi.so`, `r.devices[0].ma`), and the request keys
+//! of the function whose map is being typed (`store::add(#{ma` -> `map_poi_id`). Pure
+//! functions of the text before the cursor, so they are tested here.
 
 use std::collections::BTreeSet;
 
@@ -195,12 +195,72 @@ fn current_word(pre: &str) -> (usize, &str) {
     (start, &pre[start..])
 }
 
-/// A variable in scope, with its keys when it holds a map, so that `s.bus` completes
-/// `s.business_name`.
+/// A variable in scope, with the shape of its value, so that `s.bus` completes
+/// `s.business_name` and `r.devices[0].ma` completes `major`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Var {
     pub name: String,
-    pub keys: Vec<String>,
+    pub shape: Shape,
+}
+
+/// What completion knows of a value: a map's keys with the shapes of their values, and the
+/// shape of an array's first item (rows of one answer share their keys).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shape {
+    pub keys: Vec<(String, Shape)>,
+    pub item: Option<Box<Shape>>,
+}
+
+impl Shape {
+    fn at(&self, path: &[Step<'_>]) -> Option<&Shape> {
+        path.iter().try_fold(self, |s, step| match step {
+            Step::Key(k) => s.keys.iter().find(|(name, _)| name == k).map(|(_, v)| v),
+            Step::Index => s.item.as_deref(),
+        })
+    }
+}
+
+/// One step of a property path: `.key` or `[index]`.
+#[derive(Debug, PartialEq)]
+enum Step<'a> {
+    Key(&'a str),
+    Index,
+}
+
+/// The variable and the steps of the property path that ends `pre` (`r.devices[0]` ->
+/// `r`, [devices, index]); `None` when it does not start at a plain variable.
+fn property_path(mut pre: &str) -> Option<(&str, Vec<Step<'_>>)> {
+    let mut steps = Vec::new();
+    loop {
+        if let Some(inner) = pre.strip_suffix(']') {
+            let mut depth = 1;
+            let open = inner.char_indices().rev().find_map(|(i, c)| {
+                match c {
+                    ']' => depth += 1,
+                    '[' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(i)
+            })?;
+            steps.push(Step::Index);
+            pre = &inner[..open];
+            continue;
+        }
+        let (start, word) = current_word(pre);
+        if word.is_empty() || word.contains("::") || word.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        match pre[..start].strip_suffix('.') {
+            Some(rest) => {
+                steps.push(Step::Key(word));
+                pre = rest;
+            }
+            None => {
+                steps.reverse();
+                return Some((word, steps));
+            }
+        }
+    }
 }
 
 /// Completion candidates for the text before the cursor: where the replaced word starts, and
@@ -225,12 +285,15 @@ pub fn complete(pre: &str, names: &Names, vars: &[Var]) -> (usize, Vec<String>) 
     }
     let (start, word) = current_word(pre);
     if let Some(before) = pre[..start].strip_suffix('.') {
-        // A property of a map variable, else a method.
-        let (_, base) = current_word(before);
-        let keys = vars.iter().find(|v| v.name == base).map(|v| &v.keys[..]).unwrap_or_default();
-        let mut out: Vec<String> = keys.iter().filter(|k| k.starts_with(word)).cloned().collect();
-        if !word.is_empty() {
-            out.extend(names.globals.iter().filter(|g| g.starts_with(word) && !keys.contains(g)).cloned());
+        // A property of a map (a variable's, or one reached from it by keys and indexes), else
+        // a method.
+        let shape = property_path(before)
+            .and_then(|(base, path)| vars.iter().find(|v| v.name == base).and_then(|v| v.shape.at(&path)));
+        let keys: Vec<&str> = shape.map(|s| s.keys.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
+        let mut out: Vec<String> = keys.iter().filter(|k| k.starts_with(word)).map(|k| k.to_string()).collect();
+        // Methods only when no key fits: `r.ma` is far more often `r.major` than `r.map(..)`.
+        if out.is_empty() && !word.is_empty() {
+            out.extend(names.globals.iter().filter(|g| g.starts_with(word)).cloned());
         }
         return (start, out);
     }
@@ -331,13 +394,23 @@ fn hint_text(pre: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A map of keys whose values are plain.
+    fn plain_keys(keys: impl IntoIterator<Item = &'static str>) -> Shape {
+        Shape { keys: keys.into_iter().map(|k| (k.to_string(), Shape::default())).collect(), item: None }
+    }
+
     fn names() -> Names {
         Names::new(["print".to_string(), "parse_int".to_string(), "get$len".to_string(), "+".to_string()])
     }
 
     fn cands(pre: &str) -> Vec<String> {
-        let poi = Var { name: "poi".into(), keys: vec!["sosomap_poi_uid".into(), "name".into()] };
-        complete(pre, &names(), &[Var { name: "stores".into(), keys: vec![] }, poi]).1
+        let poi = Var { name: "poi".into(), shape: plain_keys(["sosomap_poi_uid", "name"]) };
+        let device = plain_keys(["device_id", "major", "minor"]);
+        let found =
+            Shape { keys: vec![("devices".into(), Shape { keys: vec![], item: Some(Box::new(device)) })], item: None };
+        let rows = Var { name: "rows".into(), shape: Shape { keys: vec![], item: Some(Box::new(found.clone())) } };
+        let r = Var { name: "r".into(), shape: found };
+        complete(pre, &names(), &[Var { name: "stores".into(), shape: Shape::default() }, poi, r, rows]).1
     }
 
     #[test]
@@ -368,6 +441,13 @@ mod tests {
         assert_eq!(cands("store::get(poi.so"), vec!["sosomap_poi_uid"]);
         assert_eq!(cands("poi."), vec!["sosomap_poi_uid", "name"]);
         assert!(cands("stores.").is_empty());
+        // Through keys and indexes, whatever the index expression.
+        assert_eq!(cands("r.devices[0].ma"), vec!["major"]);
+        assert_eq!(cands("print(rows[i + 1].devices[a[2]].m"), vec!["major", "minor"]);
+        assert_eq!(cands("r."), vec!["devices"]);
+        assert!(cands("r.devices.ma").is_empty(), "an array has no keys");
+        assert!(cands("r.nosuch[0].").is_empty());
+        assert!(cands("f()[0].").is_empty(), "not a variable");
         assert!(cands("").is_empty());
         assert!(cands("let s = \"sto").is_empty(), "nothing inside a string");
         assert!(cands("// sto").is_empty(), "nothing inside a comment");

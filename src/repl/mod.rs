@@ -32,7 +32,7 @@ use crate::runtime::{render, stdlib};
 use crate::sandbox;
 
 use commands::Cmd;
-use complete::{Names, Var};
+use complete::{Names, Shape, Var};
 use helper::ReplHelper;
 
 pub const PROMPT: &str = "wx> ";
@@ -413,8 +413,30 @@ fn resolver(dir: &Path) -> stdlib::Resolver {
 
 /// A variable for completion: its name, and its keys when it holds a map.
 fn var(name: &str, v: &Dynamic) -> Var {
-    let keys = v.read_lock::<rhai::Map>().map(|m| m.keys().map(|k| k.to_string()).collect()).unwrap_or_default();
-    Var { name: name.to_string(), keys }
+    // Bounded, as this runs at every prompt: a few levels deep, a few thousand keys in all.
+    let mut budget = 2000;
+    Var { name: name.to_string(), shape: shape(v, 4, &mut budget) }
+}
+
+fn shape(v: &Dynamic, depth: usize, budget: &mut usize) -> Shape {
+    if depth == 0 || *budget == 0 {
+        return Shape::default();
+    }
+    if let Some(m) = v.read_lock::<rhai::Map>() {
+        let mut keys = Vec::new();
+        for (k, v) in m.iter() {
+            if *budget == 0 {
+                break;
+            }
+            *budget -= 1;
+            keys.push((k.to_string(), shape(v, depth - 1, budget)));
+        }
+        return Shape { keys, item: None };
+    }
+    if let Some(a) = v.read_lock::<rhai::Array>() {
+        return Shape { keys: Vec::new(), item: a.first().map(|x| Box::new(shape(x, depth - 1, budget))) };
+    }
+    Shape::default()
 }
 
 /// History can hold ids and phone numbers: keep the file the user's own.

@@ -356,10 +356,9 @@ pub(crate) enum AuditKind {
     ModifyStore(String),
     /// The shake-around account application.
     ShakeAccount,
-    /// A device id application; `quick` ones (<= 500 ids) are decided at once.
+    /// A device id application.
     ShakeApply {
         apply_id: i64,
-        quick: bool,
     },
 }
 
@@ -413,10 +412,8 @@ impl State {
             return;
         }
         let now = Instant::now();
-        let (due, rest): (Vec<Audit>, Vec<Audit>) = std::mem::take(&mut self.pending).into_iter().partition(|a| {
-            let quick = matches!(a.kind, AuditKind::ShakeApply { quick: true, .. });
-            quick || now.duration_since(a.submitted) >= delay
-        });
+        let (due, rest): (Vec<Audit>, Vec<Audit>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|a| now.duration_since(a.submitted) >= delay);
         self.pending = rest;
         for a in due {
             let ev = match a.kind {
@@ -425,7 +422,7 @@ impl State {
                 AuditKind::AddStore(poi) => store::decide_add(self, a.id, &poi),
                 AuditKind::ModifyStore(poi) => store::decide_modify(self, a.id, &poi),
                 AuditKind::ShakeAccount => shake::decide_account(self),
-                AuditKind::ShakeApply { apply_id, .. } => shake::decide_apply(self, apply_id),
+                AuditKind::ShakeApply { apply_id } => shake::decide_apply(self, apply_id),
             };
             if let Some(ev) = ev {
                 self.record(ev);

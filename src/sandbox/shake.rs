@@ -6,9 +6,9 @@
 //! audit delay: approved (2), or rejected (0) when the name or reason contains `REJECT`. Every
 //! other call except `material/add` needs an approved account (9001020).
 //!
-//! Device ids: an application of up to 500 passes the quick review (decided at the next
-//! request, whatever the audit delay); a larger one stays in review (1) until the delay has
-//! passed. `REJECT` in the reason rejects it. Devices exist only once approved: each application
+//! Device ids: an application is decided once the audit delay has passed (default 0: at the
+//! next request), the quick review of up to 500 ids and the manual review of more alike; the
+//! answer to a larger one says it went to manual review. `REJECT` in the reason rejects it. Devices exist only once approved: each application
 //! gets its own `major`, its devices `minor` 1, 2, ... under the account's UUID. At most 10,000
 //! ids per account, counting applications in review.
 //!
@@ -334,9 +334,10 @@ fn apply_ids(st: &mut State, b: &Map<String, Value>) -> Value {
         poi_id,
         major: 10_000 + sh.applies.len() as i64 + 1,
     });
-    st.submit(AuditKind::ShakeApply { apply_id: id, quick: quantity <= QUICK_REVIEW });
+    st.submit(AuditKind::ShakeApply { apply_id: id });
     // As in the documents' own example, the answer says "in review" even for a quick review.
-    done(json!({ "apply_id": id, "audit_status": 1, "audit_comment": "审核中" }))
+    let comment = if quantity <= QUICK_REVIEW { "审核中" } else { "人工审核中, 预计3个工作日" };
+    done(json!({ "apply_id": id, "audit_status": 1, "audit_comment": comment }))
 }
 
 /// Decides a device id application; approved ones get their devices.
