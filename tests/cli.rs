@@ -275,3 +275,22 @@ fn completions_and_man_page_generate() {
     let o = wx().arg("man").output().expect("runs");
     assert!(stdout(&o).contains(".TH wxscript 1"));
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    for args in [&["docs"][..], &["docs", "--format", "json"], &["man"]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wxscript"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // Read a little, then close the pipe, as `| head -1` does.
+        let mut first = [0u8; 16];
+        child.stdout.take().expect("stdout").read_exact(&mut first).expect("some output");
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{args:?}: {}", stderr(&out));
+    }
+}

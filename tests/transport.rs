@@ -255,11 +255,19 @@ fn unreachable_server_is_a_network_error_without_the_token() {
 #[test]
 fn ctrl_c_abandons_a_slow_call_and_exits_130() {
     let sim = Sim::with(wxscript::sandbox::Config { latency_ms: 20_000, ..Default::default() });
-    let path = sim.write("slow.rhai", "print(\"start\");\nstore::list(0, 1);\nprint(\"not reached\");");
+    let slow_call = sim.write("slow.rhai", "print(\"start\");\nstore::list(0, 1);\nprint(\"not reached\");");
+    // A wait that is the script's last statement is interrupted all the same.
+    let last_sleep = sim.write("sleepy.rhai", "print(\"start\");\nsleep(100);");
+    for path in [slow_call, last_sleep] {
+        interrupt_exits_130(&sim, &path);
+    }
+}
+
+fn interrupt_exits_130(sim: &Sim, path: &std::path::Path) {
     let mut child = sim
         .std_cmd()
         .arg("run")
-        .arg(&path)
+        .arg(path)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -275,7 +283,7 @@ fn ctrl_c_abandons_a_slow_call_and_exits_130() {
     assert!(status.success());
     let out = child.wait_with_output().expect("wait");
     assert!(t.elapsed() < Duration::from_secs(5), "stopped promptly: {:?}", t.elapsed());
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(130), "{}: {}", path.display(), stderr(&out));
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut lines, &mut rest).expect("rest of stdout");
     assert!(!rest.contains("not reached"));

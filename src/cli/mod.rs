@@ -1,6 +1,7 @@
 //! Command-line parsing and wiring: `run`, `check`, `docs`, `sandbox serve`. Exit codes: 0
 //! success, 1 script or API error, 2 usage error, 130 interrupted.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -258,30 +259,38 @@ pub fn main() -> ExitCode {
         Command::Listen { port, script, timeout, opts } => listen::listen(port, &opts, script.as_deref(), timeout),
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
-            match format {
-                DocFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&runtime::docs::json()).unwrap_or_default())
-                }
-                DocFormat::Markdown => print!("{}", runtime::docs::markdown()),
-            }
-            ExitCode::SUCCESS
+            let text = match format {
+                DocFormat::Json => serde_json::to_string_pretty(&runtime::docs::json()).unwrap_or_default() + "\n",
+                DocFormat::Markdown => runtime::docs::markdown(),
+            };
+            write_out(|out| out.write_all(text.as_bytes()))
         }
         Command::Sandbox { command: SandboxCommand::Serve { port, opts } } => serve(port, &opts),
         Command::New { name } => new_recipe(&name),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "wxscript", &mut std::io::stdout());
-            ExitCode::SUCCESS
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "wxscript", &mut buf);
+            write_out(|out| out.write_all(&buf))
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            write_out(|out| clap_mangen::Man::new(cmd).render(out))
+        }
+    }
+}
+
+/// Writes a command's output to stdout. A reader that stops early (`wxscript docs | head`) is
+/// not an error; any other write failure is.
+fn write_out(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match f(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the output: {e}");
+            ExitCode::from(1)
         }
     }
 }
@@ -446,6 +455,11 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
     scope.push_constant("ARGS", argmap);
     let result = engine.run_ast_with_scope(&mut scope, &ast);
     let code = match result {
+        // Interrupted while finishing anyway: the script did not do all it meant to.
+        Ok(()) if cancel.is_cancelled() => {
+            eprintln!("interrupted");
+            ExitCode::from(130)
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(_) if cancel.is_cancelled() => {
             eprintln!("interrupted");

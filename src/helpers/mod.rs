@@ -270,9 +270,10 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
     );
 
     let c = ctx.clone();
-    engine.register_fn("sleep", move |secs: rhai::FLOAT| sleep(&c, secs));
+    engine.register_fn("sleep", move |nc: NativeCallContext, secs: rhai::FLOAT| sleep(&c, secs, nc.call_position()));
     let c = ctx.clone();
-    engine.register_fn("sleep", move |secs: rhai::INT| sleep(&c, secs as f64));
+    engine
+        .register_fn("sleep", move |nc: NativeCallContext, secs: rhai::INT| sleep(&c, secs as f64, nc.call_position()));
 
     let sb = modules.entry("sandbox").or_default();
     let c = ctx.clone();
@@ -301,7 +302,8 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
     });
 }
 
-fn sleep(ctx: &Ctx, secs: f64) {
+/// Ctrl-C ends the wait and the script with it, as it would any call.
+fn sleep(ctx: &Ctx, secs: f64, pos: rhai::Position) -> Result<(), Box<rhai::EvalAltResult>> {
     if secs.is_finite() && secs > 0.0 {
         let cancel = ctx.cancel.clone();
         ctx.block(async move {
@@ -311,6 +313,10 @@ fn sleep(ctx: &Ctx, secs: f64) {
             }
         });
     }
+    if ctx.cancel.is_cancelled() {
+        return Err(rhai::EvalAltResult::ErrorTerminated("cancelled".into(), pos).into());
+    }
+    Ok(())
 }
 
 fn admin(ctx: &Ctx, method: Method, path: &str, body: Option<Value>, pos: rhai::Position) -> RhaiResult {
