@@ -99,7 +99,19 @@ const CASES: &[(&str, &str, &str)] = &[
         "input",
         "longitude",
     ),
+    // A number read from a sheet and not converted: refused, not sent as text.
+    (
+        r#"map::create_poi(#{name: "n", longitude: "113.3", latitude: 23.1, province: "p", city: "c", district: "d", address: "a", category: "c", telephone: "t", photo: "p", license: "l", introduct: "i", districtid: "440105"})"#,
+        "input",
+        "longitude",
+    ),
     (r#"store::get(#{poi_id: true})"#, "input", "poi_id"),
+    (r#"store::get("")"#, "input", "poi_id"),
+    (
+        r#"store::add(#{map_poi_id: "", pic_list: ["http://a/b.jpg"], contract_phone: "1", credential: "c", qualification_list: "q"})"#,
+        "input",
+        "map_poi_id",
+    ),
     (r#"store::get(#{poiid: "1"})"#, "input", "poiid"),
     (
         r#"store::update(#{poi_id: "1", hour: "25:00-26:00", contract_phone: "1", pic_list: ["http://a/b.jpg"]})"#,

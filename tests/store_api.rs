@@ -26,7 +26,7 @@ fn every_function_returns_the_documented_shape() {
         print(`city ${gz.fullname} ${type_of(gz.location.lat)} ${gz.cidx.len()}`);
         print(`search ${keys(poi)}`);
         let created = map::create_poi(#{
-            name: "hardenzhang", longitude: "113.323753357", latitude: "23.0974903107",
+            name: "hardenzhang", longitude: 113.323753357, latitude: 23.0974903107,
             province: "广东省", city: "广州市", district: "海珠区", address: "TIT",
             category: "类目1:类目2", telephone: "12345678901", photo: pic, license: pic,
             introduct: "test", districtid: "440105"

@@ -100,6 +100,14 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
                 }
                 continue;
             }
+            // "" is how the documents leave an optional id unset; a required one needs a value.
+            Some(Value::String(s)) if f.required && s.is_empty() && matches!(f.ty, Ty::IdStr | Ty::IdInt) => {
+                return Err(WxError::input(
+                    api,
+                    f.name,
+                    format!("{}: field \"{}\" expects {}, got an empty string", ep.qualified(), f.name, f.ty.name()),
+                ));
+            }
             Some(v) => v,
         };
         let encoded = encode(ep, f.name, f.ty, v)?;
@@ -151,8 +159,11 @@ fn query_text(v: &Value) -> String {
 
 fn bad(ep: &Endpoint, field: &str, expected: impl std::fmt::Display, v: &Value) -> WxError {
     let mut msg = format!("{}: field \"{field}\" expects {expected}, got {} {}", ep.qualified(), type_name(v), show(v));
-    if matches!(v, Value::String(_)) && expected.to_string().contains("int") {
+    let expected = expected.to_string();
+    if matches!(v, Value::String(_)) && expected.contains("int") {
         msg.push_str(" (values read from CSV are strings: convert with parse_int)");
+    } else if matches!(v, Value::String(_)) && expected.contains("number") {
+        msg.push_str(" (values read from CSV are strings: convert with parse_float)");
     }
     WxError::input(ep.path, field, msg)
 }
@@ -196,18 +207,16 @@ fn encode(ep: &Endpoint, name: &str, ty: Ty, v: &Value) -> Result<Value, WxError
                 digits.parse::<i64>().map(Value::from).map_err(|_| bad(ep, name, "an id that fits in 64 bits", v))?
             })
         }
+        // Numbers only, as the contract says: a coordinate read from a sheet and not converted
+        // is the script's mistake to hear about, not a string to pass on.
         Ty::Decimal => {
             let f = match v {
                 Value::Number(n) => n.as_f64(),
-                Value::String(s) => s.trim().parse::<f64>().ok(),
                 _ => None,
             }
             .filter(|f| f.is_finite())
             .ok_or_else(|| bad(ep, name, "a number", v))?;
-            Ok(match v {
-                Value::String(s) => Value::String(s.trim().to_string()),
-                _ => Value::String(f.to_string()),
-            })
+            Ok(Value::String(f.to_string()))
         }
         Ty::Hour => {
             let s = v.as_str().ok_or_else(|| bad(ep, name, "a string HH:MM-HH:MM", v))?;

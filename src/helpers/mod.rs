@@ -358,6 +358,27 @@ pub(crate) fn all_rows(
     }
 }
 
+/// `%XX` sequences decoded (invalid ones kept as they are).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Checks a `wx::request` path: relative, no `..`, no token of its own.
 pub fn check_raw_path(path: &str) -> Result<(String, Vec<(String, String)>), String> {
     let p = path.strip_prefix('/').unwrap_or(path);
@@ -365,16 +386,18 @@ pub fn check_raw_path(path: &str) -> Result<(String, Vec<(String, String)>), Str
         return Err(format!("path must be relative to WECHAT_API_BASE, got {path:?}"));
     }
     let (p, q) = p.split_once('?').unwrap_or((p, ""));
-    if p.is_empty() || p.split('/').any(|seg| seg == ".." || seg == ".") {
+    // Judged as the server will read it: `%2e%2e` is `..` once the URL is normalised.
+    let decoded = percent_decoded(p);
+    if p.is_empty() || decoded.split(['/', '\\']).any(|seg| seg == ".." || seg == ".") {
         return Err(format!("path must be a plain API path such as \"wxa/get_store_info\", got {path:?}"));
     }
-    if p == api::TOKEN_PATH {
+    if p == api::TOKEN_PATH || decoded == api::TOKEN_PATH {
         return Err("cgi-bin/token is managed by the runtime: tokens never reach scripts".into());
     }
     let mut query = Vec::new();
     for pair in q.split('&').filter(|s| !s.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if k.eq_ignore_ascii_case("access_token") {
+        if percent_decoded(k).eq_ignore_ascii_case("access_token") {
             return Err("the path must not carry an access_token: the runtime adds it".into());
         }
         query.push((k.to_string(), v.to_string()));
@@ -420,6 +443,11 @@ mod tests {
         assert!(check_raw_path("https://evil.example/x").is_err());
         assert!(check_raw_path("//evil.example/x").is_err());
         assert!(check_raw_path("wxa/../x").is_err());
+        assert!(check_raw_path("wxa/%2e%2e/%2E%2E/x").is_err());
+        assert!(check_raw_path("wxa/%2e%2e%2fx").is_err());
+        assert!(check_raw_path("cgi-bin/%74oken").is_err());
+        assert!(check_raw_path("wxa/x?access%5Ftoken=abc").is_err());
+        assert!(check_raw_path("wxa/50%25off").is_ok());
         assert!(check_raw_path("wxa/x?access_token=abc").is_err());
         assert!(check_raw_path("/cgi-bin/token?grant_type=client_credential").is_err());
         assert_eq!(check_raw_path("shakearound/material/add?type=icon").map(|p| p.1.len()), Ok(1));
