@@ -110,7 +110,16 @@ pub const ERROR_CODES: &[(i64, &str, &str)] = &[
     (40097, "输入参数有误", "invalid arguments: check the request fields against the documentation"),
     (40125, "不合法的 AppSecret", "invalid appsecret: check WECHAT_APPSECRET"),
     (40164, "调用接口的 IP 不在白名单中", "caller IP not in the whitelist: add it in the admin console"),
+    (40004, "不合法的媒体文件类型", "invalid media type: image, voice, video or thumb"),
+    (
+        40005,
+        "不合法的文件类型",
+        "invalid file type: the content is not of the type given (jpg/png/gif/bmp for image, amr/mp3 for voice, mp4 for video, jpg for thumb)",
+    ),
+    (40006, "不合法的文件大小", "invalid file size: image and video up to 10 MB, voice 2 MB, thumb 64 KB"),
     (40007, "不合法的媒体文件 id", "invalid media id"),
+    (40009, "不合法的图片文件大小", "invalid image size: media::upload_image takes jpg/png under 1 MB"),
+    (41005, "缺少多媒体文件数据", "the upload carries no file (multipart field media)"),
     (41001, "缺少 access_token 参数", "access token missing"),
     (42001, "access_token 超时", "access token expired: refreshed automatically"),
     (43104, "没有权限", "no permission: the account lacks the store mini-program permission"),
@@ -274,4 +283,16 @@ pub const ERROR_CODES: &[(i64, &str, &str)] = &[
 /// The (Chinese, English) hint for a documented error code.
 pub fn hint(errcode: i64) -> Option<(&'static str, &'static str)> {
     ERROR_CODES.iter().find(|(c, _, _)| *c == errcode).map(|(_, zh, en)| (*zh, *en))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_declared_error_code_has_a_hint() {
+        for ep in crate::api::endpoints() {
+            for code in ep.errors {
+                assert!(super::hint(*code).is_some(), "{}: errcode {code} has no hint", ep.qualified());
+            }
+        }
+    }
 }

@@ -108,6 +108,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         doc: "Uploads a picture and returns its permanent URL, for pic_list, photo and license.",
         returns: "the picture URL string",
         example: "let url = media::upload_image(\"scripts/data/shop.jpg\");\nprint(url);",
+        errors: &[40005, 40009, 41005],
         extra_check: Some(check_image),
         sample: r#"{"url":"http://mmbiz.qpic.cn/dry-run/0?wx_fmt=png"}"#,
         ..BASE
