@@ -105,6 +105,13 @@ const CASES: &[(&str, &str, &str)] = &[
         "input",
         "longitude",
     ),
+    // Arguments of the wrong types or number: a typed error naming the call forms.
+    (r#"csv::write("out.csv", #{a: 1})"#, "input", "arguments"),
+    (r#"parallel(5, 2, |x| x)"#, "input", "arguments"),
+    (r#"event::parse(5)"#, "input", "arguments"),
+    (r#"merchant::categories(1)"#, "input", "arguments"),
+    (r#"store::get(1, 2)"#, "input", "arguments"),
+    (r#"sleep("soon")"#, "input", "arguments"),
     (r#"store::get(#{poi_id: true})"#, "input", "poi_id"),
     (r#"store::get("")"#, "input", "poi_id"),
     (

@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod docs;
+mod fallback;
 pub mod render;
 pub mod stdlib;
 
@@ -252,6 +253,7 @@ pub fn engine(ctx: Arc<Ctx>) -> Engine {
     });
     let mut modules = endpoint_modules(&ctx);
     crate::helpers::register(&mut engine, &mut modules, &ctx);
+    fallback::add(&mut engine, &mut modules);
     for (name, m) in modules {
         engine.register_static_module(name, m.into());
     }
