@@ -94,7 +94,8 @@ struct Node {
     children: Vec<Node>,
 }
 
-/// Parses `<xml>...</xml>`: CDATA stays text, bare numbers become ints (or floats), nested
+/// Parses `<xml>...</xml>`: CDATA stays text (except in the documented number fields), bare
+/// numbers become ints (or floats), nested
 /// elements become maps, and a plural element whose children share one name becomes an array.
 pub fn parse(xml: &str) -> Result<Map, String> {
     let mut reader = Reader::from_str(xml);
@@ -192,9 +193,18 @@ fn beacons(m: &mut Map) {
     }
 }
 
+/// Fields the documents define as numbers, read as ints even when a sender wraps them in CDATA.
+const NUMERIC: &[&str] = &["CreateTime", "audit_id", "status", "is_upgrade", "poiid"];
+
 fn value(n: Node) -> Dynamic {
     if n.children.is_empty() {
         let t = n.text.trim();
+        if n.cdata
+            && NUMERIC.contains(&n.name.as_str())
+            && let Ok(i) = t.parse::<i64>()
+        {
+            return Dynamic::from_int(i);
+        }
         if !n.cdata {
             if let Ok(i) = t.parse::<i64>() {
                 return Dynamic::from_int(i);
@@ -263,6 +273,15 @@ mod tests {
         assert_eq!(absent["around_beacons"].clone().into_array().map(|a| a.len()).ok(), Some(0));
         let other = parse("<xml><Event><![CDATA[add_store_audit_info]]></Event></xml>").expect("parses");
         assert!(!other.contains_key("around_beacons"));
+    }
+
+    #[test]
+    fn documented_numbers_are_ints_even_in_cdata() {
+        let m = parse("<xml><CreateTime><![CDATA[1488856741]]></CreateTime><audit_id><![CDATA[11111]]></audit_id><poiid><![CDATA[12344]]></poiid><reason><![CDATA[123]]></reason></xml>").expect("parses");
+        assert_eq!(m["audit_id"].as_int(), Ok(11111));
+        assert_eq!(m["poiid"].as_int(), Ok(12344));
+        assert_eq!(m["CreateTime"].as_int(), Ok(1_488_856_741));
+        assert_eq!(m["reason"].clone().into_string().ok().as_deref(), Some("123"), "text stays text");
     }
 
     #[test]
