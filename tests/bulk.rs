@@ -85,6 +85,8 @@ fn district_lookup_by_id_name_text_and_point() {
         print(district::children("广州市").len());
         for i in 0..200 { district::find("天河区"); }
         print(sandbox::stats().by_path["wxa/get_district"]);
+        try { district::nearest(113.32, 23.09); } catch (e) { print(`swapped ${e.kind} ${e.field}`); }
+        try { district::nearest(48.85, 2.35); } catch (e) { print(`abroad ${e.kind} ${e.errmsg}`); }
         "#,
     ));
     let l = lines(&out);
@@ -98,6 +100,8 @@ fn district_lookup_by_id_name_text_and_point() {
     assert_eq!(l[7], "440105");
     assert_eq!(l[8], "11");
     assert_eq!(l[9], "1", "one table fetch for every lookup of the run");
+    assert_eq!(l[10], "swapped input lat");
+    assert!(l[11].starts_with("abroad input") && l[11].contains("covers China"), "{out}");
     // A second run reads the table from the disk cache of this API base.
     sim.reset_stats();
     ok(&sim.run("print(district::find(\"海珠区\").id);"));

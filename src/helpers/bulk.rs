@@ -13,6 +13,10 @@ use super::journal::Journal;
 use crate::api::{self, WxError};
 use crate::runtime::{Ctx, RhaiResult, arg_json, convert, throw};
 
+/// How far from a district centre `district::nearest` still answers: the largest counties are
+/// a few hundred kilometres across.
+const NEAREST_MAX_KM: f64 = 500.0;
+
 fn reg(name: &str) -> FuncRegistration {
     FuncRegistration::new(name).with_volatility(true)
 }
@@ -194,10 +198,28 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
             })
         };
         let (lat, lng) = (num(&lat, "lat")?, num(&lng, "lng")?);
+        let bad = |f: &str, m: String| throw(WxError::input("district::nearest", f, m), pos);
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(bad(
+                "lat",
+                format!("lat must be a latitude between -90 and 90, got {lat} (lat and lng swapped?)"),
+            ));
+        }
+        if !(-180.0..=180.0).contains(&lng) {
+            return Err(bad("lng", format!("lng must be a longitude between -180 and 180, got {lng}")));
+        }
         let ix = d.get(&c, pos)?;
-        let i = ix
-            .nearest(lat, lng)
-            .ok_or_else(|| throw(WxError::input("district::nearest", "lat", "no districts"), pos))?;
+        let i = ix.nearest(lat, lng).ok_or_else(|| bad("lat", "no districts".into()))?;
+        // The table is China's: a point far from every district centre is not in one.
+        let km = super::district::distance_km(lat, lng, ix.areas[i].lat, ix.areas[i].lng);
+        if km > NEAREST_MAX_KM {
+            return Err(bad(
+                "lat",
+                format!(
+                    "({lat}, {lng}) is {km:.0} km from the nearest district centre: the district table covers China"
+                ),
+            ));
+        }
         Ok(Dynamic::from_map(ix.to_map(i)))
     });
     let (c, d) = (ctx.clone(), districts);

@@ -251,6 +251,14 @@ impl Index {
     }
 }
 
+/// The great-circle distance between two points, in kilometres.
+pub fn distance_km(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let (dp, dl) = ((lat2 - lat1).to_radians(), (lng2 - lng1).to_radians());
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    6371.0 * 2.0 * a.sqrt().atan2((1.0 - a).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +289,13 @@ mod tests {
         assert!(e.contains("南京市") && e.contains("福州市"), "{e}");
         assert!(x.find("南京市鼓楼区").is_ok());
         assert!(x.find("火星市").is_err());
+    }
+
+    #[test]
+    fn distance() {
+        // Guangzhou to Beijing, about 1,890 km.
+        let km = super::distance_km(23.13, 113.26, 39.90, 116.40);
+        assert!((1850.0..1930.0).contains(&km), "{km}");
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub const DOCS: &[HelperDoc] = &[
     HelperDoc {
         name: "district::nearest",
         signatures: &["district::nearest(lat, lng)"],
-        doc: "The district (or city without districts) whose centre is nearest to a point.",
+        doc: "The district (or city without districts) whose centre is nearest to a point. A latitude outside -90..90 (often lat and lng swapped) or a point more than 500 km from every district centre (not in China) is an input error.",
         returns: "#{id, province, city, district, fullname, lat, lng, level}",
         example: "print(district::nearest(23.0974903107, 113.323753357).fullname);",
     },
