@@ -41,7 +41,9 @@ impl Journal {
             let mut reader = BufReader::new(&mut file);
             let mut line = String::new();
             let mut offset = 0u64;
+            let mut line_no = 0usize;
             loop {
+                line_no += 1;
                 line.clear();
                 let n = reader.read_line(&mut line).map_err(io)?;
                 if n == 0 {
@@ -52,7 +54,7 @@ impl Journal {
                     break;
                 }
                 let v: Value = serde_json::from_str(line.trim_end()).map_err(|e| {
-                    WxError::io(API, path, format!("{path}: line {} is not a journal record: {e}", order.len() + 1))
+                    WxError::io(API, path, format!("{path}: line {line_no} is not a journal record: {e}"))
                 })?;
                 let key = v.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
                 if !entries.contains_key(&key) {
@@ -120,6 +122,24 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_line_is_named_by_its_line_number() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("j.journal");
+        let path = p.to_str().expect("utf8");
+        let j = Journal::open(path).expect("open");
+        // Five lines, two keys recorded twice: the garbage after them is on line 6.
+        for (k, v) in [("a", 1), ("b", 2), ("a", 3), ("b", 4), ("c", 5)] {
+            j.record(k, json!(v)).expect("record");
+        }
+        drop(j);
+        let mut text = std::fs::read_to_string(&p).expect("read");
+        text.push_str("not json\n");
+        std::fs::write(&p, text).expect("write");
+        let err = Journal::open(path).err().expect("refused");
+        assert!(err.errmsg.contains("line 6 "), "{}", err.errmsg);
+    }
 
     #[test]
     fn records_survive_reopen_and_torn_lines_are_cut() {
