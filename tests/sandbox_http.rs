@@ -522,3 +522,22 @@ async fn fail_rate_injection() {
     c.admin(reqwest::Method::POST, "fault", json!({ "fail_rate": 0.0 })).await;
     assert_eq!(code(&c.get("wxa/get_merchant_audit_info").await), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_id_quantity_has_its_documented_code() {
+    let c = Client::new().await;
+    let reg = json!({
+        "name": "n", "phone_number": "13800000000", "email": "e@example.com", "industry_id": "0118",
+        "qualification_cert_urls": [], "apply_reason": "r"
+    });
+    assert_eq!(code(&c.post("shakearound/account/register", reg).await), 0);
+    // Decided at the next request (no audit delay).
+    assert_eq!(c.get("shakearound/account/auditstatus").await["data"]["audit_status"], 2);
+    for quantity in [0, -3] {
+        let r = c.post("shakearound/device/applyid", json!({ "quantity": quantity, "apply_reason": "r" })).await;
+        assert_err(&r, 9001022);
+    }
+    // The type is still the wire check's.
+    let r = c.post("shakearound/device/applyid", json!({ "quantity": "3", "apply_reason": "r" })).await;
+    assert_err(&r, 40097);
+}
