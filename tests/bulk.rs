@@ -282,3 +282,39 @@ fn a_map_poi_whose_creation_was_cut_short_is_reported_not_created_twice() {
     assert!(out.contains("\"added\": 1") && out.contains("\"done earlier\": 1"), "{out}");
     assert_eq!(sim.count("wxa/create_map_poi"), 2);
 }
+
+#[test]
+fn rehearsals_and_dry_runs_leave_no_journal_a_real_run_would_trust() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sheet_text: String = std::fs::read_to_string(repo_root().join("scripts/data/shops.csv"))
+        .expect("sample sheet")
+        .lines()
+        .take(4)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let sheet = dir.path().join("three.csv");
+    std::fs::write(&sheet, sheet_text).expect("sheet");
+    let import = |extra: &[&str]| {
+        let o = assert_cmd::Command::cargo_bin("wxscript")
+            .expect("bin")
+            .current_dir(repo_root())
+            .args(["run", "--sandbox", "--quiet"])
+            .args(extra)
+            .args(["scripts/import_stores.rhai", "--arg"])
+            .arg(format!("sheet={}", sheet.display()))
+            .output()
+            .expect("runs");
+        (ok(&o), stderr(&o))
+    };
+    let journal = sheet.with_extension("csv.journal");
+    // A dry run writes no journal.
+    let (out, _) = import(&["--dry-run"]);
+    assert!(out.contains("imported"), "{out}");
+    assert!(!journal.exists(), "a dry run's outcomes are not journalled");
+    // Two rehearsals, each on a fresh simulator: the second does the work again.
+    let (out, _) = import(&[]);
+    assert!(out.contains("\"added\": 3"), "{out}");
+    let (out, err) = import(&[]);
+    assert!(out.contains("\"added\": 3"), "{out}");
+    assert!(err.contains("starting it afresh"), "{err}");
+}

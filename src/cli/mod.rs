@@ -356,6 +356,7 @@ fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
         quiet: true,
         dry_run: false,
         event_log: None,
+        sandbox: Default::default(),
     })))
 }
 

@@ -159,6 +159,7 @@ impl Session {
             quiet: opts.quiet,
             dry_run: opts.dry_run,
             event_log,
+            sandbox: Default::default(),
         });
         Ok(Session { ctx, cancel, sim, listener, temp_log, rt })
     }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::csv as csvh;
 use super::district::Index;
-use super::journal::Journal;
+use super::journal::{Journal, Scope};
 use crate::api::{self, WxError};
 use crate::runtime::{Ctx, RhaiResult, arg_json, convert, throw};
 
@@ -231,12 +231,14 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
     });
 
     engine.register_type_with_name::<Journal>("Journal");
+    let c = ctx.clone();
     reg("open").set_into_module(
         modules.entry("journal").or_default(),
-        |nc: NativeCallContext, path: Dynamic| -> RhaiResult {
+        move |nc: NativeCallContext, path: Dynamic| -> RhaiResult {
             let pos = nc.call_position();
             let p = str_arg("journal::open", "path", &path, pos)?;
-            Journal::open(&p).map(Dynamic::from).map_err(|e| throw(e, pos))
+            let scope = Scope { server: c.server(), sandbox: c.is_sandbox(), dry_run: c.dry_run };
+            Journal::open(&p, &scope).map(Dynamic::from).map_err(|e| throw(e, pos))
         },
     );
     engine.register_fn("done", |j: &mut Journal, key: Dynamic| j.done(&json_key(&key)));

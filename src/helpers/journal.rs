@@ -4,6 +4,12 @@
 //! Each record is one JSON line `{"key", "value", "at"}`, flushed to disk before `record`
 //! returns. A line torn by a crash (no trailing newline) is cut off when the journal is
 //! opened again: that record never completed, so its work is done again.
+//!
+//! A journal belongs to one server and account: its first line `{"scope": {server, sandbox}}`
+//! says which. What was done on one server says nothing of another, so a journal is not used
+//! against a different one. A rehearsal's journal (written against a simulator, whose state
+//! dies with it) is started afresh; any other is refused. In a dry run the journal is read but
+//! not written: its records would claim work that was never done.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -14,9 +20,19 @@ use serde_json::{Value, json};
 
 use crate::api::WxError;
 
+/// Where a journal is used: the server and account, whether it is a simulator, and whether the
+/// run only pretends to write.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub server: String,
+    pub sandbox: bool,
+    pub dry_run: bool,
+}
+
 struct Inner {
     path: String,
-    file: File,
+    /// `None` in a dry run: records are kept in memory only.
+    file: Option<File>,
     entries: HashMap<String, Value>,
     /// Keys in the order first recorded.
     order: Vec<String>,
@@ -31,12 +47,20 @@ pub struct Journal {
 const API: &str = "journal";
 
 impl Journal {
-    pub fn open(path: &str) -> Result<Journal, WxError> {
+    pub fn open(path: &str, scope: &Scope) -> Result<Journal, WxError> {
         let io = |e: std::io::Error| WxError::io(API, path, format!("cannot open journal {path}: {e}"));
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io)?;
+        let mut file = if scope.dry_run && !std::path::Path::new(path).exists() {
+            // Nothing to read, and nothing may be written: an empty journal in memory.
+            return Ok(Journal::in_memory(path));
+        } else if scope.dry_run {
+            OpenOptions::new().read(true).open(path).map_err(io)?
+        } else {
+            OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io)?
+        };
         let mut entries = HashMap::new();
         let mut order = Vec::new();
         let mut good_len = 0u64;
+        let mut written_for: Option<(String, bool)> = None;
         {
             let mut reader = BufReader::new(&mut file);
             let mut line = String::new();
@@ -56,6 +80,12 @@ impl Journal {
                 let v: Value = serde_json::from_str(line.trim_end()).map_err(|e| {
                     WxError::io(API, path, format!("{path}: line {line_no} is not a journal record: {e}"))
                 })?;
+                if let Some(sc) = v.get("scope") {
+                    let server = sc.get("server").and_then(Value::as_str).unwrap_or_default().to_string();
+                    written_for = Some((server, sc.get("sandbox").and_then(Value::as_bool).unwrap_or(false)));
+                    good_len = offset;
+                    continue;
+                }
                 let key = v.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
                 if !entries.contains_key(&key) {
                     order.push(key.clone());
@@ -64,12 +94,60 @@ impl Journal {
                 good_len = offset;
             }
         }
+        let mut start_over = false;
+        match &written_for {
+            Some((server, _)) if *server == scope.server => {}
+            Some((server, true)) if scope.sandbox => {
+                eprintln!("journal {path} holds a rehearsal on another simulator ({server}): starting it afresh");
+                start_over = true;
+            }
+            Some((server, was_sandbox)) => {
+                let what = if *was_sandbox { "a rehearsal on a simulator" } else { "runs against" };
+                return Err(WxError::input(
+                    API,
+                    "path",
+                    format!(
+                        "journal {path} records {what} {server}, and this run works on {}: what was done there says \
+                         nothing here. Give this run a journal of its own (e.g. --arg journal=...), or delete that \
+                         one to start over",
+                        scope.server
+                    ),
+                ));
+            }
+            // Written before journals named their server, or new: it is this run's from now on.
+            None => {}
+        }
+        if scope.dry_run {
+            if start_over {
+                return Ok(Journal::in_memory(path));
+            }
+            return Ok(Journal::from_parts(path, None, entries, order));
+        }
+        if start_over {
+            entries.clear();
+            order.clear();
+            good_len = 0;
+        }
         if file.metadata().map_err(io)?.len() != good_len {
             file.set_len(good_len).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
         file.seek(SeekFrom::End(0)).map_err(io)?;
-        Ok(Journal { inner: Arc::new(Mutex::new(Inner { path: path.to_string(), file, entries, order })) })
+        if written_for.is_none() || start_over {
+            let mut line = json!({"scope": {"server": scope.server, "sandbox": scope.sandbox}}).to_string();
+            line.push('\n');
+            file.write_all(line.as_bytes()).and_then(|()| file.sync_data()).map_err(io)?;
+        }
+        Ok(Journal::from_parts(path, Some(file), entries, order))
+    }
+
+    fn from_parts(path: &str, file: Option<File>, entries: HashMap<String, Value>, order: Vec<String>) -> Journal {
+        Journal { inner: Arc::new(Mutex::new(Inner { path: path.to_string(), file, entries, order })) }
+    }
+
+    /// A dry run's journal with nothing on disk to read: records live in memory.
+    fn in_memory(path: &str) -> Journal {
+        Journal::from_parts(path, None, HashMap::new(), Vec::new())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -101,16 +179,20 @@ impl Journal {
         self.lock().path.clone()
     }
 
-    /// Appends and fsyncs one record; only then is the key `done`.
+    /// Appends and fsyncs one record; only then is the key `done`. In a dry run the record is
+    /// kept in memory only, so the rest of the run sees it but the journal on disk does not.
     pub fn record(&self, key: &str, value: Value) -> Result<(), WxError> {
         let mut inner = self.lock();
-        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let mut line = json!({"key": key, "value": value, "at": at}).to_string();
-        line.push('\n');
         let path = inner.path.clone();
-        let io = |e: std::io::Error| WxError::io(API, &path, format!("cannot write journal {path}: {e}"));
-        inner.file.write_all(line.as_bytes()).map_err(io)?;
-        inner.file.sync_data().map_err(io)?;
+        if let Some(file) = inner.file.as_mut() {
+            let at =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let mut line = json!({"key": key, "value": value, "at": at}).to_string();
+            line.push('\n');
+            let io = |e: std::io::Error| WxError::io(API, &path, format!("cannot write journal {path}: {e}"));
+            file.write_all(line.as_bytes()).map_err(io)?;
+            file.sync_data().map_err(io)?;
+        }
         if !inner.entries.contains_key(key) {
             inner.order.push(key.to_string());
         }
@@ -123,13 +205,22 @@ impl Journal {
 mod tests {
     use super::*;
 
+    fn real() -> Scope {
+        Scope { server: "wx1 at https://api.weixin.qq.com".into(), sandbox: false, dry_run: false }
+    }
+
+    fn sim(port: u16) -> Scope {
+        Scope { server: format!("wxsandbox at http://127.0.0.1:{port}"), sandbox: true, dry_run: false }
+    }
+
     #[test]
     fn a_damaged_line_is_named_by_its_line_number() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("j.journal");
         let path = p.to_str().expect("utf8");
-        let j = Journal::open(path).expect("open");
-        // Five lines, two keys recorded twice: the garbage after them is on line 6.
+        let j = Journal::open(path, &real()).expect("open");
+        // The scope line, then five records with two keys recorded twice: the garbage after
+        // them is on line 7.
         for (k, v) in [("a", 1), ("b", 2), ("a", 3), ("b", 4), ("c", 5)] {
             j.record(k, json!(v)).expect("record");
         }
@@ -137,8 +228,8 @@ mod tests {
         let mut text = std::fs::read_to_string(&p).expect("read");
         text.push_str("not json\n");
         std::fs::write(&p, text).expect("write");
-        let err = Journal::open(path).err().expect("refused");
-        assert!(err.errmsg.contains("line 6 "), "{}", err.errmsg);
+        let err = Journal::open(path, &real()).err().expect("refused");
+        assert!(err.errmsg.contains("line 7 "), "{}", err.errmsg);
     }
 
     #[test]
@@ -146,7 +237,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("j.journal");
         let path = p.to_str().expect("utf8");
-        let j = Journal::open(path).expect("open");
+        let j = Journal::open(path, &real()).expect("open");
         j.record("row-1", json!({"audit_id": 1})).expect("record");
         j.record("row-2", json!(2)).expect("record");
         drop(j);
@@ -156,12 +247,54 @@ mod tests {
             .expect("open")
             .write_all(b"{\"key\":\"row-3\",\"val")
             .expect("torn");
-        let j = Journal::open(path).expect("reopen");
+        let j = Journal::open(path, &real()).expect("reopen");
         assert!(j.done("row-1") && j.done("row-2") && !j.done("row-3"));
         assert_eq!(j.get("row-1"), Some(json!({"audit_id": 1})));
         j.record("row-3", json!(3)).expect("record after torn line");
         drop(j);
-        let j = Journal::open(path).expect("reopen");
+        let j = Journal::open(path, &real()).expect("reopen");
         assert_eq!(j.keys(), vec!["row-1", "row-2", "row-3"]);
+    }
+
+    #[test]
+    fn a_journal_belongs_to_one_server() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("j.journal");
+        let path = p.to_str().expect("utf8");
+        // A rehearsal on one simulator, then on another: started afresh.
+        Journal::open(path, &sim(1)).expect("open").record("row-1", json!(1)).expect("record");
+        let j = Journal::open(path, &sim(2)).expect("a later rehearsal");
+        assert!(!j.done("row-1"), "the first simulator's work means nothing on the second");
+        j.record("row-2", json!(2)).expect("record");
+        drop(j);
+        // A real run does not inherit a rehearsal's records: refused, with a way out.
+        let err = Journal::open(path, &real()).err().expect("refused");
+        assert_eq!(err.kind, crate::api::ErrorKind::Input);
+        assert!(err.errmsg.contains("127.0.0.1:2") && err.errmsg.contains("api.weixin.qq.com"), "{}", err.errmsg);
+        // A real journal is kept from both a rehearsal and another account.
+        std::fs::remove_file(&p).expect("delete");
+        Journal::open(path, &real()).expect("open").record("row-1", json!(1)).expect("record");
+        assert!(Journal::open(path, &sim(3)).is_err());
+        let other = Scope { server: "wx2 at https://api.weixin.qq.com".into(), ..real() };
+        assert!(Journal::open(path, &other).is_err());
+        assert!(Journal::open(path, &real()).expect("its own server").done("row-1"));
+    }
+
+    #[test]
+    fn a_dry_run_reads_the_journal_but_never_writes_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("j.journal");
+        let path = p.to_str().expect("utf8");
+        let dry = Scope { dry_run: true, ..real() };
+        let j = Journal::open(path, &dry).expect("open");
+        j.record("row-1", json!(1)).expect("record");
+        assert!(j.done("row-1"), "the run itself sees its records");
+        assert!(!p.exists(), "no file is created");
+        Journal::open(path, &real()).expect("open").record("row-2", json!(2)).expect("record");
+        let before = std::fs::read(&p).expect("read");
+        let j = Journal::open(path, &dry).expect("open");
+        assert!(j.done("row-2"));
+        j.record("row-3", json!(3)).expect("record");
+        assert_eq!(std::fs::read(&p).expect("read"), before, "the journal on disk is untouched");
     }
 }

@@ -156,7 +156,7 @@ pub const DOCS: &[HelperDoc] = &[
             "j.len()",
             "j.keys()",
         ],
-        doc: "An append-only, fsync'd journal of finished work: `j.record(key, value)` returns only once the record is on disk, `j.done(key)` tells whether it was recorded (in this run or an earlier one), `j.get(key)` returns its value or (). A job killed and run again skips what it recorded and repeats nothing.",
+        doc: "An append-only, fsync'd journal of finished work: `j.record(key, value)` returns only once the record is on disk, `j.done(key)` tells whether it was recorded (in this run or an earlier one), `j.get(key)` returns its value or (). A job killed and run again skips what it recorded and repeats nothing. A journal belongs to the server and account it was first written against: a simulator rehearsal's journal is started afresh by the next rehearsal, any other is refused (an input error) on another server or account. In a dry run records are kept in memory, never written.",
         returns: "a Journal",
         example: "let j = journal::open(\"example.journal\");\nif !j.done(\"row-1\") { j.record(\"row-1\", #{audit_id: 1}); }\nprint(j.get(\"row-1\"));",
     },
@@ -281,15 +281,8 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
         admin(&c, Method::Get, "_sandbox/stats", None, nc.call_position())
     });
     let c = ctx.clone();
-    // Asked once per run: recipes ask often, and on WeChat each probe is a wasted request.
-    let known = Arc::new(std::sync::OnceLock::new());
-    helper("sandbox::is_sandbox").set_into_module(sb, move |_: NativeCallContext| -> RhaiResult {
-        let yes = *known.get_or_init(|| {
-            let v = c.block(c.client.admin(Method::Get, "_sandbox/stats", None));
-            v.is_ok_and(|v| v.get("token_fetches").is_some())
-        });
-        Ok(Dynamic::from_bool(yes))
-    });
+    helper("sandbox::is_sandbox")
+        .set_into_module(sb, move |_: NativeCallContext| -> RhaiResult { Ok(Dynamic::from_bool(c.is_sandbox())) });
     let c = ctx.clone();
     helper("sandbox::expire_tokens").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
         admin(&c, Method::Post, "_sandbox/expire_tokens", None, nc.call_position()).map(|_| Dynamic::UNIT)

@@ -31,12 +31,28 @@ pub struct Ctx {
     pub dry_run: bool,
     /// The event log `event::find` / `event::wait` read; `None`: `listen::log::default_path()`.
     pub event_log: Option<std::path::PathBuf>,
+    /// Whether the server is a wxscript simulator, asked once per run (see [`Ctx::is_sandbox`]).
+    pub sandbox: std::sync::OnceLock<bool>,
 }
 
 impl Ctx {
     /// Runs a future to completion from a script thread.
     pub fn block<F: std::future::Future>(&self, f: F) -> F::Output {
         self.handle.block_on(f)
+    }
+
+    /// Whether the server answers the simulator's admin route. Asked once per run: recipes ask
+    /// often, and on WeChat each probe is a wasted request.
+    pub fn is_sandbox(&self) -> bool {
+        *self.sandbox.get_or_init(|| {
+            let v = self.block(self.client.admin(api::Method::Get, "_sandbox/stats", None));
+            v.is_ok_and(|v| v.get("token_fetches").is_some())
+        })
+    }
+
+    /// Which server and account this run works on, as journals record it.
+    pub fn server(&self) -> String {
+        format!("{} at {}", self.client.appid().unwrap_or("the access token's account"), self.client.base())
     }
 
     /// Sends a checked request and returns WeChat's answer, as a script error on failure.
