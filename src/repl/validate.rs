@@ -1,6 +1,7 @@
 //! When Enter runs the input and when it only starts another line: an open brace, bracket,
-//! parenthesis or string at the end of the input continues it; any other syntax error runs,
-//! and is reported the way `wxscript run` reports it.
+//! parenthesis or string (a backtick string, or a double-quoted one whose line ends in `\`)
+//! at the end of the input continues it; any other syntax error runs, and is reported the way
+//! `wxscript run` reports it.
 
 use rhai::{Engine, LexError, ParseErrorType};
 
@@ -12,7 +13,7 @@ pub fn incomplete(engine: &Engine, input: &str) -> bool {
     let Err(err) = engine.compile(input) else { return false };
     match &*err.0 {
         ParseErrorType::UnexpectedEOF => true,
-        ParseErrorType::BadInput(LexError::UnterminatedString) => true,
+        ParseErrorType::BadInput(LexError::UnterminatedString) => string_continues(input, err.1),
         // A missing closer only means "unfinished" at the very end, not in the middle.
         ParseErrorType::MissingToken(..)
         | ParseErrorType::MissingSymbol(..)
@@ -20,6 +21,20 @@ pub fn incomplete(engine: &Engine, input: &str) -> bool {
         | ParseErrorType::VariableExpected
         | ParseErrorType::PropertyExpected => at_end(input, err.1),
         _ => false,
+    }
+}
+
+/// Whether an unterminated string may go on: a backtick string spans lines; a double-quoted
+/// one only across a line ending in `\` (rhai's line continuation). Anything else would wait
+/// for a closing quote that can no longer make the input valid, swallowing every later line.
+fn string_continues(input: &str, pos: rhai::Position) -> bool {
+    let opener = pos
+        .line()
+        .and_then(|l| input.lines().nth(l - 1))
+        .and_then(|line| line.chars().nth(pos.position().unwrap_or(1).saturating_sub(1)));
+    match opener {
+        Some('`') => true,
+        _ => input.ends_with('\\'),
     }
 }
 
@@ -48,8 +63,10 @@ mod tests {
             "let x = [1, 2,",
             "fn f(x) {",
             "if true { print(1);",
-            "let s = \"abc",
             "let s = `abc",
+            "let s = `abc\ndef",
+            "let s = \"abc\\",
+            "let s = \"abc\\\ndef\\",
             "let x = ",
             "store::list(0,",
             "for s in store::all() {\n  print(s.poi_id);",
@@ -73,6 +90,10 @@ mod tests {
             "let = 3",
             "x)",
             "}",
+            // A double-quoted string cannot hold a line break: report it rather than wait.
+            "let s = \"abc",
+            "let s = \"abc\ndef\";",
+            "let s = \"abc\ndef\";\nprint(s);",
         ] {
             assert!(!incomplete(&e, s), "{s:?} should run (and report its error)");
         }
