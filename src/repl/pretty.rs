@@ -102,16 +102,17 @@ fn cell(v: &Dynamic) -> String {
 }
 
 fn block(v: &Dynamic, indent: usize, width_: usize) -> String {
+    // Records read best as a table, however few: a result on its own line is one.
+    if indent == 0
+        && let Some(t) = v.read_lock::<Array>().and_then(|a| table(&a, 0, width_))
+    {
+        return t;
+    }
     let one = inline(v);
     if indent + width(&one) <= width_ {
         return one;
     }
     if let Some(a) = v.read_lock::<Array>() {
-        if indent == 0
-            && let Some(t) = table(&a, 0, width_)
-        {
-            return t;
-        }
         let inner = " ".repeat(indent + INDENT);
         let mut out = String::from("[\n");
         for item in a.iter() {
@@ -278,6 +279,8 @@ mod tests {
         // The poi_id column starts at the same display column in every row.
         let col = |l: &str| width(&l[..l.rfind("  ").unwrap_or(0)]);
         assert_eq!(col(lines[2]), col(lines[3]));
+        // However short: a table even where the one-line form would fit.
+        assert_eq!(pretty(&rows, 200).lines().count(), 4);
     }
 
     #[test]
