@@ -80,6 +80,25 @@ pub fn help(names: &Names) -> String {
         "\nKeys:\n  Tab             complete modules, functions, variables and request keys\n  Enter           run; an unfinished brace, bracket or string continues on the next line\n  Ctrl-C          clear the line, or stop the running call\n  Ctrl-R          search the history\n  Ctrl-D          leave\n\nAny other line is rhai: `store::list(0, 5)`, `let s = store::all();`, `fn f(x) { .. }`.\nVariables, functions and imports stay for the whole session.\n",
     );
     s.push_str(&format!("\nModules (:fns MODULE): {}\n", names.modules.join(", ")));
+    let stdlib: Vec<&str> = crate::runtime::stdlib::STDLIB.iter().map(|(n, _)| *n).collect();
+    s.push_str(&format!("Bundled modules (import \"NAME\" as NAME;, then :fns NAME): {}\n", stdlib.join(", ")));
+    s
+}
+
+/// Whether `m` names a bundled stdlib module.
+fn is_stdlib(m: &str) -> bool {
+    crate::runtime::stdlib::STDLIB.iter().any(|(n, _)| *n == m)
+}
+
+/// `:fns` of a bundled module: its functions' call forms and first sentences.
+fn stdlib_fns(module: &str) -> String {
+    let rows: Vec<(String, String)> = crate::runtime::docs::stdlib_grouped()
+        .into_iter()
+        .filter(|d| d.0.split_once("::").is_some_and(|(m, _)| m == module))
+        .map(|(_, sigs, doc, _)| (sigs.join(" | "), first_sentence(&doc).to_string()))
+        .collect();
+    let mut s = format!("  (import \"{module}\" as {module};)\n");
+    s.push_str(&table_rows(rows));
     s
 }
 
@@ -133,7 +152,7 @@ pub fn help_for(name: &str, names: &Names) -> Result<String, String> {
             indent(&example)
         ));
     }
-    if names.modules.iter().any(|m| m == name.trim_end_matches("::")) {
+    if names.modules.iter().any(|m| m == name.trim_end_matches("::")) || is_stdlib(name.trim_end_matches("::")) {
         return fns(Some(name.trim_end_matches("::")), names);
     }
     let cmd = name.trim_start_matches(':');
@@ -163,6 +182,12 @@ fn first_sentence(doc: &str) -> &str {
 pub fn fns(module: Option<&str>, names: &Names) -> Result<String, String> {
     if let Some(m) = module
         && !names.modules.iter().any(|x| x == m)
+        && is_stdlib(m)
+    {
+        return Ok(stdlib_fns(m));
+    }
+    if let Some(m) = module
+        && !names.modules.iter().any(|x| x == m)
     {
         return Err(match did_you_mean(m, names.modules.iter().map(String::as_str)) {
             Some(s) => format!("no module {m}, did you mean {s}?"),
@@ -180,6 +205,11 @@ pub fn fns(module: Option<&str>, names: &Names) -> Result<String, String> {
             rows.push((h.signatures.join(" | "), first_sentence(h.doc).to_string()));
         }
     }
+    Ok(table_rows(rows))
+}
+
+/// Call forms and docs in two columns; a form too long for its column gets its doc below it.
+fn table_rows(rows: Vec<(String, String)>) -> String {
     let sw = rows.iter().map(|r| width(&r.0)).max().unwrap_or(0).min(48);
     let mut s = String::new();
     for (sig, doc) in rows {
@@ -189,7 +219,7 @@ pub fn fns(module: Option<&str>, names: &Names) -> Result<String, String> {
             s.push_str(&format!("  {sig:<sw$}  {}\n", truncate(&doc, 72)));
         }
     }
-    Ok(s)
+    s
 }
 
 /// `:vars`: name, type and a one-line glimpse of each variable.
@@ -288,6 +318,10 @@ mod tests {
         assert!(help_for("store", &names()).is_ok_and(|h| h.contains("store::add(map)") && !h.contains("merchant::")));
         assert!(help_for("store::ad", &names()).is_err_and(|e| e.contains("did you mean store::add?")));
         assert!(help_for(":load", &names()).is_ok_and(|h| h.contains("FILE")));
+        // Bundled modules: listed by :help, :fns and :help MODULE.
+        assert!(help(&names()).contains("stores"));
+        assert!(fns(Some("stores"), &names()).is_ok_and(|h| h.contains("stores::import_csv(path, options)")));
+        assert!(help_for("audit", &names()).is_ok_and(|h| h.contains("audit::merchant(max_secs)")));
     }
 
     #[test]

@@ -214,7 +214,8 @@ impl<'s> Repl<'s> {
         let imports = self.imports.iter().map(|(alias, m)| {
             let fns = m.gen_fn_signatures_with_mapper(std::borrow::Cow::Borrowed).filter_map(|sig| {
                 let name = sig.split('(').next()?.trim();
-                Some(name.rsplit(' ').next()?.to_string())
+                // Closures compile to anonymous functions: not names anyone types.
+                Some(name.rsplit(' ').next()?.to_string()).filter(|n| !n.starts_with("anon$"))
             });
             (alias.to_string(), fns.chain(m.iter_var().map(|(v, _)| v.to_string())).collect())
         });
