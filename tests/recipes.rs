@@ -85,6 +85,35 @@ fn shake_recipes() {
 }
 
 #[test]
+fn recipes_that_need_no_sheet_run_from_any_directory() {
+    // No `scripts` here: the sample pictures and shops come from inside the binary.
+    let d = tempfile::tempdir().expect("tempdir");
+    for (recipe, args, expect) in [
+        ("onboard_store", &[][..], "1 store(s):"),
+        ("export_stores", &["--arg", "out=stores.csv"][..], "5 stores written"),
+        ("beacons", &["--arg", "count=2"][..], "page bound to 2 devices"),
+        ("shake_stats_report", &["--arg", "out=report"][..], "with activity"),
+    ] {
+        let o = assert_cmd::Command::cargo_bin("wxscript")
+            .expect("bin")
+            .current_dir(d.path())
+            .env("NO_COLOR", "1")
+            .args(["run", "--sandbox", "--quiet"])
+            .arg(repo_root().join(format!("scripts/{recipe}.rhai")))
+            .args(args)
+            .output()
+            .expect("runs");
+        let out = ok(&o);
+        assert!(out.contains(expect), "{recipe}: {out}");
+        if recipe == "shake_stats_report" {
+            // The day is shown as a date, not as Unix seconds.
+            let day = out.split(':').next().unwrap_or_default();
+            assert!(day.len() == 10 && day.as_bytes()[4] == b'-' && day.as_bytes()[7] == b'-', "{out}");
+        }
+    }
+}
+
+#[test]
 fn every_rhai_file_checks_with_its_imports() {
     let mut files = Vec::new();
     for dir in ["scripts", "stdlib"] {

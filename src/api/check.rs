@@ -327,6 +327,25 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `"YYYY-MM-DD"` of Unix seconds, in China Standard Time.
+pub fn date_utc8(secs: i64) -> String {
+    let (y, m, d) = civil_from_days((secs + UTC8).div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// China Standard Time, the zone of every shake-around date.
 pub const UTC8: i64 = 8 * 3600;
 
@@ -570,6 +589,16 @@ mod tests {
         assert!(!valid_hour("10:00-25:00"));
         assert!(!valid_hour("9:00-21:00"));
         assert!(!valid_hour("10:00~21:00"));
+    }
+
+    #[test]
+    fn days_round_trip_and_dates_print_in_utc8() {
+        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2026, 11, 23), (2100, 3, 1), (1969, 12, 31)] {
+            assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m, d));
+        }
+        // 2026-11-22 16:00 UTC is already the 23rd in China.
+        assert_eq!(date_utc8(days_from_civil(2026, 11, 22) * 86_400 + 16 * 3600), "2026-11-23");
+        assert_eq!(date_utc8(days_from_civil(2026, 11, 22) * 86_400 + 15 * 3600), "2026-11-22");
     }
 
     #[test]

@@ -70,6 +70,13 @@ pub const DOCS: &[HelperDoc] = &[
         example: "let yesterday = shake::today() - 86400;\nprint(yesterday);",
     },
     HelperDoc {
+        name: "shake::date",
+        signatures: &["shake::date(secs)"],
+        doc: "The day of Unix seconds as \"YYYY-MM-DD\" in China Standard Time (UTC+8), for reports; the statistics calls take either form.",
+        returns: "string",
+        example: "print(shake::date(shake::today() - 86400));",
+    },
+    HelperDoc {
         name: "wx::request",
         signatures: &["wx::request(method, path)", "wx::request(method, path, body)"],
         doc: "Any other WeChat endpoint, with the same token, retry and error handling. `path` is relative (\"wxa/get_store_info\", a leading / is accepted); absolute URLs, `..` and access_token in the query are refused. A POST whose outcome is unknown is not re-sent.",
@@ -196,6 +203,13 @@ pub const DOCS: &[HelperDoc] = &[
         example: "let d = shake::all_devices()[0];\nlet s = sandbox::shake(d, \"oVDmXjp7y8aG2AlBuRpOZsandbox\");\nprint(shake::shake_info(#{ticket: s.ticket}).openid);",
     },
     HelperDoc {
+        name: "sandbox::sample",
+        signatures: &["sandbox::sample(name)"],
+        doc: "The path of a sample file shipped inside wxscript, for rehearsals from any directory: \"logo.png\" (a small PNG for avatars and icons), \"shop.jpg\" (a store photo) or \"shops.csv\" (200 sample shops in the store import's columns). Written once to the temp directory.",
+        returns: "the file's path",
+        example: "let m = media::upload(sandbox::sample(\"logo.png\"), \"image\");\nprint(m.type);",
+    },
+    HelperDoc {
         name: "sandbox::set_fault",
         signatures: &["sandbox::set_fault(map)"],
         doc: "Sandbox only: changes fault injection: #{latency_ms, fail_rate, fail_code}.",
@@ -287,12 +301,43 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
     helper("sandbox::expire_tokens").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
         admin(&c, Method::Post, "_sandbox/expire_tokens", None, nc.call_position()).map(|_| Dynamic::UNIT)
     });
+    helper("sandbox::sample").set_into_module(sb, |nc: NativeCallContext, name: &str| -> RhaiResult {
+        sample(name).map(Dynamic::from).map_err(|e| throw(e, nc.call_position()))
+    });
     let c = ctx.clone();
     helper("sandbox::set_fault").set_into_module(sb, move |nc: NativeCallContext, m: rhai::Map| -> RhaiResult {
         let pos = nc.call_position();
         let body = arg_json("sandbox::set_fault", "map", &Dynamic::from_map(m), pos)?;
         admin(&c, Method::Post, "_sandbox/fault", Some(body), pos).map(|_| Dynamic::UNIT)
     });
+}
+
+/// The sample files shipped in the binary, so rehearsals need no checkout of the repository.
+const SAMPLES: &[(&str, &[u8])] = &[
+    ("logo.png", include_bytes!("../../scripts/data/logo.png")),
+    ("shop.jpg", include_bytes!("../../scripts/data/shop.jpg")),
+    ("shops.csv", include_bytes!("../../scripts/data/shops.csv")),
+];
+
+/// Writes a sample once (whole, then renamed into place) and returns its path.
+fn sample(name: &str) -> Result<String, WxError> {
+    let Some((_, bytes)) = SAMPLES.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = SAMPLES.iter().map(|(n, _)| *n).collect();
+        return Err(WxError::input(
+            "sandbox::sample",
+            "name",
+            format!("no sample {name:?}; samples: {}", names.join(", ")),
+        ));
+    };
+    let dir = std::env::temp_dir().join("wxscript-samples");
+    let path = dir.join(name);
+    let io = |e: std::io::Error| WxError::io("sandbox::sample", &path.display().to_string(), e.to_string());
+    if std::fs::read(&path).ok().as_deref() != Some(*bytes) {
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path)).map_err(io)?;
+    }
+    Ok(path.display().to_string())
 }
 
 /// Ctrl-C ends the wait and the script with it, as it would any call.

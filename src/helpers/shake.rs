@@ -40,6 +40,7 @@ pub fn register(modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     helper("shake::all_groups")
         .set_into_module(m, move |nc: NativeCallContext| -> RhaiResult { all_groups(&c, nc.call_position()) });
     helper("shake::today").set_into_module(m, || -> rhai::INT { today_utc8(now()) });
+    helper("shake::date").set_into_module(m, |secs: rhai::INT| -> String { api::check::date_utc8(secs) });
 
     let sb = modules.entry("sandbox").or_default();
     let c = ctx.clone();
