@@ -331,7 +331,7 @@ fn sample(name: &str) -> Result<String, WxError> {
     };
     let dir = std::env::temp_dir().join("wxscript-samples");
     let path = dir.join(name);
-    let io = |e: std::io::Error| WxError::io("sandbox::sample", &path.display().to_string(), e.to_string());
+    let io = |e: std::io::Error| WxError::io("sandbox::sample", path.display().to_string(), e.to_string());
     if std::fs::read(&path).ok().as_deref() != Some(*bytes) {
         std::fs::create_dir_all(&dir).map_err(io)?;
         let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
