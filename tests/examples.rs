@@ -1,8 +1,9 @@
 //! Every example in the function reference runs against the simulator, so the reference can
-//! never show code that does not work. Each runs in its own sandbox run, after a prelude that
-//! sets up an approved merchant and one store, and an approved shake-around account with three
-//! devices, a page bound to the first and a group holding it, from a scratch directory that
-//! sees the repository's `scripts/data`.
+//! never show code that does not work. Each runs in its own sandbox run, after
+//! `rehearsal::reference()`, the set-up the reference tells its readers to run (an approved
+//! merchant and one store, an approved shake-around account with three devices, a page bound to
+//! the first and a group holding it), from an empty scratch directory: what an example needs
+//! comes with the binary.
 
 mod common;
 use common::*;
@@ -10,21 +11,8 @@ use common::*;
 /// Examples that set up the merchant themselves, so they run without the prelude.
 const STANDALONE: &[&str] = &["merchant::apply", "shake::register"];
 
-const PRELUDE: &str = r#"
-let __head = media::upload("scripts/data/logo.png", "image");
-let __cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
-merchant::apply(#{first_catid: __cat.father, second_catid: __cat.id, headimg_mediaid: __head.media_id, nickname: "示例商家", intro: "示例"});
-let __poi = map::search_poi(#{districtid: 440106, keyword: "店"})[0];
-store::add(#{map_poi_id: __poi.sosomap_poi_uid, pic_list: ["http://mmbiz.qpic.cn/sandbox/p.jpg"], contract_phone: "020-1", hour: "10:00-21:00", credential: "c"});
-shake::register(#{name: "示例", phone_number: "13500000000", email: "ops@example.com", industry_id: "0118", qualification_cert_urls: [], apply_reason: "示例"});
-shake::apply_ids(#{quantity: 3, apply_reason: "示例"});
-let __icon = shake::upload_material("scripts/data/logo.png", "icon");
-let __page = shake::add_page(#{title: "示例", description: "示例页面", page_url: "https://example.com/", icon_url: __icon});
-let __dev = #{device_id: shake::all_devices()[0].device_id};
-shake::bind_pages(#{device_identifier: __dev, page_ids: [__page.page_id]});
-let __group = shake::add_group(#{group_name: "示例分组"});
-shake::add_group_devices(#{group_id: __group.group_id, device_identifiers: [__dev]});
-"#;
+/// The reference's own promise: its examples run after `rehearsal::reference()`.
+const PRELUDE: &str = "import \"rehearsal\" as rehearsal;\nrehearsal::reference();";
 
 #[test]
 fn every_reference_example_runs_on_the_sandbox() {
@@ -35,8 +23,6 @@ fn every_reference_example_runs_on_the_sandbox() {
         .expect("docs");
     let docs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     let dir = tempfile::tempdir().expect("tempdir");
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(repo_root().join("scripts"), dir.path().join("scripts")).expect("link");
     let mut failures = Vec::new();
     let mut ran = 0;
     for f in docs.as_array().expect("array") {

@@ -172,7 +172,15 @@ fn help_shows_the_declaration() {
     let (_d, h) = history_file();
     let mut r = Repl::start(&h, &[]);
     let out = r.eval(":help store::add");
-    for want in ["store::add(map)", "POST wxa/add_store", "map_poi_id", "required", "optional", "85038", "Example:"] {
+    for want in [
+        "store::add(map)",
+        "POST wxa/add_store",
+        "map_poi_id",
+        "required",
+        "optional",
+        "85038",
+        "Example (on the sandbox",
+    ] {
         assert!(out.contains(want), "{want} missing in {out}");
     }
     let out = r.eval(":help");

@@ -55,7 +55,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         mutates: true,
         doc: "Creates a POI on Tencent map when map::search_poi finds none. The map audit takes up to 3 working days; its result (with the new `map_poi_id`) arrives as the create_map_poi_audit_info event, and the POI becomes searchable.",
         returns: "#{base_id, rich_id} (base_id is the audit id)",
-        example: "let pic = media::upload_image(\"scripts/data/shop.jpg\");\nlet r = map::create_poi(#{\n    name: \"示例便利店\", longitude: 113.323753357, latitude: 23.0974903107,\n    province: \"广东省\", city: \"广州市\", district: \"海珠区\", address: \"新港中路397号\",\n    category: \"购物:便利店\", telephone: \"020-12345678\", photo: pic, license: pic,\n    introduct: \"社区便利店\", districtid: \"440105\"\n});\nprint(`map audit ${r.base_id}`);",
+        example: "let pic = media::upload_image(sandbox::sample(\"shop.jpg\"));\nlet r = map::create_poi(#{\n    name: \"示例便利店\", longitude: 113.323753357, latitude: 23.0974903107,\n    province: \"广东省\", city: \"广州市\", district: \"海珠区\", address: \"新港中路397号\",\n    category: \"购物:便利店\", telephone: \"020-12345678\", photo: pic, license: pic,\n    introduct: \"社区便利店\", districtid: \"440105\"\n});\nprint(`map audit ${r.base_id}`);",
         sample: r#"{"error":null,"data":{"base_id":0,"rich_id":0}}"#,
         ..BASE
     },

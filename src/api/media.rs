@@ -91,7 +91,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         doc: "Uploads temporary material (valid 3 days); its `media_id` goes into headimg_mediaid, qualification_list and the like. The file's type is judged by its content.",
         returns: "#{type, media_id, created_at}",
         errors: &[40004, 40005, 40006, 41005],
-        example: "let m = media::upload(\"scripts/data/logo.png\", \"image\");\nprint(m.media_id);",
+        example: "let m = media::upload(sandbox::sample(\"logo.png\"), \"image\");\nprint(m.media_id);",
         extra_check: Some(check_upload),
         sample: r#"{"type":"image","media_id":"DRY-RUN-MEDIA-ID","created_at":0}"#,
         ..BASE
@@ -107,7 +107,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         mutates: true,
         doc: "Uploads a picture and returns its permanent URL, for pic_list, photo and license.",
         returns: "the picture URL string",
-        example: "let url = media::upload_image(\"scripts/data/shop.jpg\");\nprint(url);",
+        example: "let url = media::upload_image(sandbox::sample(\"shop.jpg\"));\nprint(url);",
         errors: &[40005, 40009, 41005],
         extra_check: Some(check_image),
         sample: r#"{"url":"http://mmbiz.qpic.cn/dry-run/0?wx_fmt=png"}"#,

@@ -43,7 +43,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         mutates: true,
         doc: "Applies for the store mini-program. The account's administrator confirms, then WeChat audits it: follow it with merchant::audit_info() or the apply_merchant_audit_info event.",
         errors: APPLY_ERRORS,
-        example: "let head = media::upload(\"scripts/data/logo.png\", \"image\");\nlet cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];\nmerchant::apply(#{\n    first_catid: cat.father, second_catid: cat.id,\n    headimg_mediaid: head.media_id, nickname: \"示例便利店\", intro: \"社区便利店\"\n});",
+        example: "let head = media::upload(sandbox::sample(\"logo.png\"), \"image\");\nlet cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];\nmerchant::apply(#{\n    first_catid: cat.father, second_catid: cat.id,\n    headimg_mediaid: head.media_id, nickname: \"示例便利店\", intro: \"社区便利店\"\n});",
         ..BASE
     },
     Endpoint {

@@ -394,7 +394,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         doc: "Adds a page shown when a device is shaken. Lengths: title <=6 CJK/12 Latin, description <=7 CJK/14 Latin.",
         returns: "#{page_id}",
         errors: &[9001020, 9001027],
-        example: "let icon = shake::upload_material(\"scripts/data/logo.png\", \"icon\");\nlet p = shake::add_page(#{title: \"欢迎光临\", description: \"摇一摇领优惠\", page_url: \"https://example.com/welcome\", icon_url: icon});\nprint(`page ${p.page_id}`);",
+        example: "let icon = shake::upload_material(sandbox::sample(\"logo.png\"), \"icon\");\nlet p = shake::add_page(#{title: \"欢迎光临\", description: \"摇一摇领优惠\", page_url: \"https://example.com/welcome\", icon_url: icon});\nprint(`page ${p.page_id}`);",
         ..SHAKE
     },
     Endpoint {
@@ -441,7 +441,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         mutates: true,
         doc: "Deletes a page. A page still bound to devices cannot be deleted: unbind it with shake::bind_pages first.",
         errors: &[9001020, 9001026, 9001029],
-        example: "let icon = shake::upload_material(\"scripts/data/logo.png\", \"icon\");\nlet p = shake::add_page(#{title: \"临时\", description: \"临时页面\", page_url: \"https://example.com/t\", icon_url: icon});\nshake::delete_page(p.page_id);",
+        example: "let icon = shake::upload_material(sandbox::sample(\"logo.png\"), \"icon\");\nlet p = shake::add_page(#{title: \"临时\", description: \"临时页面\", page_url: \"https://example.com/t\", icon_url: icon});\nshake::delete_page(p.page_id);",
         ..SHAKE
     },
     Endpoint {
@@ -459,7 +459,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         doc: "Uploads a page icon or a qualification picture and returns its URL. Checked locally first: icon jpg/png/gif, square, at most 200x200 px; license at most 2 MB. Type is judged by content.",
         returns: "the pic_url string",
         errors: &[9001007, 9001008, 9001009, 9001010],
-        example: "let url = shake::upload_material(\"scripts/data/logo.png\", \"icon\");\nprint(url);",
+        example: "let url = shake::upload_material(sandbox::sample(\"logo.png\"), \"icon\");\nprint(url);",
         extra_check: Some(material_check),
         ..SHAKE
     },

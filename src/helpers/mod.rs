@@ -116,14 +116,14 @@ pub const DOCS: &[HelperDoc] = &[
         signatures: &["csv::read(path)", "csv::read(path, options)"],
         doc: "Every row of a CSV file as a map keyed by the header row; values are strings exactly as in the file. UTF-8 (with or without BOM) or GBK/GB18030, detected or given as `#{encoding: \"gbk\"}`; quoted fields may hold newlines. A row whose field count differs from the header is an error naming file and line, unless `#{skip_bad_rows: true}`, which returns `#{rows, bad_rows}` instead (each bad row `#{line, error, fields}`). Options: encoding, skip_bad_rows, delimiter.",
         returns: "array of maps (or #{rows, bad_rows} with skip_bad_rows)",
-        example: "let rows = csv::read(\"scripts/data/shops.csv\");\nprint(`${rows.len()} shops, first: ${rows[0].name}`);",
+        example: "let rows = csv::read(sandbox::sample(\"shops.csv\"));\nprint(`${rows.len()} shops, first: ${rows[0].name}`);",
     },
     HelperDoc {
         name: "csv::each",
         signatures: &["csv::each(path, fn)", "csv::each(path, fn, options)"],
         doc: "Streams the rows of a CSV file to `fn(row)` one at a time, in constant memory whatever the file's size. Options as csv::read; bad rows (with skip_bad_rows) are collected in the answer.",
         returns: "#{rows, bad_rows}: the number of rows given to fn, and the rows skipped",
-        example: "let n = 0;\ncsv::each(\"scripts/data/shops.csv\", |row| { n += 1; });\nprint(n);",
+        example: "let n = 0;\ncsv::each(sandbox::sample(\"shops.csv\"), |row| { n += 1; });\nprint(n);",
     },
     HelperDoc {
         name: "csv::write",

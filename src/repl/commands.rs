@@ -102,6 +102,9 @@ fn stdlib_fns(module: &str) -> String {
     s
 }
 
+/// What the reference's examples assume on the simulator.
+const EXAMPLE_SETUP: &str = " (on the sandbox, after: import \"rehearsal\" as rehearsal; rehearsal::reference();)";
+
 /// `:help NAME`: a function's signature, doc, fields with their limits, errors and example;
 /// a module's functions; or a command.
 pub fn help_for(name: &str, names: &Names) -> Result<String, String> {
@@ -132,12 +135,12 @@ pub fn help_for(name: &str, names: &Names) -> Result<String, String> {
                 s.push_str(&format!("  {c:>6}  {h}\n"));
             }
         }
-        s.push_str(&format!("\nExample:\n{}\n", indent(ep.example)));
+        s.push_str(&format!("\nExample{}:\n{}\n", EXAMPLE_SETUP, indent(ep.example)));
         return Ok(s);
     }
     if let Some(h) = DOCS.iter().find(|h| h.name == name) {
         return Ok(format!(
-            "{}  ->  {}\n\n{}\n\nExample:\n{}\n",
+            "{}  ->  {}\n\n{}\n\nExample{EXAMPLE_SETUP}:\n{}\n",
             h.signatures.join("\n"),
             h.returns,
             h.doc,
@@ -307,7 +310,7 @@ mod tests {
         assert!(hour.ends_with("required  string HH:MM-HH:MM; HH:MM-HH:MM, e.g. 10:00-21:00"), "{h}");
         assert!(h.contains("company_name  ") && h.contains("optional"), "{h}");
         assert!(h.contains("85038"), "{h}");
-        assert!(h.contains("Example:\n  let poi = map::search_poi"), "{h}");
+        assert!(h.contains("rehearsal::reference();):\n  let poi = map::search_poi"), "{h}");
     }
 
     #[test]
