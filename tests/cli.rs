@@ -274,6 +274,14 @@ fn completions_and_man_page_generate() {
     }
     let o = wx().arg("man").output().expect("runs");
     assert!(stdout(&o).contains(".TH wxscript 1"));
+    assert!(stdout(&o).contains("WECHAT_API_BASE") && stdout(&o).contains("130"), "environment and exit codes");
+    // A page per command, with its options.
+    let o = wx().args(["man", "run"]).output().expect("runs");
+    assert!(stdout(&o).contains(".TH wxscript-run 1") && stdout(&o).contains("dry\\-run"), "{}", stdout(&o));
+    let o = wx().args(["man", "sandbox", "serve"]).output().expect("runs");
+    assert!(stdout(&o).contains("audit\\-delay"));
+    let o = wx().args(["man", "nosuch"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]

@@ -22,11 +22,31 @@ use crate::runtime::{self, Ctx, render};
 use crate::sandbox::{self, Sandbox};
 use crate::transport::{self, Cancel, Client, Credentials};
 
+/// The environment and exit codes, for `--help` and the man page.
+const AFTER_HELP: &str = "\
+Environment:
+  WECHAT_API_BASE       API root (default https://api.weixin.qq.com)
+  WECHAT_APPID, WECHAT_APPSECRET
+                        fetch access tokens (cached owner-only in the cache directory)
+  WECHAT_ACCESS_TOKEN   use this access token as it is
+  WECHAT_TOKEN, WECHAT_AES_KEY
+                        the message URL's Token and EncodingAESKey (listen, --listen)
+  WXSCRIPT_QPS          run-wide request rate limit
+  WXSCRIPT_CONFIG       the config file (default <config dir>/wxscript/config.toml)
+  WXSCRIPT_CACHE_DIR    tokens and district tables (default <cache dir>/wxscript)
+  WXSCRIPT_EVENT_LOG    the event log (default ./wxscript-events.jsonl)
+  WXSCRIPT_HISTORY      the REPL's history file
+  NO_COLOR              no colour in error messages
+
+Exit status: 0 success, 1 script or API error, 2 usage error, 130 interrupted (Ctrl-C).
+Per-command pages: wxscript man run, wxscript man repl, ...";
+
 #[derive(Parser)]
 #[command(
     name = "wxscript",
     version,
-    about = "Automate WeChat store mini-program and shake-around work with rhai scripts"
+    about = "Automate WeChat store mini-program and shake-around work with rhai scripts",
+    after_long_help = AFTER_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -187,8 +207,11 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `wxscript man > wxscript.1`.
-    Man,
+    /// Print a man page (roff): wxscript's, or a command's (`wxscript man run > wxscript-run.1`).
+    Man {
+        /// The command (run, repl, listen, sandbox serve, ...); none: the top-level page.
+        command: Vec<String>,
+    },
     /// The WeChat simulator.
     Sandbox {
         #[command(subcommand)]
@@ -273,8 +296,20 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut cmd, "wxscript", &mut buf);
             write_out(|out| out.write_all(&buf))
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
+        Command::Man { command } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            cmd.build();
+            let mut name = String::from("wxscript");
+            for part in &command {
+                let Some(sub) = cmd.find_subcommand(part).cloned() else {
+                    let subs: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
+                    eprintln!("error: no command `{name} {part}`; commands: {}", subs.join(", "));
+                    return ExitCode::from(2);
+                };
+                name = format!("{name}-{part}");
+                // clap names are 'static; this command prints one page and exits.
+                cmd = sub.name(&*Box::leak(name.clone().into_boxed_str()));
+            }
             write_out(|out| clap_mangen::Man::new(cmd).render(out))
         }
     }
