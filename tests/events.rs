@@ -587,6 +587,42 @@ fn sandbox_runs_clean_up_their_own_logs_and_those_of_killed_runs() {
 }
 
 #[test]
+fn listen_takes_its_settings_from_the_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("from-config.jsonl");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "appid = \"{}\"\n\n[listen]\ntoken = \"{TOKEN}\"\naes_key = \"{SAMPLE_KEY}\"\nport = 0\nlog = \"{}\"\n",
+            sandbox::APPID,
+            log_path.display()
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new(bin())
+        .arg("listen")
+        .env("WXSCRIPT_CONFIG", &config)
+        .env_remove("WECHAT_TOKEN")
+        .env_remove("WECHAT_AES_KEY")
+        .env_remove("WECHAT_APPID")
+        .env_remove("WXSCRIPT_EVENT_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("listener starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}{err}");
+    assert!(first.contains(&format!("safe mode, appid {}", sandbox::APPID)), "{first}");
+    assert!(first.contains("from-config.jsonl"), "{first}");
+    assert!(!first.contains(TOKEN) && !first.contains(SAMPLE_KEY) && !err.contains(TOKEN), "secrets stay secret");
+}
+
+#[test]
 fn listen_needs_a_token_and_serve_push_needs_one_too() {
     let o = Command::new(bin()).args(["listen", "--port", "0"]).env_remove("WECHAT_TOKEN").output().expect("runs");
     assert_eq!(o.status.code(), Some(2));

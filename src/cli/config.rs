@@ -8,6 +8,13 @@
 //! appsecret = "..."          # keep this file owner-only (chmod 600)
 //! qps = 20
 //! timeout = 30
+//!
+//! [listen]                   # wxscript listen, run --listen, and the log event::find reads
+//! token = "..."              # the message URL's Token (owner-only file!)
+//! aes_key = "..."            # its EncodingAESKey (safe mode); the account is `appid` above
+//! port = 8080
+//! bind = "127.0.0.1"
+//! log = "/var/lib/wxscript/events.jsonl"
 //! ```
 
 use std::path::PathBuf;
@@ -27,6 +34,19 @@ pub struct FileConfig {
     pub qps: Option<f64>,
     pub timeout: Option<u64>,
     pub cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub listen: ListenConfig,
+}
+
+/// The `[listen]` table: the event listener's settings.
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    pub token: Option<String>,
+    pub aes_key: Option<String>,
+    pub port: Option<u16>,
+    pub bind: Option<std::net::IpAddr>,
+    pub log: Option<PathBuf>,
 }
 
 pub fn path() -> Option<PathBuf> {

@@ -7,28 +7,32 @@ use std::sync::mpsc;
 
 use rhai::{CallFnOptions, Dynamic, Map, Scope};
 
-use super::{Session, SessionOptions, read_script};
+use super::{Session, SessionOptions, config, read_script};
 use crate::listen::{self, MsgCrypt, log};
 use crate::runtime::{convert, render};
 
 /// Listener options (`wxscript listen`, `wxscript run --listen PORT`).
 #[derive(clap::Args, Clone)]
 pub struct ListenArgs {
-    /// The Token entered in the WeChat admin console [env: WECHAT_TOKEN]. Never printed.
+    /// The Token entered in the WeChat admin console [env: WECHAT_TOKEN; config: listen.token].
+    /// Never printed.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Safe mode: the 43-character EncodingAESKey [env: WECHAT_AES_KEY]. Never printed.
+    /// Safe mode: the 43-character EncodingAESKey [env: WECHAT_AES_KEY; config: listen.aes_key].
+    /// Never printed.
     #[arg(long, value_name = "KEY")]
     pub aes_key: Option<String>,
-    /// The official account's appid, which safe-mode messages must carry [env: WECHAT_APPID].
+    /// The official account's appid, which safe-mode messages must carry [env: WECHAT_APPID;
+    /// config: appid].
     #[arg(long, value_name = "APPID")]
     pub appid: Option<String>,
-    /// The event log [env: WXSCRIPT_EVENT_LOG; default ./wxscript-events.jsonl].
+    /// The event log [env: WXSCRIPT_EVENT_LOG; config: listen.log; default ./wxscript-events.jsonl].
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
-    /// Address to listen on (127.0.0.1: behind a reverse proxy; 0.0.0.0: every interface).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
-    pub bind: IpAddr,
+    /// Address to listen on (127.0.0.1: behind a reverse proxy; 0.0.0.0: every interface)
+    /// [config: listen.bind; default 127.0.0.1].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<IpAddr>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -36,28 +40,43 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl ListenArgs {
-    /// The event log path: `--log`, else the environment, else the default file.
+    /// The event log path: `--log`, else the environment, else the config file, else the
+    /// default file.
     pub fn log_path(&self) -> PathBuf {
-        self.log.clone().unwrap_or_else(log::default_path)
+        self.log
+            .clone()
+            .or_else(|| env(log::ENV).map(PathBuf::from))
+            .or_else(|| config::load().ok().and_then(|c| c.listen.log))
+            .unwrap_or_else(log::default_path)
     }
 
-    /// The listener options; `token_required` is false where a private token will do.
+    /// The listener options, each from its flag, else the environment, else the config file;
+    /// `token_required` is false where a private token will do.
     pub fn options(&self, port: u16, token_required: bool) -> Result<listen::Options, String> {
-        let token = match self.token.clone().or_else(|| env("WECHAT_TOKEN")) {
+        let file = config::load()?;
+        let token = match self.token.clone().or_else(|| env("WECHAT_TOKEN")).or(file.listen.token) {
             Some(t) => t,
             None if !token_required => (0..32).map(|_| fastrand::alphanumeric()).collect(),
-            None => return Err("the listener needs the Token from the admin console: --token or WECHAT_TOKEN".into()),
+            None => {
+                return Err(
+                    "the listener needs the Token from the admin console: --token, WECHAT_TOKEN or listen.token in the config file"
+                        .into(),
+                );
+            }
         };
-        let aes_key = self.aes_key.clone().or_else(|| env("WECHAT_AES_KEY"));
-        let appid = self.appid.clone().or_else(|| env("WECHAT_APPID")).unwrap_or_default();
+        let aes_key = self.aes_key.clone().or_else(|| env("WECHAT_AES_KEY")).or(file.listen.aes_key);
+        let appid = self.appid.clone().or_else(|| env("WECHAT_APPID")).or(file.appid).unwrap_or_default();
         if let Some(k) = &aes_key {
             if appid.is_empty() && token_required {
-                return Err("safe mode needs the appid messages must carry: --appid or WECHAT_APPID".into());
+                return Err(
+                    "safe mode needs the appid messages must carry: --appid, WECHAT_APPID or appid in the config file"
+                        .into(),
+                );
             }
             MsgCrypt::new(k, &appid)?;
         }
         let mut o = listen::Options::new(token, self.log_path());
-        o.bind = self.bind;
+        o.bind = self.bind.or(file.listen.bind).unwrap_or(IpAddr::from([127, 0, 0, 1]));
         o.port = port;
         o.aes_key = aes_key;
         o.appid = appid;

@@ -156,9 +156,9 @@ enum Command {
     /// Be the official account's message URL: answer WeChat's handshake, check (and in safe
     /// mode decrypt) each pushed event and append it to the event log before answering.
     Listen {
-        /// Port to listen on.
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
+        /// Port to listen on [config: listen.port; default 8080].
+        #[arg(long)]
+        port: Option<u16>,
         /// A script whose on_event(e) runs for each new event, in order; after a restart it is
         /// first given the events logged while it was not running (progress kept in LOG.NAME.cursor).
         #[arg(long, value_name = "FILE")]
@@ -279,7 +279,19 @@ pub fn main() -> ExitCode {
             }
             crate::repl::run(&opts)
         }
-        Command::Listen { port, script, timeout, opts } => listen::listen(port, &opts, script.as_deref(), timeout),
+        Command::Listen { port, script, timeout, opts } => {
+            let port = match port {
+                Some(p) => p,
+                None => match config::load() {
+                    Ok(c) => c.listen.port.unwrap_or(8080),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            listen::listen(port, &opts, script.as_deref(), timeout)
+        }
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
             let text = match format {
@@ -437,7 +449,8 @@ impl EventOpts {
     fn of(listen: Option<u16>, sandbox: bool, events: &ListenArgs) -> Result<EventOpts, String> {
         match listen.or((sandbox && events.log.is_some()).then_some(0)) {
             Some(port) => events.options(port, !sandbox).map(EventOpts::Listen),
-            None => Ok(EventOpts::Read(events.log.clone())),
+            // The log another process writes: wherever the flags, environment or config put it.
+            None => Ok(EventOpts::Read(Some(events.log_path()))),
         }
     }
 
