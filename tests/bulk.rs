@@ -25,6 +25,15 @@ fn csv_reads_every_kind_of_sheet() {
     std::fs::write(d.join("ragged.csv"), "name,phone\na,1\nb,2,extra\nc,3\n").expect("write");
     std::fs::write(d.join("empty.csv"), "").expect("write");
     std::fs::write(d.join("header.csv"), "name,phone\n").expect("write");
+    // An English header and thousands of ASCII rows before the first Chinese one (GBK).
+    let mut late = String::from("name,city\n");
+    for i in 0..20_000 {
+        late.push_str(&format!("shop{i},x\n"));
+    }
+    late.push_str("天河店,广州市\n");
+    std::fs::write(d.join("late.csv"), encoding_rs::GBK.encode(&late).0).expect("write");
+    std::fs::write(d.join("twice.csv"), "name,name\na,b\n").expect("write");
+    std::fs::write(d.join("short.csv"), "name,phone,hours\na,1\n").expect("write");
     let script = format!(
         r#"
         let dir = "{dir}";
@@ -41,6 +50,13 @@ fn csv_reads_every_kind_of_sheet() {
         print(`skipped ${{r.rows.len()}} ${{r.bad_rows[0].line}} ${{r.bad_rows[0].fields}}`);
         print(`empty ${{csv::read(`${{dir}}/empty.csv`).len()}}`);
         print(`header ${{csv::read(`${{dir}}/header.csv`).len()}}`);
+        let late = csv::read(`${{dir}}/late.csv`);
+        print(`late ${{late.len()}} ${{late[20000].name}}`);
+        let m = 0;
+        csv::each(`${{dir}}/late.csv`, |row| {{ if row.city == "广州市" {{ m += 1; }} }});
+        print(`late each ${{m}}`);
+        try {{ csv::read(`${{dir}}/twice.csv`); }} catch (e) {{ print(`twice ${{e.errmsg}}`); }}
+        try {{ csv::read(`${{dir}}/short.csv`); }} catch (e) {{ print(`short ${{e.errmsg}}`); }}
         try {{ csv::read(`${{dir}}/missing.csv`); }} catch (e) {{ print(`missing ${{e.kind}} ${{e.path.ends_with("missing.csv")}}`); }}
         try {{ csv::read(`${{dir}}/bom.csv`, #{{skip_bad_row: true}}); }} catch (e) {{ print(`option ${{e.kind}} ${{e.errmsg}}`); }}
         let n = 0;
@@ -60,6 +76,10 @@ fn csv_reads_every_kind_of_sheet() {
     assert!(l.contains(&r#"quoted true B, 店 说"好""#), "{out}");
     assert!(out.contains("ragged io") && out.contains("ragged.csv:3: row has 3 fields but the header has 2"), "{out}");
     assert!(l.contains(&r#"skipped 2 3 ["b", "2", "extra"]"#), "{out}");
+    assert!(l.contains(&"late 20001 天河店"), "{out}");
+    assert!(l.contains(&"late each 1"), "{out}");
+    assert!(out.contains("twice.csv:1: the header has \"name\" twice (columns 1 and 2)"), "{out}");
+    assert!(out.contains("short.csv:2: row has 2 fields but the header has 3: column 3 (hours)"), "{out}");
     assert!(l.contains(&"empty 0"), "{out}");
     assert!(l.contains(&"header 0"), "{out}");
     assert!(l.contains(&"missing io true"), "{out}");

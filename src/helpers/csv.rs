@@ -62,25 +62,31 @@ pub fn read_options(api: &str, m: &Map) -> Result<ReadOptions, WxError> {
     Ok(o)
 }
 
-/// Sniffs the encoding from the first 64 KB: valid UTF-8 (a cut multi-byte tail allowed) is
-/// UTF-8, anything else GB18030.
+/// Sniffs the encoding: a file that is valid UTF-8 throughout is UTF-8, anything else GB18030.
+/// The whole file is checked, in constant memory, because an English header and thousands of
+/// ASCII rows can come before the first Chinese one.
 fn detect(file: &mut File) -> std::io::Result<&'static Encoding> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut n = 0;
-    while n < buf.len() {
-        let r = file.read(&mut buf[n..])?;
+    // Bytes of a multi-byte character cut by the end of the previous chunk.
+    let mut carried = 0;
+    let enc = loop {
+        let r = file.read(&mut buf[carried..])?;
         if r == 0 {
-            break;
+            break if carried == 0 { UTF_8 } else { GB18030 };
         }
-        n += r;
-    }
+        let n = carried + r;
+        match std::str::from_utf8(&buf[..n]) {
+            Ok(_) => carried = 0,
+            Err(e) if e.error_len().is_none() => {
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..n, 0);
+                carried = n - valid;
+            }
+            Err(_) => break GB18030,
+        }
+    };
     file.seek(SeekFrom::Start(0))?;
-    let head = &buf[..n];
-    Ok(match std::str::from_utf8(head) {
-        Ok(_) => UTF_8,
-        Err(e) if e.error_len().is_none() && n == buf.len() => UTF_8,
-        Err(_) => GB18030,
-    })
+    Ok(enc)
 }
 
 /// A row that could not be read, for `skip_bad_rows`.
@@ -139,6 +145,16 @@ pub fn each(
         // An empty file has no rows.
         return Ok(Ok(Array::new()));
     }
+    // Two columns of one name would leave one of them out of every row without a word.
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(j) = headers[..i].iter().position(|x| x == h && !h.is_empty()) {
+            return Err(WxError::io(
+                api,
+                path,
+                format!("{path}:1: the header has \"{h}\" twice (columns {} and {})", j + 1, i + 1),
+            ));
+        }
+    }
     let keys: Vec<rhai::Identifier> = headers.iter().map(|h| h.as_str().into()).collect();
     let mut bad = Array::new();
     let mut record = csv::StringRecord::new();
@@ -152,8 +168,16 @@ pub fn each(
                     if record.len() == 1 && record.get(0).is_some_and(str::is_empty) {
                         continue;
                     }
-                    let msg =
-                        format!("{path}:{line}: row has {} fields but the header has {}", record.len(), headers.len());
+                    let which = if record.len() < headers.len() {
+                        format!("column {} ({}) and after are missing", record.len() + 1, headers[record.len()])
+                    } else {
+                        format!("column {} and after have no header", headers.len() + 1)
+                    };
+                    let msg = format!(
+                        "{path}:{line}: row has {} fields but the header has {}: {which}",
+                        record.len(),
+                        headers.len()
+                    );
                     if opts.skip_bad_rows {
                         bad.push(bad_row(line, msg, record.iter().map(str::to_string).collect()));
                         continue;
@@ -185,7 +209,7 @@ pub fn each(
 fn describe(path: &str, e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { pos, err } => format!(
-            "{path}:{}: field {} is not valid text (try #{{encoding: \"gbk\"}})",
+            "{path}:{}: column {} is not valid text (try #{{encoding: \"gbk\"}})",
             pos.as_ref().map(|p| p.line()).unwrap_or(0),
             err.field() + 1
         ),
