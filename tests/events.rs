@@ -145,6 +145,11 @@ fn handshake_signature_and_refusals() {
         ("malformed", signed_query(TOKEN, now(), "7"), "<xml><ToUserName>a</xml>".to_string()),
         ("not XML", signed_query(TOKEN, now(), "8"), "{\"json\": true}".to_string()),
         ("not a message", signed_query(TOKEN, now(), "9"), "<xml><a>1</a></xml>".to_string()),
+        (
+            "empty sender",
+            signed_query(TOKEN, now(), "12"),
+            "<xml><FromUserName></FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType></xml>".to_string(),
+        ),
         ("encrypted without key", format!("{}&encrypt_type=aes", signed_query(TOKEN, now(), "10")), other.clone()),
     ];
     for (what, q, body) in refused {
@@ -155,7 +160,7 @@ fn handshake_signature_and_refusals() {
     }
     assert_eq!(l.log().len(), 1, "nothing refused is logged");
     let stats = l.listener.as_ref().expect("running").stats();
-    assert_eq!(stats.refused.load(Ordering::Relaxed), 11);
+    assert_eq!(stats.refused.load(Ordering::Relaxed), 12);
     assert_eq!(stats.accepted.load(Ordering::Relaxed), 1);
     assert_eq!(stats.duplicates.load(Ordering::Relaxed), 1);
     // Still serving after all that.
@@ -502,6 +507,7 @@ fn listen_script_runs_per_event_in_order_and_survives_errors() {
     let handled: Vec<&str> = so.lines().filter(|l| l.starts_with("handled")).collect();
     assert_eq!(handled, ["handled add_store_audit_info 1", "handled add_store_audit_info 3"], "{so}\n{se}");
     assert!(se.contains("cannot handle audit 2"), "{se}");
+    assert!(se.contains("on_event failed for event add_store_audit_info audit_id=2"), "{se}");
     assert_eq!(log_lines(&log_path).len(), 3, "the failed event is logged all the same");
     for secret in [TOKEN, key] {
         assert!(!so.contains(secret) && !se.contains(secret), "a secret was printed");

@@ -151,11 +151,11 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
         None => None,
     };
     let mode = if lo.aes_key.is_some() { format!("safe mode, appid {}", lo.appid) } else { "plaintext mode".into() };
-    let (bind, log_path) = (lo.bind, lo.log.clone());
+    let log_path = lo.log.clone();
     let listener = match session.rt.block_on(listen::Listener::start(lo, worker.is_some().then_some(tx))) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {bind}:{port}: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
@@ -272,10 +272,12 @@ fn start_handler(
                 return;
             }
             for ev in rx {
+                let which = listen::summary(&ev);
                 let arg: Dynamic = convert::to_dynamic(&serde_json::Value::Object(ev));
                 let opts = CallFnOptions::new().eval_ast(false).rewind_scope(true);
                 if let Err(e) = engine.call_fn_with_options::<Dynamic>(opts, &mut scope, &ast, "on_event", (arg,)) {
                     // The event is in the log already; the next one still runs.
+                    eprintln!("on_event failed for event {which} (it stays in the log):");
                     eprint!("{}", render::render_eval(&e, &name, &src, color));
                 }
                 done += 1;

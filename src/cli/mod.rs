@@ -537,7 +537,7 @@ fn serve(port: u16, opts: &SandboxOpts) -> ExitCode {
         let sim = match Sandbox::start(cfg, port).await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
+                eprintln!("error: {e}");
                 return ExitCode::from(1);
             }
         };

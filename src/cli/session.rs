@@ -120,11 +120,10 @@ impl Session {
                     // Fed by the simulator, whose encrypted pushes carry its own appid.
                     lo.appid = sandbox::APPID.into();
                 }
-                let (bind, port) = (lo.bind, lo.port);
                 let push = (lo.token.clone(), lo.aes_key.clone());
                 let l = rt
                     .block_on(Listener::start(lo, None))
-                    .map_err(|e| format!("cannot start the event listener on {bind}:{port}: {e}"))?;
+                    .map_err(|e| format!("cannot start the event listener: {e}"))?;
                 Some((l, push))
             }
             None => None,

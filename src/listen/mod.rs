@@ -117,8 +117,13 @@ impl Listener {
             ),
             None => None,
         };
-        let (log, recovered) = EventLog::open(&opts.log, new_events)?;
-        let listener = tokio::net::TcpListener::bind((opts.bind, opts.port)).await?;
+        // Each failure says what failed: the log and the port are different fixes.
+        let (log, recovered) = EventLog::open(&opts.log, new_events).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot open the event log {}: {e}", opts.log.display()))
+        })?;
+        let listener = tokio::net::TcpListener::bind((opts.bind, opts.port))
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}:{}: {e}", opts.bind, opts.port)))?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(Stats::default());
         let app =
@@ -305,7 +310,8 @@ fn message(
         }
     };
     for k in ["FromUserName", "CreateTime", "MsgType"] {
-        if !inner.contains_key(k) {
+        // Empty counts as missing: these make the key that tells a re-sent event from a new one.
+        if inner.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
             return Err(bad(format!("not a WeChat message: no {k}")));
         }
     }
@@ -321,7 +327,8 @@ fn xml_object(xml: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-fn summary(ev: &Map<String, Value>) -> String {
+/// One line naming an event: its type and ids (`add_store_audit_info audit_id=7 status=1`).
+pub fn summary(ev: &Map<String, Value>) -> String {
     let s = |k: &str| ev.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default();
     let mut out = if s("MsgType") == "event" { s("Event") } else { s("MsgType") };
     for k in ["audit_id", "status", "poiid"] {

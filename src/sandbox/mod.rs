@@ -111,13 +111,14 @@ impl Sandbox {
     /// Binds 127.0.0.1:port (0 = ephemeral) and serves on the current tokio runtime.
     pub async fn start(cfg: Config, port: u16) -> std::io::Result<Sandbox> {
         let target = match &cfg.push_url {
-            Some(url) => Some(
-                push::Target::new(url, &cfg.push_token, cfg.push_aes_key.as_deref())
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
-            ),
+            Some(url) => Some(push::Target::new(url, &cfg.push_token, cfg.push_aes_key.as_deref()).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("the push settings: {e}"))
+            })?),
             None => None,
         };
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
         let addr = listener.local_addr()?;
         let (tx, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
