@@ -327,6 +327,15 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `s` as one shell word: as it is when plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "._/-+=:,@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// Writes a command's output to stdout. A reader that stops early (`wxscript docs | head`) is
 /// not an error; any other write failure is.
 fn write_out(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> ExitCode {
@@ -350,7 +359,11 @@ fn new_recipe(name: &Path) -> ExitCode {
     let written = created.and_then(|mut f| std::io::Write::write_all(&mut f, scaffold::recipe(&stem).as_bytes()));
     match written {
         Ok(()) => {
-            println!("wrote {}; try: wxscript run --sandbox {}", path.display(), path.display());
+            println!(
+                "wrote {}; try: wxscript run --sandbox {}",
+                path.display(),
+                shell_word(&path.display().to_string())
+            );
             ExitCode::SUCCESS
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

@@ -30,9 +30,12 @@ try {{
         print(`  ${{s.poi_id}}  ${{s.business_name}}  ${{s.open_time}}`);
     }}
 }} catch (e) {{
-    // e is #{{kind, api, errcode, errmsg, hint}}: say what failed and what to do about it.
-    print(`${{e.api}} failed: ${{e.errmsg}}`);
-    if e.hint != "" {{ print(`hint: ${{e.hint}}`); }}
+    // e is #{{kind, api, errcode, errmsg, hint}}. Handle what you can here; anything else,
+    // thrown on, ends the run with its hint (exit 1).
+    if e.kind == "network" {{
+        print(`cannot reach WeChat (${{e.errmsg}}): nothing was changed, run this recipe again later`);
+        return;
+    }}
     throw e;
 }}
 "#
