@@ -111,6 +111,8 @@ struct Repl<'s> {
     editor: Editor<ReplHelper, DefaultHistory>,
     history: Option<PathBuf>,
     history_warned: bool,
+    /// Files this session has written with `:save`, which it may write again.
+    saved: Vec<PathBuf>,
     color: bool,
     width: usize,
 }
@@ -163,6 +165,7 @@ impl<'s> Repl<'s> {
             editor,
             history,
             history_warned: false,
+            saved: Vec::new(),
             color,
             width: 80,
         })
@@ -275,9 +278,19 @@ impl<'s> Repl<'s> {
                 self.load(Path::new(&file));
                 Ok(String::new())
             }
-            Ok(Cmd::Save(file)) => std::fs::write(&file, commands::script(&self.lines))
-                .map(|()| format!("saved {} entries to {file}\n", self.lines.len()))
-                .map_err(|e| format!("cannot write {file}: {e}")),
+            Ok(Cmd::Save(file)) => {
+                let path = PathBuf::from(&file);
+                if path.exists() && !self.saved.contains(&path) {
+                    // Someone's script could be lost to a typo: only this session's own saves
+                    // are overwritten.
+                    Err(format!("{file} exists and was not saved by this session: choose another name or delete it"))
+                } else {
+                    self.saved.push(path);
+                    std::fs::write(&file, commands::script(&self.lines))
+                        .map(|()| format!("saved {} entries to {file}\n", self.lines.len()))
+                        .map_err(|e| format!("cannot write {file}: {e}"))
+                }
+            }
         };
         match out {
             Ok(text) => {
