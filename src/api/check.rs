@@ -435,11 +435,20 @@ fn object(ep: &Endpoint, name: &str, fields: &[super::Field], v: &Value) -> Resu
     Ok(Value::Object(out))
 }
 
-const DEVICE_ID: &[super::Field] = &[super::req("device_id", Ty::IdInt, "device id")];
-const DEVICE_UUID: &[super::Field] = &[
+pub(crate) const DEVICE_ID: &[super::Field] = &[super::req("device_id", Ty::IdInt, "device id")];
+pub(crate) const DEVICE_UUID: &[super::Field] = &[
     super::req("uuid", Ty::Str { min: 1, max: 0, cjk2: false }, "beacon UUID"),
     super::req("major", Ty::Int { min: 0, max: 65_535 }, "beacon major"),
     super::req("minor", Ty::Int { min: 0, max: 65_535 }, "beacon minor"),
+];
+
+/// Both forms' keys at once, none required by itself: what completion offers inside a
+/// `device_identifier` before the form is clear.
+pub(crate) const DEVICE_KEYS: &[super::Field] = &[
+    super::opt("device_id", Ty::IdInt, "device id (or uuid, major and minor)"),
+    super::opt("uuid", Ty::Str { min: 1, max: 0, cjk2: false }, "beacon UUID (with major and minor)"),
+    super::opt("major", Ty::Int { min: 0, max: 65_535 }, "beacon major"),
+    super::opt("minor", Ty::Int { min: 0, max: 65_535 }, "beacon minor"),
 ];
 
 /// A `device_identifier`: exactly `#{device_id}` or `#{uuid, major, minor}`; only the keys given

@@ -85,6 +85,16 @@ pub enum Ty {
 }
 
 impl Ty {
+    /// The keys of a map of this type (a `device_identifier`'s two forms together), for
+    /// completion; `None` when it is not a map.
+    pub fn map_fields(&self) -> Option<Vec<&'static Field>> {
+        match self {
+            Ty::Object(fields) => Some(fields.iter().collect()),
+            Ty::Device => Some(check::DEVICE_KEYS.iter().collect()),
+            _ => None,
+        }
+    }
+
     /// For a `Str`: its length as WeChat counts it (CJK as 2 where the type says so), and
     /// whether that is within the limits. Client checks and the simulator both ask this.
     pub fn measure(&self, s: &str) -> Option<(usize, bool)> {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::{self, Endpoint, Field};
+use crate::api::{self, Endpoint, Field, Ty};
 use crate::helpers::DOCS;
 
 use super::pretty::truncate;
@@ -164,12 +164,46 @@ fn open_frames(pre: &str) -> Option<Vec<Frame>> {
     Some(stack)
 }
 
-/// Where the cursor is typing a map key: the endpoint whose request map it is (if it is
-/// one), the keys already given, the partial key.
+/// Where the cursor is typing a map key: the keys that map takes (a call's request map, or a
+/// map nested in one), the keys already given, the partial key.
 struct KeyContext<'a> {
-    endpoint: Option<&'static Endpoint>,
+    fields: Vec<&'static Field>,
     given: Vec<String>,
     prefix: &'a str,
+}
+
+/// The fields the innermost open map takes: the request map of a declared call, or a map
+/// reached from it through keys (`device_identifier: #{`) and arrays (`device_identifiers: [#{`).
+/// Empty when the map is not part of a request.
+fn request_fields(frames: &[Frame]) -> Vec<&'static Field> {
+    let call = frames.iter().enumerate().rev().find_map(|(i, f)| match f {
+        Frame::Paren(Some(name)) => api::by_name(name).map(|ep| (i, ep)),
+        _ => None,
+    });
+    let Some((call, ep)) = call else { return Vec::new() };
+    let mut fields: Vec<&'static Field> = ep.fields.iter().collect();
+    let mut i = call + 1;
+    if !matches!(frames.get(i), Some(Frame::Map { .. })) {
+        return Vec::new();
+    }
+    while i + 1 < frames.len() {
+        let Frame::Map { colon: true, keys, .. } = &frames[i] else { return Vec::new() };
+        let Some(field) = keys.last().and_then(|k| fields.iter().find(|f| f.name == k.as_str())) else {
+            return Vec::new();
+        };
+        let mut ty = field.ty;
+        i += 1;
+        if matches!(frames[i], Frame::Bracket) {
+            let Ty::List { item, .. } = ty else { return Vec::new() };
+            ty = *item;
+            i += 1;
+        }
+        if !matches!(frames.get(i), Some(Frame::Map { .. })) {
+            return Vec::new();
+        }
+        fields = ty.map_fields().unwrap_or_default();
+    }
+    fields
 }
 
 fn key_context(pre: &str) -> Option<KeyContext<'_>> {
@@ -181,11 +215,7 @@ fn key_context(pre: &str) -> Option<KeyContext<'_>> {
     if !prefix.chars().all(|c| c.is_alphanumeric() || c == '_') {
         return None;
     }
-    let endpoint = match &frames[..frames.len() - 1] {
-        [.., Frame::Paren(Some(func))] => api::by_name(func),
-        _ => None,
-    };
-    Some(KeyContext { endpoint, given: keys.clone(), prefix })
+    Some(KeyContext { fields: request_fields(&frames), given: keys.clone(), prefix })
 }
 
 /// The word being typed at the end of `pre` (letters, digits, `_` and `::`) and where it starts.
@@ -272,8 +302,7 @@ pub fn complete(pre: &str, names: &Names, vars: &[Var]) -> (usize, Vec<String>) 
     if let Some(k) = key_context(pre) {
         let start = pre.len() - k.prefix.len();
         let fields = k
-            .endpoint
-            .map_or(&[][..], |e| e.fields)
+            .fields
             .iter()
             .filter(|f| f.name.starts_with(k.prefix) && !k.given.iter().any(|g| g == f.name))
             .map(|f| f.name.to_string())
@@ -360,11 +389,11 @@ fn hint_text(pre: &str) -> Option<String> {
         return None;
     }
     if let Some(k) = key_context(pre)
-        && let Some(ep) = k.endpoint
+        && !k.fields.is_empty()
     {
-        let fields = ep.fields;
+        let fields = &k.fields;
         if !k.prefix.is_empty() {
-            let matching: Vec<&Field> = fields.iter().filter(|f| f.name.starts_with(k.prefix)).collect();
+            let matching: Vec<&Field> = fields.iter().copied().filter(|f| f.name.starts_with(k.prefix)).collect();
             if let [one] = matching.as_slice() {
                 return Some(field_line(one));
             }
@@ -466,6 +495,14 @@ mod tests {
         // A nested map or a map that is not an argument has no request keys.
         assert!(cands("#{ma").is_empty());
         assert!(cands("store::add(#{a: #{ma").is_empty());
+        // Maps nested in a request, through keys and arrays.
+        assert_eq!(cands("shake::bind_pages(#{device_identifier: #{maj"), vec!["major"]);
+        assert_eq!(cands("shake::search_devices(#{type: 1, device_identifiers: [#{uu"), vec!["uuid"]);
+        assert_eq!(
+            cands("shake::search_devices(#{type: 1, device_identifiers: [#{device_id: 1}, #{"),
+            vec!["device_id", "uuid", "major", "minor"]
+        );
+        assert!(cands("shake::bind_pages(#{comment: #{ma").is_empty(), "not a map field");
     }
 
     #[test]
