@@ -143,7 +143,8 @@ impl Ty {
                 (n, i64::MAX) => format!(">= {n}"),
                 (n, m) => format!("{n}..={m}"),
             },
-            Ty::Hour => "HH:MM-HH:MM, e.g. 10:00-21:00".into(),
+            // The type names the form and each field's doc gives an example.
+            Ty::Hour => String::new(),
             Ty::PicList => "sent as the string {\"list\":[...]}".into(),
             Ty::MediaIds { max } => format!("0-{max} ids, sent joined by |"),
             Ty::OneOf(v) => format!("one of {}", v.join(", ")),
