@@ -272,7 +272,18 @@ impl<'s> Repl<'s> {
             Ok(Cmd::Help(None)) => Ok(commands::help(&self.session_names())),
             Ok(Cmd::Help(Some(name))) => commands::help_for(&name, &self.names),
             Ok(Cmd::Fns(m)) => commands::fns(m.as_deref(), &self.names),
-            Ok(Cmd::Vars) => Ok(commands::vars(self.scope.iter_raw())),
+            Ok(Cmd::Vars) => {
+                let mut text = commands::vars(self.scope.iter_raw());
+                // Imports are part of the session's state too.
+                for (alias, m) in &self.imports {
+                    let n = m
+                        .gen_fn_signatures_with_mapper(std::borrow::Cow::Borrowed)
+                        .filter(|s| !s.contains("anon$"))
+                        .count();
+                    text.push_str(&format!("  {alias}  module  {n} functions\n"));
+                }
+                Ok(text)
+            }
             Ok(Cmd::Sandbox) => Ok(self.server()),
             Ok(Cmd::Load(file)) => {
                 self.load(Path::new(&file));
