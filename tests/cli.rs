@@ -117,7 +117,7 @@ fn docs_json_lists_every_contract_function() {
     assert_eq!(add["endpoint"], "POST wxa/add_store");
     let hour = add["fields"].as_array().expect("fields").iter().find(|f| f["name"] == "hour").expect("hour");
     assert_eq!(hour["required"], true);
-    assert!(hour["limits"].as_str().unwrap_or("").contains("HH:MM"));
+    assert!(hour["type"].as_str().unwrap_or("").contains("HH:MM"), "{hour}");
     let limit = &v.as_array().expect("array").iter().find(|f| f["name"] == "store::list").expect("list")["fields"][1];
     assert_eq!(limit["limits"], "0..=50");
 }
@@ -253,9 +253,13 @@ fn new_writes_a_recipe_that_runs_as_written() {
     // It runs as written, on the sandbox, and its usage check works.
     let o = wx().args(["run", "--sandbox"]).arg(&path).args(["--arg", "limit=3"]).output().expect("runs");
     assert!(ok(&o).contains("0 store(s)"));
+    // A wrong --arg is a usage error, exit 2 like a bad flag.
     let o = wx().args(["run", "--sandbox"]).arg(&path).args(["--arg", "limt=3"]).output().expect("runs");
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("usage: wxscript run nightly_report.rhai"), "{}", stderr(&o));
+    let o = wx().args(["run", "--sandbox"]).arg(&path).args(["--arg", "limit=many"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("limit must be a number"), "{}", stderr(&o));
     // It never overwrites.
     let o = wx().current_dir(dir.path()).args(["new", "nightly_report.rhai"]).output().expect("runs");
     assert_eq!(o.status.code(), Some(2));

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Io,
     /// Waiting for something timed out.
     Timeout,
+    /// The script was started with arguments it does not take (`usage(message)`); `run` exits 2.
+    Usage,
     /// The run was interrupted (Ctrl-C); never reaches a script's catch.
     Cancelled,
 }
@@ -34,6 +36,7 @@ impl ErrorKind {
             ErrorKind::Auth => "auth",
             ErrorKind::Io => "io",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::Usage => "usage",
             ErrorKind::Cancelled => "cancelled",
         }
     }

@@ -523,6 +523,10 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
             ExitCode::from(130)
         }
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if runtime::is_usage(&e) => {
+            eprint!("{}", render::render_eval(&e, &name, &src, color));
+            ExitCode::from(2)
+        }
         Err(_) if cancel.is_cancelled() => {
             eprintln!("interrupted");
             ExitCode::from(130)

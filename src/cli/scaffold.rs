@@ -15,12 +15,13 @@ pub fn recipe(name: &str) -> String {
 
 const USAGE = "usage: wxscript run {file} [--arg limit=N]";
 
+// usage() ends the run as a usage error (exit 2), like a bad flag.
 for key in ARGS.keys() {{
-    if key != "limit" {{ throw `unknown argument "${{key}}"; ${{USAGE}}`; }}
+    if key != "limit" {{ usage(`unknown argument "${{key}}"; ${{USAGE}}`); }}
 }}
 let limit = 10;
 if ARGS.limit != () {{
-    try {{ limit = parse_int(ARGS.limit); }} catch {{ throw `limit must be a number; ${{USAGE}}`; }}
+    try {{ limit = parse_int(ARGS.limit); }} catch {{ usage(`limit must be a number; ${{USAGE}}`); }}
 }}
 
 try {{

@@ -112,6 +112,13 @@ pub const DOCS: &[HelperDoc] = &[
         example: "sleep(0.1);",
     },
     HelperDoc {
+        name: "usage",
+        signatures: &["usage(message)"],
+        doc: "Ends the script as a usage error: `wxscript run` prints the message and exits 2, as for a bad flag. For a recipe's own `--arg` checks. A try/catch sees it as an error of kind \"usage\".",
+        returns: "never returns",
+        example: "if ARGS.limit != () && parse_int(ARGS.limit) > 50 { usage(\"limit is at most 50\"); }",
+    },
+    HelperDoc {
         name: "csv::read",
         signatures: &["csv::read(path)", "csv::read(path, options)"],
         doc: "Every row of a CSV file as a map keyed by the header row; values are strings exactly as in the file. UTF-8 (with or without BOM) or GBK/GB18030, detected or given as `#{encoding: \"gbk\"}`; quoted fields may hold newlines. A row whose field count differs from the header is an error naming file and line, unless `#{skip_bad_rows: true}`, which returns `#{rows, bad_rows}` instead (each bad row `#{line, error, fields}`). Options: encoding, skip_bad_rows, delimiter.",
@@ -283,6 +290,9 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
         },
     );
 
+    engine.register_fn("usage", |nc: NativeCallContext, message: &str| -> RhaiResult {
+        Err(throw(WxError::new(ErrorKind::Usage, "", message), nc.call_position()))
+    });
     let c = ctx.clone();
     engine.register_fn("sleep", move |nc: NativeCallContext, secs: rhai::FLOAT| sleep(&c, secs, nc.call_position()));
     let c = ctx.clone();

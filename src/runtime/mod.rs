@@ -96,6 +96,7 @@ pub fn error_from_map(m: &Map) -> Option<WxError> {
         "auth" => ErrorKind::Auth,
         "io" => ErrorKind::Io,
         "timeout" => ErrorKind::Timeout,
+        "usage" => ErrorKind::Usage,
         _ => return None,
     };
     Some(WxError {
@@ -107,6 +108,19 @@ pub fn error_from_map(m: &Map) -> Option<WxError> {
         field: s("field"),
         path: s("path"),
     })
+}
+
+/// Whether a script ended by `usage(message)` (so `run` exits 2, as for any usage error).
+pub fn is_usage(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorRuntime(v, _) => {
+            v.read_lock::<Map>().and_then(|m| error_from_map(&m)).is_some_and(|w| w.kind == ErrorKind::Usage)
+        }
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) | EvalAltResult::ErrorInModule(_, inner, _) => {
+            is_usage(inner)
+        }
+        _ => false,
+    }
 }
 
 /// Calls the declared function `name` (`store::list`) from Rust, as a script would.
