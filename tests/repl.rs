@@ -328,3 +328,20 @@ print(`event status ${e.status}`);
     let logged = std::fs::read_to_string(&log).expect("the session's log");
     assert!(logged.contains("apply_merchant_audit_info"), "{logged}");
 }
+
+#[test]
+fn help_knows_the_bundled_modules_and_their_import_aliases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = assert_cmd::Command::cargo_bin("wxscript")
+        .expect("bin")
+        .args(["repl", "--sandbox"])
+        .env("WXSCRIPT_HISTORY", dir.path().join("history"))
+        .env("NO_COLOR", "1")
+        .write_stdin("import \"stores\" as st;\n:help st::export_csv\n:fns audit\n:help\n")
+        .output()
+        .expect("repl runs");
+    let o = stdout(&out);
+    assert!(o.contains("stores::export_csv(path)") && o.contains("Every store to a CSV file"), "{o}");
+    assert!(o.contains("audit::merchant(max_secs)"), "{o}");
+    assert!(o.contains("Bundled modules") && o.contains("rehearsal"), "{o}");
+}

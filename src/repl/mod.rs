@@ -225,6 +225,25 @@ impl<'s> Repl<'s> {
         self.names.with_session(fns, imports)
     }
 
+    /// A name through an import alias of a bundled module (`st::import_csv` after
+    /// `import "stores" as st;`) as the reference names it (`stores::import_csv`).
+    fn unalias(&self, name: &str) -> String {
+        let (head, rest) = match name.split_once("::") {
+            Some((h, r)) => (h, Some(r)),
+            None => (name, None),
+        };
+        let module = self.imports.iter().rev().find(|(a, _)| a.as_str() == head).and_then(|(_, m)| {
+            let id = m.id()?;
+            let stem = id.strip_prefix("stdlib/")?.strip_suffix(".rhai")?;
+            crate::runtime::stdlib::STDLIB.iter().find(|(n, _)| *n == stem).map(|(n, _)| *n)
+        });
+        match (module, rest) {
+            (Some(m), Some(r)) => format!("{m}::{r}"),
+            (Some(m), None) => m.to_string(),
+            (None, _) => name.to_string(),
+        }
+    }
+
     fn banner(&self) -> String {
         let client = &self.session.ctx.client;
         let who = match client.appid() {
@@ -270,8 +289,8 @@ impl<'s> Repl<'s> {
             Err(e) => Err(e),
             Ok(Cmd::Quit) => return false,
             Ok(Cmd::Help(None)) => Ok(commands::help(&self.session_names())),
-            Ok(Cmd::Help(Some(name))) => commands::help_for(&name, &self.names),
-            Ok(Cmd::Fns(m)) => commands::fns(m.as_deref(), &self.names),
+            Ok(Cmd::Help(Some(name))) => commands::help_for(&self.unalias(&name), &self.names),
+            Ok(Cmd::Fns(m)) => commands::fns(m.map(|m| self.unalias(&m)).as_deref(), &self.names),
             Ok(Cmd::Vars) => {
                 let mut text = commands::vars(self.scope.iter_raw());
                 // Imports are part of the session's state too.
