@@ -122,17 +122,26 @@ pub fn parse(xml: &str) -> Result<Map, String> {
             Event::GeneralRef(r) => {
                 let name: &str = &r;
                 let ch = match name {
-                    "lt" => "<",
-                    "gt" => ">",
-                    "amp" => "&",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    _ => {
+                        // Character references; any other entity would need a DOCTYPE to mean
+                        // something, and WeChat sends none.
+                        let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                            None => name.strip_prefix('#').and_then(|d| d.parse::<u32>().ok()),
+                        };
+                        code.and_then(char::from_u32).ok_or_else(|| format!("unknown XML entity &{name};"))?
+                    }
                 };
                 if let Some(top) = stack.last_mut() {
-                    top.text.push_str(ch);
+                    top.text.push(ch);
                 }
             }
+            Event::DocType(_) => return Err("a DOCTYPE is not part of a WeChat message".into()),
             Event::CData(c) => {
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&c);
@@ -282,6 +291,14 @@ mod tests {
         assert_eq!(m["poiid"].as_int(), Ok(12344));
         assert_eq!(m["CreateTime"].as_int(), Ok(1_488_856_741));
         assert_eq!(m["reason"].clone().into_string().ok().as_deref(), Some("123"), "text stays text");
+    }
+
+    #[test]
+    fn entities_and_doctypes() {
+        let m = parse("<xml><reason>a &lt;b&gt; &amp; &#20013;&#x6587;</reason></xml>").expect("parses");
+        assert_eq!(m["reason"].clone().into_string().ok().as_deref(), Some("a <b> & 中文"));
+        assert!(parse("<!DOCTYPE xml [<!ENTITY x \"y\">]><xml><a>&x;</a></xml>").is_err());
+        assert!(parse("<xml><a>&nosuch;</a></xml>").is_err());
     }
 
     #[test]
