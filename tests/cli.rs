@@ -64,6 +64,14 @@ fn check_compiles_imported_modules_without_running_them() {
     let o = wx().arg("check").arg(dir.path().join("main.rhai")).output().expect("runs");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("module not found: nowhere"), "{}", stderr(&o));
+    // Modules that import each other: an error naming the cycle, for check and for run alike.
+    w("inner.rhai", "import \"lib\" as back;\nfn twice(x) { x * 2 }\n");
+    let o = wx().arg("check").arg(dir.path().join("main.rhai")).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("import cycle: lib -> inner -> lib"), "{}", stderr(&o));
+    let o = wx().args(["run", "--sandbox"]).arg(dir.path().join("main.rhai")).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1), "an error, not a crash: {}", stderr(&o));
+    assert!(stderr(&o).contains("import cycle"), "{}", stderr(&o));
 }
 
 #[test]

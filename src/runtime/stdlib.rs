@@ -53,6 +53,53 @@ impl Resolver {
     }
 }
 
+thread_local! {
+    /// The imports being resolved on this thread, outermost first: a path met again is a cycle,
+    /// which would otherwise recurse until the stack overflows.
+    static RESOLVING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Leaves the import stack when the resolution it was made for ends, however it ends.
+struct Resolving;
+
+impl Drop for Resolving {
+    fn drop(&mut self) {
+        RESOLVING.with(|r| r.borrow_mut().pop());
+    }
+}
+
+fn enter(path: &str, pos: Position) -> Result<Resolving, Box<EvalAltResult>> {
+    RESOLVING.with(|r| {
+        let mut stack = r.borrow_mut();
+        if let Some(i) = stack.iter().position(|p| p == path) {
+            let cycle: Vec<&str> = stack[i..].iter().map(String::as_str).chain([path]).collect();
+            let msg = format!("import cycle: {}", cycle.join(" -> "));
+            return Err(EvalAltResult::ErrorInModule(
+                path.into(),
+                EvalAltResult::ErrorRuntime(msg.into(), pos).into(),
+                pos,
+            )
+            .into());
+        }
+        stack.push(path.to_string());
+        Ok(Resolving)
+    })
+}
+
+/// The literal paths a module imports.
+fn imports_of(ast: &rhai::AST) -> Vec<String> {
+    let mut out = Vec::new();
+    ast.walk(&mut |nodes: &[rhai::ASTNode]| {
+        if let Some(rhai::ASTNode::Stmt(rhai::Stmt::Import(x, _))) = nodes.last()
+            && let rhai::Expr::StringConstant(s, _) = &x.0
+        {
+            out.push(s.to_string());
+        }
+        true
+    });
+    out
+}
+
 impl ModuleResolver for Resolver {
     fn resolve(
         &self,
@@ -61,11 +108,16 @@ impl ModuleResolver for Resolver {
         path: &str,
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
+        let _resolving = enter(path, pos)?;
         let Some((name, src)) = STDLIB.iter().find(|(n, _)| *n == path) else {
             if self.check_only
                 && let Some(ast) = self.files.resolve_ast(engine, source, path, pos)
             {
                 let mut ast = ast?;
+                // Its own imports are followed here, where a cycle among them shows.
+                for p in imports_of(&ast) {
+                    self.resolve(engine, source, &p, pos)?;
+                }
                 ast.clear_statements();
                 return Module::eval_ast_as_new(Scope::new(), &ast, engine)
                     .map(Into::into)
