@@ -5,8 +5,8 @@
 //! returns. A line torn by a crash (no trailing newline) is cut off when the journal is
 //! opened again: that record never completed, so its work is done again.
 //!
-//! A journal belongs to one server and account: its first line `{"scope": {server, sandbox}}`
-//! says which. What was done on one server says nothing of another, so a journal is not used
+//! A journal belongs to one server and account: a line `{"scope": {server, sandbox}}` (the
+//! first, in a journal this version started) says which. What was done on one server says nothing of another, so a journal is not used
 //! against a different one. A rehearsal's journal (written against a simulator, whose state
 //! dies with it) is started afresh; any other is refused. In a dry run the journal is read but
 //! not written: its records would claim work that was never done.
@@ -76,6 +76,11 @@ impl Journal {
                 offset += n as u64;
                 if !line.ends_with('\n') {
                     break;
+                }
+                // A blank line (an editor's) holds no record.
+                if line.trim().is_empty() {
+                    good_len = offset;
+                    continue;
                 }
                 let v: Value = serde_json::from_str(line.trim_end()).map_err(|e| {
                     WxError::io(API, path, format!("{path}: line {line_no} is not a journal record: {e}"))
@@ -219,17 +224,21 @@ mod tests {
         let p = dir.path().join("j.journal");
         let path = p.to_str().expect("utf8");
         let j = Journal::open(path, &real()).expect("open");
-        // The scope line, then five records with two keys recorded twice: the garbage after
-        // them is on line 7.
+        // The scope line, five records with two keys recorded twice, a blank line: the
+        // garbage after them is on line 8.
         for (k, v) in [("a", 1), ("b", 2), ("a", 3), ("b", 4), ("c", 5)] {
             j.record(k, json!(v)).expect("record");
         }
         drop(j);
         let mut text = std::fs::read_to_string(&p).expect("read");
+        // A blank line is no record and no damage.
+        text.push('\n');
+        std::fs::write(&p, &text).expect("write");
+        assert!(Journal::open(path, &real()).expect("blank line").done("c"));
         text.push_str("not json\n");
         std::fs::write(&p, text).expect("write");
         let err = Journal::open(path, &real()).err().expect("refused");
-        assert!(err.errmsg.contains("line 7 "), "{}", err.errmsg);
+        assert!(err.errmsg.contains("line 8 "), "{}", err.errmsg);
     }
 
     #[test]

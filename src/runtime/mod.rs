@@ -31,8 +31,9 @@ pub struct Ctx {
     pub dry_run: bool,
     /// The event log `event::find` / `event::wait` read; `None`: `listen::log::default_path()`.
     pub event_log: Option<std::path::PathBuf>,
-    /// Whether the server is a wxscript simulator, asked once per run (see [`Ctx::is_sandbox`]).
-    pub sandbox: std::sync::OnceLock<bool>,
+    /// Whether the server is a wxscript simulator, and which instance, asked once per run (see
+    /// [`Ctx::is_sandbox`]).
+    pub sandbox: std::sync::OnceLock<Option<String>>,
 }
 
 impl Ctx {
@@ -44,15 +45,28 @@ impl Ctx {
     /// Whether the server answers the simulator's admin route. Asked once per run: recipes ask
     /// often, and on WeChat each probe is a wasted request.
     pub fn is_sandbox(&self) -> bool {
-        *self.sandbox.get_or_init(|| {
-            let v = self.block(self.client.admin(api::Method::Get, "_sandbox/stats", None));
-            v.is_ok_and(|v| v.get("token_fetches").is_some())
-        })
+        self.sandbox_instance().is_some()
     }
 
-    /// Which server and account this run works on, as journals record it.
+    /// The simulator's instance id, `None` when the server is not a simulator.
+    fn sandbox_instance(&self) -> Option<&str> {
+        self.sandbox
+            .get_or_init(|| {
+                let v = self.block(self.client.admin(api::Method::Get, "_sandbox/stats", None)).ok()?;
+                v.get("token_fetches")?;
+                Some(v.get("instance").and_then(Value::as_str).unwrap_or_default().to_string())
+            })
+            .as_deref()
+    }
+
+    /// Which server and account this run works on, as journals record it. A simulator is
+    /// named by its instance too: one restarted on the same port starts from nothing.
     pub fn server(&self) -> String {
-        format!("{} at {}", self.client.appid().unwrap_or("the access token's account"), self.client.base())
+        let who = self.client.appid().unwrap_or("the access token's account");
+        match self.sandbox_instance() {
+            Some(id) => format!("{who} at {} (simulator {id})", self.client.base()),
+            None => format!("{who} at {}", self.client.base()),
+        }
     }
 
     /// Sends a checked request and returns WeChat's answer, as a script error on failure.

@@ -122,6 +122,7 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let (tx, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
+            instance: format!("{:016x}", fastrand::u64(..)),
             audit_delay: cfg.audit_delay,
             token_ttl: cfg.token_ttl,
             faults: Mutex::new(Faults {
@@ -306,6 +307,8 @@ struct Stats {
 }
 
 struct Shared {
+    /// Tells this simulator from an earlier one on the same port: its state died with it.
+    instance: String,
     audit_delay: Duration,
     token_ttl: u64,
     faults: Mutex<Faults>,
@@ -863,6 +866,7 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
                 "requests": s.requests,
                 "by_path": s.by_path,
                 "token_fetches": s.token_fetches,
+                "instance": sh.instance,
                 "in_flight": sh.in_flight.load(Ordering::SeqCst),
                 "max_in_flight": sh.max_in_flight.load(Ordering::SeqCst),
             })
