@@ -85,14 +85,22 @@ fn shake_recipes() {
 }
 
 #[test]
-fn recipes_that_need_no_sheet_run_from_any_directory() {
-    // No `scripts` here: the sample pictures and shops come from inside the binary.
+fn recipes_run_from_any_directory_with_their_sample_data() {
+    // No `scripts` here: the sample pictures and sheets come from inside the binary. Journals
+    // are named, so parallel tests never share the default one.
     let d = tempfile::tempdir().expect("tempdir");
     for (recipe, args, expect) in [
         ("onboard_store", &[][..], "1 store(s):"),
         ("export_stores", &["--arg", "out=stores.csv"][..], "5 stores written"),
         ("beacons", &["--arg", "count=2"][..], "page bound to 2 devices"),
         ("shake_stats_report", &["--arg", "out=report"][..], "with activity"),
+        ("update_hours", &["--arg", "journal=hours.journal"][..], "5 of 5 rows done"),
+        ("pages_from_sheet", &["--arg", "journal=pages.journal"][..], "on 4 devices"),
+        (
+            "import_stores",
+            &["--arg", "journal=shops.journal", "--arg", "out=shops.result.csv", "--arg", "concurrency=8"][..],
+            "\"added\": 200",
+        ),
     ] {
         let o = assert_cmd::Command::cargo_bin("wxscript")
             .expect("bin")

@@ -212,7 +212,7 @@ pub const DOCS: &[HelperDoc] = &[
     HelperDoc {
         name: "sandbox::sample",
         signatures: &["sandbox::sample(name)"],
-        doc: "The path of a sample file shipped inside wxscript, for rehearsals from any directory: \"logo.png\" (a small PNG for avatars and icons), \"shop.jpg\" (a store photo) or \"shops.csv\" (200 sample shops in the store import's columns). Written once to the temp directory.",
+        doc: "The path of a sample file shipped inside wxscript, for rehearsals from any directory: \"logo.png\" (a small PNG for avatars and icons), \"shop.jpg\" (a store photo), \"shops.csv\" (200 sample shops in the store import's columns), \"hours.csv\" (new opening hours for five of them) or \"pages.csv\" (three shake-around pages). Written once to the temp directory.",
         returns: "the file's path",
         example: "let m = media::upload(sandbox::sample(\"logo.png\"), \"image\");\nprint(m.type);",
     },
@@ -327,6 +327,8 @@ const SAMPLES: &[(&str, &[u8])] = &[
     ("logo.png", include_bytes!("../../scripts/data/logo.png")),
     ("shop.jpg", include_bytes!("../../scripts/data/shop.jpg")),
     ("shops.csv", include_bytes!("../../scripts/data/shops.csv")),
+    ("hours.csv", include_bytes!("../../scripts/data/hours.csv")),
+    ("pages.csv", include_bytes!("../../scripts/data/pages.csv")),
 ];
 
 /// Writes a sample once (whole, then renamed into place) and returns its path.
