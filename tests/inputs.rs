@@ -112,6 +112,9 @@ const CASES: &[(&str, &str, &str)] = &[
     (r#"merchant::categories(1)"#, "input", "arguments"),
     (r#"store::get(1, 2)"#, "input", "arguments"),
     (r#"sleep("soon")"#, "input", "arguments"),
+    (r#"store::list(0, 1, 2, 3)"#, "input", "arguments"),
+    // A bundled module's functions too.
+    (r#"audit::poll(1)"#, "input", "arguments"),
     (r#"store::get(#{poi_id: true})"#, "input", "poi_id"),
     (r#"store::get("")"#, "input", "poi_id"),
     (
@@ -139,7 +142,7 @@ const CASES: &[(&str, &str, &str)] = &[
 #[test]
 fn bad_inputs_name_the_field_and_send_nothing() {
     let sim = Sim::start();
-    let mut script = String::from("let cases = [\n");
+    let mut script = String::from("import \"audit\" as audit;\nlet cases = [\n");
     for (call, _, _) in CASES {
         script.push_str(&format!("    || {call},\n"));
     }

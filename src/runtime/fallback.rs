@@ -15,8 +15,8 @@ use super::{RhaiResult, throw};
 use crate::api::{self, WxError};
 use crate::helpers::DOCS;
 
-/// The largest argument count a script function takes.
-const MAX_ARGS: usize = 3;
+/// Argument counts up to this get a catch-all (no function takes more than three).
+const MAX_ARGS: usize = 5;
 
 /// Every registered function (`module::name` or a global name) and its documented call forms.
 fn call_forms() -> Vec<(String, Vec<String>)> {
@@ -86,12 +86,38 @@ fn set(module: &mut Module, short: &str, name: &str, forms: &[String], n: usize)
                 })
                 .hash
         }
-        _ => {
+        3 => {
             reg()
                 .set_into_module(
                     module,
                     move |nc: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic| -> RhaiResult {
                         Err(complaint(&name, &forms, &[&a, &b, &c], nc.call_position()))
+                    },
+                )
+                .hash
+        }
+        4 => {
+            reg()
+                .set_into_module(
+                    module,
+                    move |nc: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| -> RhaiResult {
+                        Err(complaint(&name, &forms, &[&a, &b, &c, &d], nc.call_position()))
+                    },
+                )
+                .hash
+        }
+        _ => {
+            reg()
+                .set_into_module(
+                    module,
+                    move |nc: NativeCallContext,
+                          a: Dynamic,
+                          b: Dynamic,
+                          c: Dynamic,
+                          d: Dynamic,
+                          e: Dynamic|
+                          -> RhaiResult {
+                        Err(complaint(&name, &forms, &[&a, &b, &c, &d, &e], nc.call_position()))
                     },
                 )
                 .hash
@@ -103,6 +129,26 @@ fn set(module: &mut Module, short: &str, name: &str, forms: &[String], n: usize)
 /// registering it in a scratch module (the hash does not depend on the module).
 fn any_typed_hash(short: &str, n: usize) -> u64 {
     set(&mut Module::new(), short, short, &[], n)
+}
+
+/// Adds the catch-all overloads to a bundled (script) module, for the argument counts none of its
+/// functions of that name takes.
+pub fn add_to_stdlib(module: &mut Module, name: &str) {
+    let prefix = format!("{name}::");
+    let mut fns: BTreeMap<String, (Vec<String>, Vec<usize>)> = BTreeMap::new();
+    for d in super::stdlib::docs().into_iter().filter(|d| d.name.starts_with(&prefix)) {
+        let params = d.signature.split_once('(').map_or("", |p| p.1).trim_end_matches(')').trim();
+        let n = if params.is_empty() { 0 } else { params.split(',').count() };
+        let e = fns.entry(d.name.clone()).or_default();
+        e.0.push(d.signature.clone());
+        e.1.push(n);
+    }
+    for (qualified, (forms, taken)) in fns {
+        let short = qualified.rsplit("::").next().unwrap_or(&qualified).to_string();
+        for n in (0..=MAX_ARGS).filter(|n| !taken.contains(n)) {
+            set(module, &short, &qualified, &forms, n);
+        }
+    }
 }
 
 /// Adds the catch-all overloads to the endpoint and helper modules and to the global helpers.

@@ -4,7 +4,7 @@
 
 pub mod convert;
 pub mod docs;
-mod fallback;
+pub(crate) mod fallback;
 pub mod render;
 pub mod stdlib;
 

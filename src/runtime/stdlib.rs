@@ -133,9 +133,10 @@ impl ModuleResolver for Resolver {
             EvalAltResult::ErrorInModule(path.into(), EvalAltResult::ErrorParsing(*e.0, e.1).into(), pos)
         })?;
         ast.set_source(format!("stdlib/{name}.rhai"));
-        let m: SharedModule = Module::eval_ast_as_new(Scope::new(), &ast, engine)
-            .map_err(|e| EvalAltResult::ErrorInModule(path.into(), e, pos))?
-            .into();
+        let mut m = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| EvalAltResult::ErrorInModule(path.into(), e, pos))?;
+        super::fallback::add_to_stdlib(&mut m, name);
+        let m: SharedModule = m.into();
         self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(name, m.clone());
         Ok(m)
     }
