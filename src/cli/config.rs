@@ -66,7 +66,7 @@ pub fn load() -> Result<FileConfig, String> {
         Err(e) => return Err(format!("cannot read config {}: {e}", p.display())),
     };
     toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(0);
         format!("config {}:{line}: {}", p.display(), e.message())
     })
 }

@@ -315,24 +315,15 @@ pub fn main() -> ExitCode {
             for part in &command {
                 let Some(sub) = cmd.find_subcommand(part).cloned() else {
                     let subs: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
-                    eprintln!("error: no command `{name} {part}`; commands: {}", subs.join(", "));
+                    eprintln!("error: no command `{} {part}`; commands: {}", name.replace('-', " "), subs.join(", "));
                     return ExitCode::from(2);
                 };
                 name = format!("{name}-{part}");
                 // clap names are 'static; this command prints one page and exits.
-                cmd = sub.name(&*Box::leak(name.clone().into_boxed_str()));
+                cmd = sub.name(&*Box::leak(name.clone().into_boxed_str())).version(env!("CARGO_PKG_VERSION"));
             }
             write_out(|out| clap_mangen::Man::new(cmd).render(out))
         }
-    }
-}
-
-/// `s` as one shell word: as it is when plain, else single-quoted.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "._/-+=:,@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -362,7 +353,7 @@ fn new_recipe(name: &Path) -> ExitCode {
             println!(
                 "wrote {}; try: wxscript run --sandbox {}",
                 path.display(),
-                shell_word(&path.display().to_string())
+                scaffold::shell_word(&path.display().to_string())
             );
             ExitCode::SUCCESS
         }

@@ -1,9 +1,20 @@
 //! `wxscript new NAME`: a recipe skeleton that runs as written and shows the house style
 //! (header comment, argument check with a usage message, try/catch, a dry-run hint).
 
+/// `s` as one shell word: as it is when plain, else single-quoted.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "._/-+=:,@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// The skeleton for a recipe called `name` (its file stem).
 pub fn recipe(name: &str) -> String {
-    let file = format!("{name}.rhai");
+    // As typed in a shell, and that inside the script's USAGE string literal.
+    let file = shell_word(&format!("{name}.rhai"));
+    let usage_file = file.replace('\\', "\\\\").replace('"', "\\\"");
     format!(
         r#"// {name}: <say in one line what this recipe does>
 //
@@ -13,7 +24,7 @@ pub fn recipe(name: &str) -> String {
 //          wxscript run --dry-run {file}      (shows every write instead of sending it)
 // Args:    --arg limit=N     how many stores to show (default 10, at most 50)
 
-const USAGE = "usage: wxscript run {file} [--arg limit=N]";
+const USAGE = "usage: wxscript run {usage_file} [--arg limit=N]";
 
 // usage() ends the run as a usage error (exit 2), like a bad flag.
 for key in ARGS.keys() {{
@@ -22,6 +33,7 @@ for key in ARGS.keys() {{
 let limit = 10;
 if ARGS.limit != () {{
     try {{ limit = parse_int(ARGS.limit); }} catch {{ usage(`limit must be a number; ${{USAGE}}`); }}
+    if limit < 1 || limit > 50 {{ usage(`limit must be 1 to 50; ${{USAGE}}`); }}
 }}
 
 try {{

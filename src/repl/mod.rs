@@ -309,14 +309,18 @@ impl<'s> Repl<'s> {
                 Ok(String::new())
             }
             Ok(Cmd::Save(file)) => {
-                let path = PathBuf::from(&file);
+                // The same file however it is spelt (./x.rhai, an absolute path, ...).
+                let path = std::fs::canonicalize(&file).unwrap_or_else(|_| PathBuf::from(&file));
                 if path.exists() && !self.saved.contains(&path) {
                     // Someone's script could be lost to a typo: only this session's own saves
                     // are overwritten.
                     Err(format!("{file} exists and was not saved by this session: choose another name or delete it"))
                 } else {
-                    self.saved.push(path);
-                    std::fs::write(&file, commands::script(&self.lines))
+                    let written = std::fs::write(&file, commands::script(&self.lines));
+                    if let Ok(p) = std::fs::canonicalize(&file) {
+                        self.saved.push(p);
+                    }
+                    written
                         .map(|()| format!("saved {} entries to {file}\n", self.lines.len()))
                         .map_err(|e| format!("cannot write {file}: {e}"))
                 }

@@ -152,7 +152,7 @@ fn block(v: &Dynamic, indent: usize, width_: usize) -> String {
 /// enough (a store has fifteen fields), it keeps the simple columns that fit, ids and names
 /// first, and says which columns it left out.
 fn table(rows: &Array, indent: usize, width_: usize) -> Option<String> {
-    if rows.len() < 2 {
+    if rows.is_empty() {
         return None;
     }
     let maps: Vec<Map> = rows.iter().map(|r| r.read_lock::<Map>().map(|m| m.clone())).collect::<Option<_>>()?;
@@ -279,8 +279,10 @@ mod tests {
         // The poi_id column starts at the same display column in every row.
         let col = |l: &str| width(&l[..l.rfind("  ").unwrap_or(0)]);
         assert_eq!(col(lines[2]), col(lines[3]));
-        // However short: a table even where the one-line form would fit.
+        // However short: a table even where the one-line form would fit, one row included.
         assert_eq!(pretty(&rows, 200).lines().count(), 4);
+        let one = Dynamic::from_array(vec![map(&[("name", "shop".into()), ("poi_id", Dynamic::from(12_i64))])]);
+        assert_eq!(pretty(&one, 200).lines().count(), 3, "{}", pretty(&one, 200));
     }
 
     #[test]
