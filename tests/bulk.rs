@@ -33,6 +33,7 @@ fn csv_reads_every_kind_of_sheet() {
     late.push_str("天河店,广州市\n");
     std::fs::write(d.join("late.csv"), encoding_rs::GBK.encode(&late).0).expect("write");
     std::fs::write(d.join("twice.csv"), "name,name\na,b\n").expect("write");
+    std::fs::write(d.join("nameless.csv"), "name,,\na,b,c\n").expect("write");
     std::fs::write(d.join("short.csv"), "name,phone,hours\na,1\n").expect("write");
     let script = format!(
         r#"
@@ -56,6 +57,8 @@ fn csv_reads_every_kind_of_sheet() {
         csv::each(`${{dir}}/late.csv`, |row| {{ if row.city == "广州市" {{ m += 1; }} }});
         print(`late each ${{m}}`);
         try {{ csv::read(`${{dir}}/twice.csv`); }} catch (e) {{ print(`twice ${{e.errmsg}}`); }}
+        let nl = csv::read(`${{dir}}/nameless.csv`)[0];
+        print(`nameless ${{nl.name}} ${{nl.column2}} ${{nl.column3}}`);
         try {{ csv::read(`${{dir}}/short.csv`); }} catch (e) {{ print(`short ${{e.errmsg}}`); }}
         try {{ csv::read(`${{dir}}/missing.csv`); }} catch (e) {{ print(`missing ${{e.kind}} ${{e.path.ends_with("missing.csv")}}`); }}
         try {{ csv::read(`${{dir}}/bom.csv`, #{{skip_bad_row: true}}); }} catch (e) {{ print(`option ${{e.kind}} ${{e.errmsg}}`); }}
@@ -79,6 +82,7 @@ fn csv_reads_every_kind_of_sheet() {
     assert!(l.contains(&"late 20001 天河店"), "{out}");
     assert!(l.contains(&"late each 1"), "{out}");
     assert!(out.contains("twice.csv:1: the header has \"name\" twice (columns 1 and 2)"), "{out}");
+    assert!(l.contains(&"nameless a b c"), "{out}");
     assert!(out.contains("short.csv:2: row has 2 fields but the header has 3: column 3 (hours)"), "{out}");
     assert!(l.contains(&"empty 0"), "{out}");
     assert!(l.contains(&"header 0"), "{out}");

@@ -145,6 +145,13 @@ pub fn each(
         // An empty file has no rows.
         return Ok(Ok(Array::new()));
     }
+    // A column without a name (Excel's trailing columns) is keyed by its position, so no value
+    // is lost to another nameless one.
+    let headers: Vec<rhai::ImmutableString> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| if h.is_empty() { format!("column{}", i + 1).into() } else { h.clone() })
+        .collect();
     // Two columns of one name would leave one of them out of every row without a word.
     for (i, h) in headers.iter().enumerate() {
         if let Some(j) = headers[..i].iter().position(|x| x == h && !h.is_empty()) {
