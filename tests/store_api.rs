@@ -154,6 +154,10 @@ fn documented_error_codes_are_catchable() {
         print(`65115 ${code(|| store::get("999999999"))}`);
         print(`65115u ${code(|| store::update(#{poi_id: "999999999", hour: "09:00-21:00", contract_phone: "1", pic_list: [pic]}))}`);
         print(`-1 ${code(|| store::delete("999999999"))}`);
+        // del_store's -1 means "delete failed": said so, and not retried as "system busy".
+        let before = sandbox::stats().by_path["wxa/del_store"];
+        try { store::delete("999999999"); } catch (e) { print(`del hint ${e.hint.contains("delete failed")}`); }
+        print(`del sends ${sandbox::stats().by_path["wxa/del_store"] - before}`);
         let legacy = poi::list(0, 10).business_list;
         let migrated = legacy.filter(|p| p.upgrade_status == 3)[0];
         let forbidden = legacy.filter(|p| p.upgrade_status == 4)[0];
@@ -182,6 +186,8 @@ fn documented_error_codes_are_catchable() {
         "add ok",
         "85038 85038",
         "65118 65118",
+        "del hint true",
+        "del sends 1",
         "65115 65115",
         "65115u 65115",
         "-1 -1",

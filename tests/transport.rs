@@ -115,6 +115,7 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
         creates: false,
         mutates: false,
         verify: "",
+        own_codes: &[],
     };
     sim.rt.block_on(client.send(&list)).expect("first call");
     assert_eq!(sim.token_fetches(), 1);

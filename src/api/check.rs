@@ -21,6 +21,8 @@ pub struct Request {
     pub mutates: bool,
     /// How to find out whether a create whose answer never came took effect.
     pub verify: &'static str,
+    /// Codes with the endpoint's own meaning: that hint, and no retry.
+    pub own_codes: &'static [(i64, &'static str)],
 }
 
 /// What travels in the request body.
@@ -146,6 +148,7 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         creates: ep.creates,
         mutates: ep.mutates,
         verify: ep.verify,
+        own_codes: ep.own_codes,
     })
 }
 

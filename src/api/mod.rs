@@ -262,9 +262,20 @@ pub struct Endpoint {
     pub sample: &'static str,
     /// For creates: the read that tells whether a create whose answer never came took effect.
     pub verify: &'static str,
+    /// Codes this endpoint documents with a meaning of its own (`del_store`'s -1 is "delete
+    /// failed", not "system busy"): their hint, and they are never retried.
+    pub own_codes: &'static [(i64, &'static str)],
 }
 
 impl Endpoint {
+    /// The hint for `code` as this endpoint means it.
+    pub fn hint(&self, code: i64) -> Option<String> {
+        match self.own_codes.iter().find(|(c, _)| *c == code) {
+            Some((_, h)) => Some((*h).to_string()),
+            None => errors::hint(code).map(|(zh, en)| format!("{zh} / {en}")),
+        }
+    }
+
     /// `module::name`.
     pub fn qualified(&self) -> String {
         format!("{}::{}", self.module, self.name)
@@ -310,6 +321,7 @@ pub const BASE: Endpoint = Endpoint {
     extra_check: None,
     sample: r#"{"errcode":0,"errmsg":"ok"}"#,
     verify: "",
+    own_codes: &[],
 };
 
 /// Every declared endpoint, in documentation order.

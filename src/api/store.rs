@@ -94,6 +94,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
         mutates: true,
         doc: "Deletes a store.",
         errors: &[-1, 85053],
+        own_codes: &[(
+            -1,
+            "删除失败 / delete failed: no store with this poi_id, or it cannot be deleted now (store::all() lists the stores)",
+        )],
         example: "let s = store::all();\nif s.len() > 0 { store::delete(s[s.len() - 1].poi_id); }",
         ..BASE
     },

@@ -474,7 +474,18 @@ fn raw_request(ctx: &Ctx, method: &Dynamic, path: &Dynamic, body: &Dynamic, pos:
     };
     // A read sent by POST (get_store_list) is still a read: the declaration knows.
     let mutates = api::by_path(&api_path).map(|ep| ep.mutates).unwrap_or(method == Method::Post);
-    let req = Request { api: api_path, method, query, payload, creates: method == Method::Post, mutates, verify: "" };
+    // A declared path keeps its declaration's meaning of its codes.
+    let own_codes = api::by_path(&api_path).map_or(&[][..], |ep| ep.own_codes);
+    let req = Request {
+        api: api_path,
+        method,
+        query,
+        payload,
+        creates: method == Method::Post,
+        mutates,
+        verify: "",
+        own_codes,
+    };
     if ctx.dry_run && req.mutates {
         crate::runtime::dry_run_print(&req);
         return Ok(convert::to_dynamic(&serde_json::json!({"errcode": 0, "errmsg": "ok"})));

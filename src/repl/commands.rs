@@ -131,7 +131,7 @@ pub fn help_for(name: &str, names: &Names) -> Result<String, String> {
         if !ep.errors.is_empty() {
             s.push_str("\nErrors:\n");
             for c in ep.errors {
-                let h = api::errors::hint(*c).map(|(zh, en)| format!("{zh} / {en}")).unwrap_or_default();
+                let h = ep.hint(*c).unwrap_or_default();
                 s.push_str(&format!("  {c:>6}  {h}\n"));
             }
         }

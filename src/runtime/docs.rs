@@ -25,7 +25,7 @@ pub fn json() -> Value {
                 "returns": ep.returns,
                 "errors": ep.errors.iter().map(|c| json!({
                     "errcode": c,
-                    "hint": api::errors::hint(*c).map(|(zh, en)| format!("{zh} / {en}")).unwrap_or_default(),
+                    "hint": ep.hint(*c).unwrap_or_default(),
                 })).collect::<Vec<_>>(),
                 "creates": ep.creates,
                 "mutates": ep.mutates,
@@ -120,7 +120,7 @@ pub fn markdown() -> String {
         if !ep.errors.is_empty() {
             s.push_str("\nErrors:\n\n");
             for c in ep.errors {
-                let h = api::errors::hint(*c).map(|(zh, en)| format!("{zh} / {en}")).unwrap_or_default();
+                let h = ep.hint(*c).unwrap_or_default();
                 s.push_str(&format!("- `{c}`: {h}\n"));
             }
         }

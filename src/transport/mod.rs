@@ -224,6 +224,9 @@ impl Client {
                         self.tokens.refresh_after(&self.http, &token).await?;
                         continue;
                     }
+                    if let Some((_, hint)) = req.own_codes.iter().find(|(c, _)| *c == code) {
+                        return Err(WxError::api(&req.api, code, msg).with_hint(*hint));
+                    }
                     if code != -1 && code != 45009 {
                         return Err(WxError::api(&req.api, code, msg));
                     }
