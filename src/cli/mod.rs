@@ -61,7 +61,8 @@ struct SandboxOpts {
     /// Lifetime of sandbox access tokens, in seconds.
     #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
     token_ttl: u64,
-    /// Delay added to every sandbox answer, in milliseconds.
+    /// Delay added to every sandbox answer, in milliseconds: half before the request is carried
+    /// out, half after, so a client that times out may find its request done.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     latency_ms: u64,
     /// Share of API calls the sandbox fails with --fail-code (0.0-1.0).

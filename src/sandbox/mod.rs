@@ -586,14 +586,21 @@ async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
             stats.token_fetches += 1;
         }
     }
-    if faults.latency_ms > 0 {
-        wait_until(arrival + Duration::from_millis(faults.latency_ms)).await;
+    // Half the latency on the way in, half on the way back: a client that gives up waiting
+    // may have had its request carried out, as with WeChat, so the "did it go through?" path
+    // of a timed-out create can be rehearsed.
+    let latency = Duration::from_millis(faults.latency_ms);
+    if !latency.is_zero() {
+        wait_until(arrival + latency / 2).await;
     }
     let reply = if path == api::TOKEN_PATH {
         token(&sh, req.method(), &query).into()
     } else {
         api_call(&sh, faults, &path, &query, req).await
     };
+    if !latency.is_zero() {
+        wait_until(arrival + latency).await;
+    }
     reply.into_response()
 }
 
