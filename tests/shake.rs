@@ -447,6 +447,7 @@ fn account_review_device_review_and_gating() {
         for a in [small, big] {
             let st = shake::apply_status(a.apply_id);
             ok(st.audit_status == 1 && st.audit_time == 0, `still in review before the delay: ${st}`);
+            ok(st.audit_comment == a.audit_comment, `the review's remark, not the applicant's: ${st}`);
             ok(shake::all_devices(a.apply_id).len() == 0, "no devices before approval");
         }
         sleep(1.6);

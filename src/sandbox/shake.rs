@@ -62,6 +62,7 @@ struct Apply {
     status: i64,
     apply_time: u64,
     audit_time: u64,
+    /// The review's remark (`audit_comment`).
     comment: String,
     reason: String,
     poi_id: i64,
@@ -323,20 +324,21 @@ fn apply_ids(st: &mut State, b: &Map<String, Value>) -> Value {
     }
     sh.ids_used += quantity as u64;
     let id = 1_000 + sh.applies.len() as i64 + 1;
+    // As in the documents' own example, the answer says "in review" even for a quick review.
+    let comment = if quantity <= QUICK_REVIEW { "审核中" } else { "人工审核中, 预计3个工作日" };
     sh.applies.push(Apply {
         id,
         quantity,
         status: 1,
         apply_time: unix_now(),
         audit_time: 0,
-        comment: str_field(b, "comment").to_string(),
+        // The review's remark; the applicant's own `comment` is not part of any answer.
+        comment: comment.to_string(),
         reason: str_field(b, "apply_reason").to_string(),
         poi_id,
         major: 10_000 + sh.applies.len() as i64 + 1,
     });
     st.submit(AuditKind::ShakeApply { apply_id: id });
-    // As in the documents' own example, the answer says "in review" even for a quick review.
-    let comment = if quantity <= QUICK_REVIEW { "审核中" } else { "人工审核中, 预计3个工作日" };
     done(json!({ "apply_id": id, "audit_status": 1, "audit_comment": comment }))
 }
 
