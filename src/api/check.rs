@@ -589,6 +589,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn create_map_poi_answers_in_error_data_shape() {
+        let ep = crate::api::by_name("map::create_poi").expect("declared");
+        let ok = serde_json::json!({"error": null, "data": {"base_id": 12345, "rich_id": 0}});
+        assert_eq!(unwrap(ep, ok).expect("data")["base_id"], 12345);
+        let bad = serde_json::json!({"errcode": 40097, "error": "invalid args", "data": null});
+        let e = unwrap(ep, bad).err().expect("an error");
+        assert_eq!((e.errcode, e.errmsg.as_str()), (Some(40097), "invalid args"));
+    }
+
+    #[test]
     fn cjk_counts_two() {
         assert_eq!(cjk_width("ab"), 2);
         assert_eq!(cjk_width("门店"), 4);
