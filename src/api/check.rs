@@ -594,7 +594,7 @@ mod tests {
         let ok = serde_json::json!({"error": null, "data": {"base_id": 12345, "rich_id": 0}});
         assert_eq!(unwrap(ep, ok).expect("data")["base_id"], 12345);
         let bad = serde_json::json!({"errcode": 40097, "error": "invalid args", "data": null});
-        let e = unwrap(ep, bad).err().expect("an error");
+        let e = unwrap(ep, bad).expect_err("an error");
         assert_eq!((e.errcode, e.errmsg.as_str()), (Some(40097), "invalid args"));
     }
 
