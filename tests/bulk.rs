@@ -34,6 +34,14 @@ fn csv_reads_every_kind_of_sheet() {
     std::fs::write(d.join("late.csv"), encoding_rs::GBK.encode(&late).0).expect("write");
     std::fs::write(d.join("twice.csv"), "name,name\na,b\n").expect("write");
     std::fs::write(d.join("nameless.csv"), "name,,\na,b,c\n").expect("write");
+    // UTF-8 rows, then rows pasted from a GBK sheet.
+    let mut mixed = String::from("name,city\n");
+    for i in 0..30 {
+        mixed.push_str(&format!("天河店{i},广州市\n"));
+    }
+    let mut mixed = mixed.into_bytes();
+    mixed.extend_from_slice(&encoding_rs::GBK.encode("越秀店,广州市\n").0);
+    std::fs::write(d.join("mixed.csv"), mixed).expect("write");
     std::fs::write(d.join("short.csv"), "name,phone,hours\na,1\n").expect("write");
     let script = format!(
         r#"
@@ -57,6 +65,7 @@ fn csv_reads_every_kind_of_sheet() {
         csv::each(`${{dir}}/late.csv`, |row| {{ if row.city == "广州市" {{ m += 1; }} }});
         print(`late each ${{m}}`);
         try {{ csv::read(`${{dir}}/twice.csv`); }} catch (e) {{ print(`twice ${{e.errmsg}}`); }}
+        try {{ csv::read(`${{dir}}/mixed.csv`); }} catch (e) {{ print(`mixed ${{e.errmsg}}`); }}
         let nl = csv::read(`${{dir}}/nameless.csv`)[0];
         print(`nameless ${{nl.name}} ${{nl.column2}} ${{nl.column3}}`);
         try {{ csv::read(`${{dir}}/short.csv`); }} catch (e) {{ print(`short ${{e.errmsg}}`); }}
@@ -83,6 +92,7 @@ fn csv_reads_every_kind_of_sheet() {
     assert!(l.contains(&"late each 1"), "{out}");
     assert!(out.contains("twice.csv:1: the header has \"name\" twice (columns 1 and 2)"), "{out}");
     assert!(l.contains(&"nameless a b c"), "{out}");
+    assert!(out.contains("mixed.csv:32: the file is UTF-8 up to this line"), "{out}");
     assert!(out.contains("short.csv:2: row has 2 fields but the header has 3: column 3 (hours)"), "{out}");
     assert!(l.contains(&"empty 0"), "{out}");
     assert!(l.contains(&"header 0"), "{out}");

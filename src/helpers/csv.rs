@@ -2,7 +2,9 @@
 //!
 //! Values are strings exactly as in the file (no type guessing). UTF-8 with or without BOM is
 //! read as is; a file that is not UTF-8 (an Excel export from Chinese Windows) is decoded as
-//! GB18030, a superset of GBK, or as asked with `#{encoding: "gbk"}`. Reading streams: `each`
+//! GB18030, a superset of GBK, or as asked with `#{encoding: "gbk"}`. A file that is plainly
+//! UTF-8 for a while and then not (rows pasted from another sheet) is refused, naming the line,
+//! rather than half garbled. Reading streams: `each`
 //! holds one row at a time, whatever the file's size.
 
 use std::fs::File;
@@ -62,31 +64,63 @@ pub fn read_options(api: &str, m: &Map) -> Result<ReadOptions, WxError> {
     Ok(o)
 }
 
+/// What the bytes of a file are.
+enum Detected {
+    Encoding(&'static Encoding),
+    /// Plenty of UTF-8 Chinese text, then bytes that are not UTF-8 from this line on: rows from
+    /// another sheet pasted in. Read either way, half the file would come out garbled.
+    Mixed {
+        line: u64,
+    },
+}
+
+/// Chinese characters in UTF-8 before the first invalid byte that make a file UTF-8 with a bad
+/// part, not GBK (whose byte pairs now and then look like a UTF-8 character, but never many in
+/// a row).
+const MIXED_AFTER: u64 = 20;
+
 /// Sniffs the encoding: a file that is valid UTF-8 throughout is UTF-8, anything else GB18030.
 /// The whole file is checked, in constant memory, because an English header and thousands of
 /// ASCII rows can come before the first Chinese one.
-fn detect(file: &mut File) -> std::io::Result<&'static Encoding> {
+fn detect(file: &mut File) -> std::io::Result<Detected> {
     let mut buf = vec![0u8; 64 * 1024];
     // Bytes of a multi-byte character cut by the end of the previous chunk.
     let mut carried = 0;
-    let enc = loop {
+    // In the valid text so far: line breaks, and three-byte (CJK) characters.
+    let (mut lines, mut cjk) = (0u64, 0u64);
+    let mut count = |text: &[u8]| {
+        lines += text.iter().filter(|&&b| b == b'\n').count() as u64;
+        cjk += text.iter().filter(|&&b| (0xE0..=0xEF).contains(&b)).count() as u64;
+    };
+    let found = loop {
         let r = file.read(&mut buf[carried..])?;
         if r == 0 {
-            break if carried == 0 { UTF_8 } else { GB18030 };
+            break if carried == 0 { Detected::Encoding(UTF_8) } else { Detected::Encoding(GB18030) };
         }
         let n = carried + r;
         match std::str::from_utf8(&buf[..n]) {
-            Ok(_) => carried = 0,
+            Ok(_) => {
+                count(&buf[..n]);
+                carried = 0;
+            }
             Err(e) if e.error_len().is_none() => {
                 let valid = e.valid_up_to();
+                count(&buf[..valid]);
                 buf.copy_within(valid..n, 0);
                 carried = n - valid;
             }
-            Err(_) => break GB18030,
+            Err(e) => {
+                count(&buf[..e.valid_up_to()]);
+                break if cjk >= MIXED_AFTER {
+                    Detected::Mixed { line: lines + 1 }
+                } else {
+                    Detected::Encoding(GB18030)
+                };
+            }
         }
     };
     file.seek(SeekFrom::Start(0))?;
-    Ok(enc)
+    Ok(found)
 }
 
 /// A row that could not be read, for `skip_bad_rows`.
@@ -113,7 +147,20 @@ pub fn each(
     }
     let enc = match opts.encoding {
         Some(e) => e,
-        None => detect(&mut file).map_err(io)?,
+        None => match detect(&mut file).map_err(io)? {
+            Detected::Encoding(e) => e,
+            Detected::Mixed { line } => {
+                return Err(WxError::io(
+                    api,
+                    path,
+                    format!(
+                        "{path}:{line}: the file is UTF-8 up to this line and not from here on: it mixes encodings \
+                         (rows pasted from another sheet?). Save it again in one encoding, or pass \
+                         #{{encoding: \"gbk\"}} or #{{encoding: \"utf-8\"}} to read it one way"
+                    ),
+                ));
+            }
+        },
     };
     // UTF-8 is read as it is (the parser validates it), past a BOM; anything else is decoded.
     let reader: Box<dyn Read> = if enc == UTF_8 {
