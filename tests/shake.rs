@@ -518,27 +518,13 @@ fn cursor_paging_returns_every_device_once() {
     assert_eq!(sim.count("shakearound/device/search"), 25, "1234 devices in pages of 50");
 }
 
-/// `y-m-d` of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[test]
 fn date_strings_are_utc8_whatever_the_zone() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
     // Yesterday in China, and the Unix seconds of its midnight there.
     let day = (now + 8 * 3600).div_euclid(86_400) - 1;
-    let (y, m, d) = civil(day);
-    let text = format!("{y:04}-{m:02}-{d:02}");
     let expected = day * 86_400 - 8 * 3600;
+    let text = wxscript::api::check::date_utc8(expected);
     let body = format!(
         r#"
         approve();

@@ -67,7 +67,7 @@ pub fn json() -> Value {
 /// The stdlib functions with overloads folded into one entry: (name, signatures, doc, example).
 pub fn stdlib_grouped() -> Vec<(String, Vec<String>, String, String)> {
     let mut out: Vec<(String, Vec<String>, String, String)> = Vec::new();
-    for d in crate::runtime::stdlib::docs() {
+    for d in crate::runtime::stdlib::docs().iter().cloned() {
         match out.iter_mut().find(|e| e.0 == d.name) {
             Some(e) => {
                 e.1.push(d.signature);

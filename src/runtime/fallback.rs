@@ -136,7 +136,7 @@ fn any_typed_hash(short: &str, n: usize) -> u64 {
 pub fn add_to_stdlib(module: &mut Module, name: &str) {
     let prefix = format!("{name}::");
     let mut fns: BTreeMap<String, (Vec<String>, Vec<usize>)> = BTreeMap::new();
-    for d in super::stdlib::docs().into_iter().filter(|d| d.name.starts_with(&prefix)) {
+    for d in super::stdlib::docs().iter().filter(|d| d.name.starts_with(&prefix)) {
         let params = d.signature.split_once('(').map_or("", |p| p.1).trim_end_matches(')').trim();
         let n = if params.is_empty() { 0 } else { params.split(',').count() };
         let e = fns.entry(d.name.clone()).or_default();

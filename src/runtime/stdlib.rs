@@ -170,8 +170,15 @@ pub struct StdDoc {
     pub example: String,
 }
 
-/// Every exported function of every stdlib module, in module order.
-pub fn docs() -> Vec<StdDoc> {
+/// Every exported function of every stdlib module, in module order. Read from the sources once
+/// per process: every bundled import asks (for its catch-all overloads), and so do `docs` and
+/// the REPL.
+pub fn docs() -> &'static [StdDoc] {
+    static DOCS: std::sync::OnceLock<Vec<StdDoc>> = std::sync::OnceLock::new();
+    DOCS.get_or_init(read_docs)
+}
+
+fn read_docs() -> Vec<StdDoc> {
     let mut engine = Engine::new_raw();
     engine.set_max_expr_depths(0, 0);
     let mut out = Vec::new();
