@@ -102,6 +102,38 @@ impl SandboxOpts {
     }
 }
 
+/// What a session talks to and how, for `run` and `repl` alike.
+#[derive(clap::Args, Clone)]
+struct SessionArgs {
+    /// Talk to a fresh built-in simulator on a loopback port.
+    #[arg(long)]
+    sandbox: bool,
+    #[command(flatten)]
+    calls: CallOpts,
+    /// No progress bars or progress lines.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Serve the event listener on this port during the session (event::wait sees its events).
+    #[arg(long, value_name = "PORT")]
+    listen: Option<u16>,
+    #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
+    sandbox_opts: SandboxOpts,
+    #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
+    events: ListenArgs,
+}
+
+impl SessionArgs {
+    /// The session's options, and where its events come from.
+    fn options(&self) -> Result<(SessionOptions, EventOpts), String> {
+        let events = EventOpts::of(self.listen, self.sandbox, &self.events)?;
+        let opts = SessionOptions {
+            quiet: self.quiet,
+            ..self.calls.session(self.sandbox.then(|| self.sandbox_opts.config()))
+        };
+        Ok((opts, events))
+    }
+}
+
 /// How calls are made, for `run` and `repl` alike.
 #[derive(clap::Args, Clone)]
 struct CallOpts {
@@ -135,24 +167,11 @@ enum Command {
     Run {
         /// The .rhai script.
         file: PathBuf,
-        /// Run against a fresh built-in simulator on a loopback port.
-        #[arg(long)]
-        sandbox: bool,
         /// KEY=VALUE, available to the script as ARGS.KEY (repeatable).
         #[arg(long = "arg", value_name = "KEY=VALUE", value_parser = parse_kv)]
         args: Vec<(String, String)>,
         #[command(flatten)]
-        calls: CallOpts,
-        /// No progress bars or progress lines.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Serve the event listener on this port during the run (event::wait sees its events).
-        #[arg(long, value_name = "PORT")]
-        listen: Option<u16>,
-        #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
-        sandbox_opts: SandboxOpts,
-        #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
-        events: ListenArgs,
+        session: SessionArgs,
     },
     /// Be the official account's message URL: answer WeChat's handshake, check (and in safe
     /// mode decrypt) each pushed event and append it to the event log before answering.
@@ -172,21 +191,8 @@ enum Command {
     },
     /// Explore the API interactively: completion, hints, history, `:help NAME`.
     Repl {
-        /// Talk to a fresh built-in simulator on a loopback port.
-        #[arg(long)]
-        sandbox: bool,
         #[command(flatten)]
-        calls: CallOpts,
-        /// No progress bars or progress lines.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Serve the event listener on this port during the session (event::wait sees its events).
-        #[arg(long, value_name = "PORT")]
-        listen: Option<u16>,
-        #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
-        sandbox_opts: SandboxOpts,
-        #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
-        events: ListenArgs,
+        session: SessionArgs,
     },
     /// Parse scripts without running them; report syntax errors with file:line:col.
     Check {
@@ -258,28 +264,23 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, sandbox, args, calls, quiet, sandbox_opts, listen, events } => {
-            let events = match EventOpts::of(listen, sandbox, &events) {
-                Ok(e) => e,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let opts = SessionOptions { quiet, ..calls.session(sandbox.then(|| sandbox_opts.config())) };
-            run(&file, opts, args, events)
-        }
-        Command::Repl { sandbox, calls, quiet, listen, sandbox_opts, events } => {
-            let mut opts = SessionOptions { quiet, ..calls.session(sandbox.then(|| sandbox_opts.config())) };
-            match EventOpts::of(listen, sandbox, &events) {
-                Ok(e) => e.apply(&mut opts),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+        Command::Run { file, args, session } => match session.options() {
+            Ok((opts, events)) => run(&file, opts, args, events),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
             }
-            crate::repl::run(&opts)
-        }
+        },
+        Command::Repl { session } => match session.options() {
+            Ok((mut opts, events)) => {
+                events.apply(&mut opts);
+                crate::repl::run(&opts)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Listen { port, script, timeout, opts } => {
             let port = match port {
                 Some(p) => p,
