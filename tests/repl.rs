@@ -300,6 +300,20 @@ fn banner_names_the_server_and_appid_but_never_the_secret() {
     assert!(!o.contains(wxscript::sandbox::SECRET) && !e.contains(wxscript::sandbox::SECRET), "{o}\n{e}");
 }
 
+/// `wxscript repl --sandbox EXTRA` with `input` piped in (no terminal), from the repository.
+fn piped_sandbox_repl(dir: &Path, extra: &[&std::ffi::OsStr], input: &str) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("wxscript")
+        .expect("bin")
+        .current_dir(repo_root())
+        .args(["repl", "--sandbox"])
+        .args(extra)
+        .env("WXSCRIPT_HISTORY", dir.join("history"))
+        .env("NO_COLOR", "1")
+        .write_stdin(input)
+        .output()
+        .expect("repl runs")
+}
+
 #[test]
 fn a_session_can_listen_for_events_and_wait_for_an_audit() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -311,16 +325,8 @@ let a = merchant::audit_info();
 let e = event::wait(#{Event: "apply_merchant_audit_info", audit_id: a.audit_id}, 10);
 print(`event status ${e.status}`);
 "#;
-    let out = assert_cmd::Command::cargo_bin("wxscript")
-        .expect("bin")
-        .current_dir(repo_root())
-        .args(["repl", "--sandbox", "--quiet", "--audit-delay", "0.2", "--log"])
-        .arg(&log)
-        .env("WXSCRIPT_HISTORY", dir.path().join("history"))
-        .env("NO_COLOR", "1")
-        .write_stdin(input)
-        .output()
-        .expect("repl runs");
+    let extra = ["--quiet".as_ref(), "--audit-delay".as_ref(), "0.2".as_ref(), "--log".as_ref(), log.as_os_str()];
+    let out = piped_sandbox_repl(dir.path(), &extra, input);
     let (o, e) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{o}\n{e}");
     assert!(o.lines().nth(1).is_some_and(|l| l.starts_with("listening for events on http://127.0.0.1:")), "{o}");
@@ -332,14 +338,8 @@ print(`event status ${e.status}`);
 #[test]
 fn help_knows_the_bundled_modules_and_their_import_aliases() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = assert_cmd::Command::cargo_bin("wxscript")
-        .expect("bin")
-        .args(["repl", "--sandbox"])
-        .env("WXSCRIPT_HISTORY", dir.path().join("history"))
-        .env("NO_COLOR", "1")
-        .write_stdin("import \"stores\" as st;\n:help st::export_csv\n:fns audit\n:help\n")
-        .output()
-        .expect("repl runs");
+    let out =
+        piped_sandbox_repl(dir.path(), &[], "import \"stores\" as st;\n:help st::export_csv\n:fns audit\n:help\n");
     let o = stdout(&out);
     assert!(o.contains("stores::export_csv(path)") && o.contains("Every store to a CSV file"), "{o}");
     assert!(o.contains("audit::merchant(max_secs)"), "{o}");
