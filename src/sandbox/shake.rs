@@ -187,6 +187,21 @@ fn usize_of(b: &Map<String, Value>, k: &str) -> usize {
     int_field(b, k).and_then(|n| usize::try_from(n).ok()).unwrap_or(0)
 }
 
+/// A list call's page size. The wire check has already held `count` to its declared limits;
+/// a call variant without one gets a single row.
+fn count_of(b: &Map<String, Value>) -> usize {
+    usize_of(b, "count").max(1)
+}
+
+/// The `begin` of a list call over `len` rows of `what`: refused when it is past the end.
+fn begin_of(b: &Map<String, Value>, len: usize, what: &str) -> Result<usize, Value> {
+    let begin = usize_of(b, "begin");
+    if begin > len {
+        return Err(err(9001036, format!("查询起始值begin不合法: begin {begin} beyond {len} {what}")));
+    }
+    Ok(begin)
+}
+
 /// Width limits of CJK-counted strings: the wire check leaves them to the endpoint, which
 /// answers its own code.
 fn widths(ep: &Endpoint, b: &Map<String, Value>) -> Result<(), Value> {
@@ -385,7 +400,7 @@ fn apply_status(sh: &Shake, b: &Map<String, Value>) -> Value {
 }
 
 fn search_devices(sh: &Shake, b: &Map<String, Value>) -> Value {
-    let count = usize_of(b, "count").clamp(1, 50);
+    let count = count_of(b);
     let last_seen = int_field(b, "last_seen").unwrap_or(0);
     match int_field(b, "type") {
         Some(1) => {
@@ -485,12 +500,11 @@ fn search_relations(sh: &Shake, b: &Map<String, Value>) -> Value {
                 return err(9001026, format!("页面ID不合法: no page {page}"));
             }
             let bound: Vec<&Device> = sh.devices.iter().filter(|d| d.pages.contains(&page)).collect();
-            let begin = usize_of(b, "begin");
-            if begin > bound.len() {
-                return err(9001036, format!("查询起始值begin不合法: begin {begin} beyond {} relations", bound.len()));
-            }
-            let relations: Vec<Value> =
-                bound.iter().skip(begin).take(usize_of(b, "count").clamp(1, 50)).map(|d| rel(d, page)).collect();
+            let begin = match begin_of(b, bound.len(), "relations") {
+                Ok(n) => n,
+                Err(e) => return e,
+            };
+            let relations: Vec<Value> = bound.iter().skip(begin).take(count_of(b)).map(|d| rel(d, page)).collect();
             done(json!({ "relations": relations, "total_count": bound.len() }))
         }
         _ => err(9001001, "POST数据参数不合法: type must be 1 or 2"),
@@ -564,17 +578,12 @@ fn search_pages(sh: &Shake, b: &Map<String, Value>) -> Value {
             done(json!({ "pages": pages, "total_count": total }))
         }
         Some(2) => {
-            let begin = usize_of(b, "begin");
-            if begin > total {
-                return err(9001036, format!("查询起始值begin不合法: begin {begin} beyond {total} pages"));
-            }
-            let pages: Vec<Value> = sh
-                .pages
-                .iter()
-                .skip(begin)
-                .take(usize_of(b, "count").clamp(1, 50))
-                .map(|(id, p)| page_json(*id, p))
-                .collect();
+            let begin = match begin_of(b, total, "pages") {
+                Ok(n) => n,
+                Err(e) => return e,
+            };
+            let pages: Vec<Value> =
+                sh.pages.iter().skip(begin).take(count_of(b)).map(|(id, p)| page_json(*id, p)).collect();
             done(json!({ "pages": pages, "total_count": total }))
         }
         _ => err(9001001, "POST数据参数不合法: type must be 1 or 2"),
@@ -880,15 +889,15 @@ fn delete_group(sh: &mut Shake, b: &Map<String, Value>) -> Value {
 }
 
 fn list_groups(sh: &Shake, b: &Map<String, Value>) -> Value {
-    let begin = usize_of(b, "begin");
-    if begin > sh.groups.len() {
-        return err(9001036, format!("查询起始值begin不合法: begin {begin} beyond {} groups", sh.groups.len()));
-    }
+    let begin = match begin_of(b, sh.groups.len(), "groups") {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
     let groups: Vec<Value> = sh
         .groups
         .iter()
         .skip(begin)
-        .take(usize_of(b, "count").clamp(1, 1000))
+        .take(count_of(b))
         .map(|(id, g)| json!({ "group_id": id, "group_name": g.name }))
         .collect();
     done(json!({ "total_count": sh.groups.len(), "groups": groups }))
@@ -899,15 +908,15 @@ fn group_detail(sh: &Shake, b: &Map<String, Value>) -> Value {
     let Some(g) = sh.groups.get(&id) else {
         return no_group(id);
     };
-    let begin = usize_of(b, "begin");
-    if begin > g.devices.len() {
-        return err(9001036, format!("查询起始值begin不合法: begin {begin} beyond {} devices", g.devices.len()));
-    }
+    let begin = match begin_of(b, g.devices.len(), "devices") {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
     let devices: Vec<Value> = g
         .devices
         .iter()
         .skip(begin)
-        .take(usize_of(b, "count").clamp(1, 1000))
+        .take(count_of(b))
         .filter_map(|d| sh.device_pos(*d))
         .map(|p| {
             let d = &sh.devices[p];
