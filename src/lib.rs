@@ -18,3 +18,4 @@ pub mod repl;
 pub mod runtime;
 pub mod sandbox;
 pub mod transport;
+pub mod util;

@@ -229,10 +229,7 @@ impl Cursor {
 
     /// Written whole and renamed into place, so a crash leaves the old count or the new one.
     fn save(&self, done: usize) -> std::io::Result<()> {
-        let mut tmp = self.path.clone().into_os_string();
-        tmp.push(".tmp");
-        std::fs::write(&tmp, format!("{done}\n"))?;
-        std::fs::rename(&tmp, &self.path)
+        crate::util::write_atomic(&self.path, None, |f| std::io::Write::write_all(f, format!("{done}\n").as_bytes()))
     }
 }
 

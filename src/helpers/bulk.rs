@@ -125,11 +125,10 @@ impl Districts {
                     && let Some(dir) = f.parent()
                     && std::fs::create_dir_all(dir).is_ok()
                 {
-                    let tmp = f.with_extension(format!("{}.tmp", std::process::id()));
                     // A cache that cannot be written only costs a request next run.
-                    if std::fs::write(&tmp, v.to_string()).is_ok() {
-                        let _ = std::fs::rename(&tmp, f);
-                    }
+                    let _ = crate::util::write_atomic(f, None, |out| {
+                        std::io::Write::write_all(out, v.to_string().as_bytes())
+                    });
                 }
                 v
             }

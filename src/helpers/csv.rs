@@ -308,28 +308,19 @@ pub fn write(api: &str, path: &str, rows: &Array, columns: Option<Vec<String>>, 
         }
         maps.push(m.clone());
     }
-    let target = std::path::Path::new(path);
-    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let io = |e: std::io::Error| WxError::io(api, path, format!("cannot write {path}: {e}"));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io)?);
-    if bom {
-        file.write_all("\u{feff}".as_bytes()).map_err(io)?;
-    }
-    {
-        let mut w = csv::Writer::from_writer(&mut file);
-        let e = |e: csv::Error| WxError::io(api, path, format!("cannot write {path}: {e}"));
-        w.write_record(&cols).map_err(e)?;
-        for m in &maps {
-            w.write_record(cols.iter().map(|c| m.get(c.as_str()).map(cell).unwrap_or_default())).map_err(e)?;
+    crate::util::write_atomic(std::path::Path::new(path), None, |file| {
+        let mut file = std::io::BufWriter::new(file);
+        if bom {
+            file.write_all("\u{feff}".as_bytes())?;
         }
-        w.flush().map_err(io)?;
-    }
-    let f = file.into_inner().map_err(|e| io(e.into_error()))?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+        let mut w = csv::Writer::from_writer(&mut file);
+        w.write_record(&cols)?;
+        for m in &maps {
+            w.write_record(cols.iter().map(|c| m.get(c.as_str()).map(cell).unwrap_or_default()))?;
+        }
+        w.flush()?;
+        drop(w);
+        file.flush()
+    })
+    .map_err(|e| WxError::io(api, path, format!("cannot write {path}: {e}")))
 }

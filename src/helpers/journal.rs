@@ -190,8 +190,7 @@ impl Journal {
         let mut inner = self.lock();
         let path = inner.path.clone();
         if let Some(file) = inner.file.as_mut() {
-            let at =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let at = crate::util::unix_now();
             let mut line = json!({"key": key, "value": value, "at": at}).to_string();
             line.push('\n');
             let io = |e: std::io::Error| WxError::io(API, &path, format!("cannot write journal {path}: {e}"));

@@ -346,8 +346,7 @@ fn sample(name: &str) -> Result<String, WxError> {
     let io = |e: std::io::Error| WxError::io("sandbox::sample", path.display().to_string(), e.to_string());
     if std::fs::read(&path).ok().as_deref() != Some(*bytes) {
         std::fs::create_dir_all(&dir).map_err(io)?;
-        let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path)).map_err(io)?;
+        crate::util::write_atomic(&path, None, |f| std::io::Write::write_all(f, bytes)).map_err(io)?;
     }
     Ok(path.display().to_string())
 }

@@ -57,7 +57,7 @@ pub fn register(modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    crate::util::unix_now() as i64
 }
 
 /// Every device (type 2) or every device of one application (type 3), following the

@@ -15,7 +15,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
@@ -125,7 +124,7 @@ fn writer(
                 Err(_) => break,
             }
         }
-        let received_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let received_at = crate::util::unix_now();
         let mut buf = Vec::new();
         let mut fresh: Vec<(usize, String)> = Vec::new();
         for (i, j) in jobs.iter().enumerate() {

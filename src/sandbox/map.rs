@@ -142,13 +142,7 @@ impl Poi {
     }
 }
 
-/// splitmix64: a small, fixed hash so generated POIs are the same on every machine and run.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
+use crate::util::splitmix as mix;
 
 /// 19 digits: lead (1-9), 8 hash digits, district (6), index (2), check (2).
 fn encode_uid(district: u32, index: u32) -> String {

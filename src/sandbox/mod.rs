@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State as AxState};
@@ -498,9 +498,7 @@ pub(crate) fn ok_data(data: Value) -> Value {
     json!({ "errcode": 0, "errmsg": "ok", "data": data })
 }
 
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
+pub(crate) use crate::util::unix_now;
 
 /// A random id of `len` characters from WeChat's media-id alphabet.
 pub(crate) fn random_id(len: usize) -> String {

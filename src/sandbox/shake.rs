@@ -715,13 +715,7 @@ fn shake_info(sh: &Shake, b: &Map<String, Value>) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
-/// A well-mixed 64-bit hash (splitmix64), so counts look random but never change.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
+use crate::util::splitmix as mix;
 
 /// One day's (shake_pv, shake_uv, click_pv, click_uv) of a device (kind 1) or page (kind 2);
 /// zeros for today and later, and on quiet days.

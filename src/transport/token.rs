@@ -5,7 +5,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,7 +56,7 @@ impl Cached {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    crate::util::unix_now()
 }
 
 /// The run's token state: one per client.
@@ -262,19 +261,7 @@ fn read_cache(path: &Path) -> Option<Cached> {
 fn write_cache(path: &Path, c: &Cached) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(&serde_json::to_vec(c).unwrap_or_default())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::util::write_atomic(path, Some(0o600), |f| f.write_all(&serde_json::to_vec(c).unwrap_or_default()))
 }
 
 #[cfg(test)]
