@@ -635,6 +635,34 @@ fn simulator_refusals() {
     );
 }
 
+/// Limits WeChat answers with codes of their own, sent raw past the client's checks: the
+/// simulator's wire check answers the declaration's code, not the generic 40097.
+#[test]
+fn limits_with_their_own_codes_reach_the_simulator() {
+    let sim = Sim::start();
+    let out = ok(&sim.run(&script(
+        r#"
+        approve();
+        shake::apply_ids(#{quantity: 1, apply_reason: "r"});
+        let d = shake::all_devices()[0];
+        fn code(f) { let e = caught(f); if e.kind != "api" { throw `expected an api error: ${e}`; } e.errcode }
+        let ids = [];
+        let pages = [];
+        let long = "";
+        for i in 0..51 { ids.push(#{device_id: d.device_id}); pages.push(i + 1); long += "理理"; }
+        print(code(|| wx::request("POST", "shakearound/device/search", #{type: 1, device_identifiers: ids})));
+        print(code(|| wx::request("POST", "shakearound/page/search", #{type: 1, page_ids: pages})));
+        print(code(|| wx::request("POST", "shakearound/device/bindpage",
+            #{device_identifier: #{device_id: d.device_id}, page_ids: pages.extract(0, 31)})));
+        print(code(|| wx::request("POST", "shakearound/device/applyid", #{quantity: 0, apply_reason: "r"})));
+        print(code(|| wx::request("POST", "shakearound/device/applyid", #{quantity: 1, apply_reason: long})));
+        print(code(|| wx::request("POST", "shakearound/device/search", #{type: 1, device_identifiers: [#{major: 1}]})));
+        "#,
+    )));
+    let codes: Vec<&str> = out.lines().collect();
+    assert_eq!(codes, ["9001024", "9001030", "9001032", "9001022", "9001035", "40097"], "{out}");
+}
+
 #[test]
 fn lottery_refusals_and_bucket_limit() {
     let sim = Sim::start();

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Body, Endpoint, ErrorKind, Method, Ty, Unwrap, WxError};
+use super::{Body, Endpoint, ErrorKind, Method, Ty, Unwrap, WxError, wire};
 
 /// A request ready for the transport: path, method, query and payload, with no token.
 #[derive(Debug, Clone)]
@@ -87,7 +87,9 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
             return Err(WxError::input(api, key.clone(), msg));
         }
     }
-    let mut wire = Map::new();
+    let mut body = Map::new();
+    #[cfg(debug_assertions)]
+    let mut sent = Map::new();
     let mut file = None;
     let mut query = Vec::new();
     for f in ep.fields {
@@ -112,22 +114,28 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
             }
             Some(v) => v,
         };
-        let encoded = encode(ep, f.name, f.ty, v)?;
+        let encoded = wire::encode(ep, f.name, f.ty, v)?;
+        #[cfg(debug_assertions)]
+        sent.insert(f.name.to_string(), encoded.clone());
         match (ep.body, f.ty) {
             (Body::Multipart { part }, Ty::File) => file = Some((part, encoded)),
-            (Body::Multipart { .. }, _) | (Body::None, _) => query.push((f.name.to_string(), query_text(&encoded))),
-            (Body::Json, _) if ep.query.contains(&f.name) => query.push((f.name.to_string(), query_text(&encoded))),
-            (Body::Json, _) => {
-                wire.insert(f.name.to_string(), encoded);
+            _ if wire::in_query(ep, f.name) => query.push((f.name.to_string(), wire::query_text(&encoded))),
+            _ => {
+                body.insert(f.name.to_string(), encoded);
             }
         }
+    }
+    // The simulator judges requests with `wire::check`: what the client sends must pass it.
+    #[cfg(debug_assertions)]
+    if let Err(e) = wire::check(ep, &sent) {
+        panic!("{}: the encoding breaks the wire rule ({e:?})", ep.qualified());
     }
     if let Some(check) = ep.extra_check {
         check(ep, &args)?;
     }
     let payload = match ep.body {
         Body::None => Payload::None,
-        Body::Json => Payload::Json(Value::Object(wire)),
+        Body::Json => Payload::Json(Value::Object(body)),
         Body::Multipart { part } => {
             let (_, path) = file.ok_or_else(|| WxError::input(api, part, "missing file"))?;
             let path = path.as_str().unwrap_or_default().to_string();
@@ -150,174 +158,6 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         verify: ep.verify,
         own_codes: ep.own_codes,
     })
-}
-
-/// A wire value as it appears in a query string: strings bare, everything else as JSON.
-fn query_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn bad(ep: &Endpoint, field: &str, expected: impl std::fmt::Display, v: &Value) -> WxError {
-    let mut msg = format!("{}: field \"{field}\" expects {expected}, got {} {}", ep.qualified(), type_name(v), show(v));
-    let expected = expected.to_string();
-    if matches!(v, Value::String(_)) && expected.contains("int") {
-        msg.push_str(" (values read from CSV are strings: convert with parse_int)");
-    } else if matches!(v, Value::String(_)) && expected.contains("number") {
-        msg.push_str(" (values read from CSV are strings: convert with parse_float)");
-    }
-    WxError::input(ep.path, field, msg)
-}
-
-fn as_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        _ => None,
-    }
-}
-
-/// Checks one value and returns its wire form.
-fn encode(ep: &Endpoint, name: &str, ty: Ty, v: &Value) -> Result<Value, WxError> {
-    match ty {
-        Ty::Str { .. } => {
-            let s = v.as_str().ok_or_else(|| bad(ep, name, "a string", v))?;
-            let (len, fits) = ty.measure(s).unwrap_or((0, true));
-            if !fits {
-                return Err(bad(ep, name, format!("a string of {} (this one counts {len})", ty.limits()), v));
-            }
-            Ok(v.clone())
-        }
-        Ty::Int { min, max } => {
-            let n = as_int(v).ok_or_else(|| bad(ep, name, "an int", v))?;
-            if n < min || n > max {
-                return Err(bad(ep, name, format!("an int {}", ty.limits()), v));
-            }
-            Ok(v.clone())
-        }
-        Ty::IdStr | Ty::IdInt => {
-            let digits = match v {
-                Value::Number(_) => as_int(v).filter(|n| *n >= 0).map(|n| n.to_string()),
-                Value::String(s) if s.is_empty() => return Ok(v.clone()),
-                Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => Some(s.clone()),
-                _ => None,
-            }
-            .ok_or_else(|| bad(ep, name, "an id (a non-negative int or a string of digits)", v))?;
-            Ok(if ty == Ty::IdStr {
-                Value::String(digits)
-            } else {
-                digits.parse::<i64>().map(Value::from).map_err(|_| bad(ep, name, "an id that fits in 64 bits", v))?
-            })
-        }
-        // Numbers only, as the contract says: a coordinate read from a sheet and not converted
-        // is the script's mistake to hear about, not a string to pass on.
-        Ty::Decimal => {
-            let f = match v {
-                Value::Number(n) => n.as_f64(),
-                _ => None,
-            }
-            .filter(|f| f.is_finite())
-            .ok_or_else(|| bad(ep, name, "a number", v))?;
-            Ok(Value::String(f.to_string()))
-        }
-        Ty::Hour => {
-            let s = v.as_str().ok_or_else(|| bad(ep, name, "a string HH:MM-HH:MM", v))?;
-            if !valid_hour(s) {
-                return Err(bad(ep, name, "opening hours as HH:MM-HH:MM (e.g. \"10:00-21:00\")", v));
-            }
-            Ok(v.clone())
-        }
-        Ty::PicList => {
-            let urls: Vec<Value> = match v {
-                Value::Array(a) => a.clone(),
-                Value::String(s) => match serde_json::from_str::<Value>(s) {
-                    Ok(Value::Object(o)) => match o.get("list") {
-                        Some(Value::Array(a)) if o.len() == 1 => a.clone(),
-                        _ => return Err(bad(ep, name, "an array of picture URLs or a {\"list\":[...]} string", v)),
-                    },
-                    _ => return Err(bad(ep, name, "an array of picture URLs or a {\"list\":[...]} string", v)),
-                },
-                _ => return Err(bad(ep, name, "an array of picture URLs", v)),
-            };
-            if urls.is_empty() {
-                return Err(bad(ep, name, "at least one picture URL", v));
-            }
-            for (i, u) in urls.iter().enumerate() {
-                let ok = u.as_str().is_some_and(|s| s.starts_with("http://") || s.starts_with("https://"));
-                if !ok {
-                    return Err(bad(ep, &format!("{name}[{i}]"), "an http(s) URL", u).with_field(name));
-                }
-            }
-            match v {
-                Value::String(_) => Ok(v.clone()),
-                _ => Ok(Value::String(json!({ "list": urls }).to_string())),
-            }
-        }
-        Ty::MediaIds { max } => {
-            let ids: Vec<String> = match v {
-                Value::String(s) if s.is_empty() => Vec::new(),
-                Value::String(s) => s.split('|').map(str::to_string).collect(),
-                Value::Array(a) => a
-                    .iter()
-                    .map(|x| x.as_str().map(str::to_string).ok_or_else(|| bad(ep, name, "media ids as strings", x)))
-                    .collect::<Result<_, _>>()?,
-                _ => return Err(bad(ep, name, format!("an array of at most {max} media ids"), v)),
-            };
-            if ids.len() > max {
-                return Err(bad(ep, name, format!("at most {max} media ids (given {})", ids.len()), v));
-            }
-            if ids.iter().any(|s| s.is_empty() || s.contains('|')) {
-                return Err(bad(ep, name, "non-empty media ids", v));
-            }
-            Ok(Value::String(ids.join("|")))
-        }
-        Ty::OneOf(options) => {
-            let s = v.as_str().ok_or_else(|| bad(ep, name, ty.limits(), v))?;
-            if !options.contains(&s) {
-                return Err(bad(ep, name, ty.limits(), v));
-            }
-            Ok(v.clone())
-        }
-        Ty::Url => {
-            let s = v.as_str().ok_or_else(|| bad(ep, name, "an http(s) URL", v))?;
-            if !is_url(s) {
-                return Err(bad(ep, name, "an http(s) URL", v));
-            }
-            Ok(v.clone())
-        }
-        Ty::Date { time } => {
-            let expected = if time {
-                "a date: Unix seconds, \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS\" (UTC+8)"
-            } else {
-                "a date: Unix seconds or \"YYYY-MM-DD\" (midnight UTC+8)"
-            };
-            date_secs(v, time).map(Value::from).ok_or_else(|| bad(ep, name, expected, v))
-        }
-        Ty::Device => device(ep, name, v),
-        Ty::List { item, min, max } => {
-            let a = v.as_array().ok_or_else(|| bad(ep, name, format!("an array ({})", ty.limits()), v))?;
-            if a.len() < min || (max > 0 && a.len() > max) {
-                let n = a.len();
-                return Err(bad(ep, name, format!("an array of {} (given {n})", ty.limits()), v));
-            }
-            a.iter().enumerate().map(|(i, x)| encode(ep, &format!("{name}[{i}]"), *item, x)).collect()
-        }
-        Ty::Object(fields) => object(ep, name, fields, v),
-        Ty::File => {
-            let s = v.as_str().ok_or_else(|| bad(ep, name, "a file path", v))?;
-            let meta = std::fs::metadata(s).map_err(|e| WxError::io(ep.path, s, format!("cannot read {s}: {e}")))?;
-            if !meta.is_file() {
-                return Err(WxError::io(ep.path, s, format!("{s} is not a file")));
-            }
-            Ok(v.clone())
-        }
-    }
-}
-
-/// An `http://` or `https://` URL with something after the scheme.
-pub fn is_url(s: &str) -> bool {
-    ["http://", "https://"].iter().any(|p| s.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -395,123 +235,6 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
-    }
-}
-
-/// A UUID as beacons carry it: 8-4-4-4-12 hexadecimal digits.
-pub fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// A map whose keys are checked against `fields`; nested errors name `name.key`.
-fn object(ep: &Endpoint, name: &str, fields: &[super::Field], v: &Value) -> Result<Value, WxError> {
-    let keys: Vec<&str> = fields.iter().map(|f| f.name).collect();
-    let o = v.as_object().ok_or_else(|| bad(ep, name, format!("a map #{{{}}}", keys.join(", ")), v))?;
-    for k in o.keys() {
-        if !keys.contains(&k.as_str()) {
-            let mut msg = format!("{}: unknown key \"{k}\" in \"{name}\"", ep.qualified());
-            match did_you_mean(k, keys.iter().copied()) {
-                Some(s) => msg.push_str(&format!(", did you mean \"{s}\"?")),
-                None => msg.push_str(&format!(" (keys: {})", keys.join(", "))),
-            }
-            return Err(WxError::input(ep.path, format!("{name}.{k}"), msg));
-        }
-    }
-    let mut out = Map::new();
-    for f in fields {
-        match o.get(f.name) {
-            None | Some(Value::Null) if f.required => {
-                return Err(WxError::input(
-                    ep.path,
-                    format!("{name}.{}", f.name),
-                    format!("{}: \"{name}\" lacks the key \"{}\" ({})", ep.qualified(), f.name, f.ty.name()),
-                ));
-            }
-            None | Some(Value::Null) => {}
-            Some(x) => {
-                out.insert(f.name.to_string(), encode(ep, &format!("{name}.{}", f.name), f.ty, x)?);
-            }
-        }
-    }
-    Ok(Value::Object(out))
-}
-
-pub(crate) const DEVICE_ID: &[super::Field] = &[super::req("device_id", Ty::IdInt, "device id")];
-pub(crate) const DEVICE_UUID: &[super::Field] = &[
-    super::req("uuid", Ty::Str { min: 1, max: 0, cjk2: false }, "beacon UUID"),
-    super::req("major", Ty::Int { min: 0, max: 65_535 }, "beacon major"),
-    super::req("minor", Ty::Int { min: 0, max: 65_535 }, "beacon minor"),
-];
-
-/// Both forms' keys at once, none required by itself: what completion offers inside a
-/// `device_identifier` before the form is clear.
-pub(crate) const DEVICE_KEYS: &[super::Field] = &[
-    super::opt("device_id", Ty::IdInt, "device id (or uuid, major and minor)"),
-    super::opt("uuid", Ty::Str { min: 1, max: 0, cjk2: false }, "beacon UUID (with major and minor)"),
-    super::opt("major", Ty::Int { min: 0, max: 65_535 }, "beacon major"),
-    super::opt("minor", Ty::Int { min: 0, max: 65_535 }, "beacon minor"),
-];
-
-/// A `device_identifier`: exactly `#{device_id}` or `#{uuid, major, minor}`; only the keys given
-/// are sent.
-fn device(ep: &Endpoint, name: &str, v: &Value) -> Result<Value, WxError> {
-    const FORMS: &str = "a device_identifier: #{device_id} or #{uuid, major, minor}";
-    let o = v.as_object().ok_or_else(|| bad(ep, name, FORMS, v))?;
-    let by_id = o.contains_key("device_id");
-    let by_uuid = ["uuid", "major", "minor"].iter().any(|k| o.contains_key(*k));
-    if by_id && by_uuid {
-        return Err(bad(ep, name, format!("{FORMS}, not both"), v));
-    }
-    let known = ["device_id", "uuid", "major", "minor"];
-    if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
-        let mut msg = format!("{}: unknown key \"{k}\" in \"{name}\" (expects {FORMS}", ep.qualified());
-        match did_you_mean(k, known) {
-            Some(s) => msg.push_str(&format!("), did you mean \"{s}\"?")),
-            // A whole device map from search_devices has comment, status, ...: say what to pass.
-            None => msg.push_str("; pass e.g. #{device_id: d.device_id})"),
-        }
-        return Err(WxError::input(ep.path, format!("{name}.{k}"), msg));
-    }
-    if !by_id && !by_uuid {
-        return Err(bad(ep, name, FORMS, v));
-    }
-    let out = object(ep, name, if by_id { DEVICE_ID } else { DEVICE_UUID }, v)?;
-    if let Some(u) = out.get("uuid").and_then(Value::as_str)
-        && !is_uuid(u)
-    {
-        return Err(bad(
-            ep,
-            &format!("{name}.uuid"),
-            "a UUID of the form FDA50693-A4E2-4FB1-AFCF-C6EB07647825",
-            &out["uuid"],
-        ));
-    }
-    Ok(out)
-}
-
-impl WxError {
-    fn with_field(mut self, field: &str) -> Self {
-        self.field = Some(field.to_string());
-        self
-    }
-}
-
-/// `HH:MM-HH:MM` with real clock times (24:00 allowed as an end).
-pub fn valid_hour(s: &str) -> bool {
-    fn clock(t: &str, end: bool) -> bool {
-        let b = t.as_bytes();
-        if b.len() != 5 || b[2] != b':' || !b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit()) {
-            return false;
-        }
-        let h = (b[0] - b'0') * 10 + (b[1] - b'0');
-        let m = (b[3] - b'0') * 10 + (b[4] - b'0');
-        (h < 24 && m < 60) || (end && h == 24 && m == 0)
-    }
-    match s.split_once('-') {
-        Some((a, b)) => clock(a, false) && clock(b, true),
-        None => false,
     }
 }
 
@@ -605,15 +328,6 @@ mod tests {
     }
 
     #[test]
-    fn hours() {
-        assert!(valid_hour("10:00-21:00"));
-        assert!(valid_hour("00:00-24:00"));
-        assert!(!valid_hour("10:00-25:00"));
-        assert!(!valid_hour("9:00-21:00"));
-        assert!(!valid_hour("10:00~21:00"));
-    }
-
-    #[test]
     fn days_round_trip_and_dates_print_in_utc8() {
         for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2026, 11, 23), (2100, 3, 1), (1969, 12, 31)] {
             assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m, d));
@@ -639,13 +353,6 @@ mod tests {
         assert_eq!(date_secs(&json!(1_700_000_000), false), Some(1_700_000_000));
         assert_eq!(date_secs(&json!(-1), false), None);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-    }
-
-    #[test]
-    fn uuids() {
-        assert!(is_uuid("FDA50693-A4E2-4FB1-AFCF-C6EB07647825"));
-        assert!(!is_uuid("FDA50693A4E24FB1AFCFC6EB07647825"));
-        assert!(!is_uuid("FDA50693-A4E2-4FB1-AFCF-C6EB0764782G"));
     }
 
     #[test]

@@ -66,9 +66,13 @@ fn check_upload(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError>
     check_file(ep.path, path, kinds, max, &format!("{ty} media"))
 }
 
+/// What `media::upload_image` takes: jpg or png, under 1 MB (the largest size, inclusive).
+pub const UPLOADIMG_KINDS: &[&str] = &["jpg", "png"];
+pub const UPLOADIMG_MAX: u64 = (1 << 20) - 1;
+
 fn check_image(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
     let path = args.get("path").and_then(Value::as_str).unwrap_or_default();
-    check_file(ep.path, path, &["jpg", "png"], (1 << 20) - 1, "an uploadimg picture")
+    check_file(ep.path, path, UPLOADIMG_KINDS, UPLOADIMG_MAX, "an uploadimg picture")
 }
 
 pub const ENDPOINTS: &[Endpoint] = &[
@@ -83,7 +87,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 "type",
                 Ty::OneOf(&["image", "voice", "video", "thumb"]),
                 "media type: image (<=10 MB jpg/png/gif/bmp), voice (<=2 MB amr/mp3), video (<=10 MB mp4), thumb (<=64 KB jpg)",
-            ),
+            )
+            .answers(40004),
         ],
         body: Body::Multipart { part: "media" },
         unwrap: Unwrap::Fields,

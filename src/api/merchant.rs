@@ -33,7 +33,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 "media ids of the category's certificates; required when the category's sensitive_type is 1",
             ),
             req("headimg_mediaid", NONEMPTY, "avatar: temporary media id from media::upload (jpg/png)"),
-            req("nickname", Ty::Str { min: 4, max: 30, cjk2: true }, "name of the store mini-program"),
+            req("nickname", Ty::Str { min: 4, max: 30, cjk2: true }, "name of the store mini-program").answers(85030),
             req("intro", NONEMPTY, "introduction"),
             opt("org_code", STR, "media id of the business licence; needed after errcode 85024"),
             opt("other_files", Ty::MediaIds { max: 5 }, "supplementary media ids; after errcode 85024"),

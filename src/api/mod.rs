@@ -14,6 +14,7 @@ mod merchant;
 mod poi;
 pub mod shake;
 mod store;
+pub mod wire;
 
 pub use errors::{ErrorKind, WxError};
 
@@ -90,7 +91,7 @@ impl Ty {
     pub fn map_fields(&self) -> Option<Vec<&'static Field>> {
         match self {
             Ty::Object(fields) => Some(fields.iter().collect()),
-            Ty::Device => Some(check::DEVICE_KEYS.iter().collect()),
+            Ty::Device => Some(wire::DEVICE_KEYS.iter().collect()),
             _ => None,
         }
     }
@@ -133,8 +134,10 @@ impl Ty {
                 let unit = if cjk2 { " chars (CJK counts 2)" } else { " chars" };
                 match (min, max) {
                     (0, 0) => String::new(),
+                    (0, m) if cjk2 => format!("at most {} CJK / {m} Latin chars", m / 2),
                     (0, m) => format!("at most {m}{unit}"),
                     (n, 0) => format!("at least {n}{unit}"),
+                    (n, m) if cjk2 => format!("{n}-{m}{unit}: at most {} CJK / {m} Latin", m / 2),
                     (n, m) => format!("{n}-{m}{unit}"),
                 }
             }
@@ -186,14 +189,30 @@ pub struct Field {
     pub ty: Ty,
     pub required: bool,
     pub doc: &'static str,
+    /// The errcode WeChat answers when this field breaks its type's limits, where the documents
+    /// give it one of its own (a device remark over its width: 9001034); 0 means the generic
+    /// 40097. The wire check answers it, so client and simulator agree on it.
+    pub code: i64,
+}
+
+impl Field {
+    /// The same field, answered with `code` when it breaks its limits.
+    pub const fn answers(self, code: i64) -> Field {
+        Field { code, ..self }
+    }
+
+    /// The errcode for a value of this field that breaks its limits.
+    pub fn errcode(&self) -> i64 {
+        if self.code == 0 { wire::INVALID_ARGS } else { self.code }
+    }
 }
 
 /// Shorthand constructors, so declarations read as tables.
 pub const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Field {
-    Field { name, ty, required: true, doc }
+    Field { name, ty, required: true, doc, code: 0 }
 }
 pub const fn opt(name: &'static str, ty: Ty, doc: &'static str) -> Field {
-    Field { name, ty, required: false, doc }
+    Field { name, ty, required: false, doc, code: 0 }
 }
 pub const fn text(max: usize) -> Ty {
     Ty::Str { min: 0, max, cjk2: false }
@@ -272,7 +291,7 @@ impl Endpoint {
     pub fn hint(&self, code: i64) -> Option<String> {
         match self.own_codes.iter().find(|(c, _)| *c == code) {
             Some((_, h)) => Some((*h).to_string()),
-            None => errors::hint(code).map(|(zh, en)| format!("{zh} / {en}")),
+            None => errors::hint(code),
         }
     }
 
@@ -351,3 +370,43 @@ pub const TOKEN_PATH: &str = "cgi-bin/token";
 
 /// Error codes that mean the access token must be refreshed.
 pub const TOKEN_ERRCODES: &[i64] = &[40001, 40014, 42001];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits column is rendered from the type: a field's doc that states its own limit
+    /// again would go stale the day the limit changes.
+    #[test]
+    fn field_docs_do_not_restate_their_limits() {
+        fn numbers(ty: &Ty) -> Vec<String> {
+            let n = |x: usize| (x > 1).then(|| x.to_string());
+            match *ty {
+                Ty::Str { max, cjk2, .. } => {
+                    let mut v: Vec<String> = n(max).into_iter().collect();
+                    if cjk2 {
+                        v.extend(n(max / 2));
+                    }
+                    v
+                }
+                // Small ranges are enumerations (`type` 1-3), whose doc names each value.
+                Ty::Int { max, .. } if max != i64::MAX && max >= 10 => vec![max.to_string()],
+                Ty::MediaIds { max } => n(max).into_iter().collect(),
+                Ty::List { max, .. } => n(max).into_iter().collect(),
+                _ => Vec::new(),
+            }
+        }
+        let mut stale = Vec::new();
+        for ep in endpoints() {
+            for f in ep.fields {
+                let words: Vec<&str> = f.doc.split(|c: char| !c.is_ascii_digit()).collect();
+                for num in numbers(&f.ty) {
+                    if words.contains(&num.as_str()) {
+                        stale.push(format!("{}: the doc of {} restates {num}: {:?}", ep.qualified(), f.name, f.doc));
+                    }
+                }
+            }
+        }
+        assert!(stale.is_empty(), "{}", stale.join("\n"));
+    }
+}

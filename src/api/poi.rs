@@ -10,7 +10,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &["begin", "limit"],
         fields: &[
             req("begin", Ty::Int { min: 0, max: i64::MAX }, "index of the first legacy store, from 0"),
-            req("limit", Ty::Int { min: 1, max: 50 }, "stores per page, at most 50"),
+            req("limit", Ty::Int { min: 1, max: 50 }, "stores per page"),
         ],
         unwrap: Unwrap::BusinessList,
         doc: "Legacy stores with their migration state. `upgrade_status`: 0 to migrate, 1 failed (see `upgrade_comment`), 2 migrating, 3 done, 4 not allowed (delete with poi::delete). Migrate 0 and 1 with store::add and `poi_id`, `map_poi_id` = `mapid`.",

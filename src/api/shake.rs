@@ -27,8 +27,25 @@ const fn ids(min: usize, max: usize) -> Ty {
 const DATE: Ty = Ty::Date { time: false };
 const DATETIME: Ty = Ty::Date { time: true };
 const BEGIN: Ty = Ty::Int { min: 0, max: i64::MAX };
-const COUNT50: Ty = Ty::Int { min: 1, max: 50 };
-const COUNT1000: Ty = Ty::Int { min: 1, max: 1000 };
+const COUNT50: Ty = Ty::Int { min: 1, max: PAGE_MAX as i64 };
+const COUNT1000: Ty = Ty::Int { min: 1, max: BATCH_MAX as i64 };
+
+/// Rows a list call answers at most (`count`), and ids one search takes (`device_identifiers`,
+/// `page_ids`).
+pub const PAGE_MAX: usize = 50;
+/// Devices a group call takes at most, and groups or a group's devices a call lists.
+pub const BATCH_MAX: usize = 1000;
+/// Pages one device shows at most.
+pub const DEVICE_PAGES_MAX: usize = 30;
+/// Rows a page of the statistics lists holds.
+pub const STATS_PAGE: usize = 50;
+/// Device ids one account may hold, counting applications in review.
+pub const MAX_IDS: u64 = 10_000;
+/// The largest device id application the quick review decides.
+pub const QUICK_REVIEW: i64 = 500;
+/// Groups per account, devices per group.
+pub const MAX_GROUPS: usize = 1000;
+pub const MAX_GROUP_DEVICES: usize = 10_000;
 const PRIZE: &[Field] = &[req("ticket", NONEMPTY, "red-packet ticket")];
 
 /// Codes every call can answer: the account is not (yet) approved.
@@ -223,7 +240,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         name: "register",
         path: "shakearound/account/register",
         fields: &[
-            req("name", cjk(1, 40), "contact name, <=20 CJK / 40 Latin"),
+            req("name", cjk(1, 40), "contact name").answers(9001001),
             req("phone_number", NONEMPTY, "contact phone"),
             req("email", NONEMPTY, "contact email"),
             req("industry_id", NONEMPTY, "industry code as a string (keep leading zeros: \"0118\")"),
@@ -232,7 +249,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 Ty::List { item: &Ty::Url, min: 0, max: 0 },
                 "URLs of qualification pictures (upload_material type license); may be empty",
             ),
-            req("apply_reason", cjk(1, 500), "reason, <=250 CJK / 500 Latin"),
+            req("apply_reason", cjk(1, 500), "reason").answers(9001001),
         ],
         unwrap: Unwrap::Nothing,
         creates: true,
@@ -263,10 +280,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
             req(
                 "quantity",
                 Ty::Int { min: 1, max: i64::MAX },
-                "number of device ids; more than 500 needs manual review",
-            ),
-            req("apply_reason", cjk(1, 200), "reason, <=100 CJK / 200 Latin"),
-            opt("comment", cjk(0, 30), "remark, <=15 CJK / 30 Latin"),
+                "number of device ids; more than the quick review takes needs manual review",
+            )
+            .answers(9001022),
+            req("apply_reason", cjk(1, 200), "reason").answers(9001035),
+            opt("comment", cjk(0, 30), "remark").answers(9001035),
             opt("poi_id", ID, "store the devices belong to"),
         ],
         creates: true,
@@ -274,7 +292,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         mutates: true,
         doc: "Applies for device ids (UUID, major, minor). Up to 500 pass the quick review; more stay in review (`audit_status` 1) for up to three working days. An account holds at most 10,000 ids. Poll shake::apply_status(apply_id); the devices appear in shake::all_devices(apply_id) once approved.",
         returns: "#{apply_id, audit_status, audit_comment}",
-        errors: &[9001020, 9001021, 9001022, 9001033, 9001042],
+        errors: &[9001020, 9001021, 9001022, 9001033, 9001035, 9001042],
         example: "let a = shake::apply_ids(#{quantity: 3, apply_reason: \"测试\", comment: \"一楼\"});\nprint(`apply ${a.apply_id}`);",
         ..SHAKE
     },
@@ -298,14 +316,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 Ty::Int { min: 1, max: 3 },
                 "1: by device_identifiers; 2: all, paged by last_seen; 3: one application, paged",
             ),
-            opt("device_identifiers", devices(50), "type 1: at most 50 device identifiers"),
+            opt("device_identifiers", devices(PAGE_MAX), "type 1: the devices").answers(9001024),
             opt("apply_id", ID, "type 3: the application"),
             opt(
                 "last_seen",
                 Ty::Int { min: 0, max: i64::MAX },
                 "types 2 and 3: last device_id of the previous page, 0 for the first",
             ),
-            opt("count", COUNT50, "types 2 and 3: devices per page, at most 50"),
+            opt("count", COUNT50, "types 2 and 3: devices per page"),
         ],
         doc: "Devices by identifiers (type 1), all of them (type 2) or one application's (type 3), the last two paged by `last_seen`. `status` 0 inactive, 1 activated, 2 active. shake::all_devices() pages for you.",
         returns: "#{devices, total_count}; each device #{device_id, uuid, major, minor, comment, status, poi_id, last_active_time}",
@@ -319,7 +337,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "shakearound/device/update",
         fields: &[
             req("device_identifier", DEVICE, "#{device_id} or #{uuid, major, minor}"),
-            req("comment", cjk(0, 30), "remark, <=15 CJK / 30 Latin"),
+            req("comment", cjk(0, 30), "remark").answers(9001034),
         ],
         unwrap: Unwrap::Nothing,
         mutates: true,
@@ -350,7 +368,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "shakearound/device/bindpage",
         fields: &[
             req("device_identifier", DEVICE, "#{device_id} or #{uuid, major, minor}"),
-            req("page_ids", ids(0, 30), "the device's pages, replacing the current ones; at most 30, [] unbinds all"),
+            req("page_ids", ids(0, DEVICE_PAGES_MAX), "the device's pages, replacing the current ones; [] unbinds all")
+                .answers(9001032),
         ],
         unwrap: Unwrap::Nothing,
         mutates: true,
@@ -367,7 +386,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             opt("device_identifier", DEVICE, "type 1: the device"),
             opt("page_id", ID, "type 2: the page"),
             opt("begin", BEGIN, "type 2: index of the first relation, from 0"),
-            opt("count", COUNT50, "type 2: relations per page, at most 50"),
+            opt("count", COUNT50, "type 2: relations per page"),
         ],
         doc: "Device-page relations, from either side.",
         returns: "#{relations, total_count}; each #{device_id, uuid, major, minor, page_id}",
@@ -382,16 +401,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
         sample: r#"{"data":{"page_id":0},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/page/add",
         fields: &[
-            req("title", cjk(1, 12), "main title, <=6 CJK / 12 Latin"),
-            req("description", cjk(1, 14), "subtitle, <=7 CJK / 14 Latin"),
+            req("title", cjk(1, 12), "main title").answers(9001027),
+            req("description", cjk(1, 14), "subtitle").answers(9001027),
             req("page_url", Ty::Url, "the page opened after a shake"),
             req("icon_url", Ty::Url, "icon URL from shake::upload_material(path, \"icon\")"),
-            opt("comment", cjk(0, 30), "remark, <=15 CJK / 30 Latin"),
+            opt("comment", cjk(0, 30), "remark").answers(9001027),
         ],
         creates: true,
         verify: "shake::all_pages()",
         mutates: true,
-        doc: "Adds a page shown when a device is shaken. Lengths: title <=6 CJK/12 Latin, description <=7 CJK/14 Latin.",
+        doc: "Adds a page shown when a device is shaken.",
         returns: "#{page_id}",
         errors: &[9001020, 9001027],
         example: "let icon = shake::upload_material(sandbox::sample(\"logo.png\"), \"icon\");\nlet p = shake::add_page(#{title: \"欢迎光临\", description: \"摇一摇领优惠\", page_url: \"https://example.com/welcome\", icon_url: icon});\nprint(`page ${p.page_id}`);",
@@ -403,11 +422,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "shakearound/page/update",
         fields: &[
             req("page_id", ID, "the page"),
-            req("title", cjk(1, 12), "main title, <=6 CJK / 12 Latin"),
-            req("description", cjk(1, 14), "subtitle, <=7 CJK / 14 Latin"),
+            req("title", cjk(1, 12), "main title").answers(9001027),
+            req("description", cjk(1, 14), "subtitle").answers(9001027),
             req("page_url", Ty::Url, "the page opened after a shake"),
             req("icon_url", Ty::Url, "icon URL from shake::upload_material(path, \"icon\")"),
-            opt("comment", cjk(0, 30), "remark, <=15 CJK / 30 Latin"),
+            opt("comment", cjk(0, 30), "remark").answers(9001027),
         ],
         mutates: true,
         doc: "Replaces a page's title, description, URL, icon and remark (every required field of add_page is required).",
@@ -421,9 +440,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "shakearound/page/search",
         fields: &[
             req("type", Ty::Int { min: 1, max: 2 }, "1: by page_ids; 2: all, paged by begin/count"),
-            opt("page_ids", ids(1, 50), "type 1: at most 50 page ids"),
+            opt("page_ids", ids(1, PAGE_MAX), "type 1: the pages").answers(9001030),
             opt("begin", BEGIN, "type 2: index of the first page, from 0"),
-            opt("count", COUNT50, "type 2: pages per call, at most 50"),
+            opt("count", COUNT50, "type 2: pages per call"),
         ],
         doc: "Pages by id (type 1) or all of them, paged (type 2). shake::all_pages() pages for you.",
         returns: "#{pages, total_count}; each #{page_id, title, description, icon_url, page_url, comment}",
@@ -451,7 +470,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &["path", "type"],
         fields: &[
             req("path", Ty::File, "local picture: icon jpg/png/gif, square, <=200x200 px; license <=2 MB"),
-            req("type", Ty::OneOf(&["icon", "license"]), "icon (for add_page) or license (for register)"),
+            req("type", Ty::OneOf(&["icon", "license"]), "icon (for add_page) or license (for register)")
+                .answers(9001001),
         ],
         body: Body::Multipart { part: "media" },
         unwrap: Unwrap::DataPath(&["pic_url"]),
@@ -497,7 +517,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "shakearound/statistics/devicelist",
         fields: &[
             req("date", DATE, "the day: Unix seconds or \"YYYY-MM-DD\" (UTC+8)"),
-            req("page_index", Ty::Int { min: 1, max: i64::MAX }, "page of results, from 1 (50 devices a page)"),
+            req("page_index", Ty::Int { min: 1, max: i64::MAX }, "page of results, from 1"),
         ],
         unwrap: Unwrap::MergeData,
         doc: "One day's counts of every device with activity (devices without any are left out), 50 a page.",
@@ -526,7 +546,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "shakearound/statistics/pagelist",
         fields: &[
             req("date", DATE, "the day: Unix seconds or \"YYYY-MM-DD\" (UTC+8)"),
-            req("page_index", Ty::Int { min: 1, max: i64::MAX }, "page of results, from 1 (50 pages a page)"),
+            req("page_index", Ty::Int { min: 1, max: i64::MAX }, "page of results, from 1"),
         ],
         unwrap: Unwrap::MergeData,
         doc: "One day's counts of every page with activity (pages without any are left out), 50 a page.",
@@ -540,7 +560,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         name: "add_group",
         sample: r#"{"data":{"group_id":0,"group_name":""},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/device/group/add",
-        fields: &[req("group_name", cjk(1, 200), "group name, <=100 CJK / 200 Latin")],
+        fields: &[req("group_name", cjk(1, 200), "group name").answers(9001001)],
         creates: true,
         verify: "shake::all_groups()",
         mutates: true,
@@ -554,7 +574,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         name: "update_group",
         path: "shakearound/device/group/update",
         params: &["group_id", "group_name"],
-        fields: &[req("group_id", ID, "the group"), req("group_name", cjk(1, 200), "new name, <=100 CJK / 200 Latin")],
+        fields: &[req("group_id", ID, "the group"), req("group_name", cjk(1, 200), "new name").answers(9001001)],
         unwrap: Unwrap::Nothing,
         mutates: true,
         doc: "Renames a device group.",
@@ -578,10 +598,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         name: "list_groups",
         path: "shakearound/device/group/getlist",
         params: &["begin", "count"],
-        fields: &[
-            req("begin", BEGIN, "index of the first group, from 0"),
-            req("count", COUNT1000, "groups per call, at most 1000"),
-        ],
+        fields: &[req("begin", BEGIN, "index of the first group, from 0"), req("count", COUNT1000, "groups per call")],
         doc: "One page of device groups. shake::all_groups() pages for you.",
         returns: "#{total_count, groups}; each #{group_id, group_name}",
         errors: &[9001020, 9001036],
@@ -594,7 +611,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         fields: &[
             req("group_id", ID, "the group"),
             req("begin", BEGIN, "index of the first device, from 0"),
-            req("count", COUNT1000, "devices per call, at most 1000"),
+            req("count", COUNT1000, "devices per call"),
         ],
         doc: "A device group with one page of its devices.",
         returns: "#{group_id, group_name, total_count, devices}; each device #{device_id, uuid, major, minor, comment, poi_id}",
@@ -607,7 +624,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "shakearound/device/group/adddevice",
         fields: &[
             req("group_id", ID, "the group"),
-            req("device_identifiers", devices(1000), "at most 1000 devices a call; a group holds at most 10,000"),
+            req("device_identifiers", devices(BATCH_MAX), "the devices; a group holds at most 10,000"),
         ],
         unwrap: Unwrap::Nothing,
         mutates: true,
@@ -619,10 +636,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         name: "remove_group_devices",
         path: "shakearound/device/group/deletedevice",
-        fields: &[
-            req("group_id", ID, "the group"),
-            req("device_identifiers", devices(1000), "at most 1000 devices a call"),
-        ],
+        fields: &[req("group_id", ID, "the group"), req("device_identifiers", devices(BATCH_MAX), "the devices")],
         unwrap: Unwrap::Nothing,
         mutates: true,
         doc: "Removes devices from a group (at most 1,000 a call).",

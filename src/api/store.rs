@@ -76,7 +76,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &["offset", "limit"],
         fields: &[
             req("offset", super::Ty::Int { min: 0, max: i64::MAX }, "index of the first store, from 0"),
-            req("limit", super::Ty::Int { min: 0, max: 50 }, "stores per page, at most 50; 0 means 20"),
+            req("limit", super::Ty::Int { min: 0, max: 50 }, "stores per page; 0 means 20"),
         ],
         unwrap: Unwrap::BusinessList,
         doc: "One page of stores. store::all() pages through every store.",

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
+use super::routes::Handler;
 use super::{AuditEvent, AuditKind, Reply, State, invalid, ok_data, str_field, with_rid};
 
 /// POIs generated per district.
@@ -92,7 +93,7 @@ pub(crate) fn area(id: u32) -> Option<&'static Area> {
     DISTRICTS.areas.get(&id)
 }
 
-/// `wxa/get_district`
+/// `map::districts`
 pub(crate) fn districts() -> Reply {
     Reply::Raw(DISTRICTS.answer.as_str())
 }
@@ -310,11 +311,11 @@ pub(crate) fn lookup(st: &State, uid: &str) -> Option<Poi> {
     st.map.created.iter().find(|c| c.status == Created::Approved && c.poi.uid == uid).map(|c| c.poi.clone())
 }
 
-/// `wxa/search_map_poi`
+/// `map::search_poi`
 pub(crate) fn search(st: &State, b: &Map<String, Value>) -> Value {
     let id = b.get("districtid").and_then(Value::as_u64).and_then(|d| u32::try_from(d).ok());
     let Some(district) = id.filter(|d| area(*d).is_some()) else {
-        return invalid("districtid is not a district of wxa/get_district");
+        return invalid("districtid is not a district of map::districts()");
     };
     let keyword = str_field(b, "keyword");
     let created = st
@@ -329,18 +330,18 @@ pub(crate) fn search(st: &State, b: &Map<String, Value>) -> Value {
 }
 
 /// This endpoint's own error shape: `{"errcode":N,"error":"msg","data":null}`.
-fn poi_err(code: i64, msg: &str) -> Value {
-    json!({ "errcode": code, "error": with_rid(msg), "data": null })
+fn poi_err(code: i64, detail: &str) -> Value {
+    json!({ "errcode": code, "error": with_rid(&crate::api::errors::errmsg(code, detail)), "data": null })
 }
 
-/// `wxa/create_map_poi`
+/// `map::create_poi`
 pub(crate) fn create(st: &mut State, b: &Map<String, Value>) -> Value {
     if !st.merchant.approved() {
-        return poi_err(85053, "请先成功创建门店后再调用");
+        return poi_err(85053, "");
     }
     let district = str_field(b, "districtid").parse::<u32>().ok().filter(|d| area(*d).is_some());
     let Some(district) = district else {
-        return poi_err(40097, "invalid args: districtid is not a district of wxa/get_district");
+        return poi_err(40097, "districtid is not a district of map::districts()");
     };
     let coord = |k: &str, limit: f64| {
         let v = match b.get(k) {
@@ -351,7 +352,7 @@ pub(crate) fn create(st: &mut State, b: &Map<String, Value>) -> Value {
         v.filter(|f| f.is_finite() && f.abs() <= limit)
     };
     let (Some(lng), Some(lat)) = (coord("longitude", 180.0), coord("latitude", 90.0)) else {
-        return poi_err(40097, "invalid args: longitude must be in -180..180 and latitude in -90..90");
+        return poi_err(40097, "longitude must be in -180..180 and latitude in -90..90");
     };
     let field = |k: &str| str_field(b, k).to_string();
     let street = field("address");
@@ -405,6 +406,15 @@ pub(crate) fn decide(st: &mut State, audit_id: u64, idx: usize) -> Option<AuditE
             ("sh_remark", json!(remark)),
         ],
     ))
+}
+
+/// This family's behaviour, by endpoint (see `routes`).
+pub(crate) fn handlers() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("map::districts", Handler::Call(|_, _| districts())),
+        ("map::search_poi", Handler::Call(|st, b| search(st, b).into())),
+        ("map::create_poi", Handler::Call(|st, b| create(st, b).into())),
+    ]
 }
 
 #[cfg(test)]

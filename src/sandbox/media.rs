@@ -1,5 +1,5 @@
-//! Media uploads: temporary material (`cgi-bin/media/upload`), whose ids the merchant and store
-//! calls take, and permanent pictures (`cgi-bin/media/uploadimg`), whose URLs go into pic_list.
+//! Media uploads: temporary material (`media::upload`), whose ids the merchant and store
+//! calls take, and permanent pictures (`media::upload_image`), whose URLs go into pic_list.
 //!
 //! Files are judged by their first bytes with the same rules as the client (`api::media`), so
 //! the sandbox refuses what WeChat would refuse even from clients that skip the local checks.
@@ -8,14 +8,11 @@ use std::collections::HashMap;
 
 use axum::extract::Multipart;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::{Shared, err, random_id, unix_now};
-use crate::api::Endpoint;
-use crate::api::media::{media_limits, sniff};
-
-/// Largest picture `uploadimg` takes (the documents: under 1 MB).
-const UPLOADIMG_MAX: usize = (1 << 20) - 1;
+use super::routes::Handler;
+use super::{State, fail, random_id, str_field, unix_now};
+use crate::api::media::{UPLOADIMG_KINDS, UPLOADIMG_MAX, media_limits, sniff};
 
 /// Issued temporary media ids.
 #[derive(Default)]
@@ -50,35 +47,37 @@ pub(crate) async fn read_part(mp: Option<Multipart>, part: &str) -> Result<Vec<u
     Err(PartError::Missing)
 }
 
-/// `cgi-bin/media/upload` and `cgi-bin/media/uploadimg`.
-pub(crate) async fn upload(
-    sh: &Shared,
-    ep: &Endpoint,
-    part: &str,
-    q: &HashMap<String, String>,
-    mp: Option<Multipart>,
-) -> Value {
-    let image_only = ep.path == "cgi-bin/media/uploadimg";
-    let ty = q.get("type").map(String::as_str).unwrap_or("");
-    let (kinds, max): (&[&str], usize) = if image_only {
-        (&["jpg", "png"], UPLOADIMG_MAX)
+/// This family's behaviour, by endpoint (see `routes`).
+pub(crate) fn handlers() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("media::upload", Handler::Upload(|st, b, file| upload(st, false, b, file).into())),
+        ("media::upload_image", Handler::Upload(|st, b, file| upload(st, true, b, file).into())),
+    ]
+}
+
+/// Temporary material (`media::upload`), or with `image_only` a permanent picture
+/// (`media::upload_image`).
+fn upload(st: &mut State, image_only: bool, b: &Map<String, Value>, file: Result<Vec<u8>, PartError>) -> Value {
+    let ty = str_field(b, "type");
+    let (kinds, max): (&[&str], u64) = if image_only {
+        (UPLOADIMG_KINDS, UPLOADIMG_MAX)
     } else {
         match media_limits(ty) {
-            Some((kinds, max)) => (kinds, max as usize),
-            None => return err(40004, "invalid media type"),
+            Some(limits) => limits,
+            None => return fail(40004, ""),
         }
     };
-    let bytes = match read_part(mp, part).await {
+    let bytes = match file {
         Ok(b) => b,
-        Err(PartError::Missing) => return err(41005, "media data missing"),
-        Err(PartError::TooLarge) if image_only => return err(40009, "invalid image size"),
-        Err(PartError::TooLarge) => return err(40006, "invalid meida size"),
+        Err(PartError::Missing) => return fail(41005, ""),
+        Err(PartError::TooLarge) if image_only => return fail(40009, ""),
+        Err(PartError::TooLarge) => return fail(40006, ""),
     };
-    if bytes.len() > max {
-        return if image_only { err(40009, "invalid image size") } else { err(40006, "invalid meida size") };
+    if bytes.len() as u64 > max {
+        return if image_only { fail(40009, "") } else { fail(40006, "") };
     }
     let Some(kind) = sniff(&bytes).filter(|k| kinds.contains(k)) else {
-        return err(40005, "invalid file type");
+        return fail(40005, "");
     };
     let id = random_id(64);
     if image_only {
@@ -86,6 +85,6 @@ pub(crate) async fn upload(
         return json!({ "url": format!("http://mmbiz.qpic.cn/sandbox/{id}/0?wx_fmt={fmt}") });
     }
     let created_at = unix_now();
-    sh.state().media.ids.insert(id.clone(), (ty.to_string(), created_at));
+    st.media.ids.insert(id.clone(), (ty.to_string(), created_at));
     json!({ "type": ty, "media_id": id, "created_at": created_at })
 }

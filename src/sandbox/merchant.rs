@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
-use super::{AuditEvent, AuditKind, Reply, State, err, invalid, media_ids, ok, ok_data, str_field};
+use super::routes::Handler;
+use super::{AuditEvent, AuditKind, Reply, State, fail, invalid, media_ids, ok, ok_data, str_field};
 
 /// Avatar or intro changes allowed (WeChat limits them per month; the sandbox per account).
 const MAX_MODIFICATIONS: u32 = 5;
@@ -208,7 +209,7 @@ fn category(first: i64, second: i64) -> Option<&'static Sub> {
     CATEGORIES.iter().find(|c| c.id == first)?.children.iter().find(|s| s.id == second)
 }
 
-/// `wxa/get_merchant_category`
+/// `merchant::categories`
 pub(crate) fn categories() -> Reply {
     Reply::Raw(CATEGORY_ANSWER.as_str())
 }
@@ -227,7 +228,7 @@ fn unknown_media<'a>(st: &State, ids: impl IntoIterator<Item = &'a str>) -> Opti
     ids.into_iter().find(|id| !id.is_empty() && !st.media.known(id))
 }
 
-/// `wxa/apply_merchant`
+/// `merchant::apply`
 pub(crate) fn apply(st: &mut State, b: &Map<String, Value>) -> Value {
     let first = b.get("first_catid").and_then(Value::as_i64).unwrap_or(-1);
     let second = b.get("second_catid").and_then(Value::as_i64).unwrap_or(-1);
@@ -235,25 +236,22 @@ pub(crate) fn apply(st: &mut State, b: &Map<String, Value>) -> Value {
         return invalid(format!("second_catid {second} is not a second-level category under first_catid {first}"));
     };
     let nickname = str_field(b, "nickname").trim();
-    // The width rule is the declaration's; WeChat answers it with its own code, 85030.
-    let width_ok = crate::api::by_path("wxa/apply_merchant")
-        .and_then(|ep| ep.field("nickname"))
-        .and_then(|f| f.ty.measure(nickname))
-        .is_none_or(|(_, fits)| fits);
-    if !width_ok || !nickname_chars_ok(nickname) {
-        return err(85030, "名称长度为4-30个字符(一个中文占两个字符),不能含有特殊字符及“微信”等保留字");
+    // The width is the declaration's and the wire check answers it (85030); the characters are
+    // judged here.
+    if !nickname_chars_ok(nickname) {
+        return fail(85030, "");
     }
     let lower = nickname.to_lowercase();
     if RESERVED_WORDS.iter().any(|w| lower.contains(w)) {
-        return err(85033, "名称不能包含违反公众平台协议、相关法律法规和政策的内容,不得使用“微信”等保留字");
+        return fail(85033, "");
     }
     match st.merchant.status {
-        2 => return err(85050, "正在审核中,请勿重复提交"),
+        2 => return fail(85050, ""),
         1 => return invalid("merchant already created"),
         _ => {}
     }
     if TAKEN_NAMES.iter().any(|t| t.eq_ignore_ascii_case(nickname)) {
-        return err(85029, "商家名称已被占用,请换一个重试");
+        return fail(85029, "");
     }
     let quals = media_ids(b, "qualification_list");
     let given = [str_field(b, "headimg_mediaid"), str_field(b, "org_code")]
@@ -261,7 +259,7 @@ pub(crate) fn apply(st: &mut State, b: &Map<String, Value>) -> Value {
         .chain(quals.iter().copied())
         .chain(media_ids(b, "other_files"));
     if let Some(id) = unknown_media(st, given) {
-        return err(85056, format!("invalid media_id {id}"));
+        return fail(85056, format!("invalid media_id {id}"));
     }
     if !cat.quals.is_empty() && quals.is_empty() {
         return invalid(format!("qualification_list required for this category ({})", cat.quals.join("、")));
@@ -298,23 +296,23 @@ pub(crate) fn decide(st: &mut State, audit_id: u64) -> Option<AuditEvent> {
     ))
 }
 
-/// `wxa/get_merchant_audit_info`
+/// `merchant::audit_info`
 pub(crate) fn audit_info(st: &State) -> Value {
     let m = &st.merchant;
     ok_data(json!({ "audit_id": m.audit_id, "status": m.status, "reason": m.reason }))
 }
 
-/// `wxa/modify_merchant`
+/// `merchant::modify`
 pub(crate) fn modify(st: &mut State, b: &Map<String, Value>) -> Value {
     if !st.merchant.approved() {
-        return err(85053, "请先成功创建门店后再调用");
+        return fail(85053, "");
     }
     let head = str_field(b, "headimg_mediaid");
     if let Some(id) = unknown_media(st, [head]) {
-        return err(85056, format!("invalid media_id {id}"));
+        return fail(85056, format!("invalid media_id {id}"));
     }
     if st.merchant.modifications >= MAX_MODIFICATIONS {
-        return err(85049, "头像或者简介修改达到每个月上限");
+        return fail(85049, "");
     }
     let m = &mut st.merchant;
     m.modifications += 1;
@@ -323,6 +321,16 @@ pub(crate) fn modify(st: &mut State, b: &Map<String, Value>) -> Value {
         m.intro = intro.to_string();
     }
     ok()
+}
+
+/// This family's behaviour, by endpoint (see `routes`).
+pub(crate) fn handlers() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("merchant::categories", Handler::Call(|_, _| categories())),
+        ("merchant::apply", Handler::Call(|st, b| apply(st, b).into())),
+        ("merchant::audit_info", Handler::Call(|st, _| audit_info(st).into())),
+        ("merchant::modify", Handler::Call(|st, b| modify(st, b).into())),
+    ]
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod map;
 mod media;
 mod merchant;
 pub mod push;
+mod routes;
 mod shake;
 mod store;
 
@@ -32,7 +33,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::api::{self, Body, Endpoint, Method, Ty};
+use crate::api::{self, Body, Method, wire};
+use media::read_part;
 
 /// The sandbox's fixed appid.
 pub const APPID: &str = "wxsandbox";
@@ -334,11 +336,11 @@ impl Shared {
     /// 41001 / 40001 / 42001 for a missing, unknown or expired token.
     fn check_token(&self, token: &str) -> Result<(), Value> {
         if token.is_empty() {
-            return Err(err(41001, "access_token missing"));
+            return Err(fail(41001, ""));
         }
         match self.state().tokens.get(token) {
-            None => Err(err(40001, "invalid credential, access_token is invalid or not latest")),
-            Some(exp) if Instant::now() >= *exp => Err(err(42001, "access_token expired")),
+            None => Err(fail(40001, "")),
+            Some(exp) if Instant::now() >= *exp => Err(fail(42001, "")),
             Some(_) => Ok(()),
         }
     }
@@ -479,14 +481,15 @@ pub(crate) fn with_rid(msg: &str) -> String {
     format!("{msg} rid: {}", rid())
 }
 
-/// An error answer.
-pub(crate) fn err(code: i64, msg: impl AsRef<str>) -> Value {
-    json!({ "errcode": code, "errmsg": with_rid(msg.as_ref()) })
+/// An error answer: WeChat's errmsg for `code` (from `api::errors`), the detail after a colon,
+/// and a request id, as WeChat ends its messages.
+pub(crate) fn fail(code: i64, detail: impl AsRef<str>) -> Value {
+    json!({ "errcode": code, "errmsg": with_rid(&api::errors::errmsg(code, detail.as_ref())) })
 }
 
 /// 40097 naming what is wrong.
 pub(crate) fn invalid(detail: impl AsRef<str>) -> Value {
-    err(40097, format!("invalid args: {}", detail.as_ref()))
+    fail(wire::INVALID_ARGS, detail)
 }
 
 pub(crate) fn ok() -> Value {
@@ -519,17 +522,6 @@ pub(crate) fn int_field(b: &Map<String, Value>, k: &str) -> Option<i64> {
 /// A `|`-joined media id field as a list (empty when not given).
 pub(crate) fn media_ids<'a>(b: &'a Map<String, Value>, k: &str) -> Vec<&'a str> {
     str_field(b, k).split('|').filter(|s| !s.is_empty()).collect()
-}
-
-/// The URLs of a `{"list":[...]}` string: at least one, each http(s).
-pub(crate) fn pic_urls(s: &str) -> Option<Vec<String>> {
-    let v: Value = serde_json::from_str(s).ok()?;
-    let list = v.as_object()?.get("list")?.as_array()?;
-    let urls: Vec<String> = list
-        .iter()
-        .map(|u| u.as_str().filter(|s| s.starts_with("http://") || s.starts_with("https://")).map(str::to_string))
-        .collect::<Option<_>>()?;
-    (!urls.is_empty()).then_some(urls)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -605,17 +597,17 @@ async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
 /// `cgi-bin/token`: issues a new token; older ones stay valid until their own expiry.
 fn token(sh: &Shared, method: &HttpMethod, q: &HashMap<String, String>) -> Value {
     if method != HttpMethod::GET {
-        return err(43001, "require GET method");
+        return fail(43001, "");
     }
     let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
     if get("grant_type") != "client_credential" {
-        return err(40002, "invalid grant_type");
+        return fail(40002, "");
     }
     if get("appid") != APPID {
-        return err(40013, "invalid appid");
+        return fail(40013, "");
     }
     if get("secret") != SECRET {
-        return err(40125, "invalid appsecret");
+        return fail(40125, "");
     }
     let tok = random_id(96);
     let now = Instant::now();
@@ -630,234 +622,58 @@ fn token(sh: &Shared, method: &HttpMethod, q: &HashMap<String, String>) -> Value
 }
 
 async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, String>, req: Request) -> Reply {
-    let Some(ep) = api::by_path(path) else {
-        return err(40066, "invalid url").into();
+    let Some((ep, handler)) = routes::find(path) else {
+        return fail(40066, "").into();
     };
     let token = q.get("access_token").map(String::as_str).unwrap_or("");
     if let Err(e) = sh.check_token(token) {
         return e.into();
     }
     if faults.fail_rate > 0.0 && fastrand::f64() < faults.fail_rate {
-        let msg = match faults.fail_code {
-            -1 => "system error",
-            45009 => "api freq out of limit",
-            _ => "injected failure",
-        };
-        return err(faults.fail_code, msg).into();
+        return fail(
+            faults.fail_code,
+            if api::errors::lookup(faults.fail_code).is_some() { "" } else { "injected failure" },
+        )
+        .into();
     }
     match (ep.method, req.method()) {
-        (Method::Post, m) if m != HttpMethod::POST => {
-            return err(43002, "require POST method").into();
-        }
-        (Method::Get, m) if m != HttpMethod::GET => return err(43001, "require GET method").into(),
+        (Method::Post, m) if m != HttpMethod::POST => return fail(43002, "").into(),
+        (Method::Get, m) if m != HttpMethod::GET => return fail(43001, "").into(),
         _ => {}
     }
-    match ep.body {
-        Body::Multipart { part } => {
-            let mp = Multipart::from_request(req, &()).await.ok();
-            if ep.module == "shake" {
-                return shake::upload(sh, part, q, mp).await.into();
-            }
-            media::upload(sh, ep, part, q, mp).await.into()
-        }
-        Body::None => {
-            let body = query_fields(ep, q);
-            if let Err(detail) = wire_check(ep, &body) {
-                return invalid(detail).into();
-            }
-            dispatch(&mut sh.state(), ep, &body)
-        }
+    let mut fields = wire::from_query(ep, q);
+    let file = match ep.body {
+        Body::Multipart { part } => Some(read_part(Multipart::from_request(req, &()).await.ok(), part).await),
+        Body::None => None,
         Body::Json => {
             let bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
                 Ok(b) => b,
-                Err(_) => return err(47001, "data format error").into(),
+                Err(_) => return fail(47001, "").into(),
             };
             if bytes.iter().all(u8::is_ascii_whitespace) {
-                return err(44002, "empty post data").into();
+                return fail(44002, "").into();
             }
-            let mut body = match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(m)) => m,
-                _ => return err(47001, "data format error").into(),
-            };
-            body.extend(query_fields(ep, q));
-            if let Err(detail) = wire_check(ep, &body) {
-                return invalid(detail).into();
-            }
-            dispatch(&mut sh.state(), ep, &body)
-        }
-    }
-}
-
-fn dispatch(st: &mut State, ep: &Endpoint, b: &Map<String, Value>) -> Reply {
-    match ep.path {
-        "wxa/get_merchant_category" => merchant::categories(),
-        "wxa/apply_merchant" => merchant::apply(st, b).into(),
-        "wxa/get_merchant_audit_info" => merchant::audit_info(st).into(),
-        "wxa/modify_merchant" => merchant::modify(st, b).into(),
-        "wxa/get_district" => map::districts(),
-        "wxa/search_map_poi" => map::search(st, b).into(),
-        "wxa/create_map_poi" => map::create(st, b).into(),
-        "wxa/add_store" => store::add(st, b).into(),
-        "wxa/update_store" => store::update(st, b).into(),
-        "wxa/get_store_info" => store::get(st, b).into(),
-        "wxa/get_store_list" => store::list(st, b).into(),
-        "wxa/del_store" => store::delete(st, b).into(),
-        "card/storewxa/get" => store::get_card(st, b).into(),
-        "card/storewxa/set" => store::set_card(st, b).into(),
-        "cgi-bin/poi/getpoilist" => store::legacy_list(st, b).into(),
-        "cgi-bin/poi/delpoi" => store::legacy_delete(st, b).into(),
-        p if p.starts_with("shakearound/") => shake::dispatch(st, ep, b).into(),
-        // Declared in `api` but not simulated (yet): say so instead of pretending.
-        _ => err(48001, "api unauthorized: not simulated by the sandbox").into(),
-    }
-}
-
-/// The declared fields that arrive in the query string (GET calls, and the JSON calls that name
-/// some fields in `query`), typed as the body would carry them: numbers for int fields.
-fn query_fields(ep: &Endpoint, q: &HashMap<String, String>) -> Map<String, Value> {
-    let mut m = Map::new();
-    for f in ep.fields.iter().filter(|f| ep.body == Body::None || ep.query.contains(&f.name)) {
-        if let Some(v) = q.get(f.name) {
-            let typed = match f.ty {
-                Ty::Int { .. } | Ty::IdInt | Ty::Date { .. } => v.parse::<i64>().map(Value::from).ok(),
-                _ => None,
-            };
-            m.insert(f.name.to_string(), typed.unwrap_or_else(|| Value::String(v.clone())));
-        }
-    }
-    m
-}
-
-/// Int fields whose out-of-range values the documents answer with a code of their own, given by
-/// the endpoint's handler (`quantity` <= 0: 9001022); the wire check leaves their range to it.
-const HANDLER_RANGES: &[(&str, &str)] = &[("shakearound/device/applyid", "quantity")];
-
-/// The declaration's fields as WeChat receives them: required ones present, each in its wire
-/// type and within its declared limits. Returns the message naming the field.
-fn wire_check(ep: &Endpoint, body: &Map<String, Value>) -> Result<(), String> {
-    for f in ep.fields {
-        let given = match body.get(f.name) {
-            None | Some(Value::Null) => None,
-            // The documents send "" for "not given" in id and list fields.
-            Some(Value::String(s)) if s.is_empty() && !matches!(f.ty, Ty::Str { .. }) => None,
-            Some(v) => Some(v),
-        };
-        match given {
-            None if f.required => return Err(format!("missing required field \"{}\"", f.name)),
-            None => {}
-            Some(v) => {
-                let ty = match f.ty {
-                    Ty::Int { .. } if HANDLER_RANGES.contains(&(ep.path, f.name)) => {
-                        Ty::Int { min: i64::MIN, max: i64::MAX }
-                    }
-                    ty => ty,
-                };
-                wire_value(f.name, ty, v)?
-            }
-        }
-    }
-    Ok(())
-}
-
-fn wire_value(name: &str, ty: Ty, v: &Value) -> Result<(), String> {
-    let bad = |what: &str| format!("field \"{name}\" must be {what}, got {}", api::check::show(v));
-    match ty {
-        Ty::Str { cjk2, .. } => {
-            let s = v.as_str().ok_or_else(|| bad("a string"))?;
-            // Name widths (cjk2) have their own errcode, decided by the endpoint.
-            if !cjk2 && ty.measure(s).is_some_and(|(_, fits)| !fits) {
-                return Err(bad(&format!("a string of {}", ty.limits())));
-            }
-        }
-        Ty::Int { min, max } => {
-            let n = v.as_i64().ok_or_else(|| bad("an integer"))?;
-            if n < min || n > max {
-                return Err(bad(&format!("an integer {}", ty.limits())));
-            }
-        }
-        Ty::IdStr => {
-            let s = v.as_str().ok_or_else(|| bad("a string of digits"))?;
-            if !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad("a string of digits"));
-            }
-        }
-        Ty::IdInt => {
-            v.as_u64().ok_or_else(|| bad("a non-negative integer"))?;
-        }
-        Ty::Decimal => {
-            let f = match v {
-                Value::Number(n) => n.as_f64(),
-                Value::String(s) => s.trim().parse::<f64>().ok(),
-                _ => None,
-            };
-            if !f.is_some_and(f64::is_finite) {
-                return Err(bad("a number"));
-            }
-        }
-        Ty::Hour => {
-            if !v.as_str().is_some_and(api::check::valid_hour) {
-                return Err(bad("opening hours HH:MM-HH:MM"));
-            }
-        }
-        Ty::PicList => {
-            if v.as_str().and_then(pic_urls).is_none() {
-                return Err(bad("a JSON string {\"list\":[...]} of at least one http(s) URL"));
-            }
-        }
-        Ty::MediaIds { max } => {
-            let s = v.as_str().ok_or_else(|| bad("media ids joined by |"))?;
-            let ids: Vec<&str> = s.split('|').collect();
-            if ids.len() > max || ids.iter().any(|i| i.is_empty()) {
-                return Err(bad(&format!("at most {max} non-empty media ids joined by |")));
-            }
-        }
-        Ty::OneOf(options) => {
-            if !v.as_str().is_some_and(|s| options.contains(&s)) {
-                return Err(bad(&ty.limits()));
-            }
-        }
-        Ty::File => {}
-        Ty::Url => {
-            if !v.as_str().is_some_and(api::check::is_url) {
-                return Err(bad("an http(s) URL"));
-            }
-        }
-        Ty::Date { .. } => {
-            v.as_u64().ok_or_else(|| bad("Unix seconds (a non-negative integer)"))?;
-        }
-        Ty::Device => {
-            let o = v.as_object().ok_or_else(|| bad("a device_identifier object"))?;
-            let by_id = o.get("device_id").is_some_and(Value::is_u64);
-            let by_uuid = o.get("uuid").is_some_and(Value::is_string)
-                && o.get("major").is_some_and(Value::is_u64)
-                && o.get("minor").is_some_and(Value::is_u64);
-            if !by_id && !by_uuid {
-                return Err(bad("{\"device_id\": int} or {\"uuid\": string, \"major\": int, \"minor\": int}"));
-            }
-        }
-        Ty::List { item, min, max } => {
-            let a = v.as_array().ok_or_else(|| bad("an array"))?;
-            if a.len() < min || (max > 0 && a.len() > max) {
-                return Err(bad(&format!("an array of {}", ty.limits())));
-            }
-            for (i, x) in a.iter().enumerate() {
-                wire_value(&format!("{name}[{i}]"), *item, x)?;
-            }
-        }
-        Ty::Object(fields) => {
-            let o = v.as_object().ok_or_else(|| bad("an object"))?;
-            for f in fields {
-                match o.get(f.name) {
-                    None | Some(Value::Null) if f.required => {
-                        return Err(format!("field \"{name}\" lacks \"{}\"", f.name));
-                    }
-                    None | Some(Value::Null) => {}
-                    Some(x) => wire_value(&format!("{name}.{}", f.name), f.ty, x)?,
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(mut body)) => {
+                    // Query fields were typed from the declaration; the body's own keys win.
+                    body.extend(std::mem::take(&mut fields));
+                    fields = body;
                 }
+                _ => return fail(47001, "").into(),
             }
+            None
         }
+    };
+    if let Err(r) = wire::check(ep, &fields) {
+        return fail(r.code, &r.detail).into();
     }
-    Ok(())
+    let mut st = sh.state();
+    match (handler, file) {
+        (routes::Handler::Call(f), None) => f(&mut st, &fields),
+        (routes::Handler::Upload(f), Some(file)) => f(&mut st, &fields, file),
+        // `routes` pairs every upload endpoint with an upload handler (a unit test holds it).
+        _ => fail(48001, "this endpoint's handler does not take its body").into(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -909,7 +725,7 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
             } else {
                 match serde_json::from_slice::<Value>(&bytes) {
                     Ok(Value::Object(m)) => m,
-                    _ => return err(47001, "data format error"),
+                    _ => return fail(47001, ""),
                 }
             };
             let mut f = sh.faults();
@@ -936,32 +752,13 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
                 "latency_ms": f.latency_ms, "fail_rate": f.fail_rate, "fail_code": f.fail_code,
             })
         }
-        _ => err(40066, "invalid url"),
+        _ => fail(40066, ""),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wire_checks_follow_declarations() {
-        let add = api::by_path("wxa/add_store").expect("declared");
-        let good = json!({
-            "map_poi_id": "123", "pic_list": "{\"list\":[\"http://a/b.jpg\"]}",
-            "contract_phone": "1", "hour": "10:00-21:00", "credential": "x", "poi_id": ""
-        });
-        assert_eq!(wire_check(add, good.as_object().expect("object")), Ok(()));
-        let mut bad = good.clone();
-        bad["map_poi_id"] = json!(123);
-        assert!(wire_check(add, bad.as_object().expect("object")).is_err_and(|e| e.contains("map_poi_id")));
-        let mut bad = good.clone();
-        bad["pic_list"] = json!("{\"list\":[]}");
-        assert!(wire_check(add, bad.as_object().expect("object")).is_err_and(|e| e.contains("pic_list")));
-        let mut bad = good;
-        bad["hour"] = json!("9-21");
-        assert!(wire_check(add, bad.as_object().expect("object")).is_err_and(|e| e.contains("hour")));
-    }
 
     #[test]
     fn event_xml_shape() {

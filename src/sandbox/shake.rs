@@ -18,28 +18,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use axum::extract::Multipart;
 use serde_json::{Map, Value, json};
 
-use super::media::{PartError, read_part};
-use super::{AuditEvent, AuditKind, State, err, int_field, random_id, str_field, unix_now};
+use super::media::PartError;
+use super::routes::Handler;
+use super::{AuditEvent, AuditKind, State, fail, int_field, random_id, str_field, unix_now};
 use crate::api::media::sniff;
 use crate::api::shake::{
-    ICON_MAX_PX, LICENSE_MAX_BYTES, MATERIAL_KINDS, STATS_SPAN_DAYS, STATS_WINDOW_DAYS, image_size, today_utc8,
+    ICON_MAX_PX, LICENSE_MAX_BYTES, MATERIAL_KINDS, MAX_GROUP_DEVICES, MAX_GROUPS, MAX_IDS, QUICK_REVIEW, STATS_PAGE,
+    STATS_SPAN_DAYS, STATS_WINDOW_DAYS, image_size, today_utc8,
 };
-use crate::api::{Endpoint, Ty};
 
-/// Device ids one account may hold.
-pub const MAX_IDS: u64 = 10_000;
-/// Largest application decided by the quick review.
-pub const QUICK_REVIEW: i64 = 500;
-/// Groups per account, devices per group.
-const MAX_GROUPS: usize = 1000;
-const MAX_GROUP_DEVICES: usize = 10_000;
-/// Pages per device.
-const MAX_DEVICE_PAGES: usize = 30;
-/// Rows per page of the statistics lists.
-const STATS_PAGE: usize = 50;
 /// A shake's ticket stays valid this long.
 const TICKET_TTL: Duration = Duration::from_secs(30 * 60);
 /// The UUID WeChat assigns to this account's beacons.
@@ -176,11 +165,11 @@ fn done_empty() -> Value {
 }
 
 fn not_approved() -> Value {
-    err(9001020, "帐号不合法: shake-around is not enabled for this account (register and wait for approval)")
+    fail(9001020, "shake-around is not enabled for this account (register and wait for approval)")
 }
 
 fn no_device() -> Value {
-    err(9001025, "设备ID不合法: no such device")
+    fail(9001025, "no such device")
 }
 
 fn usize_of(b: &Map<String, Value>, k: &str) -> usize {
@@ -197,80 +186,52 @@ fn count_of(b: &Map<String, Value>) -> usize {
 fn begin_of(b: &Map<String, Value>, len: usize, what: &str) -> Result<usize, Value> {
     let begin = usize_of(b, "begin");
     if begin > len {
-        return Err(err(9001036, format!("查询起始值begin不合法: begin {begin} beyond {len} {what}")));
+        return Err(fail(9001036, format!("begin {begin} beyond {len} {what}")));
     }
     Ok(begin)
 }
 
-/// Width limits of CJK-counted strings: the wire check leaves them to the endpoint, which
-/// answers its own code.
-fn widths(ep: &Endpoint, b: &Map<String, Value>) -> Result<(), Value> {
-    for f in ep.fields {
-        if let Ty::Str { max, cjk2: true, .. } = f.ty
-            && let Some(s) = b.get(f.name).and_then(Value::as_str)
-            && let Some((w, false)) = f.ty.measure(s)
-        {
-            let code = match (ep.path, f.name) {
-                ("shakearound/device/update", _) => 9001034,
-                ("shakearound/device/applyid", _) => 9001035,
-                (p, _) if p.starts_with("shakearound/page/") => 9001027,
-                _ => 9001001,
-            };
-            return Err(err(code, format!("invalid {}: {w} characters (CJK counts 2), limit {max}", f.name)));
-        }
+/// This family's behaviour, by endpoint (see `routes`). Every call but registering, its
+/// status and uploading material needs an approved account (9001020).
+pub(crate) fn handlers() -> Vec<(&'static str, Handler)> {
+    /// The handler behind the approval gate.
+    macro_rules! approved {
+        (|$st:ident, $b:ident| $body:expr) => {
+            Handler::Call(|$st, $b| if $st.shake.approved() { $body.into() } else { not_approved().into() })
+        };
     }
-    Ok(())
-}
-
-/// Routes every `shakearound/...` JSON or GET call (uploads go to [`upload`]).
-pub(crate) fn dispatch(st: &mut State, ep: &Endpoint, b: &Map<String, Value>) -> Value {
-    if let Err(e) = widths(ep, b) {
-        return e;
-    }
-    let path = ep.path.trim_start_matches("shakearound/");
-    match path {
-        "account/register" => return register(st, b),
-        "account/auditstatus" => return audit_status(st),
-        _ => {}
-    }
-    if !st.shake.approved() {
-        return not_approved();
-    }
-    // These two also read the stores.
-    match path {
-        "device/applyid" => return apply_ids(st, b),
-        "device/bindlocation" => return bind_location(st, b),
-        _ => {}
-    }
-    let sh = &mut st.shake;
-    match path {
-        "device/applystatus" => apply_status(sh, b),
-        "device/search" => search_devices(sh, b),
-        "device/update" => update_device(sh, b),
-        "device/bindpage" => bind_pages(sh, b),
-        "relation/search" => search_relations(sh, b),
-        "page/add" => add_page(sh, b),
-        "page/update" => update_page(sh, b),
-        "page/search" => search_pages(sh, b),
-        "page/delete" => delete_page(sh, b),
-        "user/getshakeinfo" => shake_info(sh, b),
-        "statistics/device" => device_stats(sh, b),
-        "statistics/devicelist" => device_stats_list(sh, b),
-        "statistics/page" => page_stats(sh, b),
-        "statistics/pagelist" => page_stats_list(sh, b),
-        "device/group/add" => add_group(sh, b),
-        "device/group/update" => update_group(sh, b),
-        "device/group/delete" => delete_group(sh, b),
-        "device/group/getlist" => list_groups(sh, b),
-        "device/group/getdetail" => group_detail(sh, b),
-        "device/group/adddevice" => add_group_devices(sh, b),
-        "device/group/deletedevice" => remove_group_devices(sh, b),
-        "lottery/addlotteryinfo" => add_lottery(sh, b),
-        "lottery/setprizebucket" => set_prize_bucket(sh, b),
-        "lottery/setlotteryswitch" => set_lottery_switch(sh, b),
-        "lottery/querylottery" => query_lottery(sh, b),
-        _ => err(48001, "api unauthorized: not simulated by the sandbox"),
-    }
+    vec![
+        ("shake::register", Handler::Call(|st, b| register(st, b).into())),
+        ("shake::audit_status", Handler::Call(|st, _| audit_status(st).into())),
+        ("shake::upload_material", Handler::Upload(|st, b, file| upload(st, b, file).into())),
+        ("shake::apply_ids", approved!(|st, b| apply_ids(st, b))),
+        ("shake::bind_location", approved!(|st, b| bind_location(st, b))),
+        ("shake::apply_status", approved!(|st, b| apply_status(&st.shake, b))),
+        ("shake::search_devices", approved!(|st, b| search_devices(&st.shake, b))),
+        ("shake::update_device", approved!(|st, b| update_device(&mut st.shake, b))),
+        ("shake::bind_pages", approved!(|st, b| bind_pages(&mut st.shake, b))),
+        ("shake::search_relations", approved!(|st, b| search_relations(&st.shake, b))),
+        ("shake::add_page", approved!(|st, b| add_page(&mut st.shake, b))),
+        ("shake::update_page", approved!(|st, b| update_page(&mut st.shake, b))),
+        ("shake::search_pages", approved!(|st, b| search_pages(&st.shake, b))),
+        ("shake::delete_page", approved!(|st, b| delete_page(&mut st.shake, b))),
+        ("shake::shake_info", approved!(|st, b| shake_info(&st.shake, b))),
+        ("shake::device_stats", approved!(|st, b| device_stats(&st.shake, b))),
+        ("shake::device_stats_list", approved!(|st, b| device_stats_list(&st.shake, b))),
+        ("shake::page_stats", approved!(|st, b| page_stats(&st.shake, b))),
+        ("shake::page_stats_list", approved!(|st, b| page_stats_list(&st.shake, b))),
+        ("shake::add_group", approved!(|st, b| add_group(&mut st.shake, b))),
+        ("shake::update_group", approved!(|st, b| update_group(&mut st.shake, b))),
+        ("shake::delete_group", approved!(|st, b| delete_group(&mut st.shake, b))),
+        ("shake::list_groups", approved!(|st, b| list_groups(&st.shake, b))),
+        ("shake::group_detail", approved!(|st, b| group_detail(&st.shake, b))),
+        ("shake::add_group_devices", approved!(|st, b| add_group_devices(&mut st.shake, b))),
+        ("shake::remove_group_devices", approved!(|st, b| remove_group_devices(&mut st.shake, b))),
+        ("shake::add_lottery", approved!(|st, b| add_lottery(&mut st.shake, b))),
+        ("shake::set_prize_bucket", approved!(|st, b| set_prize_bucket(&mut st.shake, b))),
+        ("shake::set_lottery_switch", approved!(|st, b| set_lottery_switch(&mut st.shake, b))),
+        ("shake::query_lottery", approved!(|st, b| query_lottery(&st.shake, b))),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,8 +239,8 @@ pub(crate) fn dispatch(st: &mut State, ep: &Endpoint, b: &Map<String, Value>) ->
 
 fn register(st: &mut State, b: &Map<String, Value>) -> Value {
     match st.shake.account.as_ref().map(|a| a.status) {
-        Some(1) => return err(9001040, "申请正在审核中,请勿重复提交: an application is already in review"),
-        Some(2) => return err(9001041, "已开通摇一摇周边,无需重复申请: shake-around is already enabled"),
+        Some(1) => return fail(9001040, "an application is already in review"),
+        Some(2) => return fail(9001041, "shake-around is already enabled"),
         _ => {}
     }
     st.shake.account = Some(Account {
@@ -306,7 +267,7 @@ pub(crate) fn decide_account(st: &mut State) -> Option<AuditEvent> {
 
 fn audit_status(st: &State) -> Value {
     match &st.shake.account {
-        None => err(9001020, "帐号不合法: no shake-around application yet (shake::register)"),
+        None => fail(9001020, "no shake-around application yet (shake::register)"),
         Some(a) => done(json!({
             "apply_time": a.apply_time, "audit_comment": a.comment,
             "audit_status": a.status, "audit_time": a.audit_time,
@@ -318,21 +279,19 @@ fn audit_status(st: &State) -> Value {
 // Device ids and devices
 
 fn apply_ids(st: &mut State, b: &Map<String, Value>) -> Value {
-    let quantity = int_field(b, "quantity").unwrap_or(0);
-    if quantity < 1 {
-        return err(9001022, "设备申请数不合法,必须为大于0的数字");
-    }
+    // The wire check has held it to its declared range (9001022 below 1).
+    let quantity = int_field(b, "quantity").unwrap_or(1);
     let poi_id = int_field(b, "poi_id").unwrap_or(0);
     if poi_id != 0 && !st.stores.has_poi(&poi_id.to_string()) {
-        return err(9001033, format!("门店ID不合法: no store with poi_id {poi_id}"));
+        return fail(9001033, format!("no store with poi_id {poi_id}"));
     }
     let sh = &mut st.shake;
     let left = MAX_IDS - sh.ids_used;
     if quantity as u64 > left {
-        return err(
+        return fail(
             9001042,
             format!(
-                "设备ID数量已达上限: an account holds at most {MAX_IDS} device ids; {} are applied for, {left} left, {quantity} asked",
+                "an account holds at most {MAX_IDS} device ids; {} are applied for, {left} left, {quantity} asked",
                 sh.ids_used
             ),
         );
@@ -391,7 +350,7 @@ pub(crate) fn decide_apply(st: &mut State, apply_id: i64) -> Option<AuditEvent> 
 fn apply_status(sh: &Shake, b: &Map<String, Value>) -> Value {
     let id = int_field(b, "apply_id").unwrap_or(-1);
     match sh.applies.iter().find(|a| a.id == id) {
-        None => err(9001035, format!("设备申请参数不合法: no application {id}")),
+        None => fail(9001035, format!("no application {id}")),
         Some(a) => done(json!({
             "apply_time": a.apply_time, "audit_comment": a.comment,
             "audit_status": a.status, "audit_time": a.audit_time,
@@ -405,11 +364,8 @@ fn search_devices(sh: &Shake, b: &Map<String, Value>) -> Value {
     match int_field(b, "type") {
         Some(1) => {
             let Some(list) = b.get("device_identifiers").and_then(Value::as_array) else {
-                return err(9001001, "POST数据参数不合法: type 1 needs device_identifiers");
+                return fail(9001001, "type 1 needs device_identifiers");
             };
-            if list.len() > 50 {
-                return err(9001024, "一次查询设备ID数量不能超过50");
-            }
             let devices: Vec<Value> =
                 list.iter().filter_map(|i| sh.find(Some(i))).map(|p| sh.devices[p].json()).collect();
             done(json!({ "devices": devices, "total_count": sh.devices.len() }))
@@ -422,14 +378,14 @@ fn search_devices(sh: &Shake, b: &Map<String, Value>) -> Value {
         Some(3) => {
             let id = int_field(b, "apply_id").unwrap_or(-1);
             if !sh.applies.iter().any(|a| a.id == id) {
-                return err(9001035, format!("设备申请参数不合法: no application {id}"));
+                return fail(9001035, format!("no application {id}"));
             }
             let mine = sh.devices.iter().filter(|d| d.apply_id == id);
             let total = mine.clone().count();
             let devices: Vec<Value> = mine.filter(|d| d.device_id > last_seen).take(count).map(Device::json).collect();
             done(json!({ "devices": devices, "total_count": total }))
         }
-        _ => err(9001001, "POST数据参数不合法: type must be 1, 2 or 3"),
+        _ => fail(9001001, "type must be 1, 2 or 3"),
     }
 }
 
@@ -448,11 +404,11 @@ fn bind_location(st: &mut State, b: &Map<String, Value>) -> Value {
     let poi_id = int_field(b, "poi_id").unwrap_or(0);
     let other_account = int_field(b, "type") == Some(2);
     if other_account && str_field(b, "poi_appid").is_empty() {
-        return err(9001001, "POST数据参数不合法: type 2 needs poi_appid");
+        return fail(9001001, "type 2 needs poi_appid");
     }
     // Another account's stores cannot be seen from here; this account's must exist.
     if poi_id != 0 && !other_account && !st.stores.has_poi(&poi_id.to_string()) {
-        return err(9001033, format!("门店ID不合法: no store with poi_id {poi_id}"));
+        return fail(9001033, format!("no store with poi_id {poi_id}"));
     }
     st.shake.devices[p].poi_id = poi_id;
     done_empty()
@@ -467,11 +423,8 @@ fn bind_pages(sh: &mut Shake, b: &Map<String, Value>) -> Value {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_i64).collect())
         .unwrap_or_default();
-    if ids.len() > MAX_DEVICE_PAGES {
-        return err(9001032, format!("保存设备与页面的绑定关系参数错误: at most {MAX_DEVICE_PAGES} pages per device"));
-    }
     if let Some(id) = ids.iter().find(|id| !sh.pages.contains_key(id)) {
-        return err(9001026, format!("页面ID不合法: no page {id}"));
+        return fail(9001026, format!("no page {id}"));
     }
     let mut pages = Vec::new();
     for id in ids {
@@ -497,7 +450,7 @@ fn search_relations(sh: &Shake, b: &Map<String, Value>) -> Value {
         Some(2) => {
             let page = int_field(b, "page_id").unwrap_or(-1);
             if !sh.pages.contains_key(&page) {
-                return err(9001026, format!("页面ID不合法: no page {page}"));
+                return fail(9001026, format!("no page {page}"));
             }
             let bound: Vec<&Device> = sh.devices.iter().filter(|d| d.pages.contains(&page)).collect();
             let begin = match begin_of(b, bound.len(), "relations") {
@@ -507,7 +460,7 @@ fn search_relations(sh: &Shake, b: &Map<String, Value>) -> Value {
             let relations: Vec<Value> = bound.iter().skip(begin).take(count_of(b)).map(|d| rel(d, page)).collect();
             done(json!({ "relations": relations, "total_count": bound.len() }))
         }
-        _ => err(9001001, "POST数据参数不合法: type must be 1 or 2"),
+        _ => fail(9001001, "type must be 1 or 2"),
     }
 }
 
@@ -517,10 +470,7 @@ fn search_relations(sh: &Shake, b: &Map<String, Value>) -> Value {
 fn page_fields(sh: &Shake, b: &Map<String, Value>) -> Result<Page, Value> {
     let icon = str_field(b, "icon_url");
     if !sh.icons.contains(icon) {
-        return Err(err(
-            9001027,
-            format!("页面参数不合法: icon_url {icon:?} was not uploaded with material/add?type=icon"),
-        ));
+        return Err(fail(9001027, format!("icon_url {icon:?} was not uploaded with material/add?type=icon")));
     }
     Ok(Page {
         title: str_field(b, "title").to_string(),
@@ -551,7 +501,7 @@ fn add_page(sh: &mut Shake, b: &Map<String, Value>) -> Value {
 fn update_page(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     let id = int_field(b, "page_id").unwrap_or(-1);
     if !sh.pages.contains_key(&id) {
-        return err(9001026, format!("页面ID不合法: no page {id}"));
+        return fail(9001026, format!("no page {id}"));
     }
     match page_fields(sh, b) {
         Ok(p) => {
@@ -571,9 +521,6 @@ fn search_pages(sh: &Shake, b: &Map<String, Value>) -> Value {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_i64).collect())
                 .unwrap_or_default();
-            if ids.len() > 50 {
-                return err(9001030, "一次查询页面ID数量不能超过50");
-            }
             let pages: Vec<Value> = ids.iter().filter_map(|id| sh.pages.get(id).map(|p| page_json(*id, p))).collect();
             done(json!({ "pages": pages, "total_count": total }))
         }
@@ -586,54 +533,43 @@ fn search_pages(sh: &Shake, b: &Map<String, Value>) -> Value {
                 sh.pages.iter().skip(begin).take(count_of(b)).map(|(id, p)| page_json(*id, p)).collect();
             done(json!({ "pages": pages, "total_count": total }))
         }
-        _ => err(9001001, "POST数据参数不合法: type must be 1 or 2"),
+        _ => fail(9001001, "type must be 1 or 2"),
     }
 }
 
 fn delete_page(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     let id = int_field(b, "page_id").unwrap_or(-1);
     if !sh.pages.contains_key(&id) {
-        return err(9001026, format!("页面ID不合法: no page {id}"));
+        return fail(9001026, format!("no page {id}"));
     }
     let bound = sh.devices.iter().filter(|d| d.pages.contains(&id)).count();
     if bound > 0 {
-        return err(
-            9001029,
-            format!("页面已应用在设备中,请先解除应用关系再删除: page {id} is bound to {bound} devices"),
-        );
+        return fail(9001029, format!("page {id} is bound to {bound} devices"));
     }
     sh.pages.remove(&id);
     done_empty()
 }
 
-/// `shakearound/material/add?type=icon|license`, multipart field `media`.
-pub(crate) async fn upload(
-    sh: &super::Shared,
-    part: &str,
-    q: &HashMap<String, String>,
-    mp: Option<Multipart>,
-) -> Value {
-    let ty = q.get("type").map(String::as_str).unwrap_or("");
-    if ty != "icon" && ty != "license" {
-        return err(9001001, format!("POST数据参数不合法: type must be icon or license, got {ty:?}"));
-    }
-    let bytes = match read_part(mp, part).await {
+/// `shake::upload_material`: an icon or a licence picture, judged by content.
+fn upload(st: &mut State, b: &Map<String, Value>, file: Result<Vec<u8>, PartError>) -> Value {
+    let ty = str_field(b, "type");
+    let bytes = match file {
         Ok(b) => b,
-        Err(PartError::Missing) => return err(9001007, "上传文件缺失"),
-        Err(PartError::TooLarge) => return err(9001009, "上传素材的文件尺寸不合法"),
+        Err(PartError::Missing) => return fail(9001007, ""),
+        Err(PartError::TooLarge) => return fail(9001009, ""),
     };
     if !sniff(&bytes).is_some_and(|k| MATERIAL_KINDS.contains(&k)) {
-        return err(9001008, "上传素材的文件类型不合法: jpg, png or gif");
+        return fail(9001008, MATERIAL_KINDS.join(", "));
     }
     if ty == "license" && bytes.len() as u64 > LICENSE_MAX_BYTES {
-        return err(9001009, "上传素材的文件尺寸不合法: a license is at most 2 MB");
+        return fail(9001009, format!("a license is at most {LICENSE_MAX_BYTES} bytes"));
     }
     if ty == "icon" && !image_size(&bytes).is_some_and(|(w, h)| w == h && w <= ICON_MAX_PX) {
-        return err(9001009, "上传素材的文件尺寸不合法: an icon is square, at most 200x200 px");
+        return fail(9001009, format!("an icon is square, at most {ICON_MAX_PX}x{ICON_MAX_PX} px"));
     }
     let url = format!("http://p.qpic.cn/wx_shake_bus/0/{}/0", random_id(40));
     if ty == "icon" {
-        sh.state().shake.icons.insert(url.clone());
+        st.shake.icons.insert(url.clone());
     }
     done(json!({ "pic_url": url }))
 }
@@ -646,10 +582,10 @@ pub(crate) async fn upload(
 pub(crate) fn simulate(st: &mut State, b: &Map<String, Value>) -> Value {
     let sh = &mut st.shake;
     let Some(p) = sh.find(Some(&Value::Object(b.clone()))) else {
-        return err(9001025, "设备ID不合法: no such device (give device_id, or uuid, major and minor)");
+        return fail(9001025, "no such device (give device_id, or uuid, major and minor)");
     };
     let Some(&page_id) = sh.devices[p].pages.first() else {
-        return err(9001026, "页面ID不合法: the device has no page to show: bind one with shake::bind_pages");
+        return fail(9001026, "the device has no page to show: bind one with shake::bind_pages");
     };
     let openid = match str_field(b, "openid") {
         "" => format!("oVDmXjp{}", random_id(21)),
@@ -696,10 +632,10 @@ pub(crate) fn simulate(st: &mut State, b: &Map<String, Value>) -> Value {
 
 fn shake_info(sh: &Shake, b: &Map<String, Value>) -> Value {
     let Some(t) = sh.tickets.get(str_field(b, "ticket")).filter(|t| t.issued.elapsed() < TICKET_TTL) else {
-        return err(9001003, "Ticket不合法: unknown or expired (a ticket is valid for 30 minutes)");
+        return fail(9001003, "unknown or expired (a ticket is valid for 30 minutes)");
     };
     let Some(d) = sh.device_pos(t.device_id).map(|p| &sh.devices[p]) else {
-        return err(9001004, "获取摇周边用户信息失败");
+        return fail(9001004, "");
     };
     let mut data = json!({
         "page_id": t.page_id,
@@ -747,7 +683,7 @@ fn range(b: &Map<String, Value>, today: i64) -> Result<(i64, i64), Value> {
     let begin = today_utc8(int_field(b, "begin_date").unwrap_or(0));
     let end = today_utc8(int_field(b, "end_date").unwrap_or(0));
     if end < begin || end - begin > STATS_SPAN_DAYS * 86_400 || begin < today - STATS_WINDOW_DAYS * 86_400 {
-        return Err(err(9001031, "时间区间不合法: at most 30 days, within the last 90 (UTC+8)"));
+        return Err(fail(9001031, "at most 30 days, within the last 90 (UTC+8)"));
     }
     Ok((begin, end))
 }
@@ -780,7 +716,7 @@ fn device_stats(sh: &Shake, b: &Map<String, Value>) -> Value {
 fn page_stats(sh: &Shake, b: &Map<String, Value>) -> Value {
     let id = int_field(b, "page_id").unwrap_or(-1);
     if !sh.pages.contains_key(&id) {
-        return err(9001026, format!("页面ID不合法: no page {id}"));
+        return fail(9001026, format!("no page {id}"));
     }
     series(2, id, b)
 }
@@ -796,7 +732,7 @@ fn day_list(
     let date = int_field(b, "date").unwrap_or(0);
     let day = today_utc8(date);
     if day < today - STATS_WINDOW_DAYS * 86_400 || day > today {
-        return err(9001031, "时间区间不合法: the day must lie within the last 90 days (UTC+8)");
+        return fail(9001031, "the day must lie within the last 90 days (UTC+8)");
     }
     let active: Vec<Value> = rows
         .filter_map(|(id, mut m)| {
@@ -842,12 +778,12 @@ fn page_stats_list(sh: &Shake, b: &Map<String, Value>) -> Value {
 // Groups
 
 fn no_group(id: i64) -> Value {
-    err(9001043, format!("分组不存在: no group {id}"))
+    fail(9001043, format!("no group {id}"))
 }
 
 fn add_group(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     if sh.groups.len() >= MAX_GROUPS {
-        return err(9001045, format!("分组数量已达上限: an account has at most {MAX_GROUPS} groups"));
+        return fail(9001045, format!("an account has at most {MAX_GROUPS} groups"));
     }
     sh.next_group += 1;
     let id = 440 + sh.next_group;
@@ -871,10 +807,9 @@ fn delete_group(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     let id = int_field(b, "group_id").unwrap_or(-1);
     match sh.groups.get(&id) {
         None => no_group(id),
-        Some(g) if !g.devices.is_empty() => err(
-            9001044,
-            format!("分组内还有设备,不能删除: group {id} holds {} devices; remove them first", g.devices.len()),
-        ),
+        Some(g) if !g.devices.is_empty() => {
+            fail(9001044, format!("group {id} holds {} devices; remove them first", g.devices.len()))
+        }
         Some(_) => {
             sh.groups.remove(&id);
             done_empty()
@@ -931,7 +866,7 @@ fn device_ids(sh: &Shake, b: &Map<String, Value>) -> Result<Vec<i64>, Value> {
         .map(|(i, ident)| {
             sh.find(Some(ident))
                 .map(|p| sh.devices[p].device_id)
-                .ok_or_else(|| err(9001025, format!("设备ID不合法: device_identifiers[{i}] names no device")))
+                .ok_or_else(|| fail(9001025, format!("device_identifiers[{i}] names no device")))
         })
         .collect()
 }
@@ -950,13 +885,7 @@ fn add_group_devices(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     };
     let new = ids.iter().filter(|d| !g.devices.contains(d)).collect::<BTreeSet<_>>().len();
     if g.devices.len() + new > MAX_GROUP_DEVICES {
-        return err(
-            9001045,
-            format!(
-                "分组内设备数量已达上限: a group holds at most {MAX_GROUP_DEVICES} devices ({} now)",
-                g.devices.len()
-            ),
-        );
+        return fail(9001045, format!("a group holds at most {MAX_GROUP_DEVICES} devices ({} now)", g.devices.len()));
     }
     g.devices.extend(ids);
     done_empty()
@@ -983,14 +912,14 @@ fn remove_group_devices(sh: &mut Shake, b: &Map<String, Value>) -> Value {
 // Lottery: answers carry their fields at the top level
 
 fn no_lottery(id: &str) -> Value {
-    err(9001046, format!("抽奖活动不存在: no lottery {id:?}"))
+    fail(9001046, format!("no lottery {id:?}"))
 }
 
 fn add_lottery(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     let begin = int_field(b, "begin_time").unwrap_or(0);
     let expire = int_field(b, "expire_time").unwrap_or(0);
     if expire <= begin {
-        return err(9001047, "抽奖活动参数不合法: expire_time must be after begin_time");
+        return fail(9001047, "expire_time must be after begin_time");
     }
     let lottery_id = random_id(24).replace(['-', '_'], "x");
     let page_id = sh.next_page_id();
@@ -1018,7 +947,7 @@ fn set_prize_bucket(sh: &mut Shake, b: &Map<String, Value>) -> Value {
         return no_lottery(id);
     };
     if l.fields.get("sponsor_appid").and_then(Value::as_str) != Some(str_field(b, "sponsor_appid")) {
-        return err(9001047, "抽奖活动参数不合法: sponsor_appid differs from the lottery's");
+        return fail(9001047, "sponsor_appid differs from the lottery's");
     }
     let total = l.fields.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
     let tickets: Vec<&str> = b
@@ -1032,10 +961,7 @@ fn set_prize_bucket(sh: &mut Shake, b: &Map<String, Value>) -> Value {
         if l.tickets.contains(t) {
             repeated.push(t.to_string());
         } else if l.tickets.len() >= total {
-            return err(
-                9001047,
-                format!("抽奖活动参数不合法: the bucket is full ({total} red packets); {success} tickets were added"),
-            );
+            return fail(9001047, format!("the bucket is full ({total} red packets); {success} tickets were added"));
         } else {
             l.tickets.insert(t.to_string());
             success += 1;

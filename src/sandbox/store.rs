@@ -13,13 +13,12 @@
 use serde_json::{Map, Value, json};
 
 use super::map::{self, Poi};
-use super::{AuditEvent, AuditKind, State, err, int_field, invalid, media_ids, ok, ok_data, pic_urls, str_field};
+use super::routes::Handler;
+use super::{AuditEvent, AuditKind, State, fail, int_field, invalid, media_ids, ok, ok_data, str_field};
+use crate::api::wire::pic_urls;
 
 /// Stores one account may have ("附近地点添加数量达到上线").
 const MAX_STORES: usize = 5000;
-
-const NOT_APPROVED: &str = "请先成功创建门店后再调用";
-const NO_SUCH_STORE: &str = "门店不存在";
 
 pub(crate) struct Store {
     poi_id: String,
@@ -161,10 +160,10 @@ impl Stores {
     }
 }
 
-/// `wxa/add_store`
+/// `store::add`
 pub(crate) fn add(st: &mut State, b: &Map<String, Value>) -> Value {
     if !st.merchant.approved() {
-        return err(85053, NOT_APPROVED);
+        return fail(85053, "");
     }
     let Some(photos) = pic_urls(str_field(b, "pic_list")) else {
         return invalid("pic_list must be a JSON string {\"list\":[...]} of at least one http(s) URL");
@@ -174,32 +173,32 @@ pub(crate) fn add(st: &mut State, b: &Map<String, Value>) -> Value {
         None
     } else {
         let Some(i) = st.stores.legacy.iter().position(|l| l.poi_id == legacy_id) else {
-            return err(65115, NO_SUCH_STORE);
+            return fail(65115, "");
         };
         match st.stores.legacy[i].upgrade_status {
-            3 => return err(85040, "此门店已被绑定,无需重复绑定"),
-            4 => return err(85039, "此门店状态不能被获取信息"),
-            2 => return err(85050, "正在审核中,请勿重复提交"),
+            3 => return fail(85040, ""),
+            4 => return fail(85039, ""),
+            2 => return fail(85050, ""),
             _ => Some(i),
         }
     };
     let map_poi_id = str_field(b, "map_poi_id");
     let Some(poi) = map::lookup(st, map_poi_id) else {
-        return err(85055, "map_poi_id 无效");
+        return fail(85055, "");
     };
     if legacy.is_none() && st.stores.legacy.iter().any(|l| l.poi.uid == map_poi_id && matches!(l.upgrade_status, 0 | 1))
     {
-        return err(85054, "由于门店小程序还没升级成功,需要添写poi_id进行门店迁移");
+        return fail(85054, "");
     }
     if st.stores.list.iter().any(|s| s.map_poi_id == map_poi_id && s.status != 3) {
-        return err(85038, "请勿添加重复门店");
+        return fail(85038, "");
     }
     let quals = media_ids(b, "qualification_list");
     if let Some(id) = quals.iter().find(|id| !st.media.known(id)) {
-        return err(85056, format!("invalid media_id {id}"));
+        return fail(85056, format!("invalid media_id {id}"));
     }
     if st.stores.list.len() >= MAX_STORES {
-        return err(85042, "附近地点添加数量达到上线,无法继续添加。");
+        return fail(85042, "");
     }
     let poi_id = match legacy {
         Some(i) => {
@@ -267,21 +266,21 @@ pub(crate) fn decide_add(st: &mut State, audit_id: u64, poi_id: &str) -> Option<
     ))
 }
 
-/// `wxa/update_store`
+/// `store::update`
 pub(crate) fn update(st: &mut State, b: &Map<String, Value>) -> Value {
     if !st.merchant.approved() {
-        return err(85053, NOT_APPROVED);
+        return fail(85053, "");
     }
     let poi_id = str_field(b, "poi_id");
     let Some(i) = st.stores.position(poi_id) else {
-        return err(65115, NO_SUCH_STORE);
+        return fail(65115, "");
     };
     let Some(photos) = pic_urls(str_field(b, "pic_list")) else {
         return invalid("pic_list must be a JSON string {\"list\":[...]} of at least one http(s) URL");
     };
     let s = &mut st.stores.list[i];
     if s.status != 1 || s.modify.is_some() {
-        return err(65118, "该门店状态不允许更新");
+        return fail(65118, "");
     }
     s.open_time = str_field(b, "hour").to_string();
     s.telephone = str_field(b, "contract_phone").to_string();
@@ -318,14 +317,14 @@ pub(crate) fn decide_modify(st: &mut State, audit_id: u64, poi_id: &str) -> Opti
     ))
 }
 
-/// `wxa/get_store_info`
+/// `store::get`
 pub(crate) fn get(st: &State, b: &Map<String, Value>) -> Value {
     match st.stores.position(str_field(b, "poi_id")) {
         Some(i) => json!({
             "errcode": 0, "errmsg": "ok",
             "business": { "base_info": st.stores.list[i].base_info() },
         }),
-        None => err(65115, NO_SUCH_STORE),
+        None => fail(65115, ""),
     }
 }
 
@@ -340,7 +339,7 @@ fn usize_field(b: &Map<String, Value>, k: &str) -> usize {
     int_field(b, k).and_then(|n| usize::try_from(n).ok()).unwrap_or(0)
 }
 
-/// `wxa/get_store_list`
+/// `store::list`
 pub(crate) fn list(st: &State, b: &Map<String, Value>) -> Value {
     let limit = match usize_field(b, "limit") {
         0 => 20,
@@ -349,17 +348,17 @@ pub(crate) fn list(st: &State, b: &Map<String, Value>) -> Value {
     page(st.stores.list.iter().map(Store::base_info), usize_field(b, "offset"), limit)
 }
 
-/// `wxa/del_store`
+/// `store::delete`
 pub(crate) fn delete(st: &mut State, b: &Map<String, Value>) -> Value {
     if !st.merchant.approved() {
-        return err(85053, NOT_APPROVED);
+        return fail(85053, "");
     }
     match st.stores.position(str_field(b, "poi_id")) {
         Some(i) => {
             st.stores.list.remove(i);
             ok()
         }
-        None => err(-1, "delete failed"),
+        None => fail(-1, "delete failed"),
     }
 }
 
@@ -368,30 +367,30 @@ fn card_poi(b: &Map<String, Value>) -> String {
     b.get("poi_id").and_then(Value::as_u64).map(|n| n.to_string()).unwrap_or_default()
 }
 
-/// `card/storewxa/get`
+/// `store::get_card`
 pub(crate) fn get_card(st: &State, b: &Map<String, Value>) -> Value {
     let Some(i) = st.stores.position(&card_poi(b)) else {
-        return err(65115, NO_SUCH_STORE);
+        return fail(65115, "");
     };
     let card = &st.stores.list[i].card_id;
     if card.is_empty() { ok() } else { json!({ "errcode": 0, "errmsg": "ok", "card_id": card }) }
 }
 
-/// `card/storewxa/set`
+/// `store::set_card`
 pub(crate) fn set_card(st: &mut State, b: &Map<String, Value>) -> Value {
     let Some(i) = st.stores.position(&card_poi(b)) else {
-        return err(65115, NO_SUCH_STORE);
+        return fail(65115, "");
     };
     st.stores.list[i].card_id = str_field(b, "card_id").to_string();
     ok()
 }
 
-/// `cgi-bin/poi/getpoilist`
+/// `poi::list`
 pub(crate) fn legacy_list(st: &State, b: &Map<String, Value>) -> Value {
     page(st.stores.legacy.iter().map(Legacy::base_info), usize_field(b, "begin"), usize_field(b, "limit"))
 }
 
-/// `cgi-bin/poi/delpoi`
+/// `poi::delete`
 pub(crate) fn legacy_delete(st: &mut State, b: &Map<String, Value>) -> Value {
     let poi_id = str_field(b, "poi_id");
     match st.stores.legacy.iter().position(|l| l.poi_id == poi_id) {
@@ -399,6 +398,21 @@ pub(crate) fn legacy_delete(st: &mut State, b: &Map<String, Value>) -> Value {
             st.stores.legacy.remove(i);
             ok()
         }
-        None => err(65115, NO_SUCH_STORE),
+        None => fail(65115, ""),
     }
+}
+
+/// This family's behaviour (stores, their cards, legacy POIs), by endpoint (see `routes`).
+pub(crate) fn handlers() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("store::add", Handler::Call(|st, b| add(st, b).into())),
+        ("store::update", Handler::Call(|st, b| update(st, b).into())),
+        ("store::get", Handler::Call(|st, b| get(st, b).into())),
+        ("store::list", Handler::Call(|st, b| list(st, b).into())),
+        ("store::delete", Handler::Call(|st, b| delete(st, b).into())),
+        ("store::get_card", Handler::Call(|st, b| get_card(st, b).into())),
+        ("store::set_card", Handler::Call(|st, b| set_card(st, b).into())),
+        ("poi::list", Handler::Call(|st, b| legacy_list(st, b).into())),
+        ("poi::delete", Handler::Call(|st, b| legacy_delete(st, b).into())),
+    ]
 }
