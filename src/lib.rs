@@ -3,7 +3,7 @@
 //! The rooms: `api` declares every endpoint once; `transport` sends requests with tokens,
 //! retries and redaction; `runtime` turns declarations into rhai functions and renders errors;
 //! `helpers` holds the script helpers that are not endpoints; `sandbox` is the stateful WeChat
-//! simulator; `listen` receives WeChat's pushed events into the event log; `cli` wires them
+//! simulator; `store` keeps the event log; `listen` receives WeChat's pushed events into it; `cli` wires them
 //! into the `wxscript` command.
 
 // Errors are the cold path and carry the whole script-facing error map; boxing them would only
@@ -17,5 +17,6 @@ pub mod listen;
 pub mod repl;
 pub mod runtime;
 pub mod sandbox;
+pub mod store;
 pub mod transport;
 pub mod util;

@@ -8,8 +8,9 @@ use std::sync::mpsc;
 use rhai::{CallFnOptions, Dynamic, Map, Scope};
 
 use super::{Session, SessionOptions, config, read_script};
-use crate::listen::{self, MsgCrypt, log};
+use crate::listen::{self, MsgCrypt};
 use crate::runtime::{convert, render};
+use crate::store::events as log;
 
 /// Listener options (`wxscript listen`, `wxscript run --listen PORT`).
 #[derive(clap::Args, Clone)]

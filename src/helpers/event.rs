@@ -11,8 +11,8 @@ use rhai::{Array, Dynamic, Map};
 use serde_json::Value;
 
 use crate::api::{ErrorKind, WxError};
-use crate::listen::log;
 use crate::runtime::{Ctx, convert};
+use crate::store::events;
 
 /// How often `event::wait` looks at the log.
 const POLL: Duration = Duration::from_millis(50);
@@ -37,15 +37,15 @@ fn to_map(ev: &serde_json::Map<String, Value>) -> Dynamic {
 
 /// The log a context reads.
 pub fn log_path(ctx: &Ctx) -> std::path::PathBuf {
-    ctx.event_log.clone().unwrap_or_else(log::default_path)
+    ctx.event_log.clone().unwrap_or_else(events::default_path)
 }
 
 /// Every logged event matching `filter`, oldest first.
 pub fn find(ctx: &Ctx, filter: &Map) -> Result<Array, WxError> {
     let f = filter_json("event::find", filter)?;
     let path = log_path(ctx);
-    let all = log::read_all(&path).map_err(|e| io_error("event::find", &path, &e))?;
-    Ok(all.iter().filter(|ev| log::matches(ev, &f)).map(to_map).collect())
+    let all = events::read_all(&path).map_err(|e| io_error("event::find", &path, &e))?;
+    Ok(all.iter().filter(|ev| events::matches(ev, &f)).map(to_map).collect())
 }
 
 /// The first logged event matching `filter`, waiting up to `timeout_secs` for it to arrive.
@@ -57,10 +57,10 @@ pub fn wait(ctx: &Ctx, filter: &Map, timeout_secs: f64) -> Result<Dynamic, WxErr
     }
     let path = log_path(ctx);
     let deadline = Instant::now() + Duration::from_secs_f64(timeout_secs.min(31_536_000.0));
-    let mut reader = log::Reader::new(&path);
+    let mut reader = events::Reader::new(&path);
     loop {
         let batch = reader.next_batch().map_err(|e| io_error(API, &path, &e))?;
-        if let Some(ev) = batch.iter().find(|ev| log::matches(ev, &f)) {
+        if let Some(ev) = batch.iter().find(|ev| events::matches(ev, &f)) {
             return Ok(to_map(ev));
         }
         let now = Instant::now();

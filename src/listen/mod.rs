@@ -8,7 +8,6 @@
 //! `wxscript run --listen PORT` and, wired to the simulator's pusher, inside `run --sandbox`.
 
 pub mod crypto;
-pub mod log;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -26,7 +25,8 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 pub use crypto::MsgCrypt;
-pub use log::{EventLog, Stored};
+
+use crate::store::{EventLog, Stored};
 
 /// Bodies larger than this are refused (WeChat's pushes are a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
