@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use wxscript::listen::crypto::{self, MsgCrypt};
 use wxscript::listen::{self, Listener};
+use wxscript::message::crypto::{self, MsgCrypt};
 use wxscript::sandbox::{self, AuditEvent, push};
 use wxscript::store::events::{self as log, EventLog};
 
@@ -75,7 +75,7 @@ impl InProcess {
         let rt = rt();
         let dir = tempfile::tempdir().expect("tempdir");
         let mut o = listen::Options::new(TOKEN, dir.path().join("events.jsonl"));
-        o.aes_key = aes_key.map(str::to_string);
+        o.aes_key = aes_key.map(Into::into);
         o.appid = appid.to_string();
         let listener = rt.block_on(Listener::start(o, None)).expect("listener starts");
         InProcess { rt, listener: Some(listener), dir, client: reqwest::Client::new() }
