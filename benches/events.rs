@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wxscript::listen::{self, Listener, MsgCrypt};
+use wxscript::listen::{self, Listener};
+use wxscript::message::MsgCrypt;
 use wxscript::sandbox::{self, AuditEvent, push};
 
 const TOKEN: &str = "bench-token";

@@ -1,10 +1,11 @@
 //! wxscript: WeChat store mini-program and shake-around automation in rhai scripts.
 //!
-//! The rooms: `api` declares every endpoint once; `transport` sends requests with tokens,
-//! retries and redaction; `runtime` turns declarations into rhai functions and renders errors;
-//! `helpers` holds the script helpers that are not endpoints; `sandbox` is the stateful WeChat
-//! simulator; `listen` receives WeChat's pushed events into the event log; `cli` wires them
-//! into the `wxscript` command.
+//! The rooms: `api` declares every endpoint once; `message` knows WeChat's push format (XML,
+//! signatures and crypto, the declared events); `store` keeps the event log; `transport` sends
+//! requests with tokens, retries and redaction; `runtime` turns declarations into rhai functions
+//! and renders errors; `helpers` holds the script helpers that are not endpoints; `sandbox` is
+//! the stateful WeChat simulator; `listen` receives WeChat's pushed events into the event log;
+//! `cli` wires them into the `wxscript` command.
 
 // Errors are the cold path and carry the whole script-facing error map; boxing them would only
 // add noise to every signature.
@@ -14,8 +15,10 @@ pub mod api;
 pub mod cli;
 pub mod helpers;
 pub mod listen;
+pub mod message;
 pub mod repl;
 pub mod runtime;
 pub mod sandbox;
+pub mod store;
 pub mod transport;
 pub mod util;

@@ -42,19 +42,15 @@ pub fn write_atomic(path: &Path, mode: Option<u32>, fill: impl FnOnce(&mut File)
     result
 }
 
-/// A credential (app secret, access token, push Token, AES key): compared and passed on like a
-/// string, but its `Debug` never shows it, so a logged struct cannot leak it.
+/// A credential (app secret, access token, push Token, AES key): compared and passed on like its
+/// value, but its `Debug` never shows it, so a logged struct cannot leak it. Text by default; a
+/// key already decoded to bytes (`Secret<[u8; 32]>`) hides the same way.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret<T = String>(T);
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
-    }
-
-    /// The value itself, for the one place that must send or compare it.
-    pub fn expose(&self) -> &str {
-        &self.0
     }
 
     pub fn is_empty(&self) -> bool {
@@ -62,15 +58,22 @@ impl Secret {
     }
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "<redacted>" })
+impl<T> Secret<T> {
+    /// The value itself, for the one place that must send or compare it.
+    pub fn expose(&self) -> &T {
+        &self.0
     }
 }
 
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Secret(s)
+impl<T: AsRef<[u8]>> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.as_ref().is_empty() { "\"\"" } else { "<redacted>" })
+    }
+}
+
+impl<T> From<T> for Secret<T> {
+    fn from(v: T) -> Self {
+        Secret(v)
     }
 }
 

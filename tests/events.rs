@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use wxscript::listen::crypto::{self, MsgCrypt};
-use wxscript::listen::{self, Listener, log};
+use wxscript::listen::{self, Listener};
+use wxscript::message::crypto::{self, MsgCrypt};
 use wxscript::sandbox::{self, AuditEvent, push};
+use wxscript::store::events::{self as log, EventLog};
 
 use common::{ok, repo_root, stderr, stdout};
 
@@ -74,7 +75,7 @@ impl InProcess {
         let rt = rt();
         let dir = tempfile::tempdir().expect("tempdir");
         let mut o = listen::Options::new(TOKEN, dir.path().join("events.jsonl"));
-        o.aes_key = aes_key.map(str::to_string);
+        o.aes_key = aes_key.map(Into::into);
         o.appid = appid.to_string();
         let listener = rt.block_on(Listener::start(o, None)).expect("listener starts");
         InProcess { rt, listener: Some(listener), dir, client: reqwest::Client::new() }
@@ -401,7 +402,7 @@ fn kill_9_during_a_burst_loses_nothing_answered_and_stores_nothing_twice() {
 }
 
 /// Appends events to a log the way the listener does.
-fn append(rt: &tokio::runtime::Runtime, log: &listen::EventLog, ev: &AuditEvent) {
+fn append(rt: &tokio::runtime::Runtime, log: &EventLog, ev: &AuditEvent) {
     let Value::Object(o) = ev.to_json() else { unreachable!() };
     rt.block_on(log.append(o)).expect("append");
 }
@@ -411,7 +412,7 @@ fn wait_returns_the_right_event_among_many_and_times_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("events.jsonl");
     let rt = rt();
-    let (log, _) = listen::EventLog::open(&path, None).expect("log opens");
+    let (log, _) = EventLog::open(&path, None).expect("log opens");
     for i in 0..300 {
         append(&rt, &log, &audit_event(1_000 + i));
     }
@@ -523,7 +524,7 @@ fn listen_script_is_given_what_it_missed_after_a_restart() {
     let rt = rt();
     // History the script never reacts to: it was there before the script was attached.
     let write = |ids: &[u64]| {
-        let (log, _) = listen::EventLog::open(&log_path, None).expect("log opens");
+        let (log, _) = EventLog::open(&log_path, None).expect("log opens");
         for id in ids {
             append(&rt, &log, &audit_event(*id));
         }

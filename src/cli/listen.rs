@@ -8,8 +8,10 @@ use std::sync::mpsc;
 use rhai::{CallFnOptions, Dynamic, Map, Scope};
 
 use super::{Session, SessionOptions, config, read_script};
-use crate::listen::{self, MsgCrypt, log};
+use crate::listen;
+use crate::message::MsgCrypt;
 use crate::runtime::{convert, render};
+use crate::store::events as log;
 
 /// Listener options (`wxscript listen`, `wxscript run --listen PORT`).
 #[derive(clap::Args, Clone)]
@@ -78,7 +80,7 @@ impl ListenArgs {
         let mut o = listen::Options::new(token, self.log_path());
         o.bind = self.bind.or(file.listen.bind).unwrap_or(IpAddr::from([127, 0, 0, 1]));
         o.port = port;
-        o.aes_key = aes_key;
+        o.aes_key = aes_key.map(Into::into);
         o.appid = appid;
         Ok(o)
     }

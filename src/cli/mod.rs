@@ -96,8 +96,9 @@ impl SandboxOpts {
                 .push_token
                 .clone()
                 .or_else(|| std::env::var("WECHAT_TOKEN").ok().filter(|t| !t.is_empty()))
-                .unwrap_or_default(),
-            push_aes_key: self.push_aes_key.clone(),
+                .unwrap_or_default()
+                .into(),
+            push_aes_key: self.push_aes_key.clone().map(Into::into),
         }
     }
 }

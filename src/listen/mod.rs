@@ -7,9 +7,6 @@
 //! 4xx, reported on stderr as refused, and never reaches the log. The same server runs inside
 //! `wxscript run --listen PORT` and, wired to the simulator's pusher, inside `run --sandbox`.
 
-pub mod crypto;
-pub mod log;
-
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -25,8 +22,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
-pub use crypto::MsgCrypt;
-pub use log::{EventLog, Stored};
+use crate::message::{MsgCrypt, crypto, xml};
+use crate::store::{EventLog, Stored};
+use crate::util::Secret;
 
 /// Bodies larger than this are refused (WeChat's pushes are a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -34,16 +32,16 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const MAX_SKEW: Duration = Duration::from_secs(300);
 
 /// How a listener is set up.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Address to bind (default 127.0.0.1: put a reverse proxy in front).
     pub bind: IpAddr,
     /// Port (0 picks a free one).
     pub port: u16,
     /// The Token entered in the admin console.
-    pub token: String,
+    pub token: Secret,
     /// Safe mode: the 43-character EncodingAESKey. `None`: plaintext mode.
-    pub aes_key: Option<String>,
+    pub aes_key: Option<Secret>,
     /// The appid encrypted messages must carry (safe mode).
     pub appid: String,
     /// The event log.
@@ -53,7 +51,7 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn new(token: impl Into<String>, log: PathBuf) -> Options {
+    pub fn new(token: impl Into<Secret>, log: PathBuf) -> Options {
         Options {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
@@ -66,19 +64,6 @@ impl Options {
     }
 }
 
-impl std::fmt::Debug for Options {
-    // The Token and the key never reach output.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options")
-            .field("bind", &self.bind)
-            .field("port", &self.port)
-            .field("safe_mode", &self.aes_key.is_some())
-            .field("appid", &self.appid)
-            .field("log", &self.log)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Counts since start.
 #[derive(Default, Debug)]
 pub struct Stats {
@@ -88,7 +73,7 @@ pub struct Stats {
 }
 
 struct App {
-    token: String,
+    token: Secret,
     crypt: Option<MsgCrypt>,
     log: EventLog,
     stats: Arc<Stats>,
@@ -113,7 +98,8 @@ impl Listener {
     ) -> std::io::Result<Listener> {
         let crypt = match &opts.aes_key {
             Some(k) => Some(
-                MsgCrypt::new(k, &opts.appid).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+                MsgCrypt::new(k.expose(), &opts.appid)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
             ),
             None => None,
         };
@@ -229,7 +215,7 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
     if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
         return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
     }
-    if !crypto::same(&crypto::signature(&[&app.token, timestamp, nonce]), signature) {
+    if !crypto::same(&crypto::signature(&[app.token.expose(), timestamp, nonce]), signature) {
         return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
     }
     match *req.method() {
@@ -294,19 +280,20 @@ fn message(
     msg_signature: &str,
 ) -> Result<Map<String, Value>, Refusal> {
     let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
-    let outer = xml_object(body).map_err(bad)?;
+    let outer = xml::read(body).map_err(bad)?;
     let inner = match (&app.crypt, encrypted) {
         (None, false) => outer,
         (None, true) => return Err(bad("encrypted message but no EncodingAESKey is configured".into())),
         (Some(_), false) => return Err(bad("safe mode: the message is not encrypted".into())),
         (Some(crypt), true) => {
-            let enc = outer.get("Encrypt").and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
-            if !crypto::same(&crypto::signature(&[&app.token, timestamp, nonce, enc]), msg_signature) {
+            let enc =
+                outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
+            if !crypto::same(&crypto::signature(&[app.token.expose(), timestamp, nonce, enc]), msg_signature) {
                 return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
             }
             let plain = crypt.open(enc).map_err(bad)?;
             let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
-            xml_object(&plain).map_err(bad)?
+            xml::read(&plain).map_err(bad)?
         }
     };
     for k in ["FromUserName", "CreateTime", "MsgType"] {
@@ -316,15 +303,6 @@ fn message(
         }
     }
     Ok(inner)
-}
-
-/// `<xml>...</xml>` as a JSON object (the same reading as `event::parse`).
-fn xml_object(xml: &str) -> Result<Map<String, Value>, String> {
-    let m = crate::helpers::event::parse(xml)?;
-    match crate::runtime::convert::to_json(&rhai::Dynamic::from_map(m))? {
-        Value::Object(o) => Ok(o),
-        _ => Err("not an XML message".into()),
-    }
 }
 
 /// One line naming an event: its type and ids (`add_store_audit_info audit_id=7 status=1`).
@@ -337,4 +315,18 @@ pub fn summary(ev: &Map<String, Value>) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_token_and_key() {
+        let mut o = Options::new("tok-123", PathBuf::from("events.jsonl"));
+        o.aes_key = Some("k".repeat(43).into());
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("tok-123") && !shown.contains("kkk"), "{shown}");
+        assert!(shown.contains("events.jsonl"), "{shown}");
+    }
 }

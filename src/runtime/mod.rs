@@ -29,7 +29,7 @@ pub struct Ctx {
     pub quiet: bool,
     /// Mutating calls are shown, not sent (`--dry-run`).
     pub dry_run: bool,
-    /// The event log `event::find` / `event::wait` read; `None`: `listen::log::default_path()`.
+    /// The event log `event::find` / `event::wait` read; `None`: `store::events::default_path()`.
     pub event_log: Option<std::path::PathBuf>,
     /// Whether the server is a wxscript simulator, and which instance, asked once per run (see
     /// [`Ctx::is_sandbox`]).

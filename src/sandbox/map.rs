@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::routes::Handler;
 use super::{AuditEvent, AuditKind, Reply, State, invalid, ok_data, str_field, with_rid};
+use crate::message::events::CREATE_MAP_POI_AUDIT_INFO;
 
 /// POIs generated per district.
 pub(crate) const POIS_PER_DISTRICT: u32 = 20;
@@ -394,16 +395,16 @@ pub(crate) fn decide(st: &mut State, audit_id: u64, idx: usize) -> Option<AuditE
         ""
     };
     Some(AuditEvent::new(
-        "create_map_poi_audit_info",
+        &CREATE_MAP_POI_AUDIT_INFO,
         vec![
-            ("audit_id", json!(audit_id)),
-            ("status", json!(if c.status == Created::Approved { 0 } else { 1 })),
-            ("map_poi_id", json!(c.poi.uid)),
-            ("name", json!(c.name)),
-            ("address", json!(c.poi.address)),
-            ("latitude", json!(c.poi.lat.to_string())),
-            ("longitude", json!(c.poi.lng.to_string())),
-            ("sh_remark", json!(remark)),
+            json!(audit_id),
+            json!(if c.status == Created::Approved { 0 } else { 1 }),
+            json!(c.poi.uid),
+            json!(c.name),
+            json!(c.poi.address),
+            json!(c.poi.lat.to_string()),
+            json!(c.poi.lng.to_string()),
+            json!(remark),
         ],
     ))
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::routes::Handler;
 use super::{AuditEvent, AuditKind, Reply, State, fail, invalid, media_ids, ok, ok_data, str_field};
+use crate::message::events::APPLY_MERCHANT_AUDIT_INFO;
 
 /// Avatar or intro changes allowed (WeChat limits them per month; the sandbox per account).
 const MAX_MODIFICATIONS: u32 = 5;
@@ -290,10 +291,7 @@ pub(crate) fn decide(st: &mut State, audit_id: u64) -> Option<AuditEvent> {
     } else {
         (1, String::new())
     };
-    Some(AuditEvent::new(
-        "apply_merchant_audit_info",
-        vec![("audit_id", json!(audit_id)), ("status", json!(m.status)), ("reason", json!(m.reason))],
-    ))
+    Some(AuditEvent::new(&APPLY_MERCHANT_AUDIT_INFO, vec![json!(audit_id), json!(m.status), json!(m.reason)]))
 }
 
 /// `merchant::audit_info`

@@ -34,6 +34,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::api::{self, Body, Method, wire};
+use crate::message::{Push, PushEvent};
+use crate::util::Secret;
 use media::read_part;
 
 /// The sandbox's fixed appid.
@@ -50,8 +52,8 @@ pub const FROM_USER_NAME: &str = "od1P50M-fNQI5Gcq-sandbox0001";
 /// check and gets WeChat's 40006 instead of a transport-level refusal.
 const MAX_BODY: usize = 24 << 20;
 
-/// Start-up settings of a sandbox. (`Debug` leaves out the push Token and key.)
-#[derive(Clone)]
+/// Start-up settings of a sandbox.
+#[derive(Clone, Debug)]
 pub struct Config {
     /// Audits are decided this long after submission (default 0: on the next request).
     pub audit_delay: Duration,
@@ -66,9 +68,9 @@ pub struct Config {
     /// Push each decided audit to this message URL, as WeChat does (default none).
     pub push_url: Option<String>,
     /// The Token pushes are signed with.
-    pub push_token: String,
+    pub push_token: Secret,
     /// The EncodingAESKey pushes are encrypted with (default none: plaintext mode).
-    pub push_aes_key: Option<String>,
+    pub push_aes_key: Option<Secret>,
 }
 
 impl Default for Config {
@@ -80,23 +82,9 @@ impl Default for Config {
             fail_rate: 0.0,
             fail_code: -1,
             push_url: None,
-            push_token: String::new(),
+            push_token: Secret::default(),
             push_aes_key: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("audit_delay", &self.audit_delay)
-            .field("token_ttl", &self.token_ttl)
-            .field("latency_ms", &self.latency_ms)
-            .field("fail_rate", &self.fail_rate)
-            .field("fail_code", &self.fail_code)
-            .field("push_url", &self.push_url)
-            .field("push_encrypted", &self.push_aes_key.is_some())
-            .finish_non_exhaustive()
     }
 }
 
@@ -112,8 +100,9 @@ pub struct Sandbox {
 impl Sandbox {
     /// Binds 127.0.0.1:port (0 = ephemeral) and serves on the current tokio runtime.
     pub async fn start(cfg: Config, port: u16) -> std::io::Result<Sandbox> {
+        let aes_key = cfg.push_aes_key.as_ref().map(|k| k.expose().as_str());
         let target = match &cfg.push_url {
-            Some(url) => Some(push::Target::new(url, &cfg.push_token, cfg.push_aes_key.as_deref()).map_err(|e| {
+            Some(url) => Some(push::Target::new(url, cfg.push_token.expose(), aes_key).map_err(|e| {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("the push settings: {e}"))
             })?),
             None => None,
@@ -190,11 +179,10 @@ impl Drop for Sandbox {
     }
 }
 
-/// One decided audit, as the documents' XML event push carries it.
+/// One decided audit (or a simulated shake), as its declared event push carries it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEvent {
-    /// `apply_merchant_audit_info`, `create_map_poi_audit_info`, `add_store_audit_info`,
-    /// `modify_store_audit_info`, or `ShakearoundUserShake` (a simulated shake).
+    /// The declared event's name (one of `message::EVENTS`).
     pub event: &'static str,
     /// Unix seconds of the decision.
     pub create_time: u64,
@@ -203,8 +191,9 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    fn new(event: &'static str, fields: Vec<(&'static str, Value)>) -> Self {
-        AuditEvent { event, create_time: unix_now(), fields }
+    /// The event `decl` declares, with its fields' values in the declaration's order.
+    fn new(decl: &PushEvent, values: Vec<Value>) -> Self {
+        AuditEvent { event: decl.name, create_time: unix_now(), fields: decl.with(values) }
     }
 
     /// One field of the event.
@@ -212,81 +201,25 @@ impl AuditEvent {
         self.fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
+    /// The push: to the sandbox's account, from the platform's system user unless a user's.
+    fn push(&self) -> Push<'_> {
+        Push {
+            to: TO_USER_NAME,
+            from: FROM_USER_NAME,
+            create_time: self.create_time,
+            event: self.event,
+            fields: &self.fields,
+        }
+    }
+
     /// The event as a JSON object with the XML's element names.
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("ToUserName".into(), TO_USER_NAME.into());
-        m.insert("FromUserName".into(), self.from().into());
-        m.insert("CreateTime".into(), self.create_time.into());
-        m.insert("MsgType".into(), "event".into());
-        m.insert("Event".into(), self.event.into());
-        for (k, v) in self.own_fields() {
-            m.insert((*k).to_string(), v.clone());
-        }
-        Value::Object(m)
+        Value::Object(self.push().to_json())
     }
 
-    /// The sender: the user for user events (a `FromUserName` field), else the system user.
-    fn from(&self) -> &str {
-        self.get("FromUserName").and_then(Value::as_str).unwrap_or(FROM_USER_NAME)
-    }
-
-    /// The fields below the common header.
-    fn own_fields(&self) -> impl Iterator<Item = &(&'static str, Value)> {
-        self.fields.iter().filter(|(k, _)| *k != "FromUserName")
-    }
-
-    /// The event as WeChat pushes it: strings in CDATA, numbers bare; an object becomes nested
-    /// elements and an array repeats its singular element (`AroundBeacons/AroundBeacon`).
+    /// The event as WeChat pushes it.
     pub fn to_xml(&self) -> String {
-        let mut x = String::from("<xml>\n");
-        x += &format!("<ToUserName>{}</ToUserName>\n", cdata(TO_USER_NAME));
-        x += &format!("<FromUserName>{}</FromUserName>\n", cdata(self.from()));
-        x += &format!("<CreateTime>{}</CreateTime>\n", self.create_time);
-        x += &format!("<MsgType>{}</MsgType>\n", cdata("event"));
-        x += &format!("<Event>{}</Event>\n", cdata(self.event));
-        for (k, v) in self.own_fields() {
-            let body = match v {
-                Value::String(s) => cdata(s),
-                Value::Null => String::new(),
-                Value::Object(_) | Value::Array(_) => nested_xml(k, v),
-                other => other.to_string(),
-            };
-            x += &format!("<{k}>{body}</{k}>\n");
-        }
-        x + "</xml>"
-    }
-}
-
-fn cdata(s: &str) -> String {
-    format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
-}
-
-/// The inside of an element holding an object (its fields as elements) or an array (its
-/// items, each in the singular of `k`).
-fn nested_xml(k: &str, v: &Value) -> String {
-    let element = |k: &str, v: &Value| {
-        let body = match v {
-            Value::String(s) => cdata(s),
-            Value::Null => String::new(),
-            Value::Object(_) | Value::Array(_) => nested_xml(k, v),
-            other => other.to_string(),
-        };
-        format!("<{k}>{body}</{k}>")
-    };
-    match v {
-        Value::Object(o) => {
-            // JSON objects sort their keys; the documents list a beacon's in this order.
-            const ORDER: &[&str] = &["Uuid", "Major", "Minor", "Distance"];
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort_by_key(|k| (ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()), k.as_str()));
-            keys.iter().map(|k| element(k, &o[k.as_str()])).collect()
-        }
-        Value::Array(a) => {
-            let one = k.strip_suffix('s').unwrap_or(k);
-            a.iter().map(|v| element(one, v)).collect()
-        }
-        _ => String::new(),
+        self.push().to_xml()
     }
 }
 
@@ -761,11 +694,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn config_debug_hides_the_push_token_and_key() {
+        let cfg =
+            Config { push_token: "tok-123".into(), push_aes_key: Some("k".repeat(43).into()), ..Config::default() };
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("tok-123") && !shown.contains("kkk"), "{shown}");
+    }
+
+    #[test]
     fn event_xml_shape() {
-        let ev = AuditEvent::new("add_store_audit_info", vec![("audit_id", json!(7)), ("reason", json!("a]]>b"))]);
+        use crate::message::events::ADD_STORE_AUDIT_INFO;
+        let ev = AuditEvent::new(
+            &ADD_STORE_AUDIT_INFO,
+            vec![json!(7), json!(3), json!("a]]>b"), json!(0), json!(472_000_007)],
+        );
         let x = ev.to_xml();
         assert!(x.contains("<Event><![CDATA[add_store_audit_info]]></Event>"));
         assert!(x.contains("<audit_id>7</audit_id>"));
         assert!(x.contains("<reason><![CDATA[a]]]]><![CDATA[>b]]></reason>"));
+        let back = crate::message::xml::read(&x).expect("reads back");
+        assert_eq!(Value::Object(back), ev.to_json());
     }
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::{APPID, AuditEvent, Shared, TO_USER_NAME, unix_now};
-use crate::listen::crypto::{self, MsgCrypt};
+use crate::message::{MsgCrypt, crypto};
+use crate::util::Secret;
 
 /// Retries after the first attempt.
 pub const RETRIES: u32 = 3;
@@ -21,7 +22,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct Target {
     pub url: String,
-    pub token: String,
+    pub token: Secret,
     pub crypt: Option<MsgCrypt>,
 }
 
@@ -29,25 +30,23 @@ impl Target {
     /// `aes_key` is the 43-character EncodingAESKey; the appid is the sandbox's.
     pub fn new(url: &str, token: &str, aes_key: Option<&str>) -> Result<Target, String> {
         let crypt = aes_key.map(|k| MsgCrypt::new(k, APPID)).transpose()?;
-        Ok(Target { url: url.to_string(), token: token.to_string(), crypt })
+        Ok(Target { url: url.to_string(), token: token.into(), crypt })
     }
 
     /// The URL with its signed query and the body, for one push of `xml`.
     pub fn sign(&self, xml: &str) -> (String, String) {
         let timestamp = unix_now().to_string();
         let nonce = fastrand::u32(100_000_000..u32::MAX).to_string();
-        let signature = crypto::signature(&[&self.token, &timestamp, &nonce]);
+        let signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce]);
         let sep = if self.url.contains('?') { '&' } else { '?' };
         let mut url = format!("{}{sep}signature={signature}&timestamp={timestamp}&nonce={nonce}", self.url);
         let body = match &self.crypt {
             None => xml.to_string(),
             Some(c) => {
                 let enc = c.encrypt(xml.as_bytes());
-                let msg_signature = crypto::signature(&[&self.token, &timestamp, &nonce, &enc]);
+                let msg_signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce, &enc]);
                 url += &format!("&openid={TO_USER_NAME}&encrypt_type=aes&msg_signature={msg_signature}");
-                format!(
-                    "<xml><ToUserName><![CDATA[{TO_USER_NAME}]]></ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>"
-                )
+                crypto::envelope(TO_USER_NAME, &enc)
             }
         };
         (url, body)

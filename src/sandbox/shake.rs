@@ -28,6 +28,7 @@ use crate::api::shake::{
     ICON_MAX_PX, LICENSE_MAX_BYTES, MATERIAL_KINDS, MAX_GROUP_DEVICES, MAX_GROUPS, MAX_IDS, QUICK_REVIEW, STATS_PAGE,
     STATS_SPAN_DAYS, STATS_WINDOW_DAYS, image_size, today_utc8,
 };
+use crate::message::events::{self, SHAKEAROUND_USER_SHAKE};
 
 /// A shake's ticket stays valid this long.
 const TICKET_TTL: Duration = Duration::from_secs(30 * 60);
@@ -597,7 +598,7 @@ pub(crate) fn simulate(st: &mut State, b: &Map<String, Value>) -> Value {
     d.last_active_time = now;
     let (device_id, major, minor) = (d.device_id, d.major, d.minor);
     let distance = (fastrand::f64() * 5.0 * 1000.0).round() / 1000.0 + 0.05;
-    let beacon = |major: i64, minor: i64, distance: f64| json!({ "Uuid": UUID, "Major": major, "Minor": minor, "Distance": distance });
+    let beacon = |major: i64, minor: i64, distance: f64| events::beacon(UUID, major, minor, distance);
     // Up to three other devices of the account are "around", a little farther away.
     let around: Vec<Value> = sh
         .devices
@@ -616,12 +617,8 @@ pub(crate) fn simulate(st: &mut State, b: &Map<String, Value>) -> Value {
     let page_url = sh.pages.get(&page_id).map(|p| p.page_url.clone()).unwrap_or_default();
     let sep = if page_url.contains('?') { '&' } else { '?' };
     st.record(AuditEvent::new(
-        "ShakearoundUserShake",
-        vec![
-            ("FromUserName", json!(openid)),
-            ("ChosenBeacon", beacon(major, minor, distance)),
-            ("AroundBeacons", Value::Array(around)),
-        ],
+        &SHAKEAROUND_USER_SHAKE,
+        vec![json!(openid), beacon(major, minor, distance), Value::Array(around)],
     ));
     json!({
         "errcode": 0, "errmsg": "ok", "ticket": ticket, "openid": openid, "page_id": page_id,

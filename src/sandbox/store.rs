@@ -16,6 +16,7 @@ use super::map::{self, Poi};
 use super::routes::Handler;
 use super::{AuditEvent, AuditKind, State, fail, int_field, invalid, media_ids, ok, ok_data, str_field};
 use crate::api::wire::pic_urls;
+use crate::message::events::{ADD_STORE_AUDIT_INFO, MODIFY_STORE_AUDIT_INFO};
 
 /// Stores one account may have ("附近地点添加数量达到上线").
 const MAX_STORES: usize = 5000;
@@ -255,13 +256,13 @@ pub(crate) fn decide_add(st: &mut State, audit_id: u64, poi_id: &str) -> Option<
         l.upgrade_comment = reason.to_string();
     }
     Some(AuditEvent::new(
-        "add_store_audit_info",
+        &ADD_STORE_AUDIT_INFO,
         vec![
-            ("audit_id", json!(audit_id)),
-            ("status", json!(status)),
-            ("reason", json!(reason)),
-            ("is_upgrade", json!(i64::from(upgrade))),
-            ("poiid", poi_id.parse::<u64>().map_or_else(|_| json!(poi_id), |n| json!(n))),
+            json!(audit_id),
+            json!(status),
+            json!(reason),
+            json!(i64::from(upgrade)),
+            poi_id.parse::<u64>().map_or_else(|_| json!(poi_id), |n| json!(n)),
         ],
     ))
 }
@@ -308,12 +309,8 @@ pub(crate) fn decide_modify(st: &mut State, audit_id: u64, poi_id: &str) -> Opti
         s.photos = photos;
     }
     Some(AuditEvent::new(
-        "modify_store_audit_info",
-        vec![
-            ("audit_id", json!(id)),
-            ("status", json!(if reason.is_empty() { 1 } else { 3 })),
-            ("reason", json!(reason)),
-        ],
+        &MODIFY_STORE_AUDIT_INFO,
+        vec![json!(id), json!(if reason.is_empty() { 1 } else { 3 }), json!(reason)],
     ))
 }
 

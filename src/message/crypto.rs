@@ -16,7 +16,13 @@ use aes::cipher::block_padding::NoPadding;
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use serde_json::Value;
 use sha1::{Digest, Sha1};
+
+use crate::util::Secret;
+
+/// The element of a safe-mode message that carries the encrypted one.
+pub const ENCRYPT: &str = "Encrypt";
 
 /// WeChat pads to 32-byte blocks.
 const PAD_BLOCK: usize = 32;
@@ -56,18 +62,17 @@ pub fn unpad32(buf: &[u8]) -> Result<&[u8], String> {
     Ok(&buf[..buf.len() - n])
 }
 
-/// Safe-mode encryption and decryption for one EncodingAESKey and appid.
-#[derive(Clone)]
-pub struct MsgCrypt {
-    key: [u8; 32],
-    appid: String,
+/// The body of a safe-mode push: the account it is for and the encrypted message.
+pub fn envelope(to_user: &str, encrypted: &str) -> String {
+    let (to, enc) = (Value::from(to_user), Value::from(encrypted));
+    super::xml::write([("ToUserName", &to), (ENCRYPT, &enc)])
 }
 
-impl std::fmt::Debug for MsgCrypt {
-    // The key never reaches output.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MsgCrypt").field("appid", &self.appid).finish_non_exhaustive()
-    }
+/// Safe-mode encryption and decryption for one EncodingAESKey and appid.
+#[derive(Clone, Debug)]
+pub struct MsgCrypt {
+    key: Secret<[u8; 32]>,
+    appid: String,
 }
 
 impl MsgCrypt {
@@ -82,7 +87,7 @@ impl MsgCrypt {
             .map_err(|_| "the EncodingAESKey must be 43 characters of base64 (A-Z a-z 0-9 + /)".to_string())?;
         let key: [u8; 32] =
             bytes.try_into().map_err(|_| "the EncodingAESKey does not decode to 32 bytes".to_string())?;
-        Ok(MsgCrypt { key, appid: appid.to_string() })
+        Ok(MsgCrypt { key: key.into(), appid: appid.to_string() })
     }
 
     pub fn appid(&self) -> &str {
@@ -91,7 +96,7 @@ impl MsgCrypt {
 
     /// The AES key (32 bytes); the IV is its first 16.
     pub fn key(&self) -> &[u8; 32] {
-        &self.key
+        self.key.expose()
     }
 
     /// The framed, padded plaintext for `msg` with the given 16 random bytes.
@@ -110,7 +115,7 @@ impl MsgCrypt {
         let mut buf = self.frame(msg, random);
         let len = buf.len();
         let enc =
-            cbc::Encryptor::<Aes256>::new_from_slices(&self.key, &self.key[..16]).expect("32-byte key, 16-byte iv");
+            cbc::Encryptor::<Aes256>::new_from_slices(self.key(), &self.key()[..16]).expect("32-byte key, 16-byte iv");
         let ct = enc.encrypt_padded::<NoPadding>(&mut buf, len).expect("the frame is a whole number of blocks");
         STANDARD.encode(ct)
     }
@@ -130,7 +135,7 @@ impl MsgCrypt {
             return Err("Encrypt is not a whole number of 32-byte blocks".into());
         }
         let dec =
-            cbc::Decryptor::<Aes256>::new_from_slices(&self.key, &self.key[..16]).expect("32-byte key, 16-byte iv");
+            cbc::Decryptor::<Aes256>::new_from_slices(self.key(), &self.key()[..16]).expect("32-byte key, 16-byte iv");
         let plain = dec.decrypt_padded::<NoPadding>(&mut buf).map_err(|_| "cannot decrypt".to_string())?;
         let plain = unpad32(plain)?;
         if plain.len() < 20 {
@@ -188,5 +193,11 @@ mod tests {
         let other = MsgCrypt::new(KEY, "wxother").expect("key");
         assert!(other.open(&e).is_err());
         assert!(MsgCrypt::new("short", "wx").is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let c = MsgCrypt::new(KEY, "wx1234").expect("key");
+        assert_eq!(format!("{c:?}"), r#"MsgCrypt { key: <redacted>, appid: "wx1234" }"#);
     }
 }
