@@ -112,10 +112,9 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
         method: Method::Post,
         query: vec![],
         payload: Payload::Json(json!({"offset": 0, "limit": 1})),
-        creates: false,
-        mutates: false,
-        verify: "",
+        policy: wxscript::api::Policy::Read,
         own_codes: &[],
+        answer: wxscript::api::Unwrap::Fields,
     };
     sim.rt.block_on(client.send(&list)).expect("first call");
     assert_eq!(sim.token_fetches(), 1);

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Body, Endpoint, ErrorKind, Method, Ty, Unwrap, WxError, wire};
+use super::{Body, Endpoint, ErrorKind, Method, Policy, Ty, Unwrap, WxError, wire};
 
 /// A request ready for the transport: path, method, query and payload, with no token.
 #[derive(Debug, Clone)]
@@ -16,13 +16,12 @@ pub struct Request {
     pub method: Method,
     pub query: Vec<(String, String)>,
     pub payload: Payload,
-    /// Re-sending after an unknown outcome could create a duplicate.
-    pub creates: bool,
-    pub mutates: bool,
-    /// How to find out whether a create whose answer never came took effect.
-    pub verify: &'static str,
+    /// What the call does to the account (dry runs, unknown outcomes).
+    pub policy: Policy,
     /// Codes with the endpoint's own meaning: that hint, and no retry.
     pub own_codes: &'static [(i64, &'static str)],
+    /// The answer's shape, which also says where a failed answer keeps its message.
+    pub answer: Unwrap,
 }
 
 /// What travels in the request body.
@@ -153,10 +152,9 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         method: ep.method,
         query,
         payload,
-        creates: ep.creates,
-        mutates: ep.mutates,
-        verify: ep.verify,
+        policy: ep.policy,
         own_codes: ep.own_codes,
+        answer: ep.unwrap,
     })
 }
 

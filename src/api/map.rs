@@ -1,6 +1,6 @@
 //! Tencent map: districts, POI search and POI creation.
 
-use super::{BASE, Endpoint, Method, NONEMPTY, Ty, Unwrap, opt, req};
+use super::{BASE, Endpoint, Method, NONEMPTY, Policy, Ty, Unwrap, opt, req};
 
 pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
@@ -32,6 +32,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "map",
         name: "create_poi",
+        policy: Policy::Create { verify: "map::search_poi() once the map audit is done" },
         path: "wxa/create_map_poi",
         fields: &[
             req("name", NONEMPTY, "name"),
@@ -50,9 +51,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             opt("poi_id", Ty::IdStr, "legacy poi_id when migrating a store"),
         ],
         unwrap: Unwrap::ErrorData,
-        creates: true,
-        verify: "map::search_poi() once the map audit is done",
-        mutates: true,
         doc: "Creates a POI on Tencent map when map::search_poi finds none. The map audit takes up to 3 working days; its result (with the new `map_poi_id`) arrives as the create_map_poi_audit_info event, and the POI becomes searchable.",
         returns: "#{base_id, rich_id} (base_id is the audit id)",
         example: "let pic = media::upload_image(sandbox::sample(\"shop.jpg\"));\nlet r = map::create_poi(#{\n    name: \"示例便利店\", longitude: 113.323753357, latitude: 23.0974903107,\n    province: \"广东省\", city: \"广州市\", district: \"海珠区\", address: \"新港中路397号\",\n    category: \"购物:便利店\", telephone: \"020-12345678\", photo: pic, license: pic,\n    introduct: \"社区便利店\", districtid: \"440105\"\n});\nprint(`map audit ${r.base_id}`);",

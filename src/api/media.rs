@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{BASE, Body, Endpoint, Ty, Unwrap, WxError, req};
+use super::{BASE, Body, Endpoint, Policy, Ty, Unwrap, WxError, req};
 
 /// The kind of a file judged by its first bytes, never by its name.
 pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
@@ -79,6 +79,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "media",
         name: "upload",
+        policy: Policy::Write,
         path: "cgi-bin/media/upload",
         params: &["path", "type"],
         fields: &[
@@ -92,7 +93,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
         ],
         body: Body::Multipart { part: "media" },
         unwrap: Unwrap::Fields,
-        mutates: true,
         doc: "Uploads temporary material (valid 3 days); its `media_id` goes into headimg_mediaid, qualification_list and the like. The file's type is judged by its content.",
         returns: "#{type, media_id, created_at}",
         errors: &[40004, 40005, 40006, 41005],
@@ -104,12 +104,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "media",
         name: "upload_image",
+        policy: Policy::Write,
         path: "cgi-bin/media/uploadimg",
         params: &["path"],
         fields: &[req("path", Ty::File, "local jpg or png file, under 1 MB")],
         body: Body::Multipart { part: "media" },
         unwrap: Unwrap::Top("url"),
-        mutates: true,
         doc: "Uploads a picture and returns its permanent URL, for pic_list, photo and license.",
         returns: "the picture URL string",
         example: "let url = media::upload_image(sandbox::sample(\"shop.jpg\"));\nprint(url);",

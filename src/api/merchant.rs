@@ -1,6 +1,6 @@
 //! Merchant account of the store mini-program: categories, application, audit, changes.
 
-use super::{BASE, Endpoint, INT, Method, NONEMPTY, STR, Ty, Unwrap, opt, req};
+use super::{BASE, Endpoint, INT, Method, NONEMPTY, Policy, STR, Ty, Unwrap, opt, req};
 
 const APPLY_ERRORS: &[i64] = &[
     85024, 85025, 85026, 85027, 85028, 85029, 85030, 85031, 85032, 85033, 85034, 85035, 85036, 85049, 43104, 85050,
@@ -23,6 +23,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "merchant",
         name: "apply",
+        policy: Policy::Create { verify: "merchant::audit_info()" },
         path: "wxa/apply_merchant",
         fields: &[
             req("first_catid", INT, "first-level category id (merchant::categories)"),
@@ -38,9 +39,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             opt("org_code", STR, "media id of the business licence; needed after errcode 85024"),
             opt("other_files", Ty::MediaIds { max: 5 }, "supplementary media ids; after errcode 85024"),
         ],
-        creates: true,
-        verify: "merchant::audit_info()",
-        mutates: true,
         doc: "Applies for the store mini-program. The account's administrator confirms, then WeChat audits it: follow it with merchant::audit_info() or the apply_merchant_audit_info event.",
         errors: APPLY_ERRORS,
         example: "let head = media::upload(sandbox::sample(\"logo.png\"), \"image\");\nlet cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];\nmerchant::apply(#{\n    first_catid: cat.father, second_catid: cat.id,\n    headimg_mediaid: head.media_id, nickname: \"示例便利店\", intro: \"社区便利店\"\n});",
@@ -61,12 +59,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "merchant",
         name: "modify",
+        policy: Policy::Write,
         path: "wxa/modify_merchant",
         fields: &[
             req("headimg_mediaid", STR, "new avatar media id, or \"\" to keep it"),
             req("intro", STR, "new introduction, or \"\" to keep it"),
         ],
-        mutates: true,
         doc: "Changes the avatar or the introduction of an approved store mini-program (a few times a month at most).",
         errors: APPLY_ERRORS,
         example: "try {\n    merchant::modify(#{headimg_mediaid: \"\", intro: \"新的介绍\"});\n} catch (e) {\n    print(`not changed: ${e.errcode} ${e.hint}`);\n}",

@@ -248,6 +248,40 @@ pub enum Unwrap {
     MergeData,
 }
 
+impl Unwrap {
+    /// The message of a failed answer (non-zero errcode): `errmsg`, or `error` in the
+    /// `{error, data}` shape.
+    pub fn errmsg(self, answer: &serde_json::Value) -> &str {
+        let key = if self == Unwrap::ErrorData { "error" } else { "errmsg" };
+        answer.get(key).and_then(serde_json::Value::as_str).unwrap_or("")
+    }
+}
+
+/// What a call does to the account, which decides whether a dry run sends it and what the
+/// transport may do when its outcome is unknown (sent, but no answer came back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Changes nothing: a dry run sends it, and it may be sent again.
+    Read,
+    /// Changes state the same way however often it is sent: a dry run shows it instead.
+    Write,
+    /// Creates something: sent again it would create a second one, so an unknown outcome is
+    /// reported, never re-sent; `verify` names the read that tells whether it took effect.
+    Create { verify: &'static str },
+}
+
+impl Policy {
+    /// Changes state on the server (a dry run does not send it).
+    pub fn mutates(self) -> bool {
+        self != Policy::Read
+    }
+
+    /// An unknown outcome must not be re-sent.
+    pub fn creates(self) -> bool {
+        matches!(self, Policy::Create { .. })
+    }
+}
+
 /// A local check beyond field types, given the script's argument map.
 pub type ExtraCheck = fn(&Endpoint, &serde_json::Map<String, serde_json::Value>) -> Result<(), WxError>;
 
@@ -265,10 +299,9 @@ pub struct Endpoint {
     pub query: &'static [&'static str],
     pub body: Body,
     pub unwrap: Unwrap,
-    /// Creates something: an unknown outcome (timeout after sending) is never re-sent.
-    pub creates: bool,
-    /// Changes state on the server (dry runs will not send it).
-    pub mutates: bool,
+    /// What the call does to the account: whether a dry run sends it and what an unknown
+    /// outcome allows.
+    pub policy: Policy,
     pub doc: &'static str,
     pub returns: &'static str,
     /// Error codes the documents list for this endpoint.
@@ -279,8 +312,6 @@ pub struct Endpoint {
     pub extra_check: Option<ExtraCheck>,
     /// A successful answer in WeChat's shape: the placeholder a dry run returns, unwrapped.
     pub sample: &'static str,
-    /// For creates: the read that tells whether a create whose answer never came took effect.
-    pub verify: &'static str,
     /// Codes this endpoint documents with a meaning of its own (`del_store`'s -1 is "delete
     /// failed", not "system busy"): their hint, and they are never retried.
     pub own_codes: &'static [(i64, &'static str)],
@@ -331,15 +362,13 @@ pub const BASE: Endpoint = Endpoint {
     query: &[],
     body: Body::Json,
     unwrap: Unwrap::Nothing,
-    creates: false,
-    mutates: false,
+    policy: Policy::Read,
     doc: "",
     returns: "()",
     errors: &[],
     example: "",
     extra_check: None,
     sample: r#"{"errcode":0,"errmsg":"ok"}"#,
-    verify: "",
     own_codes: &[],
 };
 
@@ -367,9 +396,6 @@ pub fn by_name(qualified: &str) -> Option<&'static Endpoint> {
 
 /// The token endpoint: not a script function, but the transport and simulator share its path.
 pub const TOKEN_PATH: &str = "cgi-bin/token";
-
-/// Error codes that mean the access token must be refreshed.
-pub const TOKEN_ERRCODES: &[i64] = &[40001, 40014, 42001];
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! Legacy stores (门店管理) awaiting migration to the store mini-program.
 
-use super::{BASE, Endpoint, Ty, Unwrap, req};
+use super::{BASE, Endpoint, Policy, Ty, Unwrap, req};
 
 pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
@@ -21,10 +21,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "poi",
         name: "delete",
+        policy: Policy::Write,
         path: "cgi-bin/poi/delpoi",
         params: &["poi_id"],
         fields: &[req("poi_id", Ty::IdStr, "legacy store id")],
-        mutates: true,
         doc: "Deletes a legacy store (the only way out for upgrade_status 4).",
         example: "for p in poi::list(0, 50).business_list {\n    if p.upgrade_status == 4 { poi::delete(p.poi_id); }\n}",
         ..BASE

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::check::{UTC8, date_secs};
 use super::media::check_file;
-use super::{BASE, Body, Endpoint, Field, Method, NONEMPTY, Ty, Unwrap, WxError, opt, req};
+use super::{BASE, Body, Endpoint, Field, Method, NONEMPTY, Policy, Ty, Unwrap, WxError, opt, req};
 
 /// A name-like string counted as WeChat counts it: CJK 2, Latin 1, within a budget of `max`.
 const fn cjk(min: usize, max: usize) -> Ty {
@@ -238,6 +238,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Account (seed 000)
     Endpoint {
         name: "register",
+        policy: Policy::Create { verify: "shake::audit_status()" },
         path: "shakearound/account/register",
         fields: &[
             req("name", cjk(1, 40), "contact name").answers(9001001),
@@ -252,9 +253,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             req("apply_reason", cjk(1, 500), "reason").answers(9001001),
         ],
         unwrap: Unwrap::Nothing,
-        creates: true,
-        verify: "shake::audit_status()",
-        mutates: true,
         doc: "Applies for shake-around. The application is reviewed (shake::audit_status()); a new one is refused while one is in review, and may be sent again after a rejection.",
         errors: &[9001001, 9001040, 9001041],
         example: "shake::register(#{\n    name: \"张三\", phone_number: \"13512345678\", email: \"ops@example.com\", industry_id: \"0118\",\n    qualification_cert_urls: [], apply_reason: \"门店摇一摇\"\n});",
@@ -274,6 +272,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Devices (seed 001)
     Endpoint {
         name: "apply_ids",
+        policy: Policy::Create { verify: "shake::all_devices() and the apply_ids answers you have" },
         sample: r#"{"data":{"apply_id":0,"audit_status":1,"audit_comment":"dry run"},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/device/applyid",
         fields: &[
@@ -287,9 +286,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             opt("comment", cjk(0, 30), "remark").answers(9001035),
             opt("poi_id", ID, "store the devices belong to"),
         ],
-        creates: true,
-        verify: "shake::all_devices() and the apply_ids answers you have",
-        mutates: true,
         doc: "Applies for device ids (UUID, major, minor). Up to 500 pass the quick review; more stay in review (`audit_status` 1) for up to three working days. An account holds at most 10,000 ids. Poll shake::apply_status(apply_id); the devices appear in shake::all_devices(apply_id) once approved.",
         returns: "#{apply_id, audit_status, audit_comment}",
         errors: &[9001020, 9001021, 9001022, 9001033, 9001035, 9001042],
@@ -334,13 +330,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "update_device",
+        policy: Policy::Write,
         path: "shakearound/device/update",
         fields: &[
             req("device_identifier", DEVICE, "#{device_id} or #{uuid, major, minor}"),
             req("comment", cjk(0, 30), "remark").answers(9001034),
         ],
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Changes a device's remark.",
         errors: &[9001020, 9001025, 9001034],
         example: "let d = shake::all_devices()[0];\nshake::update_device(#{device_identifier: #{device_id: d.device_id}, comment: \"收银台\"});",
@@ -348,6 +344,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "bind_location",
+        policy: Policy::Write,
         path: "shakearound/device/bindlocation",
         fields: &[
             req("device_identifier", DEVICE, "#{device_id} or #{uuid, major, minor}"),
@@ -356,7 +353,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             opt("poi_appid", NONEMPTY, "type 2: the appid owning the store"),
         ],
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Binds a device to a store (poi_id 0 unbinds). The store must exist unless it is another account's (type 2 with poi_appid).",
         errors: &[9001020, 9001025, 9001033],
         example: "let d = shake::all_devices()[0];\nshake::bind_location(#{device_identifier: #{device_id: d.device_id}, poi_id: 0});",
@@ -365,6 +361,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "bind_pages",
+        policy: Policy::Write,
         path: "shakearound/device/bindpage",
         fields: &[
             req("device_identifier", DEVICE, "#{device_id} or #{uuid, major, minor}"),
@@ -372,7 +369,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 .answers(9001032),
         ],
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Sets the pages a device shows when shaken (replaces its current pages).",
         errors: &[9001020, 9001025, 9001026, 9001032],
         example: "let d = shake::all_devices()[0];\nlet p = shake::all_pages()[0];\nshake::bind_pages(#{device_identifier: #{device_id: d.device_id}, page_ids: [p.page_id]});",
@@ -398,6 +394,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Pages and material
     Endpoint {
         name: "add_page",
+        policy: Policy::Create { verify: "shake::all_pages()" },
         sample: r#"{"data":{"page_id":0},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/page/add",
         fields: &[
@@ -407,9 +404,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             req("icon_url", Ty::Url, "icon URL from shake::upload_material(path, \"icon\")"),
             opt("comment", cjk(0, 30), "remark").answers(9001027),
         ],
-        creates: true,
-        verify: "shake::all_pages()",
-        mutates: true,
         doc: "Adds a page shown when a device is shaken.",
         returns: "#{page_id}",
         errors: &[9001020, 9001027],
@@ -418,6 +412,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "update_page",
+        policy: Policy::Write,
         sample: r#"{"data":{"page_id":0},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/page/update",
         fields: &[
@@ -428,7 +423,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             req("icon_url", Ty::Url, "icon URL from shake::upload_material(path, \"icon\")"),
             opt("comment", cjk(0, 30), "remark").answers(9001027),
         ],
-        mutates: true,
         doc: "Replaces a page's title, description, URL, icon and remark (every required field of add_page is required).",
         returns: "#{page_id}",
         errors: &[9001020, 9001026, 9001027],
@@ -453,11 +447,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "delete_page",
+        policy: Policy::Write,
         path: "shakearound/page/delete",
         params: &["page_id"],
         fields: &[req("page_id", ID, "the page")],
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Deletes a page. A page still bound to devices cannot be deleted: unbind it with shake::bind_pages first.",
         errors: &[9001020, 9001026, 9001029],
         example: "let icon = shake::upload_material(sandbox::sample(\"logo.png\"), \"icon\");\nlet p = shake::add_page(#{title: \"临时\", description: \"临时页面\", page_url: \"https://example.com/t\", icon_url: icon});\nshake::delete_page(p.page_id);",
@@ -465,6 +459,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "upload_material",
+        policy: Policy::Write,
         sample: r#"{"data":{"pic_url":"http://p.qpic.cn/wx_shake_bus/0/dry-run/0"},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/material/add",
         params: &["path", "type"],
@@ -475,7 +470,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
         ],
         body: Body::Multipart { part: "media" },
         unwrap: Unwrap::DataPath(&["pic_url"]),
-        mutates: true,
         doc: "Uploads a page icon or a qualification picture and returns its URL. Checked locally first: icon jpg/png/gif, square, at most 200x200 px; license at most 2 MB. Type is judged by content.",
         returns: "the pic_url string",
         errors: &[9001007, 9001008, 9001009, 9001010],
@@ -558,12 +552,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Device groups
     Endpoint {
         name: "add_group",
+        policy: Policy::Create { verify: "shake::all_groups()" },
         sample: r#"{"data":{"group_id":0,"group_name":""},"errcode":0,"errmsg":"success."}"#,
         path: "shakearound/device/group/add",
         fields: &[req("group_name", cjk(1, 200), "group name").answers(9001001)],
-        creates: true,
-        verify: "shake::all_groups()",
-        mutates: true,
         doc: "Adds a device group (an account has at most 1,000 groups).",
         returns: "#{group_id, group_name}",
         errors: &[9001001, 9001020, 9001045],
@@ -572,11 +564,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "update_group",
+        policy: Policy::Write,
         path: "shakearound/device/group/update",
         params: &["group_id", "group_name"],
         fields: &[req("group_id", ID, "the group"), req("group_name", cjk(1, 200), "new name").answers(9001001)],
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Renames a device group.",
         errors: &[9001001, 9001020, 9001043],
         example: "let g = shake::add_group(#{group_name: \"二楼\"});\nshake::update_group(g.group_id, \"二楼东\");",
@@ -584,11 +576,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "delete_group",
+        policy: Policy::Write,
         path: "shakearound/device/group/delete",
         params: &["group_id"],
         fields: &[req("group_id", ID, "the group; it must hold no devices")],
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Deletes a device group. A group holding devices cannot be deleted: remove them first.",
         errors: &[9001020, 9001043, 9001044],
         example: "let g = shake::add_group(#{group_name: \"临时\"});\nshake::delete_group(g.group_id);",
@@ -621,13 +613,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "add_group_devices",
+        policy: Policy::Write,
         path: "shakearound/device/group/adddevice",
         fields: &[
             req("group_id", ID, "the group"),
             req("device_identifiers", devices(BATCH_MAX), "the devices; a group holds at most 10,000"),
         ],
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Adds devices to a group (at most 1,000 a call, 10,000 a group).",
         errors: &[9001020, 9001025, 9001043, 9001045],
         example: "let g = shake::add_group(#{group_name: \"四楼\"});\nlet ds = shake::all_devices().map(|d| #{device_id: d.device_id});\nshake::add_group_devices(#{group_id: g.group_id, device_identifiers: ds});",
@@ -635,10 +627,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "remove_group_devices",
+        policy: Policy::Write,
         path: "shakearound/device/group/deletedevice",
         fields: &[req("group_id", ID, "the group"), req("device_identifiers", devices(BATCH_MAX), "the devices")],
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Removes devices from a group (at most 1,000 a call).",
         errors: &[9001020, 9001025, 9001043],
         example: "let g = shake::all_groups()[0];\nlet ds = shake::group_detail(#{group_id: g.group_id, begin: 0, count: 1000}).devices.map(|d| #{device_id: d.device_id});\nif ds.len() > 0 { shake::remove_group_devices(#{group_id: g.group_id, device_identifiers: ds}); }",
@@ -647,6 +639,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Lottery (red-packet shake): fields at the top level of the answer
     Endpoint {
         name: "add_lottery",
+        policy: Policy::Create { verify: "shake::all_pages() (the lottery adds a page)" },
         sample: r#"{"errcode":0,"errmsg":"","lottery_id":"DRY-RUN-LOTTERY","page_id":0}"#,
         path: "shakearound/lottery/addlotteryinfo",
         fields: &[
@@ -668,9 +661,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
         ],
         query: &["use_template", "logo_url"],
         unwrap: Unwrap::Fields,
-        creates: true,
-        verify: "shake::all_pages() (the lottery adds a page)",
-        mutates: true,
         doc: "Creates a red-packet lottery. `use_template` and `logo_url` travel in the query string, the rest in the body.",
         returns: "#{lottery_id, page_id}",
         errors: &[9001020, 9001047],
@@ -679,6 +669,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "set_prize_bucket",
+        policy: Policy::Write,
         sample: r#"{"errcode":0,"errmsg":"","success_num":0,"repeat_ticket_list":[]}"#,
         path: "shakearound/lottery/setprizebucket",
         fields: &[
@@ -688,7 +679,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             req("prize_info_list", Ty::List { item: &Ty::Object(PRIZE), min: 1, max: 0 }, "array of #{ticket}"),
         ],
         unwrap: Unwrap::Fields,
-        mutates: true,
         doc: "Puts red-packet tickets into a lottery's bucket; tickets already there are reported in `repeat_ticket_list`.",
         returns: "#{success_num, repeat_ticket_list}",
         errors: &[9001020, 9001046, 9001047],
@@ -697,13 +687,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "set_lottery_switch",
+        policy: Policy::Write,
         method: Method::Get,
         path: "shakearound/lottery/setlotteryswitch",
         params: &["lottery_id", "onoff"],
         fields: &[req("lottery_id", NONEMPTY, "the lottery"), req("onoff", Ty::Int { min: 0, max: 1 }, "1 on, 0 off")],
         body: Body::None,
         unwrap: Unwrap::Nothing,
-        mutates: true,
         doc: "Switches a lottery on (1) or off (0).",
         errors: &[9001020, 9001046],
         example: "let l = shake::add_lottery(#{use_template: 2, logo_url: \"https://example.com/logo.png\", title: \"摇红包\", desc: \"抢红包\", onoff: 0, begin_time: shake::today(), expire_time: shake::today() + 86400, sponsor_appid: \"wxsponsor\", total: 2, jump_url: \"https://example.com/done\", key: \"k\"});\nshake::set_lottery_switch(l.lottery_id, 1);",

@@ -1,6 +1,6 @@
 //! Stores of the store mini-program: add, update, read, list, delete, and their cards.
 
-use super::{BASE, Endpoint, NONEMPTY, STR, Ty, Unwrap, opt, req};
+use super::{BASE, Endpoint, NONEMPTY, Policy, STR, Ty, Unwrap, opt, req};
 
 const ADD_ERRORS: &[i64] = &[-1, 85038, 85039, 85040, 85041, 85042, 85053, 85054, 85055, 85056];
 
@@ -8,6 +8,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "store",
         name: "add",
+        policy: Policy::Create { verify: "store::all()" },
         path: "wxa/add_store",
         fields: &[
             req("map_poi_id", Ty::IdStr, "map POI id: sosomap_poi_uid from map::search_poi"),
@@ -25,9 +26,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             opt("poi_id", Ty::IdStr, "legacy store poi_id when migrating (poi::list)"),
         ],
         unwrap: Unwrap::Data,
-        creates: true,
-        verify: "store::all()",
-        mutates: true,
         doc: "Adds a store (or migrates a legacy one with `poi_id`). The store is audited; the result, with the store's `poiid`, arrives as the add_store_audit_info event, and store::all() lists the store meanwhile.",
         returns: "#{audit_id}",
         errors: ADD_ERRORS,
@@ -38,6 +36,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "store",
         name: "update",
+        policy: Policy::Write,
         path: "wxa/update_store",
         fields: &[
             req("poi_id", Ty::IdStr, "store id"),
@@ -48,7 +47,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
             opt("map_poi_id", Ty::IdStr, "map POI id"),
         ],
         unwrap: Unwrap::Data,
-        mutates: true,
         doc: "Updates a store's hours, phone and pictures. New pictures go through audit (`has_audit_id` 1, result in the modify_store_audit_info event); pictures already approved do not.",
         returns: "#{has_audit_id, audit_id}",
         errors: &[-1, 40097, 65115, 65118, 85053],
@@ -88,10 +86,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "store",
         name: "delete",
+        policy: Policy::Write,
         path: "wxa/del_store",
         params: &["poi_id"],
         fields: &[req("poi_id", Ty::IdStr, "store id")],
-        mutates: true,
         doc: "Deletes a store.",
         errors: &[-1, 85053],
         own_codes: &[(
@@ -116,10 +114,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         module: "store",
         name: "set_card",
+        policy: Policy::Write,
         path: "card/storewxa/set",
         params: &["poi_id", "card_id"],
         fields: &[req("poi_id", Ty::IdInt, "store id"), req("card_id", NONEMPTY, "card id (not custom-code)")],
-        mutates: true,
         doc: "Sets the card shown in a store's mini-program.",
         example: "store::set_card(store::all()[0].poi_id, \"pabcedfg1234567hijklmn\");",
         ..BASE

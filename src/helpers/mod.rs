@@ -369,8 +369,21 @@ fn sleep(ctx: &Ctx, secs: f64, pos: rhai::Position) -> Result<(), Box<rhai::Eval
 }
 
 fn admin(ctx: &Ctx, method: Method, path: &str, body: Option<Value>, pos: rhai::Position) -> RhaiResult {
-    let v = ctx.block(ctx.client.admin(method, path, body)).map_err(|e| throw(e, pos))?;
-    Ok(convert::to_dynamic(&v))
+    sandbox_route(ctx, method, path, body, pos).map(|v| convert::to_dynamic(&v))
+}
+
+/// One of the simulator's own routes (`_sandbox/...`); a failure says the server may not be one.
+pub(crate) fn sandbox_route(
+    ctx: &Ctx,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    pos: rhai::Position,
+) -> Result<Value, Box<rhai::EvalAltResult>> {
+    ctx.block(ctx.client.plain(method, path, body)).map_err(|mut e| {
+        e.errmsg = format!("{} (is {} a wxscript sandbox?)", e.errmsg, ctx.client.base());
+        throw(e, pos)
+    })
 }
 
 /// Every row of a paged list call: `name` with `extra` fields, `offset` advanced by the rows
@@ -471,21 +484,25 @@ fn raw_request(ctx: &Ctx, method: &Dynamic, path: &Dynamic, body: &Dynamic, pos:
     } else {
         return Err(bad("body", format!("body must be a map or (), got {}", body.type_name())));
     };
-    // A read sent by POST (get_store_list) is still a read: the declaration knows.
-    let mutates = api::by_path(&api_path).map(|ep| ep.mutates).unwrap_or(method == Method::Post);
-    // A declared path keeps its declaration's meaning of its codes.
-    let own_codes = api::by_path(&api_path).map_or(&[][..], |ep| ep.own_codes);
+    // A declared path keeps its meaning of its codes and its answer shape, and a declared read
+    // sent by POST is still a read; any other POST might create something, so its unknown
+    // outcome is never re-sent, as the function's doc promises.
+    let declared = api::by_path(&api_path);
+    let policy = match (method, declared.map(|ep| ep.policy)) {
+        (_, Some(api::Policy::Read)) | (Method::Get, None) => api::Policy::Read,
+        (_, Some(p @ api::Policy::Create { .. })) => p,
+        _ => api::Policy::Create { verify: "" },
+    };
     let req = Request {
         api: api_path,
         method,
         query,
         payload,
-        creates: method == Method::Post,
-        mutates,
-        verify: "",
-        own_codes,
+        policy,
+        own_codes: declared.map_or(&[][..], |ep| ep.own_codes),
+        answer: declared.map_or(api::Unwrap::Fields, |ep| ep.unwrap),
     };
-    if ctx.dry_run && req.mutates {
+    if ctx.dry_run && req.policy.mutates() {
         crate::runtime::dry_run_print(&req);
         return Ok(convert::to_dynamic(&serde_json::json!({"errcode": 0, "errmsg": "ok"})));
     }

@@ -135,9 +135,7 @@ fn shake(ctx: &Ctx, device: &Dynamic, openid: Option<&Dynamic>, pos: Position) -
         let s = o.clone().into_string().map_err(|t| bad("openid", format!("openid must be a string, got {t}")))?;
         body.insert("openid".into(), Value::String(s));
     }
-    let answer = ctx
-        .block(ctx.client.admin(Method::Post, "_sandbox/shake", Some(Value::Object(body))))
-        .map_err(|e| throw(e, pos))?;
+    let answer = super::sandbox_route(ctx, Method::Post, "_sandbox/shake", Some(Value::Object(body)), pos)?;
     let code = answer.get("errcode").and_then(Value::as_i64).unwrap_or(0);
     if code != 0 {
         let msg = answer.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();

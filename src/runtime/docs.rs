@@ -27,8 +27,8 @@ pub fn json() -> Value {
                     "errcode": c,
                     "hint": ep.hint(*c).unwrap_or_default(),
                 })).collect::<Vec<_>>(),
-                "creates": ep.creates,
-                "mutates": ep.mutates,
+                "creates": ep.policy.creates(),
+                "mutates": ep.policy.mutates(),
                 "doc": ep.doc,
                 "example": ep.example,
             })

@@ -52,7 +52,7 @@ impl Ctx {
     fn sandbox_instance(&self) -> Option<&str> {
         self.sandbox
             .get_or_init(|| {
-                let v = self.block(self.client.admin(api::Method::Get, "_sandbox/stats", None)).ok()?;
+                let v = self.block(self.client.plain(api::Method::Get, "_sandbox/stats", None)).ok()?;
                 v.get("token_fetches")?;
                 Some(v.get("instance").and_then(Value::as_str).unwrap_or_default().to_string())
             })
@@ -157,7 +157,7 @@ pub fn invoke_json(
     pos: Position,
 ) -> Result<Value, Box<EvalAltResult>> {
     let req = check::prepare(ep, args).map_err(|e| throw(e, pos))?;
-    if ctx.dry_run && req.mutates {
+    if ctx.dry_run && req.policy.mutates() {
         dry_run_print(&req);
         let sample = serde_json::from_str(ep.sample).unwrap_or(Value::Null);
         return Ok(check::unwrap(ep, sample).unwrap_or(Value::Null));

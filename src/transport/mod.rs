@@ -11,8 +11,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::api::Policy;
 use crate::api::check::{Payload, Request, show};
-use crate::api::{ErrorKind, Method, TOKEN_ERRCODES, WxError};
+use crate::api::errors::{self, Retry};
+use crate::api::{ErrorKind, Method, WxError};
 pub use token::{Credentials, TokenCache};
 
 /// Where and how to talk to WeChat.
@@ -210,38 +212,36 @@ impl Client {
                     if code == 0 {
                         return Ok(answer);
                     }
-                    // create_map_poi explains itself in `error`, not `errmsg`.
-                    let msg = ["errmsg", "error"]
-                        .iter()
-                        .find_map(|k| answer.get(*k).and_then(Value::as_str))
-                        .unwrap_or("")
-                        .to_string();
-                    if TOKEN_ERRCODES.contains(&code) {
-                        if refreshed || !self.tokens.can_refresh() {
-                            return Err(WxError::api(&req.api, code, msg).with_kind(ErrorKind::Auth));
-                        }
-                        refreshed = true;
-                        self.tokens.refresh_after(&self.http, &token).await?;
-                        continue;
-                    }
+                    let msg = req.answer.errmsg(&answer).to_string();
                     if let Some((_, hint)) = req.own_codes.iter().find(|(c, _)| *c == code) {
                         return Err(WxError::api(&req.api, code, msg).with_hint(*hint));
                     }
-                    if code != -1 && code != 45009 {
-                        return Err(WxError::api(&req.api, code, msg));
+                    match errors::retry(code) {
+                        Retry::Never => return Err(WxError::api(&req.api, code, msg)),
+                        Retry::Refresh => {
+                            if refreshed || !self.tokens.can_refresh() {
+                                return Err(WxError::api(&req.api, code, msg).with_kind(ErrorKind::Auth));
+                            }
+                            refreshed = true;
+                            self.tokens.refresh_after(&self.http, &token).await?;
+                            continue;
+                        }
+                        Retry::Backoff => {
+                            // The quota code asks for a lower rate, not only a pause.
+                            if code == 45009 {
+                                self.rate.slow_down().await;
+                            }
+                            WxError::api(&req.api, code, msg)
+                        }
                     }
-                    if code == 45009 {
-                        self.rate.slow_down().await;
-                    }
-                    WxError::api(&req.api, code, msg)
                 }
                 Err(Failure::NotSent(e)) => e,
                 Err(Failure::Unknown(mut e)) => {
-                    if req.creates {
+                    if let Policy::Create { verify } = req.policy {
                         e.errmsg = format!(
                             "{} (the request was sent, so whether it took effect is unknown; it was not re-sent to avoid a duplicate: check with {})",
                             e.errmsg,
-                            if req.verify.is_empty() { "a read of the same data" } else { req.verify }
+                            if verify.is_empty() { "a read of the same data" } else { verify }
                         );
                         return Err(e);
                     }
@@ -301,8 +301,9 @@ impl Client {
         }
     }
 
-    /// A request to the simulator's own admin paths (no token).
-    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, WxError> {
+    /// A request to a path of the same server without a token, retries or rate limit, answered
+    /// with any JSON (the simulator's own routes are such paths).
+    pub async fn plain(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, WxError> {
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
         let rb = match method {
             Method::Get => self.http.get(&url),
@@ -314,11 +315,7 @@ impl Client {
         serde_json::from_str(&text).map_err(|_| {
             net_err(
                 path,
-                format!(
-                    "HTTP {status}: not a sandbox answer (is {} a wxscript sandbox?): {}",
-                    self.base,
-                    show(&Value::String(text))
-                ),
+                format!("HTTP {status}: the answer from {} is not JSON: {}", self.base, show(&Value::String(text))),
             )
         })
     }

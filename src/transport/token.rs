@@ -222,7 +222,7 @@ impl TokenCache {
             }
             let code = v.get("errcode").and_then(Value::as_i64).unwrap_or(-1);
             let msg = v.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();
-            if code == -1 || code == 45009 {
+            if crate::api::errors::retry(code) == crate::api::errors::Retry::Backoff {
                 last = Some(format!("errcode {code}: {msg}"));
                 continue;
             }
