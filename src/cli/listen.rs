@@ -244,6 +244,7 @@ fn start_handler(
     mut done: usize,
 ) -> Result<std::thread::JoinHandle<()>, ExitCode> {
     let engine = session.engine();
+    let catalog = session.catalog;
     let color = render::stderr_color();
     let ast = match engine.compile(&src) {
         Ok(a) => a,
@@ -259,7 +260,7 @@ fn start_handler(
     let mut scope = Scope::new();
     scope.push_constant("ARGS", Map::new());
     if let Err(e) = engine.run_ast_with_scope(&mut scope, &ast) {
-        eprint!("{}", render::render_eval(&e, &name, &src, color));
+        eprint!("{}", render::render_eval(&e, &name, &src, color, catalog));
         return Err(ExitCode::from(1));
     }
     std::thread::Builder::new()
@@ -275,7 +276,7 @@ fn start_handler(
                 if let Err(e) = engine.call_fn_with_options::<Dynamic>(opts, &mut scope, &ast, "on_event", (arg,)) {
                     // The event is in the log already; the next one still runs.
                     eprintln!("on_event failed for event {which} (it stays in the log):");
-                    eprint!("{}", render::render_eval(&e, &name, &src, color));
+                    eprint!("{}", render::render_eval(&e, &name, &src, color, catalog));
                 }
                 done += 1;
                 if let Err(e) = cursor.save(done) {

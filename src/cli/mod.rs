@@ -4,23 +4,20 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
-pub mod config;
 mod listen;
 mod scaffold;
-mod session;
 
 pub use listen::ListenArgs;
-pub use session::{Session, SessionOptions};
 
-use crate::runtime::{self, Ctx, render};
+use crate::config;
+use crate::runtime::{self, render};
 use crate::sandbox::{self, Sandbox};
-use crate::transport::{self, Cancel, Client, Credentials};
+use crate::session::{self, Session, SessionOptions, read_script};
 
 /// The environment and exit codes, for `--help` and the man page.
 const AFTER_HELP: &str = "\
@@ -296,9 +293,12 @@ pub fn main() -> ExitCode {
         }
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
+            let catalog = session::catalog();
             let text = match format {
-                DocFormat::Json => serde_json::to_string_pretty(&runtime::docs::json()).unwrap_or_default() + "\n",
-                DocFormat::Markdown => runtime::docs::markdown(),
+                DocFormat::Json => {
+                    serde_json::to_string_pretty(&runtime::docs::json(catalog)).unwrap_or_default() + "\n"
+                }
+                DocFormat::Markdown => runtime::docs::markdown(catalog),
             };
             write_out(|out| out.write_all(text.as_bytes()))
         }
@@ -371,51 +371,18 @@ fn new_recipe(name: &Path) -> ExitCode {
 }
 
 fn tokio_runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    match session::async_runtime() {
         Ok(rt) => Some(rt),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eprintln!("error: {e}");
             None
         }
     }
 }
 
-/// Reads a script, keeping line numbers but neutralising a `#!` line.
-pub(crate) fn read_script(file: &Path) -> Result<String, String> {
-    let mut src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
-    if src.starts_with("#!") {
-        // Blanked rather than removed, so that lines and columns stay where the user sees them.
-        let end = src.find('\n').unwrap_or(src.len());
-        src.replace_range(0..end, &" ".repeat(end));
-    }
-    Ok(src)
-}
-
-/// An engine for commands that run no requests (check, docs).
-fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
-    let cancel = Arc::new(Cancel::default());
-    let cfg = transport::Config {
-        base: "http://127.0.0.1:9".into(),
-        credentials: Credentials::None,
-        timeout: Duration::from_secs(1),
-        cache_dir: None,
-        qps: None,
-    };
-    let client = Client::new(cfg, cancel.clone()).ok()?;
-    Some(runtime::engine(Arc::new(Ctx {
-        client: Arc::new(client),
-        handle: rt.handle().clone(),
-        cancel,
-        quiet: true,
-        dry_run: false,
-        event_log: None,
-        sandbox: Default::default(),
-    })))
-}
-
 fn check(files: &[PathBuf]) -> ExitCode {
     let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
-    let Some(mut engine) = offline_engine(&rt) else { return ExitCode::from(1) };
+    let Ok(mut engine) = session::offline_engine(&rt) else { return ExitCode::from(1) };
     let color = render::stderr_color();
     let mut failed = false;
     for f in files {
@@ -434,7 +401,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
             failed = true;
         } else if let Err(e) = engine.compile_into_self_contained(&Scope::new(), &src) {
             // Every literal import is resolved (stdlib or file), so a missing module fails here.
-            eprint!("{}", render::render_eval(&e, &name, &src, color));
+            eprint!("{}", render::render_eval(&e, &name, &src, color, session::catalog()));
             failed = true;
         }
     }
@@ -517,7 +484,7 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
         }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if runtime::is_usage(&e) => {
-            eprint!("{}", render::render_eval(&e, &name, &src, color));
+            eprint!("{}", render::render_eval(&e, &name, &src, color, session.catalog));
             ExitCode::from(2)
         }
         Err(_) if cancel.is_cancelled() => {
@@ -525,7 +492,7 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
             ExitCode::from(130)
         }
         Err(e) => {
-            eprint!("{}", render::render_eval(&e, &name, &src, color));
+            eprint!("{}", render::render_eval(&e, &name, &src, color, session.catalog));
             ExitCode::from(1)
         }
     };

@@ -27,9 +27,8 @@ use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 
-use crate::cli::{Session, SessionOptions};
 use crate::runtime::{render, stdlib};
-use crate::sandbox;
+use crate::session::{Session, SessionOptions, read_script};
 
 use commands::Cmd;
 use complete::{Names, Shape, Var};
@@ -134,7 +133,7 @@ impl<'s> Repl<'s> {
     fn new(session: &'s Session) -> Result<Repl<'s>, String> {
         let mut engine = session.engine();
         engine.set_module_resolver(resolver(Path::new(".")));
-        let names = Names::new(engine_globals(&engine));
+        let names = Names::new(session.catalog, engine_globals(&engine));
         let color = render::stderr_color();
         let config = Config::builder()
             .max_history_size(1000)
@@ -253,7 +252,7 @@ impl<'s> Repl<'s> {
             }
             None => "no credentials (set WECHAT_APPID and WECHAT_APPSECRET)".into(),
         };
-        let server = if self.session.sim.is_some() { "sandbox (built-in simulator)" } else { "API" };
+        let server = if self.session.sandbox_appid().is_some() { "sandbox (built-in simulator)" } else { "API" };
         let dry = if self.session.ctx.dry_run { "; dry run: writes are printed, not sent" } else { "" };
         let mut banner = format!("wxscript {} REPL: {server} {}, {who}{dry}", env!("CARGO_PKG_VERSION"), client.base());
         // The simulator's own listener is an internal detail; one the user asked for is not.
@@ -341,11 +340,10 @@ impl<'s> Repl<'s> {
         if self.session.ctx.dry_run {
             return format!("dry run against {}: reads are sent, writes are printed and not sent\n", client.base());
         }
-        if self.session.sim.is_some() {
+        if let Some(appid) = self.session.sandbox_appid() {
             format!(
-                "sandbox: the built-in simulator at {} (appid {}); its state lasts as long as this session\n",
+                "sandbox: the built-in simulator at {} (appid {appid}); its state lasts as long as this session\n",
                 client.base(),
-                sandbox::APPID
             )
         } else {
             format!(
@@ -358,7 +356,7 @@ impl<'s> Repl<'s> {
 
     /// Runs a file into the session; its imports resolve next to it, as under `run`.
     fn load(&mut self, file: &Path) {
-        match crate::cli::read_script(file) {
+        match read_script(file) {
             Ok(src) => {
                 let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 self.engine.set_module_resolver(resolver(dir));
@@ -435,11 +433,11 @@ impl<'s> Repl<'s> {
         }
         match deepest {
             Some((f, (def_name, def_src), inner)) if def_src != src => {
-                let mut out = render::render_eval(inner, def_name, def_src, self.color);
+                let mut out = render::render_eval(inner, def_name, def_src, self.color, self.session.catalog);
                 out.push_str(&format!("   = note: in {f}(), defined by an earlier entry\n"));
                 out
             }
-            _ => render::render_eval(e, name, src, self.color),
+            _ => render::render_eval(e, name, src, self.color, self.session.catalog),
         }
     }
 

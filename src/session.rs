@@ -1,14 +1,69 @@
-//! One run's wiring, shared by `run` and the REPL: the async runtime, the simulator when
-//! asked for, the event listener, the client, and the engine with every function registered.
+//! The composition root: one run's wiring, shared by `run`, `repl`, `listen`, `check`, `docs`
+//! and tests. It puts together the async runtime, the config, the simulator when asked for,
+//! the event listener, the client, the catalog of functions (the endpoints, the helpers it
+//! hands over, the stdlib) and the engine with every function registered.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::config;
+use crate::helpers;
 use crate::listen::{self, Listener};
+use crate::runtime::catalog::Catalog;
 use crate::runtime::{self, Ctx};
 use crate::sandbox::{self, Sandbox};
-use crate::transport::{Cancel, Client, Credentials};
+use crate::transport::{self, Cancel, Client, Credentials};
+
+/// The catalog of every function: the endpoints, the helpers and the stdlib, built once.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::new(helpers::SET))
+}
+
+/// Reads a script, keeping line numbers but neutralising a `#!` line.
+pub fn read_script(file: &Path) -> Result<String, String> {
+    let mut src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
+    if src.starts_with("#!") {
+        // Blanked rather than removed, so that lines and columns stay where the user sees them.
+        let end = src.find('\n').unwrap_or(src.len());
+        src.replace_range(0..end, &" ".repeat(end));
+    }
+    Ok(src)
+}
+
+/// The async runtime requests and servers run on.
+pub fn async_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// An engine for commands that send no requests (`check`): every function registered, bound
+/// to a client of a closed port.
+pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, String> {
+    let cancel = Arc::new(Cancel::default());
+    let cfg = transport::Config {
+        base: "http://127.0.0.1:9".into(),
+        credentials: Credentials::None,
+        timeout: Duration::from_secs(1),
+        cache_dir: None,
+        qps: None,
+    };
+    let client = Client::new(cfg, cancel.clone()).map_err(|e| e.to_string())?;
+    let ctx = Ctx {
+        client: Arc::new(client),
+        handle: rt.handle().clone(),
+        cancel,
+        quiet: true,
+        dry_run: false,
+        event_log: None,
+        sandbox: Default::default(),
+    };
+    Ok(runtime::engine(Arc::new(ctx), catalog()))
+}
 
 /// What a session is asked to be.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +89,7 @@ pub struct SessionOptions {
 /// A live session. Dropping it stops the simulator and the listener.
 pub struct Session {
     pub ctx: Arc<Ctx>,
+    pub catalog: &'static Catalog,
     pub cancel: Arc<Cancel>,
     pub sim: Option<Sandbox>,
     pub listener: Option<Listener>,
@@ -84,13 +140,9 @@ fn private_token() -> String {
 
 impl Session {
     pub fn start(opts: &SessionOptions) -> Result<Session, String> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let rt = async_runtime()?;
         let cancel = Arc::new(Cancel::default());
-        let mut cfg = super::config::transport_config()?;
+        let mut cfg = config::transport_config()?;
         if let Some(t) = opts.timeout {
             cfg.timeout = t;
         }
@@ -160,7 +212,7 @@ impl Session {
             event_log,
             sandbox: Default::default(),
         });
-        Ok(Session { ctx, cancel, sim, listener, temp_log, rt })
+        Ok(Session { ctx, catalog: catalog(), cancel, sim, listener, temp_log, rt })
     }
 
     /// Ctrl-C triggers the session's cancellation instead of killing the process.
@@ -175,6 +227,77 @@ impl Session {
 
     /// A new engine bound to this session.
     pub fn engine(&self) -> rhai::Engine {
-        runtime::engine(self.ctx.clone())
+        runtime::engine(self.ctx.clone(), self.catalog)
+    }
+
+    /// The simulator's appid when the session talks to its own simulator.
+    pub fn sandbox_appid(&self) -> Option<&'static str> {
+        self.sim.as_ref().map(|_| sandbox::APPID)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::runtime::catalog::Kind;
+
+    #[test]
+    fn the_catalog_holds_every_function_once() {
+        let c = catalog();
+        let names: Vec<&str> = c.entries().iter().map(|e| e.name.as_str()).collect();
+        let unique: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "a name is listed twice");
+        let count = |name: &str| names.iter().filter(|n| **n == name).count();
+        for ep in crate::api::endpoints() {
+            assert_eq!(count(&ep.qualified()), 1, "{}", ep.qualified());
+        }
+        for h in helpers::SET.docs() {
+            assert_eq!(count(h.name), 1, "{}", h.name);
+            assert!(matches!(c.get(h.name).map(|e| e.kind), Some(Kind::Helper(_))), "{}", h.name);
+        }
+        for d in runtime::stdlib::docs() {
+            assert_eq!(count(&d.name), 1, "{}", d.name);
+        }
+        let expected = crate::api::endpoints().count()
+            + helpers::SET.docs().count()
+            + runtime::stdlib::docs().iter().map(|d| &d.name).collect::<BTreeSet<_>>().len();
+        assert_eq!(names.len(), expected);
+    }
+
+    /// The engine's functions, as `module::name` or a bare name.
+    fn engine_functions(engine: &rhai::Engine) -> BTreeSet<String> {
+        engine
+            .gen_fn_signatures(false)
+            .into_iter()
+            .filter_map(|s| Some(s.split('(').next()?.trim().rsplit(' ').next()?.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_engine_registers_exactly_the_catalogs_functions() {
+        let rt = async_runtime().expect("runtime");
+        let engine = offline_engine(&rt).expect("engine");
+        let registered: BTreeSet<String> = catalog().registered_names().into_iter().collect();
+        let functions = engine_functions(&engine);
+        let qualified: BTreeSet<String> = functions.iter().filter(|f| f.contains("::")).cloned().collect();
+        let declared: BTreeSet<String> = registered.iter().filter(|f| f.contains("::")).cloned().collect();
+        assert_eq!(qualified, declared);
+        for global in registered.iter().filter(|f| !f.contains("::")) {
+            assert!(functions.contains(global), "{global} is not registered");
+        }
+    }
+
+    #[test]
+    fn a_wrong_call_answers_with_the_catalogs_call_forms() {
+        let rt = async_runtime().expect("runtime");
+        let engine = offline_engine(&rt).expect("engine");
+        let forms = catalog().get("csv::read").map(|e| e.signatures.join(" or ")).unwrap_or_default();
+        let caught: rhai::Map = engine
+            .eval(r#"let r = #{}; try { csv::read(1, 2, 3); } catch (e) { r = e; } r"#)
+            .expect("the error is catchable");
+        let errmsg = caught.get("errmsg").map(|m| m.to_string()).unwrap_or_default();
+        assert!(errmsg.contains(&format!("call it as {forms}")), "{errmsg}");
     }
 }
