@@ -1,8 +1,10 @@
 //! The composition root: one run's wiring, shared by `run`, `repl`, `listen`, `check`, `docs`
 //! and tests. It puts together the async runtime, the config, the simulator when asked for,
 //! the event listener, the client, the catalog of functions (the endpoints, the helpers it
-//! hands over, the stdlib) and the engine with every function registered.
+//! hands over, the stdlib) and the engine with every function registered; and it says how a
+//! command fails ([`Failure`]), which the CLI maps to an exit status.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -15,6 +17,57 @@ use crate::runtime::{self, Ctx};
 use crate::sandbox::{self, Sandbox};
 use crate::transport::{self, Cancel, Client, Credentials};
 
+/// What kind of failure ended a command; each has its own exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The command was asked for wrongly: a bad flag or argument, a file that cannot be read,
+    /// a script's own `usage(message)`.
+    Usage,
+    /// The work failed: a script or API error, a session that could not start, output that
+    /// could not be written.
+    Runtime,
+    /// Ctrl-C stopped the work before it was done.
+    Interrupted,
+}
+
+/// How a command failed: its kind, and what the user is told (on stderr, as it is; empty when
+/// it has been shown already).
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(msg: impl fmt::Display) -> Failure {
+        Failure { kind: FailureKind::Usage, message: format!("error: {msg}") }
+    }
+
+    pub fn runtime(msg: impl fmt::Display) -> Failure {
+        Failure { kind: FailureKind::Runtime, message: format!("error: {msg}") }
+    }
+
+    pub fn interrupted() -> Failure {
+        Failure { kind: FailureKind::Interrupted, message: "interrupted".into() }
+    }
+
+    /// An error rendered already (a script's, with its source line and notes).
+    pub fn rendered(kind: FailureKind, text: &str) -> Failure {
+        Failure { kind, message: text.strip_suffix('\n').unwrap_or(text).to_string() }
+    }
+
+    /// A failure whose message has been shown already.
+    pub fn shown(kind: FailureKind) -> Failure {
+        Failure { kind, message: String::new() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// The catalog of every function: the endpoints, the helpers and the stdlib, built once.
 pub fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
@@ -22,8 +75,9 @@ pub fn catalog() -> &'static Catalog {
 }
 
 /// Reads a script, keeping line numbers but neutralising a `#!` line.
-pub fn read_script(file: &Path) -> Result<String, String> {
-    let mut src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
+pub fn read_script(file: &Path) -> Result<String, Failure> {
+    let mut src =
+        std::fs::read_to_string(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
     if src.starts_with("#!") {
         // Blanked rather than removed, so that lines and columns stay where the user sees them.
         let end = src.find('\n').unwrap_or(src.len());
@@ -33,17 +87,17 @@ pub fn read_script(file: &Path) -> Result<String, String> {
 }
 
 /// The async runtime requests and servers run on.
-pub fn async_runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn async_runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))
 }
 
 /// An engine for commands that send no requests (`check`): every function registered, bound
 /// to a client of a closed port.
-pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, String> {
+pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Failure> {
     let cancel = Arc::new(Cancel::default());
     let cfg = transport::Config {
         base: "http://127.0.0.1:9".into(),
@@ -52,7 +106,7 @@ pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Stri
         cache_dir: None,
         qps: None,
     };
-    let client = Client::new(cfg, cancel.clone()).map_err(|e| e.to_string())?;
+    let client = Client::new(cfg, cancel.clone()).map_err(Failure::runtime)?;
     let ctx = Ctx {
         client: Arc::new(client),
         handle: rt.handle().clone(),
@@ -139,10 +193,10 @@ fn private_token() -> String {
 }
 
 impl Session {
-    pub fn start(opts: &SessionOptions) -> Result<Session, String> {
+    pub fn start(opts: &SessionOptions) -> Result<Session, Failure> {
         let rt = async_runtime()?;
         let cancel = Arc::new(Cancel::default());
-        let mut cfg = config::transport_config()?;
+        let mut cfg = config::transport_config().map_err(Failure::runtime)?;
         if let Some(t) = opts.timeout {
             cfg.timeout = t;
         }
@@ -175,7 +229,7 @@ impl Session {
                 let push = (lo.token.clone(), lo.aes_key.clone());
                 let l = rt
                     .block_on(Listener::start(lo, None))
-                    .map_err(|e| format!("cannot start the event listener: {e}"))?;
+                    .map_err(|e| Failure::runtime(format!("cannot start the event listener: {e}")))?;
                 Some((l, push))
             }
             None => None,
@@ -190,7 +244,9 @@ impl Session {
                     sc.push_token = token.clone();
                     sc.push_aes_key = key.clone();
                 }
-                let sim = rt.block_on(Sandbox::start(sc, 0)).map_err(|e| format!("cannot start the sandbox: {e}"))?;
+                let sim = rt
+                    .block_on(Sandbox::start(sc, 0))
+                    .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?;
                 cfg.base = sim.base_url();
                 cfg.credentials =
                     Credentials::AppSecret { appid: sandbox::APPID.into(), secret: sandbox::SECRET.into() };
@@ -202,7 +258,7 @@ impl Session {
         };
         let listener = listener.map(|(l, _)| l);
         let event_log = listener.as_ref().map(|l| l.log_path().to_path_buf()).or_else(|| opts.event_log.clone());
-        let client = Arc::new(Client::new(cfg, cancel.clone()).map_err(|e| e.to_string())?);
+        let client = Arc::new(Client::new(cfg, cancel.clone()).map_err(Failure::runtime)?);
         let ctx = Arc::new(Ctx {
             client,
             handle: rt.handle().clone(),
@@ -233,6 +289,13 @@ impl Session {
     /// The simulator's appid when the session talks to its own simulator.
     pub fn sandbox_appid(&self) -> Option<&'static str> {
         self.sim.as_ref().map(|_| sandbox::APPID)
+    }
+
+    /// Stops the simulator, then the runtime, without waiting long for stragglers.
+    pub fn close(self) {
+        let Session { sim, rt, .. } = self;
+        drop(sim);
+        rt.shutdown_timeout(Duration::from_millis(100));
     }
 }
 

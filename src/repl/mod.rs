@@ -18,8 +18,6 @@ mod validate;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::time::Duration;
 
 use rhai::{AST, Dynamic, Engine, ImmutableString, Module, Scope, Shared};
 use rustyline::Editor;
@@ -28,7 +26,7 @@ use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 
 use crate::runtime::{render, stdlib};
-use crate::session::{Session, SessionOptions, read_script};
+use crate::session::{Failure, Session, SessionOptions, read_script};
 
 use commands::Cmd;
 use complete::{Names, Shape, Var};
@@ -48,28 +46,14 @@ pub fn history_path() -> Option<PathBuf> {
 }
 
 /// Runs the REPL until `:quit` or Ctrl-D.
-pub fn run(opts: &SessionOptions) -> ExitCode {
-    let session = match Session::start(opts) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+pub fn run(opts: &SessionOptions) -> Result<(), Failure> {
+    let session = Session::start(opts)?;
     if let Err(e) = interrupt_cancels(&session) {
         eprintln!("warning: Ctrl-C cannot stop a running call: {e}");
     }
-    let code = match Repl::new(&session) {
-        Ok(mut repl) => repl.run(),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    };
-    let Session { sim, rt, .. } = session;
-    drop(sim);
-    rt.shutdown_timeout(Duration::from_millis(100));
-    code
+    let outcome = Repl::new(&session).map_err(Failure::runtime).and_then(|mut repl| repl.run());
+    session.close();
+    outcome
 }
 
 /// SIGINT triggers the session's cancellation. The handler is registered here, before the
@@ -170,7 +154,7 @@ impl<'s> Repl<'s> {
         })
     }
 
-    fn run(&mut self) -> ExitCode {
+    fn run(&mut self) -> Result<(), Failure> {
         println!("{}", self.banner());
         println!("Type :help for commands and keys, Tab to complete, Ctrl-D to leave.");
         loop {
@@ -189,7 +173,7 @@ impl<'s> Repl<'s> {
                     self.remember(&line);
                     if line.trim_start().starts_with(':') {
                         if !self.command(&line) {
-                            return ExitCode::SUCCESS;
+                            return Ok(());
                         }
                     } else if self.eval(&line, INPUT) {
                         self.lines.push(line);
@@ -200,12 +184,9 @@ impl<'s> Repl<'s> {
                 Err(ReadlineError::Eof) => {
                     // Leave the shell's prompt on a line of its own.
                     println!();
-                    return ExitCode::SUCCESS;
+                    return Ok(());
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
+                Err(e) => return Err(Failure::runtime(e)),
             }
         }
     }
