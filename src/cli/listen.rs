@@ -2,7 +2,6 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::mpsc;
 
 use rhai::{CallFnOptions, Dynamic, Map, Scope};
@@ -87,23 +86,11 @@ impl ListenArgs {
 }
 
 /// `wxscript listen`: serves until Ctrl-C; with `script`, runs its `on_event(e)` per new event.
-pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64) -> ExitCode {
-    let mut lo = match args.options(port, true) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64) -> Result<(), super::Failure> {
+    let mut lo = args.options(port, true).map_err(super::Failure::usage)?;
     lo.verbose = true;
     let handler = match script {
-        Some(f) => match read_script(f) {
-            Ok(src) => Some((f.display().to_string(), src)),
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        },
+        Some(f) => Some((f.display().to_string(), read_script(f)?)),
         None => None,
     };
     let sopts = SessionOptions {
@@ -111,13 +98,7 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
         event_log: Some(lo.log.clone()),
         ..SessionOptions::default()
     };
-    let session = match Session::start(&sopts) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let session = Session::start(&sopts)?;
     // The script's engine and its thread come first, so no event arrives before it can run.
     let (tx, rx) = mpsc::channel::<serde_json::Map<String, serde_json::Value>>();
     // The script thread waits for this, so what it prints comes after the line saying where the
@@ -127,13 +108,9 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
         Some((name, src)) => {
             // Events logged while the script was not running are handed to it first, in order.
             let cursor = Cursor::for_script(&lo.log, Path::new(&name));
-            let backlog = match cursor.backlog(&lo.log) {
-                Ok(b) => b,
-                Err(e) => {
-                    eprintln!("error: cannot read the event log {}: {e}", lo.log.display());
-                    return ExitCode::from(1);
-                }
-            };
+            let backlog = cursor
+                .backlog(&lo.log)
+                .map_err(|e| super::Failure::runtime(format!("cannot read the event log {}: {e}", lo.log.display())))?;
             let replay = (!backlog.events.is_empty()).then(|| {
                 format!(
                     "replaying {} events logged while on_event was not running (progress in {})",
@@ -145,22 +122,16 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
             for ev in backlog.events {
                 let _ = tx.send(ev);
             }
-            match start_handler(&session, name, src, rx, go_rx, cursor, done) {
-                Ok(h) => Some((h, replay)),
-                Err(code) => return code,
-            }
+            Some((start_handler(&session, name, src, rx, go_rx, cursor, done)?, replay))
         }
         None => None,
     };
     let mode = if lo.aes_key.is_some() { format!("safe mode, appid {}", lo.appid) } else { "plaintext mode".into() };
     let log_path = lo.log.clone();
-    let listener = match session.rt.block_on(listen::Listener::start(lo, worker.is_some().then_some(tx))) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let listener = session
+        .rt
+        .block_on(listen::Listener::start(lo, worker.is_some().then_some(tx)))
+        .map_err(super::Failure::runtime)?;
     println!(
         "wxscript listening on http://{} ({mode}); event log {} ({} events already)",
         listener.addr(),
@@ -178,9 +149,8 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
     session.cancel.trigger();
     drop(listener);
     drop(worker);
-    let Session { rt, .. } = session;
-    rt.shutdown_timeout(std::time::Duration::from_millis(100));
-    ExitCode::SUCCESS
+    session.close();
+    Ok(())
 }
 
 /// How far a listener script has got through the event log: the number of events, counted from
@@ -244,25 +214,21 @@ fn start_handler(
     go: mpsc::Receiver<()>,
     cursor: Cursor,
     mut done: usize,
-) -> Result<std::thread::JoinHandle<()>, ExitCode> {
+) -> Result<std::thread::JoinHandle<()>, super::Failure> {
+    use super::{Failure, FailureKind};
     let engine = session.engine();
+    let catalog = session.catalog;
     let color = render::stderr_color();
-    let ast = match engine.compile(&src) {
-        Ok(a) => a,
-        Err(e) => {
-            eprint!("{}", render::render_parse(&e, &name, &src, color));
-            return Err(ExitCode::from(1));
-        }
-    };
+    let ast = engine
+        .compile(&src)
+        .map_err(|e| Failure::rendered(FailureKind::Runtime, &render::render_parse(&e, &name, &src, color)))?;
     if !ast.iter_functions().any(|f| f.name == "on_event" && f.params.len() == 1) {
-        eprintln!("error: {name} has no function on_event(e)");
-        return Err(ExitCode::from(2));
+        return Err(Failure::usage(format!("{name} has no function on_event(e)")));
     }
     let mut scope = Scope::new();
     scope.push_constant("ARGS", Map::new());
     if let Err(e) = engine.run_ast_with_scope(&mut scope, &ast) {
-        eprint!("{}", render::render_eval(&e, &name, &src, color));
-        return Err(ExitCode::from(1));
+        return Err(Failure::rendered(FailureKind::Runtime, &render::render_eval(&e, &name, &src, color, catalog)));
     }
     std::thread::Builder::new()
         .name("on_event".into())
@@ -277,7 +243,7 @@ fn start_handler(
                 if let Err(e) = engine.call_fn_with_options::<Dynamic>(opts, &mut scope, &ast, "on_event", (arg,)) {
                     // The event is in the log already; the next one still runs.
                     eprintln!("on_event failed for event {which} (it stays in the log):");
-                    eprint!("{}", render::render_eval(&e, &name, &src, color));
+                    eprint!("{}", render::render_eval(&e, &name, &src, color, catalog));
                 }
                 done += 1;
                 if let Err(e) = cursor.save(done) {
@@ -285,8 +251,5 @@ fn start_handler(
                 }
             }
         })
-        .map_err(|e| {
-            eprintln!("error: cannot start the script thread: {e}");
-            ExitCode::from(1)
-        })
+        .map_err(|e| Failure::runtime(format!("cannot start the script thread: {e}")))
 }

@@ -1,26 +1,25 @@
-//! Command-line parsing and wiring: `run`, `check`, `docs`, `sandbox serve`. Exit codes: 0
-//! success, 1 script or API error, 2 usage error, 130 interrupted.
+//! Command-line parsing and the commands: `run`, `check`, `docs`, `listen`, `repl`, `sandbox
+//! serve`, ... Each command returns a `Result`; [`main`] alone prints a failure and maps its
+//! kind to the exit status ([`exit_code`]): 0 success, 1 script or API error, 2 usage error,
+//! 130 interrupted.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
-pub mod config;
 mod listen;
 mod scaffold;
-mod session;
 
 pub use listen::ListenArgs;
-pub use session::{Session, SessionOptions};
 
-use crate::runtime::{self, Ctx, render};
+use crate::config;
+use crate::runtime::{self, render};
 use crate::sandbox::{self, Sandbox};
-use crate::transport::{self, Cancel, Client, Credentials};
+use crate::session::{self, Failure, FailureKind, Session, SessionOptions, read_script};
 
 /// The environment and exit codes, for `--help` and the man page.
 const AFTER_HELP: &str = "\
@@ -255,51 +254,62 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Runs the command line; the one place a failure is printed and becomes an exit status.
 pub fn main() -> ExitCode {
+    match execute() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("{failure}");
+            }
+            ExitCode::from(exit_code(failure.kind))
+        }
+    }
+}
+
+/// The exit status of each kind of failure, as `--help` and the README state them.
+fn exit_code(kind: FailureKind) -> u8 {
+    match kind {
+        FailureKind::Runtime => 1,
+        FailureKind::Usage => 2,
+        FailureKind::Interrupted => 130,
+    }
+}
+
+fn execute() -> Result<(), Failure> {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            // clap prints its own message; help and version are no failure.
             let _ = e.print();
-            return ExitCode::from(code);
+            return if e.use_stderr() { Err(Failure::shown(FailureKind::Usage)) } else { Ok(()) };
         }
     };
     match cli.command {
-        Command::Run { file, args, session } => match session.options() {
-            Ok((opts, events)) => run(&file, opts, args, events),
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Repl { session } => match session.options() {
-            Ok((mut opts, events)) => {
-                events.apply(&mut opts);
-                crate::repl::run(&opts)
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Run { file, args, session } => {
+            let (opts, events) = session.options().map_err(Failure::usage)?;
+            run(&file, opts, args, events)
+        }
+        Command::Repl { session } => {
+            let (mut opts, events) = session.options().map_err(Failure::usage)?;
+            events.apply(&mut opts);
+            crate::repl::run(&opts)
+        }
         Command::Listen { port, script, timeout, opts } => {
             let port = match port {
                 Some(p) => p,
-                None => match config::load() {
-                    Ok(c) => c.listen.port.unwrap_or(8080),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(2);
-                    }
-                },
+                None => config::load().map_err(Failure::usage)?.listen.port.unwrap_or(8080),
             };
             listen::listen(port, &opts, script.as_deref(), timeout)
         }
         Command::Check { files } => check(&files),
         Command::Docs { format } => {
+            let catalog = session::catalog();
             let text = match format {
-                DocFormat::Json => serde_json::to_string_pretty(&runtime::docs::json()).unwrap_or_default() + "\n",
-                DocFormat::Markdown => runtime::docs::markdown(),
+                DocFormat::Json => {
+                    serde_json::to_string_pretty(&runtime::docs::json(catalog)).unwrap_or_default() + "\n"
+                }
+                DocFormat::Markdown => runtime::docs::markdown(catalog),
             };
             write_out(|out| out.write_all(text.as_bytes()))
         }
@@ -318,8 +328,11 @@ pub fn main() -> ExitCode {
             for part in &command {
                 let Some(sub) = cmd.find_subcommand(part).cloned() else {
                     let subs: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
-                    eprintln!("error: no command `{} {part}`; commands: {}", name.replace('-', " "), subs.join(", "));
-                    return ExitCode::from(2);
+                    return Err(Failure::usage(format!(
+                        "no command `{} {part}`; commands: {}",
+                        name.replace('-', " "),
+                        subs.join(", ")
+                    )));
                 };
                 name = format!("{name}-{part}");
                 // clap names are 'static; this command prints one page and exits.
@@ -332,20 +345,17 @@ pub fn main() -> ExitCode {
 
 /// Writes a command's output to stdout. A reader that stops early (`wxscript docs | head`) is
 /// not an error; any other write failure is.
-fn write_out(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> ExitCode {
+fn write_out(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match f(&mut out).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot write the output: {e}");
-            ExitCode::from(1)
-        }
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::runtime(format!("cannot write the output: {e}"))),
     }
 }
 
-fn new_recipe(name: &Path) -> ExitCode {
+fn new_recipe(name: &Path) -> Result<(), Failure> {
     let path =
         if name.extension().is_some_and(|e| e == "rhai") { name.to_path_buf() } else { name.with_extension("rhai") };
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recipe".into());
@@ -358,88 +368,35 @@ fn new_recipe(name: &Path) -> ExitCode {
                 path.display(),
                 scaffold::shell_word(&path.display().to_string())
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            eprintln!("error: {} already exists; choose another name", path.display());
-            ExitCode::from(2)
+            Err(Failure::usage(format!("{} already exists; choose another name", path.display())))
         }
-        Err(e) => {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            ExitCode::from(2)
-        }
+        Err(e) => Err(Failure::usage(format!("cannot write {}: {e}", path.display()))),
     }
 }
 
-fn tokio_runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            None
-        }
-    }
-}
-
-/// Reads a script, keeping line numbers but neutralising a `#!` line.
-pub(crate) fn read_script(file: &Path) -> Result<String, String> {
-    let mut src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
-    if src.starts_with("#!") {
-        // Blanked rather than removed, so that lines and columns stay where the user sees them.
-        let end = src.find('\n').unwrap_or(src.len());
-        src.replace_range(0..end, &" ".repeat(end));
-    }
-    Ok(src)
-}
-
-/// An engine for commands that run no requests (check, docs).
-fn offline_engine(rt: &tokio::runtime::Runtime) -> Option<rhai::Engine> {
-    let cancel = Arc::new(Cancel::default());
-    let cfg = transport::Config {
-        base: "http://127.0.0.1:9".into(),
-        credentials: Credentials::None,
-        timeout: Duration::from_secs(1),
-        cache_dir: None,
-        qps: None,
-    };
-    let client = Client::new(cfg, cancel.clone()).ok()?;
-    Some(runtime::engine(Arc::new(Ctx {
-        client: Arc::new(client),
-        handle: rt.handle().clone(),
-        cancel,
-        quiet: true,
-        dry_run: false,
-        event_log: None,
-        sandbox: Default::default(),
-    })))
-}
-
-fn check(files: &[PathBuf]) -> ExitCode {
-    let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
-    let Some(mut engine) = offline_engine(&rt) else { return ExitCode::from(1) };
+fn check(files: &[PathBuf]) -> Result<(), Failure> {
+    let rt = session::async_runtime()?;
+    let mut engine = session::offline_engine(&rt)?;
     let color = render::stderr_color();
     let mut failed = false;
     for f in files {
         let dir = f.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         engine.set_module_resolver(runtime::stdlib::Resolver::new(dir).check_only());
-        let src = match read_script(f) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        };
+        let src = read_script(f)?;
         let name = f.display().to_string();
         if let Err(e) = engine.compile(&src) {
             eprint!("{}", render::render_parse(&e, &name, &src, color));
             failed = true;
         } else if let Err(e) = engine.compile_into_self_contained(&Scope::new(), &src) {
             // Every literal import is resolved (stdlib or file), so a missing module fails here.
-            eprint!("{}", render::render_eval(&e, &name, &src, color));
+            eprint!("{}", render::render_eval(&e, &name, &src, color, session::catalog()));
             failed = true;
         }
     }
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed { Err(Failure::shown(FailureKind::Runtime)) } else { Ok(()) }
 }
 
 /// Where a run's events come from.
@@ -469,23 +426,11 @@ impl EventOpts {
     }
 }
 
-fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, events: EventOpts) -> ExitCode {
-    let src = match read_script(file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, events: EventOpts) -> Result<(), Failure> {
+    let src = read_script(file)?;
     let announce = matches!(events, EventOpts::Listen(_));
     events.apply(&mut opts);
-    let session = match Session::start(&opts) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let session = Session::start(&opts)?;
     session.cancel_on_ctrl_c();
     if announce && let Some(l) = &session.listener {
         eprintln!("listening for events on {} (event log {})", l.url(), l.log_path().display());
@@ -496,62 +441,41 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
     engine.set_module_resolver(runtime::stdlib::Resolver::new(dir));
     let name = file.display().to_string();
     let color = render::stderr_color();
-    let ast = match engine.compile(&src) {
-        Ok(a) => a,
-        Err(e) => {
-            eprint!("{}", render::render_parse(&e, &name, &src, color));
-            return ExitCode::from(1);
-        }
-    };
-    let mut scope = Scope::new();
-    let mut argmap = Map::new();
-    for (k, v) in args {
-        argmap.insert(k.into(), Dynamic::from(v));
-    }
-    scope.push_constant("ARGS", argmap);
-    let result = engine.run_ast_with_scope(&mut scope, &ast);
-    let code = match result {
-        // Interrupted while finishing anyway: the script did not do all it meant to.
-        Ok(()) if cancel.is_cancelled() => {
-            eprintln!("interrupted");
-            ExitCode::from(130)
-        }
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if runtime::is_usage(&e) => {
-            eprint!("{}", render::render_eval(&e, &name, &src, color));
-            ExitCode::from(2)
-        }
-        Err(_) if cancel.is_cancelled() => {
-            eprintln!("interrupted");
-            ExitCode::from(130)
-        }
-        Err(e) => {
-            eprint!("{}", render::render_eval(&e, &name, &src, color));
-            ExitCode::from(1)
+    let outcome = match engine.compile(&src) {
+        Err(e) => Err(Failure::rendered(FailureKind::Runtime, &render::render_parse(&e, &name, &src, color))),
+        Ok(ast) => {
+            let mut scope = Scope::new();
+            let mut argmap = Map::new();
+            for (k, v) in args {
+                argmap.insert(k.into(), Dynamic::from(v));
+            }
+            scope.push_constant("ARGS", argmap);
+            let rendered = |kind, e: &rhai::EvalAltResult| {
+                Failure::rendered(kind, &render::render_eval(e, &name, &src, color, session.catalog))
+            };
+            match engine.run_ast_with_scope(&mut scope, &ast) {
+                // Interrupted while finishing anyway: the script did not do all it meant to.
+                Ok(()) if cancel.is_cancelled() => Err(Failure::interrupted()),
+                Ok(()) => Ok(()),
+                Err(e) if runtime::is_usage(&e) => Err(rendered(FailureKind::Usage, &e)),
+                Err(_) if cancel.is_cancelled() => Err(Failure::interrupted()),
+                Err(e) => Err(rendered(FailureKind::Runtime, &e)),
+            }
         }
     };
     drop(engine);
-    let Session { sim, rt, .. } = session;
-    drop(sim);
-    rt.shutdown_timeout(Duration::from_millis(100));
-    code
+    session.close();
+    outcome
 }
 
-fn serve(port: u16, opts: &SandboxOpts) -> ExitCode {
+fn serve(port: u16, opts: &SandboxOpts) -> Result<(), Failure> {
     let cfg = opts.config();
     if cfg.push_url.is_some() && cfg.push_token.is_empty() {
-        eprintln!("error: --push-url needs the Token to sign with: --push-token or WECHAT_TOKEN");
-        return ExitCode::from(2);
+        return Err(Failure::usage("--push-url needs the Token to sign with: --push-token or WECHAT_TOKEN"));
     }
-    let Some(rt) = tokio_runtime() else { return ExitCode::from(1) };
+    let rt = session::async_runtime()?;
     rt.block_on(async {
-        let sim = match Sandbox::start(cfg, port).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        };
+        let sim = Sandbox::start(cfg, port).await.map_err(Failure::runtime)?;
         println!(
             "wxscript sandbox listening on {} (appid {}, secret {})",
             sim.base_url(),
@@ -560,6 +484,6 @@ fn serve(port: u16, opts: &SandboxOpts) -> ExitCode {
         );
         let _ = tokio::signal::ctrl_c().await;
         drop(sim);
-        ExitCode::SUCCESS
+        Ok(())
     })
 }

@@ -15,6 +15,7 @@ use encoding_rs_io::DecodeReaderBytesBuilder;
 use rhai::{Array, Dynamic, Map};
 
 use crate::api::WxError;
+use crate::runtime::catalog::HelperDoc;
 
 /// Options a script may pass as the last argument.
 #[derive(Default, Clone)]
@@ -324,3 +325,28 @@ pub fn write(api: &str, path: &str, rows: &Array, columns: Option<Vec<String>>, 
     })
     .map_err(|e| WxError::io(api, path, format!("cannot write {path}: {e}")))
 }
+
+/// The declarations of the `csv::` helpers.
+pub const DOCS: &[HelperDoc] = &[
+    HelperDoc {
+        name: "csv::read",
+        signatures: &["csv::read(path)", "csv::read(path, options)"],
+        doc: "Every row of a CSV file as a map keyed by the header row (a column without a name is keyed `column3` and so on by its position; a name used twice is an error); values are strings exactly as in the file. UTF-8 (with or without BOM) or GBK/GB18030, detected or given as `#{encoding: \"gbk\"}`; quoted fields may hold newlines. A row whose field count differs from the header is an error naming file and line, unless `#{skip_bad_rows: true}`, which returns `#{rows, bad_rows}` instead (each bad row `#{line, error, fields}`). Options: encoding, skip_bad_rows, delimiter.",
+        returns: "array of maps (or #{rows, bad_rows} with skip_bad_rows)",
+        example: "let rows = csv::read(sandbox::sample(\"shops.csv\"));\nprint(`${rows.len()} shops, first: ${rows[0].name}`);",
+    },
+    HelperDoc {
+        name: "csv::each",
+        signatures: &["csv::each(path, fn)", "csv::each(path, fn, options)"],
+        doc: "Streams the rows of a CSV file to `fn(row)` one at a time, in constant memory whatever the file's size. Options as csv::read; bad rows (with skip_bad_rows) are collected in the answer.",
+        returns: "#{rows, bad_rows}: the number of rows given to fn, and the rows skipped",
+        example: "let n = 0;\ncsv::each(sandbox::sample(\"shops.csv\"), |row| { n += 1; });\nprint(n);",
+    },
+    HelperDoc {
+        name: "csv::write",
+        signatures: &["csv::write(path, rows)", "csv::write(path, rows, options)"],
+        doc: "Writes an array of maps as CSV with a header row: the first row's keys, then any other key seen, or `#{columns: [...]}` in that order. `#{bom: true}` writes a UTF-8 BOM for Excel. The file is replaced atomically.",
+        returns: "()",
+        example: "csv::write(\"example.csv\", [#{id: 1, name: \"海珠店\"}], #{columns: [\"id\", \"name\"]});",
+    },
+];

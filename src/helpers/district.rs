@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use rhai::{Dynamic, Map};
 use serde_json::Value;
 
+use crate::runtime::catalog::HelperDoc;
+
 /// One area of any level.
 #[derive(Debug, Clone)]
 pub struct Area {
@@ -258,6 +260,31 @@ pub fn distance_km(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
     let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
     6371.0 * 2.0 * a.sqrt().atan2((1.0 - a).sqrt())
 }
+
+/// The declarations of the `district::` helpers.
+pub const DOCS: &[HelperDoc] = &[
+    HelperDoc {
+        name: "district::find",
+        signatures: &["district::find(text)"],
+        doc: "One province, city or district by id (\"440105\"), name (\"海珠区\", \"海珠\", \"广州\"), or province/city/district text with or without suffixes (\"广东省广州市海珠区\", \"广州海珠\"). Ambiguous text throws, listing the candidates. Built from map::districts() once per run and cached on disk per API base.",
+        returns: "#{id, province, city, district, fullname, lat, lng, level}",
+        example: "let d = district::find(\"广州市海珠区\");\nprint(`${d.id} ${d.province}${d.city}${d.district}`);",
+    },
+    HelperDoc {
+        name: "district::nearest",
+        signatures: &["district::nearest(lat, lng)"],
+        doc: "The district (or city without districts) whose centre is nearest to a point. A latitude outside -90..90 (often lat and lng swapped) or a point more than 500 km from every district centre (not in China) is an input error.",
+        returns: "#{id, province, city, district, fullname, lat, lng, level}",
+        example: "print(district::nearest(23.0974903107, 113.323753357).fullname);",
+    },
+    HelperDoc {
+        name: "district::children",
+        signatures: &["district::children(id_or_name)"],
+        doc: "The cities of a province or the districts of a city.",
+        returns: "array of #{id, province, city, district, fullname, lat, lng, level}",
+        example: "for d in district::children(\"广州市\") { print(d.fullname); }",
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -126,3 +126,32 @@ mod tests {
         assert!(parse("").is_err());
     }
 }
+
+/// The declarations of the `event::` helpers.
+#[allow(clippy::items_after_test_module)]
+pub const DOCS: &[crate::runtime::catalog::HelperDoc] = {
+    use crate::runtime::catalog::HelperDoc;
+    &[
+        HelperDoc {
+            name: "event::parse",
+            signatures: &["event::parse(xml)"],
+            doc: "One pushed XML event as a map: ToUserName, FromUserName, CreateTime, MsgType, Event and the event's own fields; numbers outside CDATA become ints. A ShakearoundUserShake push also gets chosen_beacon and around_beacons, each #{uuid, major, minor, distance}.",
+            returns: "map",
+            example: "let e = event::parse(\"<xml><Event><![CDATA[add_store_audit_info]]></Event><audit_id>11111</audit_id><status>1</status><poiid>12344</poiid></xml>\");\nprint(e.poiid);",
+        },
+        HelperDoc {
+            name: "event::find",
+            signatures: &["event::find(filter)"],
+            doc: "Events in the event log (written by `wxscript listen`, `run --listen` or the sandbox's pushes) whose fields equal every key of `filter`, oldest first. Numbers and numeric strings compare by value (audit_id: 123 matches \"123\"). The log is --log, else WXSCRIPT_EVENT_LOG, else ./wxscript-events.jsonl; with --sandbox, the run's own log.",
+            returns: "array of event maps",
+            example: "for e in event::find(#{Event: \"add_store_audit_info\", status: 1}) { print(e.poiid); }",
+        },
+        HelperDoc {
+            name: "event::wait",
+            signatures: &["event::wait(filter, timeout_secs)"],
+            doc: "The first event in the event log matching `filter` (as event::find), waiting until one is logged. Throws #{kind: \"timeout\"} when none comes within timeout_secs (int or float); Ctrl-C interrupts it.",
+            returns: "event map",
+            example: "let poi = map::search_poi(#{districtid: 440105, keyword: \"店\"})[0];\nlet r = store::add(#{map_poi_id: poi.sosomap_poi_uid, pic_list: [\"http://mmbiz.qpic.cn/a.jpg\"], contract_phone: \"020-1\", hour: \"08:00-22:00\", credential: \"91440105MA5C\"});\nlet e = event::wait(#{Event: \"add_store_audit_info\", audit_id: r.audit_id}, 600);\nprint(e.poiid);",
+        },
+    ]
+};

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use crate::api::WxError;
+use crate::runtime::catalog::HelperDoc;
 
 /// Where a journal is used: the server and account, whether it is a simulator, and whether the
 /// run only pretends to write.
@@ -204,6 +205,15 @@ impl Journal {
         Ok(())
     }
 }
+
+/// The declaration of `journal::open` and a journal's methods.
+pub const DOCS: &[HelperDoc] = &[HelperDoc {
+    name: "journal::open",
+    signatures: &["journal::open(path)", "j.done(key)", "j.record(key, value)", "j.get(key)", "j.len()", "j.keys()"],
+    doc: "An append-only, fsync'd journal of finished work: `j.record(key, value)` returns only once the record is on disk, `j.done(key)` tells whether it was recorded (in this run or an earlier one), `j.get(key)` returns its value or (). A job killed and run again skips what it recorded and repeats nothing. A journal belongs to the server and account it was first written against: a simulator rehearsal's journal is started afresh by the next rehearsal, any other is refused (an input error) on another server or account. In a dry run records are kept in memory, never written.",
+    returns: "a Journal",
+    example: "let j = journal::open(\"example.journal\");\nif !j.done(\"row-1\") { j.record(\"row-1\", #{audit_id: 1}); }\nprint(j.get(\"row-1\"));",
+}];
 
 #[cfg(test)]
 mod tests {

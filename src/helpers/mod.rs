@@ -1,8 +1,9 @@
 //! Script functions that are not single endpoints: paging (`store::all`), the raw escape
 //! hatch (`wx::request`), event parsing, `sleep`, the sandbox's own controls, and the bulk
 //! helpers (`csv::`, `district::`, `journal::`, `parallel`), and shake-around paging and shakes
-//! (`shake::all_devices`, `sandbox::shake`, in `shake`). Each has one entry in `DOCS`, which
-//! `wxscript docs` and did-you-mean read.
+//! (`shake::all_devices`, `sandbox::shake`, in `shake`). Each is declared beside its code (a
+//! `HelperDoc`); [`SET`] gathers the declarations and the registration, which the session hands
+//! to the engine and the catalog.
 
 mod bulk;
 pub mod csv;
@@ -22,88 +23,48 @@ use serde_json::Value;
 
 use crate::api::check::{Payload, Request};
 use crate::api::{self, ErrorKind, Method, WxError};
+use crate::runtime::catalog::{HelperDoc, HelperSet};
 use crate::runtime::{Ctx, RhaiResult, arg_json, convert, throw};
 
-/// The documentation of a helper function.
-pub struct HelperDoc {
-    pub name: &'static str,
-    pub signatures: &'static [&'static str],
-    pub doc: &'static str,
-    pub returns: &'static str,
-    pub example: &'static str,
-}
+/// Every helper: the declarations in the reference's order, and their registration.
+pub const SET: HelperSet = HelperSet {
+    declarations: &[
+        STORE,
+        shake::DOCS,
+        WX,
+        event::DOCS,
+        GLOBALS,
+        csv::DOCS,
+        district::DOCS,
+        journal::DOCS,
+        parallel::DOCS,
+        SANDBOX,
+        shake::SANDBOX,
+        SANDBOX_FILES,
+    ],
+    register,
+};
 
-pub const DOCS: &[HelperDoc] = &[
-    HelperDoc {
-        name: "store::all",
-        signatures: &["store::all()"],
-        doc: "Every store, paging through wxa/get_store_list 50 at a time.",
-        returns: "array of base_info maps",
-        example: "let stores = store::all();\nprint(`${stores.len()} stores`);",
-    },
-    HelperDoc {
-        name: "shake::all_devices",
-        signatures: &["shake::all_devices()", "shake::all_devices(apply_id)"],
-        doc: "Every device of the account, or of one device id application, paging through shakearound/device/search (type 2 or 3) by the last_seen cursor, 50 at a time.",
-        returns: "array of #{device_id, uuid, major, minor, comment, status, poi_id, last_active_time}",
-        example: "let devices = shake::all_devices();\nprint(`${devices.len()} devices`);",
-    },
-    HelperDoc {
-        name: "shake::all_pages",
-        signatures: &["shake::all_pages()"],
-        doc: "Every shake-around page, paging through shakearound/page/search (type 2) 50 at a time.",
-        returns: "array of #{page_id, title, description, icon_url, page_url, comment}",
-        example: "for p in shake::all_pages() { print(`${p.page_id} ${p.title}`); }",
-    },
-    HelperDoc {
-        name: "shake::all_groups",
-        signatures: &["shake::all_groups()"],
-        doc: "Every device group, paging through shakearound/device/group/getlist 1000 at a time.",
-        returns: "array of #{group_id, group_name}",
-        example: "print(shake::all_groups().len());",
-    },
-    HelperDoc {
-        name: "shake::today",
-        signatures: &["shake::today()"],
-        doc: "Today's midnight in China Standard Time (UTC+8) as Unix seconds, the form the statistics dates take; yesterday is shake::today() - 86400.",
-        returns: "int",
-        example: "let yesterday = shake::today() - 86400;\nprint(yesterday);",
-    },
-    HelperDoc {
-        name: "shake::date",
-        signatures: &["shake::date(secs)"],
-        doc: "The day of Unix seconds as \"YYYY-MM-DD\" in China Standard Time (UTC+8), for reports; the statistics calls take either form.",
-        returns: "string",
-        example: "print(shake::date(shake::today() - 86400));",
-    },
-    HelperDoc {
-        name: "wx::request",
-        signatures: &["wx::request(method, path)", "wx::request(method, path, body)"],
-        doc: "Any other WeChat endpoint, with the same token, retry and error handling. `path` is relative (\"wxa/get_store_info\", a leading / is accepted); absolute URLs, `..` and access_token in the query are refused. A POST whose outcome is unknown is not re-sent.",
-        returns: "the whole parsed answer; a non-zero errcode is thrown",
-        example: "let r = wx::request(\"POST\", \"wxa/get_store_list\", #{offset: 0, limit: 5});\nprint(r.total_count);",
-    },
-    HelperDoc {
-        name: "event::parse",
-        signatures: &["event::parse(xml)"],
-        doc: "One pushed XML event as a map: ToUserName, FromUserName, CreateTime, MsgType, Event and the event's own fields; numbers outside CDATA become ints. A ShakearoundUserShake push also gets chosen_beacon and around_beacons, each #{uuid, major, minor, distance}.",
-        returns: "map",
-        example: "let e = event::parse(\"<xml><Event><![CDATA[add_store_audit_info]]></Event><audit_id>11111</audit_id><status>1</status><poiid>12344</poiid></xml>\");\nprint(e.poiid);",
-    },
-    HelperDoc {
-        name: "event::find",
-        signatures: &["event::find(filter)"],
-        doc: "Events in the event log (written by `wxscript listen`, `run --listen` or the sandbox's pushes) whose fields equal every key of `filter`, oldest first. Numbers and numeric strings compare by value (audit_id: 123 matches \"123\"). The log is --log, else WXSCRIPT_EVENT_LOG, else ./wxscript-events.jsonl; with --sandbox, the run's own log.",
-        returns: "array of event maps",
-        example: "for e in event::find(#{Event: \"add_store_audit_info\", status: 1}) { print(e.poiid); }",
-    },
-    HelperDoc {
-        name: "event::wait",
-        signatures: &["event::wait(filter, timeout_secs)"],
-        doc: "The first event in the event log matching `filter` (as event::find), waiting until one is logged. Throws #{kind: \"timeout\"} when none comes within timeout_secs (int or float); Ctrl-C interrupts it.",
-        returns: "event map",
-        example: "let poi = map::search_poi(#{districtid: 440105, keyword: \"店\"})[0];\nlet r = store::add(#{map_poi_id: poi.sosomap_poi_uid, pic_list: [\"http://mmbiz.qpic.cn/a.jpg\"], contract_phone: \"020-1\", hour: \"08:00-22:00\", credential: \"91440105MA5C\"});\nlet e = event::wait(#{Event: \"add_store_audit_info\", audit_id: r.audit_id}, 600);\nprint(e.poiid);",
-    },
+/// `store::all`.
+const STORE: &[HelperDoc] = &[HelperDoc {
+    name: "store::all",
+    signatures: &["store::all()"],
+    doc: "Every store, paging through wxa/get_store_list 50 at a time.",
+    returns: "array of base_info maps",
+    example: "let stores = store::all();\nprint(`${stores.len()} stores`);",
+}];
+
+/// `wx::request`, the raw escape hatch.
+const WX: &[HelperDoc] = &[HelperDoc {
+    name: "wx::request",
+    signatures: &["wx::request(method, path)", "wx::request(method, path, body)"],
+    doc: "Any other WeChat endpoint, with the same token, retry and error handling. `path` is relative (\"wxa/get_store_info\", a leading / is accepted); absolute URLs, `..` and access_token in the query are refused. A POST whose outcome is unknown is not re-sent.",
+    returns: "the whole parsed answer; a non-zero errcode is thrown",
+    example: "let r = wx::request(\"POST\", \"wxa/get_store_list\", #{offset: 0, limit: 5});\nprint(r.total_count);",
+}];
+
+/// The global functions.
+const GLOBALS: &[HelperDoc] = &[
     HelperDoc {
         name: "sleep",
         signatures: &["sleep(seconds)"],
@@ -118,69 +79,10 @@ pub const DOCS: &[HelperDoc] = &[
         returns: "never returns",
         example: "if ARGS.limit != () && parse_int(ARGS.limit) > 50 { usage(\"limit is at most 50\"); }",
     },
-    HelperDoc {
-        name: "csv::read",
-        signatures: &["csv::read(path)", "csv::read(path, options)"],
-        doc: "Every row of a CSV file as a map keyed by the header row (a column without a name is keyed `column3` and so on by its position; a name used twice is an error); values are strings exactly as in the file. UTF-8 (with or without BOM) or GBK/GB18030, detected or given as `#{encoding: \"gbk\"}`; quoted fields may hold newlines. A row whose field count differs from the header is an error naming file and line, unless `#{skip_bad_rows: true}`, which returns `#{rows, bad_rows}` instead (each bad row `#{line, error, fields}`). Options: encoding, skip_bad_rows, delimiter.",
-        returns: "array of maps (or #{rows, bad_rows} with skip_bad_rows)",
-        example: "let rows = csv::read(sandbox::sample(\"shops.csv\"));\nprint(`${rows.len()} shops, first: ${rows[0].name}`);",
-    },
-    HelperDoc {
-        name: "csv::each",
-        signatures: &["csv::each(path, fn)", "csv::each(path, fn, options)"],
-        doc: "Streams the rows of a CSV file to `fn(row)` one at a time, in constant memory whatever the file's size. Options as csv::read; bad rows (with skip_bad_rows) are collected in the answer.",
-        returns: "#{rows, bad_rows}: the number of rows given to fn, and the rows skipped",
-        example: "let n = 0;\ncsv::each(sandbox::sample(\"shops.csv\"), |row| { n += 1; });\nprint(n);",
-    },
-    HelperDoc {
-        name: "csv::write",
-        signatures: &["csv::write(path, rows)", "csv::write(path, rows, options)"],
-        doc: "Writes an array of maps as CSV with a header row: the first row's keys, then any other key seen, or `#{columns: [...]}` in that order. `#{bom: true}` writes a UTF-8 BOM for Excel. The file is replaced atomically.",
-        returns: "()",
-        example: "csv::write(\"example.csv\", [#{id: 1, name: \"海珠店\"}], #{columns: [\"id\", \"name\"]});",
-    },
-    HelperDoc {
-        name: "district::find",
-        signatures: &["district::find(text)"],
-        doc: "One province, city or district by id (\"440105\"), name (\"海珠区\", \"海珠\", \"广州\"), or province/city/district text with or without suffixes (\"广东省广州市海珠区\", \"广州海珠\"). Ambiguous text throws, listing the candidates. Built from map::districts() once per run and cached on disk per API base.",
-        returns: "#{id, province, city, district, fullname, lat, lng, level}",
-        example: "let d = district::find(\"广州市海珠区\");\nprint(`${d.id} ${d.province}${d.city}${d.district}`);",
-    },
-    HelperDoc {
-        name: "district::nearest",
-        signatures: &["district::nearest(lat, lng)"],
-        doc: "The district (or city without districts) whose centre is nearest to a point. A latitude outside -90..90 (often lat and lng swapped) or a point more than 500 km from every district centre (not in China) is an input error.",
-        returns: "#{id, province, city, district, fullname, lat, lng, level}",
-        example: "print(district::nearest(23.0974903107, 113.323753357).fullname);",
-    },
-    HelperDoc {
-        name: "district::children",
-        signatures: &["district::children(id_or_name)"],
-        doc: "The cities of a province or the districts of a city.",
-        returns: "array of #{id, province, city, district, fullname, lat, lng, level}",
-        example: "for d in district::children(\"广州市\") { print(d.fullname); }",
-    },
-    HelperDoc {
-        name: "journal::open",
-        signatures: &[
-            "journal::open(path)",
-            "j.done(key)",
-            "j.record(key, value)",
-            "j.get(key)",
-            "j.len()",
-            "j.keys()",
-        ],
-        doc: "An append-only, fsync'd journal of finished work: `j.record(key, value)` returns only once the record is on disk, `j.done(key)` tells whether it was recorded (in this run or an earlier one), `j.get(key)` returns its value or (). A job killed and run again skips what it recorded and repeats nothing. A journal belongs to the server and account it was first written against: a simulator rehearsal's journal is started afresh by the next rehearsal, any other is refused (an input error) on another server or account. In a dry run records are kept in memory, never written.",
-        returns: "a Journal",
-        example: "let j = journal::open(\"example.journal\");\nif !j.done(\"row-1\") { j.record(\"row-1\", #{audit_id: 1}); }\nprint(j.get(\"row-1\"));",
-    },
-    HelperDoc {
-        name: "parallel",
-        signatures: &["parallel(items, concurrency, fn)"],
-        doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
-        returns: "array, in input order, of #{ok: true, value} or #{ok: false, error}",
-        example: "let r = parallel([1, 2, 3], 2, |x| x * 10);\nprint(r.map(|o| o.value));",
-    },
+];
+
+/// The simulator's own controls.
+const SANDBOX: &[HelperDoc] = &[
     HelperDoc {
         name: "sandbox::stats",
         signatures: &["sandbox::stats()"],
@@ -202,13 +104,10 @@ pub const DOCS: &[HelperDoc] = &[
         returns: "()",
         example: "sandbox::expire_tokens();\nstore::list(0, 1);",
     },
-    HelperDoc {
-        name: "sandbox::shake",
-        signatures: &["sandbox::shake(device)", "sandbox::shake(device, openid)"],
-        doc: "Sandbox only: a user (openid, else a random one) shakes near a device (a device_id, #{device_id}, #{uuid, major, minor} or a map from shake::all_devices()); the device needs a bound page. Issues a ticket for shake::shake_info (valid 30 minutes), marks the device active and records a ShakearoundUserShake event.",
-        returns: "#{ticket, openid, page_id, device_id, uuid, major, minor, distance, url, expires_in}",
-        example: "let d = shake::all_devices()[0];\nlet s = sandbox::shake(d, \"oVDmXjp7y8aG2AlBuRpOZsandbox\");\nprint(shake::shake_info(#{ticket: s.ticket}).openid);",
-    },
+];
+
+/// The sample files and fault injection of the simulator.
+const SANDBOX_FILES: &[HelperDoc] = &[
     HelperDoc {
         name: "sandbox::sample",
         signatures: &["sandbox::sample(name)"],
@@ -226,7 +125,7 @@ pub const DOCS: &[HelperDoc] = &[
 ];
 
 fn helper(name: &str) -> FuncRegistration {
-    let doc = DOCS.iter().find(|d| d.name.ends_with(name) || d.name == name);
+    let doc = SET.docs().find(|d| d.name.ends_with(name) || d.name == name);
     let comments: Vec<String> = doc.map(|d| vec![format!("/// {}", d.doc)]).unwrap_or_default();
     let short = name.rsplit("::").next().unwrap_or(name).to_string();
     FuncRegistration::new(short).with_volatility(true).with_comments(comments)
@@ -234,7 +133,7 @@ fn helper(name: &str) -> FuncRegistration {
 
 /// Registers the helpers into the endpoint modules (new modules are created as needed) and
 /// the global namespace.
-pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
+fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     bulk::register(engine, modules, ctx);
     let c = ctx.clone();
     helper("store::all").set_into_module(

@@ -13,6 +13,7 @@ use rhai::{Array, Dynamic, EvalAltResult, FnPtr, Map, NativeCallContext};
 
 use super::progress::Progress;
 use crate::api::WxError;
+use crate::runtime::catalog::HelperDoc;
 use crate::runtime::{Ctx, RhaiResult, throw};
 
 /// The thrown value of a failed item as the script would have caught it.
@@ -94,3 +95,12 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
         results.into_iter().map(|m| m.into_inner().ok().flatten().unwrap_or(Dynamic::UNIT)).collect(),
     ))
 }
+
+/// The declaration of `parallel`.
+pub const DOCS: &[HelperDoc] = &[HelperDoc {
+    name: "parallel",
+    signatures: &["parallel(items, concurrency, fn)"],
+    doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
+    returns: "array, in input order, of #{ok: true, value} or #{ok: false, error}",
+    example: "let r = parallel([1, 2, 3], 2, |x| x * 10);\nprint(r.map(|o| o.value));",
+}];

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::{all_rows, helper};
 use crate::api::shake::today_utc8;
 use crate::api::{self, Method, WxError};
+use crate::runtime::catalog::HelperDoc;
 use crate::runtime::{Ctx, RhaiResult, arg_json, convert, invoke_named, throw};
 
 /// Page size of the device search: the most its declaration allows.
@@ -149,3 +150,51 @@ fn shake(ctx: &Ctx, device: &Dynamic, openid: Option<&Dynamic>, pos: Position) -
     out.remove("errmsg");
     Ok(convert::to_dynamic(&Value::Object(out)))
 }
+
+/// The declarations of the `shake::` helpers.
+pub const DOCS: &[HelperDoc] = &[
+    HelperDoc {
+        name: "shake::all_devices",
+        signatures: &["shake::all_devices()", "shake::all_devices(apply_id)"],
+        doc: "Every device of the account, or of one device id application, paging through shakearound/device/search (type 2 or 3) by the last_seen cursor, 50 at a time.",
+        returns: "array of #{device_id, uuid, major, minor, comment, status, poi_id, last_active_time}",
+        example: "let devices = shake::all_devices();\nprint(`${devices.len()} devices`);",
+    },
+    HelperDoc {
+        name: "shake::all_pages",
+        signatures: &["shake::all_pages()"],
+        doc: "Every shake-around page, paging through shakearound/page/search (type 2) 50 at a time.",
+        returns: "array of #{page_id, title, description, icon_url, page_url, comment}",
+        example: "for p in shake::all_pages() { print(`${p.page_id} ${p.title}`); }",
+    },
+    HelperDoc {
+        name: "shake::all_groups",
+        signatures: &["shake::all_groups()"],
+        doc: "Every device group, paging through shakearound/device/group/getlist 1000 at a time.",
+        returns: "array of #{group_id, group_name}",
+        example: "print(shake::all_groups().len());",
+    },
+    HelperDoc {
+        name: "shake::today",
+        signatures: &["shake::today()"],
+        doc: "Today's midnight in China Standard Time (UTC+8) as Unix seconds, the form the statistics dates take; yesterday is shake::today() - 86400.",
+        returns: "int",
+        example: "let yesterday = shake::today() - 86400;\nprint(yesterday);",
+    },
+    HelperDoc {
+        name: "shake::date",
+        signatures: &["shake::date(secs)"],
+        doc: "The day of Unix seconds as \"YYYY-MM-DD\" in China Standard Time (UTC+8), for reports; the statistics calls take either form.",
+        returns: "string",
+        example: "print(shake::date(shake::today() - 86400));",
+    },
+];
+
+/// The declaration of `sandbox::shake`.
+pub const SANDBOX: &[HelperDoc] = &[HelperDoc {
+    name: "sandbox::shake",
+    signatures: &["sandbox::shake(device)", "sandbox::shake(device, openid)"],
+    doc: "Sandbox only: a user (openid, else a random one) shakes near a device (a device_id, #{device_id}, #{uuid, major, minor} or a map from shake::all_devices()); the device needs a bound page. Issues a ticket for shake::shake_info (valid 30 minutes), marks the device active and records a ShakearoundUserShake event.",
+    returns: "#{ticket, openid, page_id, device_id, uuid, major, minor, distance, url, expires_in}",
+    example: "let d = shake::all_devices()[0];\nlet s = sandbox::shake(d, \"oVDmXjp7y8aG2AlBuRpOZsandbox\");\nprint(shake::shake_info(#{ticket: s.ticket}).openid);",
+}];

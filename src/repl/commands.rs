@@ -1,12 +1,12 @@
-//! The `:` commands and the texts they print. `:help NAME` and `:fns` read the endpoint
-//! declarations and the helper table, the same sources as `wxscript docs`.
+//! The `:` commands and the texts they print. `:help NAME` and `:fns` read the catalog of
+//! functions, the same source as `wxscript docs`.
 
 use rhai::Dynamic;
 
-use crate::api::{self, check::did_you_mean};
-use crate::helpers::DOCS;
+use crate::api::check::did_you_mean;
+use crate::runtime::catalog::Kind;
 
-use super::complete::{Names, signature};
+use super::complete::Names;
 use super::pretty::{inline, truncate, width};
 
 /// One REPL command.
@@ -91,11 +91,12 @@ fn is_stdlib(m: &str) -> bool {
 }
 
 /// `:fns` of a bundled module: its functions' call forms and first sentences.
-fn stdlib_fns(module: &str) -> String {
-    let rows: Vec<(String, String)> = crate::runtime::docs::stdlib_grouped()
-        .into_iter()
-        .filter(|d| d.0.split_once("::").is_some_and(|(m, _)| m == module))
-        .map(|(_, sigs, doc, _)| (sigs.join(" | "), first_sentence(&doc).to_string()))
+fn stdlib_fns(module: &str, names: &Names) -> String {
+    let rows: Vec<(String, String)> = names
+        .catalog
+        .stdlib()
+        .filter(|e| e.module == module)
+        .map(|e| (e.signatures.join(" | "), first_sentence(&e.doc).to_string()))
         .collect();
     let mut s = format!("  (import \"{module}\" as {module};)\n");
     s.push_str(&table_rows(rows));
@@ -109,14 +110,17 @@ const EXAMPLE_SETUP: &str = " (on the sandbox, after: import \"rehearsal\" as re
 /// a module's functions; or a command.
 pub fn help_for(name: &str, names: &Names) -> Result<String, String> {
     let name = name.trim().trim_end_matches("()").trim_end_matches('(');
-    if let Some(ep) = api::by_name(name) {
+    let entry = names.catalog.get(name);
+    if let Some(e) = entry
+        && let Kind::Endpoint(ep) = e.kind
+    {
         let mut s = format!(
             "{}\n{} {}  ->  {}\n\n{}\n",
-            ep.signatures().join("\n"),
+            e.signatures.join("\n"),
             ep.method.as_str(),
             ep.path,
-            ep.returns,
-            ep.doc
+            e.returns,
+            e.doc
         );
         if !ep.fields.is_empty() {
             s.push_str("\nFields:\n");
@@ -135,25 +139,22 @@ pub fn help_for(name: &str, names: &Names) -> Result<String, String> {
                 s.push_str(&format!("  {c:>6}  {h}\n"));
             }
         }
-        s.push_str(&format!("\nExample{}:\n{}\n", EXAMPLE_SETUP, indent(ep.example)));
+        s.push_str(&format!("\nExample{}:\n{}\n", EXAMPLE_SETUP, indent(&e.example)));
         return Ok(s);
     }
-    if let Some(h) = DOCS.iter().find(|h| h.name == name) {
-        return Ok(format!(
-            "{}  ->  {}\n\n{}\n\nExample{EXAMPLE_SETUP}:\n{}\n",
-            h.signatures.join("\n"),
-            h.returns,
-            h.doc,
-            indent(h.example)
-        ));
-    }
-    if let Some((n, sigs, doc, example)) = crate::runtime::docs::stdlib_grouped().into_iter().find(|d| d.0 == name) {
-        let module = n.split_once("::").map(|p| p.0).unwrap_or_default();
-        return Ok(format!(
-            "{}\n(import \"{module}\" as {module};)\n\n{doc}\n\nExample:\n{}\n",
-            sigs.join("\n"),
-            indent(&example)
-        ));
+    if let Some(e) = entry {
+        return Ok(match e.import() {
+            Some(import) => {
+                format!("{}\n({import})\n\n{}\n\nExample:\n{}\n", e.signatures.join("\n"), e.doc, indent(&e.example))
+            }
+            None => format!(
+                "{}  ->  {}\n\n{}\n\nExample{EXAMPLE_SETUP}:\n{}\n",
+                e.signatures.join("\n"),
+                e.returns,
+                e.doc,
+                indent(&e.example)
+            ),
+        });
     }
     if names.modules.iter().any(|m| m == name.trim_end_matches("::")) || is_stdlib(name.trim_end_matches("::")) {
         return fns(Some(name.trim_end_matches("::")), names);
@@ -187,7 +188,7 @@ pub fn fns(module: Option<&str>, names: &Names) -> Result<String, String> {
         && !names.modules.iter().any(|x| x == m)
         && is_stdlib(m)
     {
-        return Ok(stdlib_fns(m));
+        return Ok(stdlib_fns(m, names));
     }
     if let Some(m) = module
         && !names.modules.iter().any(|x| x == m)
@@ -199,13 +200,13 @@ pub fn fns(module: Option<&str>, names: &Names) -> Result<String, String> {
     }
     let mut rows: Vec<(String, String)> = Vec::new();
     for f in names.functions.iter().filter(|f| module.is_none_or(|m| f.split("::").next() == Some(m))) {
-        let doc = api::by_name(f).map(|e| e.doc).or_else(|| DOCS.iter().find(|h| h.name == f).map(|h| h.doc));
-        let sig = signature(f).map(|s| s.split(" -> ").next().unwrap_or("").to_string()).unwrap_or_else(|| f.clone());
-        rows.push((sig, first_sentence(doc.unwrap_or("")).to_string()));
+        let entry = names.catalog.get(f).filter(|e| e.is_registered());
+        let sig = entry.map(|e| e.signatures.join(" | ")).unwrap_or_else(|| f.clone());
+        rows.push((sig, first_sentence(entry.map_or("", |e| &e.doc)).to_string()));
     }
     if module.is_none() {
-        for h in DOCS.iter().filter(|h| !h.name.contains("::")) {
-            rows.push((h.signatures.join(" | "), first_sentence(h.doc).to_string()));
+        for e in names.catalog.registered().filter(|e| e.module.is_empty()) {
+            rows.push((e.signatures.join(" | "), first_sentence(&e.doc).to_string()));
         }
     }
     Ok(table_rows(rows))
@@ -264,9 +265,10 @@ pub fn script(lines: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api;
 
     fn names() -> Names {
-        Names::new(Vec::new())
+        Names::new(crate::session::catalog(), Vec::new())
     }
 
     #[test]
@@ -282,7 +284,7 @@ mod tests {
 
     #[test]
     fn help_of_a_stdlib_function_comes_from_its_doc_comment() {
-        let h = help_for("stores::import_csv", &Names::default()).expect("documented");
+        let h = help_for("stores::import_csv", &names()).expect("documented");
         assert!(h.contains("stores::import_csv(path, options)"), "{h}");
         assert!(h.contains("import \"stores\" as stores;"), "{h}");
         assert!(h.contains("journal"), "{h}");

@@ -1,4 +1,4 @@
-//! Tab completion and signature hints, from the endpoint declarations and the helper table:
+//! Tab completion and signature hints, from the catalog of functions and the declarations:
 //! modules (`sto` -> `store::`), functions (`store::ad` -> `store::add`), variables in scope
 //! and the keys of maps reached from them (`poi.so`, `r.devices[0].ma`), and the request keys
 //! of the function whose map is being typed (`store::add(#{ma` -> `map_poi_id`). Pure
@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::{self, Endpoint, Field, Ty};
-use crate::helpers::DOCS;
+use crate::api::{self, Field, Ty};
+use crate::runtime::catalog::Catalog;
 
 use super::pretty::truncate;
 
@@ -17,9 +17,11 @@ const KEYWORDS: &[&str] = &[
     "catch", "import", "export", "as", "true", "false", "switch", "do", "until",
 ];
 
-/// The names the REPL can complete, derived from what the engine registers.
-#[derive(Debug, Clone, Default)]
+/// The names the REPL can complete, derived from the catalog the engine registers.
+#[derive(Clone)]
 pub struct Names {
+    /// Where every function's call forms and doc come from.
+    pub catalog: &'static Catalog,
     /// Module names (`store`, `merchant`, ...).
     pub modules: Vec<String>,
     /// Qualified function names (`store::add`).
@@ -29,21 +31,22 @@ pub struct Names {
 }
 
 impl Names {
-    /// Every endpoint and helper, plus the engine's own global functions.
-    pub fn new(engine_globals: impl IntoIterator<Item = String>) -> Names {
-        let mut functions: BTreeSet<String> = api::endpoints().map(Endpoint::qualified).collect();
+    /// Every function the catalog registers, plus the engine's own global functions.
+    pub fn new(catalog: &'static Catalog, engine_globals: impl IntoIterator<Item = String>) -> Names {
+        let mut functions: BTreeSet<String> = BTreeSet::new();
         let mut globals: BTreeSet<String> = BTreeSet::new();
-        for h in DOCS {
-            if h.name.contains("::") {
-                functions.insert(h.name.to_string());
+        for e in catalog.registered() {
+            if e.module.is_empty() {
+                globals.insert(e.name.clone());
             } else {
-                globals.insert(h.name.to_string());
+                functions.insert(e.name.clone());
             }
         }
         let modules: BTreeSet<String> =
             functions.iter().filter_map(|f| f.split_once("::").map(|p| p.0.to_string())).collect();
         globals.extend(engine_globals.into_iter().filter(|n| is_ident(n) && !n.contains('$')));
         Names {
+            catalog,
             modules: modules.into_iter().collect(),
             functions: functions.into_iter().collect(),
             globals: globals.into_iter().collect(),
@@ -71,12 +74,12 @@ impl Names {
     }
 }
 
-/// The call forms and return of a function, e.g. `store::get(poi_id) | store::get(map) -> ...`.
-pub fn signature(name: &str) -> Option<String> {
-    if let Some(ep) = api::by_name(name) {
-        return Some(format!("{} -> {}", ep.signatures().join(" | "), ep.returns));
+impl Names {
+    /// The call forms and return of a registered function, e.g. `store::get(poi_id) |
+    /// store::get(map) -> ...`.
+    pub fn signature(&self, name: &str) -> Option<String> {
+        self.catalog.get(name).filter(|e| e.is_registered()).map(|e| e.signature_line())
     }
-    DOCS.iter().find(|h| h.name == name).map(|h| format!("{} -> {}", h.signatures.join(" | "), h.returns))
 }
 
 fn is_ident(s: &str) -> bool {
@@ -379,12 +382,12 @@ fn field_line(f: &Field) -> String {
 
 /// The grey text shown after the cursor: while typing a request key, the key's type and
 /// limits (or the required keys still missing); inside a call, the function's signature.
-pub fn hint(pre: &str, max_width: usize) -> Option<String> {
-    let text = hint_text(pre)?;
+pub fn hint(pre: &str, names: &Names, max_width: usize) -> Option<String> {
+    let text = hint_text(pre, names)?;
     Some(truncate(&format!("  {text}"), max_width.max(10)))
 }
 
-fn hint_text(pre: &str) -> Option<String> {
+fn hint_text(pre: &str, names: &Names) -> Option<String> {
     if pre.starts_with(':') {
         return None;
     }
@@ -410,11 +413,11 @@ fn hint_text(pre: &str) -> Option<String> {
     }
     let frames = open_frames(pre)?;
     let (_, word) = current_word(pre);
-    if let Some(sig) = signature(word) {
+    if let Some(sig) = names.signature(word) {
         return Some(sig);
     }
     frames.iter().rev().find_map(|f| match f {
-        Frame::Paren(Some(name)) => signature(name),
+        Frame::Paren(Some(name)) => names.signature(name),
         _ => None,
     })
 }
@@ -429,7 +432,8 @@ mod tests {
     }
 
     fn names() -> Names {
-        Names::new(["print".to_string(), "parse_int".to_string(), "get$len".to_string(), "+".to_string()])
+        let globals = ["print".to_string(), "parse_int".to_string(), "get$len".to_string(), "+".to_string()];
+        Names::new(crate::session::catalog(), globals)
     }
 
     fn cands(pre: &str) -> Vec<String> {
@@ -449,6 +453,23 @@ mod tests {
         assert!(n.functions.contains(&"store::add".to_string()) && n.functions.contains(&"store::all".to_string()));
         assert!(n.globals.contains(&"sleep".to_string()) && n.globals.contains(&"print".to_string()));
         assert!(!n.globals.iter().any(|g| g.contains('$') || g == "+"));
+    }
+
+    #[test]
+    fn names_are_the_catalogs_registered_functions() {
+        let n = names();
+        let catalog = crate::session::catalog();
+        let mut registered = catalog.registered_names();
+        registered.sort();
+        let mut listed: Vec<String> =
+            n.functions.iter().chain(n.globals.iter().filter(|g| catalog.get(g).is_some())).cloned().collect();
+        listed.sort();
+        assert_eq!(listed, registered);
+        assert!(catalog.stdlib().all(|e| !n.functions.contains(&e.name)), "stdlib functions need an import");
+        assert_eq!(
+            n.signature("csv::read").as_deref(),
+            catalog.get("csv::read").map(|e| e.signature_line()).as_deref()
+        );
     }
 
     #[test]
@@ -514,16 +535,20 @@ mod tests {
 
     #[test]
     fn hints_show_signatures_and_keys() {
-        let h = hint("store::get(", 200).unwrap_or_default();
+        let h = hint_of("store::get(", 200).unwrap_or_default();
         assert!(h.contains("store::get(poi_id) | store::get(map) -> "), "{h}");
-        assert!(hint("store::list", 200).unwrap_or_default().contains("store::list(offset, limit)"));
-        let h = hint("store::add(#{", 200).unwrap_or_default();
+        assert!(hint_of("store::list", 200).unwrap_or_default().contains("store::list(offset, limit)"));
+        let h = hint_of("store::add(#{", 200).unwrap_or_default();
         assert!(h.contains("required: map_poi_id, pic_list, contract_phone, hour, credential"), "{h}");
-        let h = hint("store::add(#{ho", 200).unwrap_or_default();
+        let h = hint_of("store::add(#{ho", 200).unwrap_or_default();
         assert!(h.contains("hour: string HH:MM-HH:MM, required"), "{h}");
-        assert!(hint("store::add(#{map_poi_id: f(1, ", 200).is_some_and(|h| h.contains("store::add(map)")));
-        assert!(hint("1 + 2", 200).is_none());
-        assert!(hint("store::get(", 20).is_some_and(|h| pretty_width(&h) <= 20));
+        assert!(hint_of("store::add(#{map_poi_id: f(1, ", 200).is_some_and(|h| h.contains("store::add(map)")));
+        assert!(hint_of("1 + 2", 200).is_none());
+        assert!(hint_of("store::get(", 20).is_some_and(|h| pretty_width(&h) <= 20));
+    }
+
+    fn hint_of(pre: &str, width: usize) -> Option<String> {
+        hint(pre, &names(), width)
     }
 
     fn pretty_width(s: &str) -> usize {

@@ -79,7 +79,7 @@ impl Hinter for ReplHelper {
         if room < 12 {
             return None;
         }
-        complete::hint(&line[..pos], room).map(ShownHint)
+        complete::hint(&line[..pos], &self.names, room).map(ShownHint)
     }
 }
 

@@ -18,8 +18,6 @@ mod validate;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::time::Duration;
 
 use rhai::{AST, Dynamic, Engine, ImmutableString, Module, Scope, Shared};
 use rustyline::Editor;
@@ -27,9 +25,8 @@ use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 
-use crate::cli::{Session, SessionOptions};
 use crate::runtime::{render, stdlib};
-use crate::sandbox;
+use crate::session::{Failure, Session, SessionOptions, read_script};
 
 use commands::Cmd;
 use complete::{Names, Shape, Var};
@@ -49,28 +46,14 @@ pub fn history_path() -> Option<PathBuf> {
 }
 
 /// Runs the REPL until `:quit` or Ctrl-D.
-pub fn run(opts: &SessionOptions) -> ExitCode {
-    let session = match Session::start(opts) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+pub fn run(opts: &SessionOptions) -> Result<(), Failure> {
+    let session = Session::start(opts)?;
     if let Err(e) = interrupt_cancels(&session) {
         eprintln!("warning: Ctrl-C cannot stop a running call: {e}");
     }
-    let code = match Repl::new(&session) {
-        Ok(mut repl) => repl.run(),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    };
-    let Session { sim, rt, .. } = session;
-    drop(sim);
-    rt.shutdown_timeout(Duration::from_millis(100));
-    code
+    let outcome = Repl::new(&session).map_err(Failure::runtime).and_then(|mut repl| repl.run());
+    session.close();
+    outcome
 }
 
 /// SIGINT triggers the session's cancellation. The handler is registered here, before the
@@ -134,7 +117,7 @@ impl<'s> Repl<'s> {
     fn new(session: &'s Session) -> Result<Repl<'s>, String> {
         let mut engine = session.engine();
         engine.set_module_resolver(resolver(Path::new(".")));
-        let names = Names::new(engine_globals(&engine));
+        let names = Names::new(session.catalog, engine_globals(&engine));
         let color = render::stderr_color();
         let config = Config::builder()
             .max_history_size(1000)
@@ -171,7 +154,7 @@ impl<'s> Repl<'s> {
         })
     }
 
-    fn run(&mut self) -> ExitCode {
+    fn run(&mut self) -> Result<(), Failure> {
         println!("{}", self.banner());
         println!("Type :help for commands and keys, Tab to complete, Ctrl-D to leave.");
         loop {
@@ -190,7 +173,7 @@ impl<'s> Repl<'s> {
                     self.remember(&line);
                     if line.trim_start().starts_with(':') {
                         if !self.command(&line) {
-                            return ExitCode::SUCCESS;
+                            return Ok(());
                         }
                     } else if self.eval(&line, INPUT) {
                         self.lines.push(line);
@@ -201,12 +184,9 @@ impl<'s> Repl<'s> {
                 Err(ReadlineError::Eof) => {
                     // Leave the shell's prompt on a line of its own.
                     println!();
-                    return ExitCode::SUCCESS;
+                    return Ok(());
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
+                Err(e) => return Err(Failure::runtime(e)),
             }
         }
     }
@@ -253,7 +233,7 @@ impl<'s> Repl<'s> {
             }
             None => "no credentials (set WECHAT_APPID and WECHAT_APPSECRET)".into(),
         };
-        let server = if self.session.sim.is_some() { "sandbox (built-in simulator)" } else { "API" };
+        let server = if self.session.sandbox_appid().is_some() { "sandbox (built-in simulator)" } else { "API" };
         let dry = if self.session.ctx.dry_run { "; dry run: writes are printed, not sent" } else { "" };
         let mut banner = format!("wxscript {} REPL: {server} {}, {who}{dry}", env!("CARGO_PKG_VERSION"), client.base());
         // The simulator's own listener is an internal detail; one the user asked for is not.
@@ -341,11 +321,10 @@ impl<'s> Repl<'s> {
         if self.session.ctx.dry_run {
             return format!("dry run against {}: reads are sent, writes are printed and not sent\n", client.base());
         }
-        if self.session.sim.is_some() {
+        if let Some(appid) = self.session.sandbox_appid() {
             format!(
-                "sandbox: the built-in simulator at {} (appid {}); its state lasts as long as this session\n",
+                "sandbox: the built-in simulator at {} (appid {appid}); its state lasts as long as this session\n",
                 client.base(),
-                sandbox::APPID
             )
         } else {
             format!(
@@ -358,7 +337,7 @@ impl<'s> Repl<'s> {
 
     /// Runs a file into the session; its imports resolve next to it, as under `run`.
     fn load(&mut self, file: &Path) {
-        match crate::cli::read_script(file) {
+        match read_script(file) {
             Ok(src) => {
                 let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 self.engine.set_module_resolver(resolver(dir));
@@ -435,11 +414,11 @@ impl<'s> Repl<'s> {
         }
         match deepest {
             Some((f, (def_name, def_src), inner)) if def_src != src => {
-                let mut out = render::render_eval(inner, def_name, def_src, self.color);
+                let mut out = render::render_eval(inner, def_name, def_src, self.color, self.session.catalog);
                 out.push_str(&format!("   = note: in {f}(), defined by an earlier entry\n"));
                 out
             }
-            _ => render::render_eval(e, name, src, self.color),
+            _ => render::render_eval(e, name, src, self.color, self.session.catalog),
         }
     }
 

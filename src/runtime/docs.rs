@@ -1,91 +1,67 @@
-//! The function reference, generated from the declarations and the helper table: JSON for
-//! tools, Markdown for people.
+//! The function reference, generated from the catalog: JSON for tools, Markdown for people.
 
 use serde_json::{Value, json};
 
-use crate::api;
-use crate::helpers::DOCS;
+use super::catalog::{Catalog, Entry, Kind};
 
-/// Every registered function as JSON objects.
-pub fn json() -> Value {
-    let mut out: Vec<Value> = api::endpoints()
-        .map(|ep| {
-            json!({
-                "name": ep.qualified(),
-                "module": ep.module,
-                "signatures": ep.signatures(),
-                "endpoint": format!("{} {}", ep.method.as_str(), ep.path),
-                "fields": ep.fields.iter().map(|f| json!({
-                    "name": f.name,
-                    "type": f.ty.name(),
-                    "required": f.required,
-                    "limits": f.ty.limits(),
-                    "doc": f.doc,
-                })).collect::<Vec<_>>(),
-                "returns": ep.returns,
-                "errors": ep.errors.iter().map(|c| json!({
-                    "errcode": c,
-                    "hint": ep.hint(*c).unwrap_or_default(),
-                })).collect::<Vec<_>>(),
-                "creates": ep.policy.creates(),
-                "mutates": ep.policy.mutates(),
-                "doc": ep.doc,
-                "example": ep.example,
-            })
-        })
-        .collect();
-    out.extend(stdlib_grouped().into_iter().map(|(name, sigs, doc, example)| {
-        json!({
-            "name": name,
-            "module": name.split_once("::").map(|p| p.0).unwrap_or(""),
-            "signatures": sigs,
+/// One catalog entry as JSON.
+fn entry_json(e: &Entry) -> Value {
+    match e.kind {
+        Kind::Endpoint(ep) => json!({
+            "name": e.name,
+            "module": e.module,
+            "signatures": e.signatures,
+            "endpoint": format!("{} {}", ep.method.as_str(), ep.path),
+            "fields": ep.fields.iter().map(|f| json!({
+                "name": f.name,
+                "type": f.ty.name(),
+                "required": f.required,
+                "limits": f.ty.limits(),
+                "doc": f.doc,
+            })).collect::<Vec<_>>(),
+            "returns": e.returns,
+            "errors": ep.errors.iter().map(|c| json!({
+                "errcode": c,
+                "hint": ep.hint(*c).unwrap_or_default(),
+            })).collect::<Vec<_>>(),
+            "creates": ep.policy.creates(),
+            "mutates": ep.policy.mutates(),
+            "doc": e.doc,
+            "example": e.example,
+        }),
+        Kind::Stdlib => json!({
+            "name": e.name,
+            "module": e.module,
+            "signatures": e.signatures,
             "endpoint": Value::Null,
-            "import": format!("import \"{}\" as {};", name.split_once("::").map(|p| p.0).unwrap_or(""), name.split_once("::").map(|p| p.0).unwrap_or("")),
+            "import": e.import(),
             "fields": [],
-            "returns": "",
+            "returns": e.returns,
             "errors": [],
-            "doc": doc,
-            "example": example,
-        })
-    }));
-    out.extend(DOCS.iter().map(|h| {
-        json!({
-            "name": h.name,
-            "module": h.name.split_once("::").map(|p| p.0).unwrap_or(""),
-            "signatures": h.signatures,
+            "doc": e.doc,
+            "example": e.example,
+        }),
+        Kind::Helper(_) => json!({
+            "name": e.name,
+            "module": e.module,
+            "signatures": e.signatures,
             "endpoint": Value::Null,
             "fields": [],
-            "returns": h.returns,
+            "returns": e.returns,
             "errors": [],
-            "doc": h.doc,
-            "example": h.example,
-        })
-    }));
-    Value::Array(out)
+            "doc": e.doc,
+            "example": e.example,
+        }),
+    }
 }
 
-/// The stdlib functions with overloads folded into one entry: (name, signatures, doc, example).
-pub fn stdlib_grouped() -> Vec<(String, Vec<String>, String, String)> {
-    let mut out: Vec<(String, Vec<String>, String, String)> = Vec::new();
-    for d in crate::runtime::stdlib::docs().iter().cloned() {
-        match out.iter_mut().find(|e| e.0 == d.name) {
-            Some(e) => {
-                e.1.push(d.signature);
-                if e.2.is_empty() {
-                    e.2 = d.doc;
-                }
-                if e.3.is_empty() {
-                    e.3 = d.example;
-                }
-            }
-            None => out.push((d.name, vec![d.signature], d.doc, d.example)),
-        }
-    }
-    out
+/// Every function of the catalog as JSON objects.
+pub fn json(catalog: &Catalog) -> Value {
+    Value::Array(catalog.entries().iter().map(entry_json).collect())
 }
 
 /// The same reference as Markdown.
-pub fn markdown() -> String {
+pub fn markdown(catalog: &Catalog) -> String {
     let mut s = String::from(
         "# wxscript function reference\n\nGenerated by `wxscript docs --format markdown` from the endpoint declarations.\n\n\
          Every example runs as written on the simulator (`wxscript repl --sandbox`) once the state it talks about \
@@ -94,16 +70,16 @@ pub fn markdown() -> String {
          that way.\n",
     );
     let mut module = "";
-    for ep in api::endpoints() {
-        if ep.module != module {
-            module = ep.module;
+    for (e, ep) in catalog.endpoints() {
+        if e.module != module {
+            module = &e.module;
             s.push_str(&format!("\n## {module}::\n"));
         }
-        s.push_str(&format!("\n### `{}`\n\n", ep.qualified()));
-        for sig in ep.signatures() {
+        s.push_str(&format!("\n### `{}`\n\n", e.name));
+        for sig in &e.signatures {
             s.push_str(&format!("- `{sig}`\n"));
         }
-        s.push_str(&format!("\n`{} {}` — {}\n\nReturns: {}\n", ep.method.as_str(), ep.path, ep.doc, ep.returns));
+        s.push_str(&format!("\n`{} {}` — {}\n\nReturns: {}\n", ep.method.as_str(), ep.path, e.doc, e.returns));
         if !ep.fields.is_empty() {
             s.push_str("\n| field | type | required | limits | meaning |\n|---|---|---|---|---|\n");
             for f in ep.fields {
@@ -124,23 +100,23 @@ pub fn markdown() -> String {
                 s.push_str(&format!("- `{c}`: {h}\n"));
             }
         }
-        s.push_str(&format!("\n```rhai\n{}\n```\n", ep.example));
+        s.push_str(&format!("\n```rhai\n{}\n```\n", e.example));
     }
     s.push_str("\n## stdlib modules\n\nBuilt into the binary; `import \"NAME\" as NAME;` works from any directory.\n");
-    for (name, sigs, doc, example) in stdlib_grouped() {
-        s.push_str(&format!("\n### `{name}`\n\n"));
-        for sig in &sigs {
+    for e in catalog.stdlib() {
+        s.push_str(&format!("\n### `{}`\n\n", e.name));
+        for sig in &e.signatures {
             s.push_str(&format!("- `{sig}`\n"));
         }
-        s.push_str(&format!("\n{doc}\n\n```rhai\n{example}\n```\n"));
+        s.push_str(&format!("\n{}\n\n```rhai\n{}\n```\n", e.doc, e.example));
     }
     s.push_str("\n## Helpers\n");
-    for h in DOCS {
-        s.push_str(&format!("\n### `{}`\n\n", h.name));
-        for sig in h.signatures {
+    for e in catalog.helpers() {
+        s.push_str(&format!("\n### `{}`\n\n", e.name));
+        for sig in &e.signatures {
             s.push_str(&format!("- `{sig}`\n"));
         }
-        s.push_str(&format!("\n{}\n\nReturns: {}\n\n```rhai\n{}\n```\n", h.doc, h.returns, h.example));
+        s.push_str(&format!("\n{}\n\nReturns: {}\n\n```rhai\n{}\n```\n", e.doc, e.returns, e.example));
     }
     s
 }

@@ -11,20 +11,12 @@ use std::collections::BTreeMap;
 
 use rhai::{Dynamic, Engine, FuncRegistration, Module, NativeCallContext, Position};
 
+use super::catalog::{self, Catalog};
 use super::{RhaiResult, throw};
-use crate::api::{self, WxError};
-use crate::helpers::DOCS;
+use crate::api::WxError;
 
 /// Argument counts up to this get a catch-all (no function takes more than three).
 const MAX_ARGS: usize = 5;
-
-/// Every registered function (`module::name` or a global name) and its documented call forms.
-fn call_forms() -> Vec<(String, Vec<String>)> {
-    api::endpoints()
-        .map(|ep| (ep.qualified(), ep.signatures()))
-        .chain(DOCS.iter().map(|h| (h.name.to_string(), h.signatures.iter().map(|s| s.to_string()).collect())))
-        .collect()
-}
 
 /// A value's type as a script writer would name it.
 fn type_of(v: &Dynamic) -> &'static str {
@@ -134,37 +126,29 @@ fn any_typed_hash(short: &str, n: usize) -> u64 {
 /// Adds the catch-all overloads to a bundled (script) module, for the argument counts none of its
 /// functions of that name takes.
 pub fn add_to_stdlib(module: &mut Module, name: &str) {
-    let prefix = format!("{name}::");
-    let mut fns: BTreeMap<String, (Vec<String>, Vec<usize>)> = BTreeMap::new();
-    for d in super::stdlib::docs().iter().filter(|d| d.name.starts_with(&prefix)) {
-        let params = d.signature.split_once('(').map_or("", |p| p.1).trim_end_matches(')').trim();
-        let n = if params.is_empty() { 0 } else { params.split(',').count() };
-        let e = fns.entry(d.name.clone()).or_default();
-        e.0.push(d.signature.clone());
-        e.1.push(n);
-    }
-    for (qualified, (forms, taken)) in fns {
-        let short = qualified.rsplit("::").next().unwrap_or(&qualified).to_string();
+    for e in catalog::stdlib().iter().filter(|e| e.module == name) {
+        let short = e.name.rsplit("::").next().unwrap_or(&e.name);
+        let taken = e.arities();
         for n in (0..=MAX_ARGS).filter(|n| !taken.contains(n)) {
-            set(module, &short, &qualified, &forms, n);
+            set(module, short, &e.name, &e.signatures, n);
         }
     }
 }
 
 /// Adds the catch-all overloads to the endpoint and helper modules and to the global helpers.
-pub fn add(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>) {
+pub fn add(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, catalog: &Catalog) {
     let mut globals = Module::new();
-    for (name, forms) in call_forms() {
-        let (module, short) = match name.split_once("::") {
+    for e in catalog.registered() {
+        let (module, short) = match e.name.split_once("::") {
             Some((m, s)) => match modules.get_mut(m) {
-                Some(module) => (module, s.to_string()),
+                Some(module) => (module, s),
                 None => continue,
             },
-            None => (&mut globals, name.clone()),
+            None => (&mut globals, e.name.as_str()),
         };
         for n in 0..=MAX_ARGS {
-            if !module.contains_fn(any_typed_hash(&short, n)) {
-                set(module, &short, &name, &forms, n);
+            if !module.contains_fn(any_typed_hash(short, n)) {
+                set(module, short, &e.name, &e.signatures, n);
             }
         }
     }

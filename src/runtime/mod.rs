@@ -1,7 +1,9 @@
 //! The script engine: one factory for `run`, `check`, `docs` and tests, the registration of
-//! every declared endpoint as a rhai function, and the bridge from native calls to the
-//! transport (scripts run on a thread outside the tokio runtime and block on each request).
+//! every declared endpoint as a rhai function (and of the helpers the caller hands over, through
+//! the catalog), and the bridge from native calls to the transport (scripts run on a thread
+//! outside the tokio runtime and block on each request).
 
+pub mod catalog;
 pub mod convert;
 pub mod docs;
 pub(crate) mod fallback;
@@ -279,8 +281,8 @@ pub fn endpoint_modules(ctx: &Arc<Ctx>) -> BTreeMap<&'static str, Module> {
     modules
 }
 
-/// The engine every command uses, with every function registered.
-pub fn engine(ctx: Arc<Ctx>) -> Engine {
+/// The engine every command uses, with every function of `catalog` registered.
+pub fn engine(ctx: Arc<Ctx>, catalog: &catalog::Catalog) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_call_levels(64);
     engine.set_max_expr_depths(128, 64);
@@ -296,16 +298,11 @@ pub fn engine(ctx: Arc<Ctx>) -> Engine {
         None => eprintln!("[{pos}] {s}"),
     });
     let mut modules = endpoint_modules(&ctx);
-    crate::helpers::register(&mut engine, &mut modules, &ctx);
-    fallback::add(&mut engine, &mut modules);
+    catalog.register_helpers(&mut engine, &mut modules, &ctx);
+    fallback::add(&mut engine, &mut modules, catalog);
     for (name, m) in modules {
         engine.register_static_module(name, m.into());
     }
     engine.set_module_resolver(stdlib::Resolver::new("."));
     engine
-}
-
-/// Every function name scripts can call as `module::name`, for did-you-mean suggestions.
-pub fn registered_names() -> Vec<String> {
-    api::endpoints().map(|e| e.qualified()).chain(crate::helpers::DOCS.iter().map(|h| h.name.to_string())).collect()
 }

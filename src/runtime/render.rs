@@ -4,7 +4,8 @@
 use rhai::{EvalAltResult, ParseError, Position};
 
 use crate::api::check::did_you_mean;
-use crate::runtime::{error_from_map, registered_names};
+use crate::runtime::catalog::Catalog;
+use crate::runtime::error_from_map;
 
 struct Style {
     color: bool,
@@ -93,8 +94,9 @@ fn module_note(err: &EvalAltResult) -> Option<String> {
     })
 }
 
-/// Renders a run-time error of `file`.
-pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool) -> String {
+/// Renders a run-time error of `file`; a call of an unknown function is matched against the
+/// catalog's names for a did-you-mean.
+pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool, catalog: &Catalog) -> String {
     let st = Style { color };
     let (inner, pos) = innermost(err);
     let mut notes: Vec<(String, String)> = Vec::new();
@@ -130,7 +132,7 @@ pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool) -
         EvalAltResult::ErrorRuntime(v, _) => format!("error: uncaught throw: {v}"),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => {
             let name = sig.split('(').next().unwrap_or(sig).trim();
-            let names = registered_names();
+            let names = catalog.registered_names();
             if let Some(s) = did_you_mean(name, names.iter().map(String::as_str)) {
                 notes.push(("hint".into(), format!("did you mean {s}?")));
             } else if let Some((m, _)) = name.split_once("::") {
@@ -144,7 +146,7 @@ pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool) -
             format!("error: function not found: {}", strip_position(sig))
         }
         EvalAltResult::ErrorModuleNotFound(m, _) => {
-            let names = registered_names();
+            let names = catalog.registered_names();
             let mods: Vec<&str> = names.iter().filter_map(|n| n.split_once("::").map(|p| p.0)).collect();
             if let Some(s) = did_you_mean(m, mods.iter().copied()) {
                 notes.push(("hint".into(), format!("did you mean {s}::?")));

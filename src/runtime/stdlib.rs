@@ -170,9 +170,9 @@ pub struct StdDoc {
     pub example: String,
 }
 
-/// Every exported function of every stdlib module, in module order. Read from the sources once
-/// per process: every bundled import asks (for its catch-all overloads), and so do `docs` and
-/// the REPL.
+/// Every exported function of every stdlib module, in module order, one item per overload. Read
+/// from the sources once per process; [`super::catalog::stdlib`] folds the overloads into the
+/// catalog's entries.
 pub fn docs() -> &'static [StdDoc] {
     static DOCS: std::sync::OnceLock<Vec<StdDoc>> = std::sync::OnceLock::new();
     DOCS.get_or_init(read_docs)

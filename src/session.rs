@@ -1,0 +1,366 @@
+//! The composition root: one run's wiring, shared by `run`, `repl`, `listen`, `check`, `docs`
+//! and tests. It puts together the async runtime, the config, the simulator when asked for,
+//! the event listener, the client, the catalog of functions (the endpoints, the helpers it
+//! hands over, the stdlib) and the engine with every function registered; and it says how a
+//! command fails ([`Failure`]), which the CLI maps to an exit status.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::config;
+use crate::helpers;
+use crate::listen::{self, Listener};
+use crate::runtime::catalog::Catalog;
+use crate::runtime::{self, Ctx};
+use crate::sandbox::{self, Sandbox};
+use crate::transport::{self, Cancel, Client, Credentials};
+
+/// What kind of failure ended a command; each has its own exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The command was asked for wrongly: a bad flag or argument, a file that cannot be read,
+    /// a script's own `usage(message)`.
+    Usage,
+    /// The work failed: a script or API error, a session that could not start, output that
+    /// could not be written.
+    Runtime,
+    /// Ctrl-C stopped the work before it was done.
+    Interrupted,
+}
+
+/// How a command failed: its kind, and what the user is told (on stderr, as it is; empty when
+/// it has been shown already).
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(msg: impl fmt::Display) -> Failure {
+        Failure { kind: FailureKind::Usage, message: format!("error: {msg}") }
+    }
+
+    pub fn runtime(msg: impl fmt::Display) -> Failure {
+        Failure { kind: FailureKind::Runtime, message: format!("error: {msg}") }
+    }
+
+    pub fn interrupted() -> Failure {
+        Failure { kind: FailureKind::Interrupted, message: "interrupted".into() }
+    }
+
+    /// An error rendered already (a script's, with its source line and notes).
+    pub fn rendered(kind: FailureKind, text: &str) -> Failure {
+        Failure { kind, message: text.strip_suffix('\n').unwrap_or(text).to_string() }
+    }
+
+    /// A failure whose message has been shown already.
+    pub fn shown(kind: FailureKind) -> Failure {
+        Failure { kind, message: String::new() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The catalog of every function: the endpoints, the helpers and the stdlib, built once.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::new(helpers::SET))
+}
+
+/// Reads a script, keeping line numbers but neutralising a `#!` line.
+pub fn read_script(file: &Path) -> Result<String, Failure> {
+    let mut src =
+        std::fs::read_to_string(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    if src.starts_with("#!") {
+        // Blanked rather than removed, so that lines and columns stay where the user sees them.
+        let end = src.find('\n').unwrap_or(src.len());
+        src.replace_range(0..end, &" ".repeat(end));
+    }
+    Ok(src)
+}
+
+/// The async runtime requests and servers run on.
+pub fn async_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))
+}
+
+/// An engine for commands that send no requests (`check`): every function registered, bound
+/// to a client of a closed port.
+pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Failure> {
+    let cancel = Arc::new(Cancel::default());
+    let cfg = transport::Config {
+        base: "http://127.0.0.1:9".into(),
+        credentials: Credentials::None,
+        timeout: Duration::from_secs(1),
+        cache_dir: None,
+        qps: None,
+    };
+    let client = Client::new(cfg, cancel.clone()).map_err(Failure::runtime)?;
+    let ctx = Ctx {
+        client: Arc::new(client),
+        handle: rt.handle().clone(),
+        cancel,
+        quiet: true,
+        dry_run: false,
+        event_log: None,
+        sandbox: Default::default(),
+    };
+    Ok(runtime::engine(Arc::new(ctx), catalog()))
+}
+
+/// What a session is asked to be.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// Start an in-process simulator and talk to it instead of `WECHAT_API_BASE`.
+    pub sandbox: Option<sandbox::Config>,
+    /// Total timeout of one HTTP request.
+    pub timeout: Option<Duration>,
+    /// Run-wide request rate limit (requests per second); else `WXSCRIPT_QPS`.
+    pub qps: Option<f64>,
+    /// Hide progress output.
+    pub quiet: bool,
+    /// Show mutating requests instead of sending them.
+    pub dry_run: bool,
+    /// Serve an event listener inside the run (`run --listen PORT`). With `sandbox` and no
+    /// push URL of its own, a listener is started anyway (on a free loopback port, logging to a
+    /// file of its own) and the simulator pushes its audits to it.
+    pub listen: Option<listen::Options>,
+    /// The event log scripts read when no listener runs in the session (`--log`).
+    pub event_log: Option<PathBuf>,
+}
+
+/// A live session. Dropping it stops the simulator and the listener.
+pub struct Session {
+    pub ctx: Arc<Ctx>,
+    pub catalog: &'static Catalog,
+    pub cancel: Arc<Cancel>,
+    pub sim: Option<Sandbox>,
+    pub listener: Option<Listener>,
+    /// The event log made for this session, removed with it.
+    pub temp_log: Option<TempLog>,
+    // Dropped last: the simulator and in-flight requests run on it.
+    pub rt: tokio::runtime::Runtime,
+}
+
+/// A file removed when dropped.
+pub struct TempLog(pub PathBuf);
+
+impl Drop for TempLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The prefix of a session's own event log in the temp directory; the process id follows.
+const TEMP_LOG_PREFIX: &str = "wxscript-events-";
+
+/// Removes the temporary event logs of sessions whose process is gone (killed before it could
+/// remove its own). Only where the process table can be read (`/proc`); a log whose process id
+/// is alive, whoever has it now, is left alone.
+fn sweep_stale_temp_logs() {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_LOG_PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if rest.ends_with(".jsonl") && !proc.join(pid).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A random token for a listener only this process talks to.
+fn private_token() -> String {
+    (0..32).map(|_| fastrand::alphanumeric()).collect()
+}
+
+impl Session {
+    pub fn start(opts: &SessionOptions) -> Result<Session, Failure> {
+        let rt = async_runtime()?;
+        let cancel = Arc::new(Cancel::default());
+        let mut cfg = config::transport_config().map_err(Failure::runtime)?;
+        if let Some(t) = opts.timeout {
+            cfg.timeout = t;
+        }
+        if opts.qps.is_some() {
+            cfg.qps = opts.qps;
+        }
+        let mut listen_opts = opts.listen.clone();
+        let mut temp_log = None;
+        if let Some(sc) = &opts.sandbox
+            && sc.push_url.is_none()
+            && listen_opts.is_none()
+        {
+            // The run's own listener: a fresh simulator's audit ids start over every run, so
+            // its events go to a log of their own, not to a shared one.
+            sweep_stale_temp_logs();
+            let path = std::env::temp_dir().join(format!(
+                "{TEMP_LOG_PREFIX}{}-{:08x}.jsonl",
+                std::process::id(),
+                fastrand::u32(..)
+            ));
+            temp_log = Some(TempLog(path.clone()));
+            listen_opts = Some(listen::Options::new(private_token(), path));
+        }
+        let listener = match listen_opts {
+            Some(mut lo) => {
+                if opts.sandbox.as_ref().is_some_and(|sc| sc.push_url.is_none()) {
+                    // Fed by the simulator, whose encrypted pushes carry its own appid.
+                    lo.appid = sandbox::APPID.into();
+                }
+                let push = (lo.token.clone(), lo.aes_key.clone());
+                let l = rt
+                    .block_on(Listener::start(lo, None))
+                    .map_err(|e| Failure::runtime(format!("cannot start the event listener: {e}")))?;
+                Some((l, push))
+            }
+            None => None,
+        };
+        let sim = match &opts.sandbox {
+            Some(sc) => {
+                let mut sc = sc.clone();
+                if sc.push_url.is_none()
+                    && let Some((l, (token, key))) = &listener
+                {
+                    sc.push_url = Some(l.url());
+                    sc.push_token = token.clone();
+                    sc.push_aes_key = key.clone();
+                }
+                let sim = rt
+                    .block_on(Sandbox::start(sc, 0))
+                    .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?;
+                cfg.base = sim.base_url();
+                cfg.credentials =
+                    Credentials::AppSecret { appid: sandbox::APPID.into(), secret: sandbox::SECRET.into() };
+                // A fresh simulator each run: caching its tokens on disk would only leave litter.
+                cfg.cache_dir = None;
+                Some(sim)
+            }
+            None => None,
+        };
+        let listener = listener.map(|(l, _)| l);
+        let event_log = listener.as_ref().map(|l| l.log_path().to_path_buf()).or_else(|| opts.event_log.clone());
+        let client = Arc::new(Client::new(cfg, cancel.clone()).map_err(Failure::runtime)?);
+        let ctx = Arc::new(Ctx {
+            client,
+            handle: rt.handle().clone(),
+            cancel: cancel.clone(),
+            quiet: opts.quiet,
+            dry_run: opts.dry_run,
+            event_log,
+            sandbox: Default::default(),
+        });
+        Ok(Session { ctx, catalog: catalog(), cancel, sim, listener, temp_log, rt })
+    }
+
+    /// Ctrl-C triggers the session's cancellation instead of killing the process.
+    pub fn cancel_on_ctrl_c(&self) {
+        let cancel = self.cancel.clone();
+        self.rt.spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                cancel.trigger();
+            }
+        });
+    }
+
+    /// A new engine bound to this session.
+    pub fn engine(&self) -> rhai::Engine {
+        runtime::engine(self.ctx.clone(), self.catalog)
+    }
+
+    /// The simulator's appid when the session talks to its own simulator.
+    pub fn sandbox_appid(&self) -> Option<&'static str> {
+        self.sim.as_ref().map(|_| sandbox::APPID)
+    }
+
+    /// Stops the simulator, then the runtime, without waiting long for stragglers.
+    pub fn close(self) {
+        let Session { sim, rt, .. } = self;
+        drop(sim);
+        rt.shutdown_timeout(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::runtime::catalog::Kind;
+
+    #[test]
+    fn the_catalog_holds_every_function_once() {
+        let c = catalog();
+        let names: Vec<&str> = c.entries().iter().map(|e| e.name.as_str()).collect();
+        let unique: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "a name is listed twice");
+        let count = |name: &str| names.iter().filter(|n| **n == name).count();
+        for ep in crate::api::endpoints() {
+            assert_eq!(count(&ep.qualified()), 1, "{}", ep.qualified());
+        }
+        for h in helpers::SET.docs() {
+            assert_eq!(count(h.name), 1, "{}", h.name);
+            assert!(matches!(c.get(h.name).map(|e| e.kind), Some(Kind::Helper(_))), "{}", h.name);
+        }
+        for d in runtime::stdlib::docs() {
+            assert_eq!(count(&d.name), 1, "{}", d.name);
+        }
+        let expected = crate::api::endpoints().count()
+            + helpers::SET.docs().count()
+            + runtime::stdlib::docs().iter().map(|d| &d.name).collect::<BTreeSet<_>>().len();
+        assert_eq!(names.len(), expected);
+    }
+
+    /// The engine's functions, as `module::name` or a bare name.
+    fn engine_functions(engine: &rhai::Engine) -> BTreeSet<String> {
+        engine
+            .gen_fn_signatures(false)
+            .into_iter()
+            .filter_map(|s| Some(s.split('(').next()?.trim().rsplit(' ').next()?.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_engine_registers_exactly_the_catalogs_functions() {
+        let rt = async_runtime().expect("runtime");
+        let engine = offline_engine(&rt).expect("engine");
+        let registered: BTreeSet<String> = catalog().registered_names().into_iter().collect();
+        let functions = engine_functions(&engine);
+        let qualified: BTreeSet<String> = functions.iter().filter(|f| f.contains("::")).cloned().collect();
+        let declared: BTreeSet<String> = registered.iter().filter(|f| f.contains("::")).cloned().collect();
+        assert_eq!(qualified, declared);
+        for global in registered.iter().filter(|f| !f.contains("::")) {
+            assert!(functions.contains(global), "{global} is not registered");
+        }
+    }
+
+    #[test]
+    fn a_wrong_call_answers_with_the_catalogs_call_forms() {
+        let rt = async_runtime().expect("runtime");
+        let engine = offline_engine(&rt).expect("engine");
+        let forms = catalog().get("csv::read").map(|e| e.signatures.join(" or ")).unwrap_or_default();
+        let caught: rhai::Map = engine
+            .eval(r#"let r = #{}; try { csv::read(1, 2, 3); } catch (e) { r = e; } r"#)
+            .expect("the error is catchable");
+        let errmsg = caught.get("errmsg").map(|m| m.to_string()).unwrap_or_default();
+        assert!(errmsg.contains(&format!("call it as {forms}")), "{errmsg}");
+    }
+}
