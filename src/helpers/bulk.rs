@@ -135,7 +135,7 @@ impl Districts {
         };
         let ix = Arc::new(
             Index::build(&result)
-                .map_err(|m| throw(WxError::new(api::ErrorKind::Network, "wxa/get_district", m), pos))?,
+                .map_err(|m| throw(WxError::new(api::ErrorKind::Network, "map::districts", m), pos))?,
         );
         *guard = Some(ix.clone());
         Ok(ix)

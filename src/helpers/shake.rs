@@ -31,7 +31,7 @@ pub fn register(modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     let c = ctx.clone();
     helper("shake::all_devices").set_into_module(m, move |nc: NativeCallContext, apply_id: Dynamic| -> RhaiResult {
         let pos = nc.call_position();
-        let id = arg_json("shakearound/device/search", "apply_id", &apply_id, pos)?;
+        let id = arg_json("shake::all_devices", "apply_id", &apply_id, pos)?;
         all_devices(&c, Some(id), pos)
     });
     let c = ctx.clone();
@@ -156,21 +156,21 @@ pub const DOCS: &[HelperDoc] = &[
     HelperDoc {
         name: "shake::all_devices",
         signatures: &["shake::all_devices()", "shake::all_devices(apply_id)"],
-        doc: "Every device of the account, or of one device id application, paging through shakearound/device/search (type 2 or 3) by the last_seen cursor, 50 at a time.",
+        doc: "Every device of the account, or of one device id application, paging through shake::search_devices (type 2 or 3) by the last_seen cursor, as many a call as it takes.",
         returns: "array of #{device_id, uuid, major, minor, comment, status, poi_id, last_active_time}",
         example: "let devices = shake::all_devices();\nprint(`${devices.len()} devices`);",
     },
     HelperDoc {
         name: "shake::all_pages",
         signatures: &["shake::all_pages()"],
-        doc: "Every shake-around page, paging through shakearound/page/search (type 2) 50 at a time.",
+        doc: "Every shake-around page, paging through shake::search_pages (type 2), as many a call as it takes.",
         returns: "array of #{page_id, title, description, icon_url, page_url, comment}",
         example: "for p in shake::all_pages() { print(`${p.page_id} ${p.title}`); }",
     },
     HelperDoc {
         name: "shake::all_groups",
         signatures: &["shake::all_groups()"],
-        doc: "Every device group, paging through shakearound/device/group/getlist 1000 at a time.",
+        doc: "Every device group, paging through shake::list_groups, as many a call as it takes.",
         returns: "array of #{group_id, group_name}",
         example: "print(shake::all_groups().len());",
     },
