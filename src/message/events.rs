@@ -86,7 +86,7 @@ pub const APPLY_MERCHANT_AUDIT_INFO: PushEvent = PushEvent {
     name: "apply_merchant_audit_info",
     doc: "The store mini-program application was audited: status 1 approved, 3 failed, 4 refused by the administrator.",
     fields: &[
-        field("audit_id", Kind::Int, "the audit, as wxa/apply_merchant's audit answered it"),
+        field("audit_id", Kind::Int, "the audit, as merchant::apply answered it"),
         field("status", Kind::Int, "1 approved, 3 failed, 4 refused by the administrator"),
         field("reason", Kind::Text, "why, when status is 3 or 4"),
     ],
@@ -96,7 +96,7 @@ pub const CREATE_MAP_POI_AUDIT_INFO: PushEvent = PushEvent {
     name: "create_map_poi_audit_info",
     doc: "A POI created on Tencent map was audited: status 0 approved, 1 failed (the reverse of the other audits).",
     fields: &[
-        field("audit_id", Kind::Int, "the audit: the base_id wxa/create_map_poi answered"),
+        field("audit_id", Kind::Int, "the audit: the base_id map::create_poi answered"),
         field("status", Kind::Int, "0 approved, 1 failed"),
         field("map_poi_id", Kind::Text, "the POI's id on Tencent map"),
         field("name", Kind::Text, "the POI's name"),
@@ -111,7 +111,7 @@ pub const ADD_STORE_AUDIT_INFO: PushEvent = PushEvent {
     name: "add_store_audit_info",
     doc: "An added (or migrated) store was audited: status 1 approved, 3 failed.",
     fields: &[
-        field("audit_id", Kind::Int, "the audit wxa/add_store answered"),
+        field("audit_id", Kind::Int, "the audit store::add answered"),
         field("status", Kind::Int, "1 approved, 3 failed"),
         field("reason", Kind::Text, "why, when status is 3"),
         field("is_upgrade", Kind::Int, "0 a new store, 1 a migrated one"),
@@ -123,7 +123,7 @@ pub const MODIFY_STORE_AUDIT_INFO: PushEvent = PushEvent {
     name: "modify_store_audit_info",
     doc: "A store's new pictures were audited: status 1 approved, 3 failed.",
     fields: &[
-        field("audit_id", Kind::Int, "the audit wxa/update_store answered"),
+        field("audit_id", Kind::Int, "the audit store::update answered"),
         field("status", Kind::Int, "1 approved, 3 failed"),
         field("reason", Kind::Text, "why, when status is 3"),
     ],

@@ -183,13 +183,14 @@ fn count_of(b: &Map<String, Value>) -> usize {
     usize_of(b, "count").max(1)
 }
 
-/// The `begin` of a list call over `len` rows of `what`: refused when it is past the end.
-fn begin_of(b: &Map<String, Value>, len: usize, what: &str) -> Result<usize, Value> {
-    let begin = usize_of(b, "begin");
+/// The page a `begin`/`count` list call asks for out of `rows` (of `what`): refused with 9001036
+/// when `begin` is past the end.
+fn page_of<T>(b: &Map<String, Value>, rows: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>, Value> {
+    let (begin, len) = (usize_of(b, "begin"), rows.len());
     if begin > len {
         return Err(fail(9001036, format!("begin {begin} beyond {len} {what}")));
     }
-    Ok(begin)
+    Ok(rows.skip(begin).take(count_of(b)).collect())
 }
 
 /// This family's behaviour, by endpoint (see `routes`). Every call but registering, its
@@ -454,11 +455,10 @@ fn search_relations(sh: &Shake, b: &Map<String, Value>) -> Value {
                 return fail(9001026, format!("no page {page}"));
             }
             let bound: Vec<&Device> = sh.devices.iter().filter(|d| d.pages.contains(&page)).collect();
-            let begin = match begin_of(b, bound.len(), "relations") {
-                Ok(n) => n,
+            let relations = match page_of(b, bound.iter().map(|d| rel(d, page)), "relations") {
+                Ok(rows) => rows,
                 Err(e) => return e,
             };
-            let relations: Vec<Value> = bound.iter().skip(begin).take(count_of(b)).map(|d| rel(d, page)).collect();
             done(json!({ "relations": relations, "total_count": bound.len() }))
         }
         _ => fail(9001001, "type must be 1 or 2"),
@@ -526,12 +526,10 @@ fn search_pages(sh: &Shake, b: &Map<String, Value>) -> Value {
             done(json!({ "pages": pages, "total_count": total }))
         }
         Some(2) => {
-            let begin = match begin_of(b, total, "pages") {
-                Ok(n) => n,
+            let pages = match page_of(b, sh.pages.iter().map(|(id, p)| page_json(*id, p)), "pages") {
+                Ok(rows) => rows,
                 Err(e) => return e,
             };
-            let pages: Vec<Value> =
-                sh.pages.iter().skip(begin).take(count_of(b)).map(|(id, p)| page_json(*id, p)).collect();
             done(json!({ "pages": pages, "total_count": total }))
         }
         _ => fail(9001001, "type must be 1 or 2"),
@@ -815,17 +813,11 @@ fn delete_group(sh: &mut Shake, b: &Map<String, Value>) -> Value {
 }
 
 fn list_groups(sh: &Shake, b: &Map<String, Value>) -> Value {
-    let begin = match begin_of(b, sh.groups.len(), "groups") {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
-    let groups: Vec<Value> = sh
-        .groups
-        .iter()
-        .skip(begin)
-        .take(count_of(b))
-        .map(|(id, g)| json!({ "group_id": id, "group_name": g.name }))
-        .collect();
+    let groups =
+        match page_of(b, sh.groups.iter().map(|(id, g)| json!({ "group_id": id, "group_name": g.name })), "groups") {
+            Ok(rows) => rows,
+            Err(e) => return e,
+        };
     done(json!({ "total_count": sh.groups.len(), "groups": groups }))
 }
 
@@ -834,15 +826,12 @@ fn group_detail(sh: &Shake, b: &Map<String, Value>) -> Value {
     let Some(g) = sh.groups.get(&id) else {
         return no_group(id);
     };
-    let begin = match begin_of(b, g.devices.len(), "devices") {
-        Ok(n) => n,
+    let ids = match page_of(b, g.devices.iter(), "devices") {
+        Ok(ids) => ids,
         Err(e) => return e,
     };
-    let devices: Vec<Value> = g
-        .devices
-        .iter()
-        .skip(begin)
-        .take(count_of(b))
+    let devices: Vec<Value> = ids
+        .into_iter()
         .filter_map(|d| sh.device_pos(*d))
         .map(|p| {
             let d = &sh.devices[p];
