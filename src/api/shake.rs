@@ -125,10 +125,11 @@ pub fn today_utc8(now: i64) -> i64 {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    crate::util::unix_now() as i64
 }
 
-/// `end_date - begin_date` within 30 days, `begin_date` within the last 90 (UTC+8).
+/// `end_date - begin_date` within `STATS_SPAN_DAYS`, `begin_date` within the last
+/// `STATS_WINDOW_DAYS` (UTC+8).
 fn stats_window(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
     let get = |k: &str| args.get(k).and_then(|v| date_secs(v, false)).unwrap_or(0);
     let (begin, end) = (get("begin_date"), get("end_date"));

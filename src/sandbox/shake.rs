@@ -673,12 +673,15 @@ fn row(c: [i64; 4]) -> Map<String, Value> {
     m
 }
 
-/// Checks a day range as WeChat does: within 30 days, starting no earlier than 90 days ago.
+/// Checks a day range as WeChat does: a span and a window of the declared numbers of days.
 fn range(b: &Map<String, Value>, today: i64) -> Result<(i64, i64), Value> {
     let begin = today_utc8(int_field(b, "begin_date").unwrap_or(0));
     let end = today_utc8(int_field(b, "end_date").unwrap_or(0));
     if end < begin || end - begin > STATS_SPAN_DAYS * 86_400 || begin < today - STATS_WINDOW_DAYS * 86_400 {
-        return Err(fail(9001031, "at most 30 days, within the last 90 (UTC+8)"));
+        return Err(fail(
+            9001031,
+            format!("at most {STATS_SPAN_DAYS} days, within the last {STATS_WINDOW_DAYS} (UTC+8)"),
+        ));
     }
     Ok((begin, end))
 }
@@ -727,7 +730,7 @@ fn day_list(
     let date = int_field(b, "date").unwrap_or(0);
     let day = today_utc8(date);
     if day < today - STATS_WINDOW_DAYS * 86_400 || day > today {
-        return fail(9001031, "the day must lie within the last 90 days (UTC+8)");
+        return fail(9001031, format!("the day must lie within the last {STATS_WINDOW_DAYS} days (UTC+8)"));
     }
     let active: Vec<Value> = rows
         .filter_map(|(id, mut m)| {
