@@ -159,6 +159,9 @@ async fn token_errors() {
     assert_err(&c.get("wxa/get_merchant_audit_info").await, 40001);
     c.token = good;
     assert_eq!(code(&c.get("wxa/get_merchant_audit_info").await), 0);
+    // A token that cannot be one at all (not of the token alphabet) is malformed, not unknown.
+    let url = format!("{base}/wxa/get_merchant_audit_info?access_token=%21%21");
+    assert_err(&json_of(c.http.get(url).send().await.expect("GET")).await, 40014);
     c.admin(reqwest::Method::POST, "expire_tokens", Value::Null).await;
     assert_err(&c.get("wxa/get_merchant_audit_info").await, 42001);
     let t = c.fetch_token(APPID, SECRET, "client_credential").await;
@@ -386,7 +389,8 @@ async fn store_errors() {
     let list = c.post("wxa/get_store_list", json!({ "offset": 1, "limit": 1 })).await;
     assert_eq!(list["business_list"][0]["base_info"]["status"], 3);
     assert_eq!(list["total_count"], 2);
-    assert_eq!(code(&c.add_store(&uid2, json!({})).await), 0);
+    // (A credential of its own: the first store keeps the default one, 85041.)
+    assert_eq!(code(&c.add_store(&uid2, json!({ "credential": "91440106MA59TEST02" })).await), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -540,4 +544,108 @@ async fn device_id_quantity_has_its_documented_code() {
     // The type is still the wire check's.
     let r = c.post("shakearound/device/applyid", json!({ "quantity": "3", "apply_reason": "r" })).await;
     assert_err(&r, 40097);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_map_poi_and_picture_audits_push_their_events() {
+    let c = Client::new().await;
+    c.onboard().await;
+    let poi = json!({
+        "name": "REJECT测试店", "longitude": "113.323753357", "latitude": "23.0974903107",
+        "province": "广东省", "city": "广州市", "district": "海珠区", "address": "新港中路397号",
+        "category": "购物:便利店", "telephone": "020-12345678", "photo": "http://a/p.jpg",
+        "license": "http://a/l.jpg", "introduct": "test", "districtid": "440105"
+    });
+    let r = c.post("wxa/create_map_poi", poi).await;
+    let base_id = r["data"]["base_id"].as_u64().expect("base_id");
+    let ev = c.events().await.into_iter().find(|e| e["Event"] == "create_map_poi_audit_info").expect("event");
+    assert_eq!(ev["audit_id"], base_id);
+    assert_eq!(ev["status"], 1, "1 is failed for map POIs: {ev}");
+    assert!(ev["sh_remark"].as_str().is_some_and(|r| !r.is_empty()), "{ev}");
+    assert_eq!(c.first_poi(440105, "REJECT测试店").await, Value::Null, "a failed POI is not on the map");
+
+    let found = c.first_poi(440105, "海珠区").await;
+    let uid = found["sosomap_poi_uid"].as_str().expect("uid").to_string();
+    assert_eq!(code(&c.add_store(&uid, json!({})).await), 0);
+    let list = c.post("wxa/get_store_list", json!({ "offset": 0, "limit": 1 })).await;
+    let store = list["business_list"][0]["base_info"].clone();
+    let poi_id = store["poi_id"].as_str().expect("poi_id").to_string();
+    let update = json!({ "poi_id": poi_id, "hour": "09:00-21:00", "contract_phone": "1",
+        "pic_list": pics(&["http://mmbiz.qpic.cn/sandbox/REJECT.jpg"]) });
+    let r = c.post("wxa/update_store", update).await;
+    assert_eq!(r["data"]["has_audit_id"], 1, "{r}");
+    let got = c.post("wxa/get_store_info", json!({ "poi_id": poi_id })).await;
+    assert_eq!(got["business"]["base_info"]["photo_list"], store["photo_list"], "failed pictures are not applied");
+    let ev = c.events().await.into_iter().find(|e| e["Event"] == "modify_store_audit_info").expect("event");
+    assert_eq!(ev["audit_id"], r["data"]["audit_id"]);
+    assert_eq!(ev["status"], 3);
+    assert!(ev["reason"].as_str().is_some_and(|r| !r.is_empty()), "{ev}");
+}
+
+/// The simulator's clock: advanced, tokens expire and audits fall due without waiting; it
+/// starts where it is told; it never goes back.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_clock_moves_tokens_audits_and_timestamps() {
+    let start = 1_767_225_600; // 2026-01-01 08:00 +08:00
+    let c = Client::start(Config {
+        audit_delay: Duration::from_secs(3 * 86_400),
+        start_time: Some(start),
+        ..Config::default()
+    })
+    .await;
+    let now = c.admin(reqwest::Method::GET, "clock", Value::Null).await["now"].as_u64().expect("now");
+    assert!((start..start + 5).contains(&now), "starts at --start-time: {now}");
+    let m = c.upload("image", PNG).await;
+    assert!(m["created_at"].as_u64().is_some_and(|t| (start..start + 5).contains(&t)), "{m}");
+
+    let head = m["media_id"].as_str().expect("media_id").to_string();
+    assert_eq!(code(&c.post("wxa/apply_merchant", apply_body(&head, "示例便利店")).await), 0);
+    assert_eq!(c.get("wxa/get_merchant_audit_info").await["data"]["status"], 2);
+    let r = c.admin(reqwest::Method::POST, "clock", json!({ "advance": 3 * 86_400 })).await;
+    assert!(r["now"].as_u64().is_some_and(|t| t >= start + 3 * 86_400), "{r}");
+    let ev = c.events().await.into_iter().find(|e| e["Event"] == "apply_merchant_audit_info").expect("decided at once");
+    assert!(
+        ev["CreateTime"].as_u64().is_some_and(|t| t >= start + 3 * 86_400),
+        "stamped with the simulator's time: {ev}"
+    );
+    // Three days on, the token (7200 s) has long expired.
+    assert_err(&c.get("wxa/get_merchant_audit_info").await, 42001);
+
+    for bad in [json!({ "advance": -1 }), json!({ "advance": "1" }), json!({ "forward": 1 })] {
+        assert_err(&c.admin(reqwest::Method::POST, "clock", bad).await, 40097);
+    }
+}
+
+fn wxscript() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wxscript"));
+    cmd.env("WXSCRIPT_CONFIG", "/nonexistent/wxscript-test.toml").env("NO_COLOR", "1");
+    cmd
+}
+
+#[test]
+fn serve_help_lists_the_rehearsal_words_and_the_clock() {
+    let out = wxscript().args(["sandbox", "serve", "--help"]).output().expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (word, _) in wxscript::sandbox::REHEARSAL_WORDS {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+    assert!(help.contains("--start-time") && help.contains("advance"), "{help}");
+}
+
+#[test]
+fn start_time_sets_the_rehearsal_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("t.rhai");
+    std::fs::write(&script, "print(shake::date(sandbox::advance(0)));\nprint(shake::date(sandbox::advance(86400)));")
+        .expect("write");
+    let out = wxscript()
+        .args(["run", "--sandbox", "--start-time", "2026-01-01 09:00:00"])
+        .arg(&script)
+        .env("WXSCRIPT_CACHE_DIR", dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2026-01-01\n2026-01-02");
+    let bad = wxscript().args(["sandbox", "serve", "--start-time", "yesterday"]).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "a usage error");
 }

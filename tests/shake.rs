@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use wxscript::sandbox::Config;
 
-/// Script helpers: `ok(cond, what)` throws what failed; `approve()` registers the account.
+/// Script helpers: `ok(cond, what)` throws what failed; `approve()` registers the account (moving
+/// the simulator's clock past a review delay).
 const PRELUDE: &str = r#"
 fn ok(c, what) { if !c { throw `check failed: ${what}`; } }
 fn approve() {
     shake::register(#{name: "张三", phone_number: "13512345678", email: "a@example.com", industry_id: "0118",
                       qualification_cert_urls: [], apply_reason: "测试"});
     let s = shake::audit_status();
+    if s.audit_status == 1 { sandbox::advance(3600); s = shake::audit_status(); }
     if s.audit_status != 2 { throw `account not approved: ${s}`; }
 }
 fn caught(f) {
@@ -154,7 +156,7 @@ fn every_function_happy_path() {
         ok(pb.success_num == 2 && pb.repeat_ticket_list.len() == 0, `bucket: ${pb}`);
         let pb2 = shake::set_prize_bucket(#{lottery_id: l.lottery_id, mchid: "10000098", sponsor_appid: "wxsponsor",
             prize_info_list: [#{ticket: "t2"}, #{ticket: "t3"}]});
-        ok(pb2.success_num == 1 && pb2.repeat_ticket_list == ["t2"], `duplicates reported: ${pb2}`);
+        ok(pb2.success_num == 1 && pb2.repeat_ticket_list.len() == 1 && pb2.repeat_ticket_list[0].ticket == "t2", `duplicates reported: ${pb2}`);
         shake::set_lottery_switch(l.lottery_id, 1);
         let q = shake::query_lottery(l.lottery_id);
         ok(q.onoff == 1 && q.total == 3 && q.lottery_id == l.lottery_id && !q.contains("errcode"), `query: ${q}`);
@@ -483,7 +485,9 @@ fn rejected_account_may_register_again() {
 
 #[test]
 fn quota_of_ten_thousand_ids() {
-    let sim = Sim::start();
+    // The applications are all made within the review delay: approved devices nobody activated
+    // would stop new applications on their own (9001021).
+    let sim = Sim::with(Config { audit_delay: Duration::from_secs(60), ..Config::default() });
     let out = ok(&sim.run(&script(
         r#"
         approve();
@@ -491,6 +495,7 @@ fn quota_of_ten_thousand_ids() {
         let e = caught(|| shake::apply_ids(#{quantity: 1, apply_reason: "one more"}));
         ok(e.kind == "api" && e.errmsg.contains("10000"), `the next is refused: ${e}`);
         print(e.errcode);
+        sandbox::advance(60);
         print(shake::search_devices(#{type: 2, last_seen: 0, count: 1}).total_count);
         "#,
     )));
@@ -500,11 +505,13 @@ fn quota_of_ten_thousand_ids() {
 
 #[test]
 fn cursor_paging_returns_every_device_once() {
-    let sim = Sim::start();
+    // Applied within the review delay, as in quota_of_ten_thousand_ids.
+    let sim = Sim::with(Config { audit_delay: Duration::from_secs(60), ..Config::default() });
     let out = ok(&sim.run(&script(
         r#"
         approve();
         for n in [500, 500, 234] { shake::apply_ids(#{quantity: n, apply_reason: "r"}); }
+        sandbox::advance(60);
         let all = shake::all_devices();
         let seen = #{};
         for d in all { seen[`${d.device_id}`] = true; }
@@ -897,4 +904,97 @@ fn dry_run_shows_the_wire_form() {
     assert!(!out.contains("\"use_template\""), "query fields stay out of the body: {out}");
     assert!(out.contains("page 0") && out.contains("lottery DRY-RUN-LOTTERY"), "{out}");
     assert_eq!(sim.count("shakearound/page/add") + sim.count("shakearound/lottery/addlotteryinfo"), 0);
+}
+
+/// 9001021: an account holding at least 100 device ids, fewer than half ever activated, gets no
+/// new ones until shakes activate them.
+#[test]
+fn low_activation_stops_new_device_ids() {
+    let sim = Sim::start();
+    let out = ok(&sim.run(&script(
+        r#"
+        approve();
+        shake::apply_ids(#{quantity: 100, apply_reason: "r"});
+        let ds = shake::all_devices();
+        let e = caught(|| shake::apply_ids(#{quantity: 1, apply_reason: "more"}));
+        print(`${e.kind} ${e.errcode}`);
+        let icon = shake::upload_material("scripts/data/logo.png", "icon");
+        let p = shake::add_page(#{title: "t", description: "d", page_url: "https://example.com/p", icon_url: icon});
+        for d in ds.extract(0, 49) {
+            shake::bind_pages(#{device_identifier: #{device_id: d.device_id}, page_ids: [p.page_id]});
+            sandbox::shake(d.device_id);
+        }
+        let e = caught(|| shake::apply_ids(#{quantity: 1, apply_reason: "more"}));
+        print(`49 of 100: ${e.errcode}`);
+        shake::bind_pages(#{device_identifier: #{device_id: ds[49].device_id}, page_ids: [p.page_id]});
+        sandbox::shake(ds[49].device_id);
+        print(`half: ${shake::apply_ids(#{quantity: 1, apply_reason: "more"}).audit_status}`);
+        "#,
+    )));
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["api 9001021", "49 of 100: 9001021", "half: 1"], "{out}");
+}
+
+/// Shake tickets, statistics days and lottery times follow the simulator's clock.
+#[test]
+fn tickets_statistics_and_lotteries_follow_the_clock() {
+    let sim = Sim::start();
+    let out = ok(&sim.run(&script(
+        r#"
+        approve();
+        shake::apply_ids(#{quantity: 1, apply_reason: "r"});
+        let d = shake::all_devices()[0];
+        let icon = shake::upload_material("scripts/data/logo.png", "icon");
+        let p = shake::add_page(#{title: "t", description: "d", page_url: "https://example.com/p", icon_url: icon});
+        shake::bind_pages(#{device_identifier: #{device_id: d.device_id}, page_ids: [p.page_id]});
+        let t = sandbox::shake(d.device_id).ticket;
+        let today = shake::today();
+        let span = #{device_identifier: #{device_id: d.device_id}, begin_date: today, end_date: today};
+        print(`today ${shake::device_stats(span).len()}`);
+        sandbox::advance(1799);
+        print(`ticket ${shake::shake_info(#{ticket: t}).page_id == p.page_id}`);
+        let l = shake::add_lottery(#{use_template: 2, logo_url: "", title: "t", desc: "d", onoff: 0,
+            begin_time: today, expire_time: shake::today() + 86400, sponsor_appid: "wx", total: 1, jump_url: "https://a/b", key: "k"});
+        shake::set_lottery_switch(l.lottery_id, 1);
+        sandbox::advance(86400);
+        print(`expired ticket ${caught(|| shake::shake_info(#{ticket: t})).errcode}`);
+        print(`a day later ${shake::device_stats(span).len()}`);
+        print(`expired lottery ${caught(|| shake::set_lottery_switch(l.lottery_id, 1)).errcode}`);
+        shake::set_lottery_switch(l.lottery_id, 0);
+        print("off ok");
+        "#,
+    )));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["today 0", "ticket true", "expired ticket 9001003", "a day later 1", "expired lottery 9001047", "off ok"],
+        "{out}"
+    );
+}
+
+/// WeChat needs a lottery's logo only with its template page: "" is fine with use_template 2,
+/// refused with 1 by the client and, sent raw, by the simulator.
+#[test]
+fn lottery_logo_only_with_the_template() {
+    let sim = Sim::start();
+    let out = ok(&sim.run(&script(
+        r#"
+        approve();
+        let l = #{use_template: 2, logo_url: "", title: "t", desc: "d", onoff: 0, begin_time: shake::today(),
+            expire_time: shake::today() + 86400, sponsor_appid: "wx", total: 1, jump_url: "https://a/b", key: "k"};
+        print(`own page ${type_of(shake::add_lottery(l).lottery_id)}`);
+        let e = caught(|| shake::add_lottery(l + #{use_template: 1}));
+        print(`template ${e.kind} ${e.field}`);
+        let e = caught(|| shake::add_lottery(l + #{logo_url: "logo.png"}));
+        print(`not a URL ${e.kind} ${e.field}`);
+        let raw = "shakearound/lottery/addlotteryinfo?use_template=1&logo_url=";
+        let body = l;
+        body.remove("use_template");
+        body.remove("logo_url");
+        print(`raw ${caught(|| wx::request("POST", raw, body)).errcode}`);
+        "#,
+    )));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["own page string", "template input logo_url", "not a URL input logo_url", "raw 9001047"],
+        "{out}"
+    );
 }

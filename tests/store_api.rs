@@ -247,3 +247,175 @@ fn the_demo_recipe_onboards_a_store() {
     assert!(again.contains("merchant already approved"), "{again}");
     assert!(again.contains("this place already has a store"), "{again}");
 }
+
+/// The merchant refusals WeChat decides by judging a name or an intro, asked for by the
+/// rehearsal words, and the monthly limit and media lifetime on the simulator's clock.
+#[test]
+fn rehearsal_words_monthly_limit_and_media_expiry() {
+    let sim = Sim::start();
+    let script = codes_script(
+        r#"
+        let head = media::upload("scripts/data/logo.png", "image");
+        let licence = media::upload("scripts/data/shop.jpg", "image");
+        let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+        let app = #{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "DOCS便利店", intro: "社区便利店"};
+        print(`85053u ${code(|| store::update(#{poi_id: "472671858", hour: "09:00-21:00", contract_phone: "1", pic_list: ["http://p/1.jpg"]}))}`);
+        print(`85031 ${code(|| merchant::apply(app + #{nickname: "BANNED便利店"}))}`);
+        print(`85036 ${code(|| merchant::apply(app + #{nickname: "示例便利店", intro: "FAKE 官方旗舰"}))}`);
+        print(`85024 ${code(|| merchant::apply(app))}`);
+        print(`85024o ${code(|| merchant::apply(app + #{org_code: licence.media_id}))}`);
+        print(`docs ${code(|| merchant::apply(app + #{org_code: licence.media_id, other_files: [licence.media_id]}))}`);
+        print(`status ${merchant::audit_info().status}`);
+        print(`85036m ${code(|| merchant::modify(#{headimg_mediaid: "", intro: "FAKE"}))}`);
+        for i in 0..5 { merchant::modify(#{headimg_mediaid: "", intro: `介绍 ${i}`}); }
+        print(`85049 ${code(|| merchant::modify(#{headimg_mediaid: "", intro: "again"}))}`);
+        sandbox::advance(31 * 86400);
+        print(`next month ${code(|| merchant::modify(#{headimg_mediaid: "", intro: "again"}))}`);
+        let fresh = media::upload("scripts/data/logo.png", "image");
+        sandbox::advance(3 * 86400 - 60);
+        print(`media alive ${code(|| merchant::modify(#{headimg_mediaid: fresh.media_id, intro: ""}))}`);
+        sandbox::advance(61);
+        print(`85056 ${code(|| merchant::modify(#{headimg_mediaid: fresh.media_id, intro: ""}))}`);
+        "#,
+    );
+    let out = ok(&sim.run(&script));
+    for expected in [
+        "85053u 85053",
+        "85031 85031",
+        "85036 85036",
+        "85024 85024",
+        "85024o 85024",
+        "docs ok",
+        "status 1",
+        "85036m 85036",
+        "85049 85049",
+        "next month ok",
+        "media alive ok",
+        "85056 85056",
+    ] {
+        assert!(out.lines().any(|l| l.trim() == expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn refused_merchant_application_has_status_4() {
+    let sim = Sim::start();
+    let out = ok(&sim.run(
+        r#"
+        let head = media::upload("scripts/data/logo.png", "image");
+        let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+        merchant::apply(#{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "REFUSE shop", intro: "x"});
+        let a = merchant::audit_info();
+        print(`${a.status} ${a.reason != ""}`);
+        "#,
+    ));
+    assert_eq!(out.trim(), "4 true");
+}
+
+/// A credential belongs to one store; a legacy store waiting for migration refuses a new store
+/// at its place, whichever map POI names it; update_store's own codes.
+#[test]
+fn store_codes_under_their_conditions() {
+    let sim = Sim::start();
+    let script = codes_script(&format!(
+        "{}{}",
+        Sim::merchant_prelude(),
+        r#"
+        let pois = map::search_poi(#{districtid: 440105, keyword: "店"});
+        let req = #{map_poi_id: pois[0].sosomap_poi_uid, pic_list: [pic], contract_phone: "1", hour: "10:00-21:00", credential: "91440105MA5C0001"};
+        print(`add ${code(|| store::add(req))}`);
+        print(`85041 ${code(|| store::add(req + #{map_poi_id: pois[1].sosomap_poi_uid}))}`);
+        print(`other credential ${code(|| store::add(req + #{map_poi_id: pois[1].sosomap_poi_uid, credential: "91440105MA5C0002"}))}`);
+        let waiting = poi::all().filter(|p| p.upgrade_status == 0)[0];
+        print(`85054 own POI ${code(|| store::add(req + #{map_poi_id: waiting.mapid, credential: "c3"}))}`);
+        // The same shop drawn on the map again is still the legacy store's place.
+        let area = district::find(`${waiting.province}${waiting.city}${waiting.district}`);
+        let r = map::create_poi(#{name: "重画的老店", longitude: waiting.longitude, latitude: waiting.latitude,
+            province: waiting.province, city: waiting.city, district: waiting.district, address: waiting.address,
+            category: "购物:便利店", telephone: "020-12345678", photo: pic, license: pic, introduct: "x", districtid: area.id});
+        let again = map::search_poi(#{districtid: parse_int(area.id), keyword: "重画的老店"})[0];
+        print(`85054 same place ${code(|| store::add(req + #{map_poi_id: again.sosomap_poi_uid, credential: "c4"}))}`);
+        let s = store::all()[0];
+        let bad = #{poi_id: s.poi_id, hour: "9-21", contract_phone: "1", pic_list: `{"list":["${pic}"]}`};
+        print(`40097 ${code(|| wx::request("POST", "wxa/update_store", bad))}`);
+        "#,
+    ));
+    let out = ok(&sim.run(&script));
+    for expected in
+        ["add ok", "85041 85041", "other credential ok", "85054 own POI 85054", "85054 same place 85054", "40097 40097"]
+    {
+        assert!(out.lines().any(|l| l.trim() == expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+/// The 5,001st store: 5,000 added straight over HTTP, the last through the client.
+#[test]
+fn the_five_thousand_and_first_store_is_refused() {
+    let sim = Sim::start();
+    let added = sim.rt.block_on(async {
+        let http = reqwest::Client::new();
+        let base = sim.base.clone();
+        let get = |url: String| {
+            let http = http.clone();
+            async move { http.get(url).send().await.expect("GET").json::<serde_json::Value>().await.expect("JSON") }
+        };
+        let t = get(format!(
+            "{base}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            wxscript::sandbox::APPID,
+            wxscript::sandbox::SECRET
+        ))
+        .await;
+        let token = t["access_token"].as_str().expect("token").to_string();
+        let post = |path: &str, body: serde_json::Value| {
+            let (http, url) = (http.clone(), format!("{base}/{path}?access_token={token}"));
+            async move { http.post(url).json(&body).send().await.expect("POST").json::<serde_json::Value>().await.expect("JSON") }
+        };
+        let part = reqwest::multipart::Part::bytes(std::fs::read(repo_root().join("scripts/data/logo.png")).expect("logo"))
+            .file_name("logo.png");
+        let head = http
+            .post(format!("{base}/cgi-bin/media/upload?access_token={token}&type=image"))
+            .multipart(reqwest::multipart::Form::new().part("media", part))
+            .send()
+            .await
+            .expect("upload")
+            .json::<serde_json::Value>()
+            .await
+            .expect("JSON");
+        let apply = serde_json::json!({"first_catid": 278, "second_catid": 279, "headimg_mediaid": head["media_id"],
+            "nickname": "五千家店", "intro": "连锁"});
+        assert_eq!(post("wxa/apply_merchant", apply).await["errcode"], 0);
+        let districts = get(format!("{base}/wxa/get_district?access_token={token}")).await;
+        let ids: Vec<i64> = districts["result"][2]
+            .as_array()
+            .expect("districts")
+            .iter()
+            .filter_map(|d| d["id"].as_str()?.parse().ok())
+            .collect();
+        let mut added = 0;
+        for d in ids {
+            let found = post("wxa/search_map_poi", serde_json::json!({"districtid": d, "keyword": "店"})).await;
+            for item in found["data"]["item"].as_array().into_iter().flatten() {
+                if added == 5000 {
+                    // A free place for the client's attempt.
+                    return (added, item["sosomap_poi_uid"].as_str().expect("uid").to_string());
+                }
+                let body = serde_json::json!({"map_poi_id": item["sosomap_poi_uid"], "pic_list": "{\"list\":[\"http://p/1.jpg\"]}",
+                    "contract_phone": "1", "hour": "10:00-21:00", "credential": format!("C{added:05}")});
+                if post("wxa/add_store", body).await["errcode"] == 0 {
+                    added += 1;
+                }
+            }
+        }
+        (added, String::new())
+    });
+    assert_eq!(added.0, 5000);
+    let out = ok(&sim.run(&codes_script(&format!(
+        r#"
+        print(`stores ${{store::list(0, 1).total_count}}`);
+        print(`85042 ${{code(|| store::add(#{{map_poi_id: "{}", pic_list: ["http://p/2.jpg"], contract_phone: "1", hour: "10:00-21:00", credential: "C-LAST"}}))}}`);
+        "#,
+        added.1
+    ))));
+    assert!(out.contains("stores 5000"), "{out}");
+    assert!(out.contains("85042 85042"), "{out}");
+}

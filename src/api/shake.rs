@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::check::{UTC8, date_secs};
 use super::media::check_file;
-use super::{BASE, Body, Endpoint, Field, Method, NONEMPTY, Policy, Ty, Unwrap, WxError, opt, req};
+use super::{BASE, Body, Endpoint, Field, Method, NONEMPTY, Policy, STR, Ty, Unwrap, WxError, opt, req};
 
 /// A name-like string counted as WeChat counts it: CJK 2, Latin 1, within a budget of `max`.
 const fn cjk(min: usize, max: usize) -> Ty {
@@ -164,6 +164,26 @@ fn stats_window(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError>
         ));
     }
     Ok(())
+}
+
+/// Why a lottery's logo does not fit its page: WeChat shows the logo only on its template page
+/// (`use_template` 1), so it is required there and may be empty with a page of one's own (2).
+/// The client's check and the simulator both ask this.
+pub fn lottery_logo(use_template: i64, logo_url: &str) -> Result<(), String> {
+    if !logo_url.is_empty() && !super::wire::is_url(logo_url) {
+        return Err(format!("logo_url must be an http(s) URL, got {logo_url:?}"));
+    }
+    if use_template == 1 && logo_url.is_empty() {
+        return Err("use_template 1 (the template page) needs logo_url".into());
+    }
+    Ok(())
+}
+
+fn lottery_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+    let template = args.get("use_template").and_then(Value::as_i64).unwrap_or(0);
+    let logo = args.get("logo_url").and_then(Value::as_str).unwrap_or_default();
+    lottery_logo(template, logo)
+        .map_err(|why| WxError::input(ep.path, "logo_url", format!("{}: {why}", ep.qualified())))
 }
 
 /// Largest icon edge and licence file size.
@@ -649,7 +669,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 Ty::Int { min: 1, max: 2 },
                 "1: use the template page; 2: your own page (query string)",
             ),
-            req("logo_url", Ty::Url, "logo shown on the template page (query string)"),
+            opt(
+                "logo_url",
+                STR,
+                "logo shown on the template page (query string): an http(s) URL, required with use_template 1; \"\" or absent with 2",
+            ),
             req("title", NONEMPTY, "lottery title"),
             req("desc", NONEMPTY, "lottery description"),
             req("onoff", Ty::Int { min: 0, max: 1 }, "1: switched on at once; 0: off"),
@@ -662,9 +686,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
         ],
         query: &["use_template", "logo_url"],
         unwrap: Unwrap::Fields,
-        doc: "Creates a red-packet lottery. `use_template` and `logo_url` travel in the query string, the rest in the body.",
+        doc: "Creates a red-packet lottery. `use_template` and `logo_url` travel in the query string, the rest in the body; the logo is needed only with the template page (`use_template` 1).",
         returns: "#{lottery_id, page_id}",
         errors: &[9001020, 9001047],
+        extra_check: Some(lottery_check),
         example: "let l = shake::add_lottery(#{\n    use_template: 1, logo_url: \"https://example.com/logo.png\", title: \"摇红包\", desc: \"摇一摇抢红包\", onoff: 0,\n    begin_time: shake::today(), expire_time: shake::today() + 7 * 86400, sponsor_appid: \"wxsponsor\",\n    total: 10, jump_url: \"https://example.com/done\", key: \"0123456789abcdef0123456789abcdef\"\n});\nprint(`lottery ${l.lottery_id} on page ${l.page_id}`);",
         ..SHAKE
     },
@@ -680,7 +705,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             req("prize_info_list", Ty::List { item: &Ty::Object(PRIZE), min: 1, max: 0 }, "array of #{ticket}"),
         ],
         unwrap: Unwrap::Fields,
-        doc: "Puts red-packet tickets into a lottery's bucket; tickets already there are reported in `repeat_ticket_list`.",
+        doc: "Puts red-packet tickets into a lottery's bucket; tickets already there are reported in `repeat_ticket_list`, as `#{ticket}` maps.",
         returns: "#{success_num, repeat_ticket_list}",
         errors: &[9001020, 9001046, 9001047],
         example: "let l = shake::add_lottery(#{use_template: 2, logo_url: \"https://example.com/logo.png\", title: \"摇红包\", desc: \"抢红包\", onoff: 0, begin_time: shake::today(), expire_time: shake::today() + 86400, sponsor_appid: \"wxsponsor\", total: 2, jump_url: \"https://example.com/done\", key: \"k\"});\nlet r = shake::set_prize_bucket(#{lottery_id: l.lottery_id, mchid: \"10000098\", sponsor_appid: \"wxsponsor\", prize_info_list: [#{ticket: \"t1\"}, #{ticket: \"t1\"}]});\nprint(`${r.success_num} added, repeated: ${r.repeat_ticket_list}`);",

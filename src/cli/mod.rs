@@ -80,6 +80,18 @@ struct SandboxOpts {
     /// Encrypt pushes (safe mode) with this 43-character EncodingAESKey. Never printed.
     #[arg(long, value_name = "KEY")]
     push_aes_key: Option<String>,
+    /// The simulator's time at start: Unix seconds, "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS"
+    /// (UTC+8); default the real time. sandbox::advance(seconds) moves it on.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_time)]
+    start_time: Option<u64>,
+}
+
+/// `--start-time`: the date forms scripts use for shake-around dates.
+fn parse_start_time(s: &str) -> Result<u64, String> {
+    let v = s.parse::<u64>().map_or_else(|_| serde_json::Value::from(s), serde_json::Value::from);
+    crate::api::check::date_secs(&v, true)
+        .and_then(|t| u64::try_from(t).ok())
+        .ok_or_else(|| format!("expected Unix seconds, \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS\" (UTC+8), got {s:?}"))
 }
 
 impl SandboxOpts {
@@ -98,6 +110,7 @@ impl SandboxOpts {
                 .unwrap_or_default()
                 .into(),
             push_aes_key: self.push_aes_key.clone().map(Into::into),
+            start_time: self.start_time,
         }
     }
 }
@@ -230,8 +243,10 @@ enum Command {
 enum SandboxCommand {
     /// Serve the simulator on loopback. Its credentials are fixed: appid `wxsandbox`, secret
     /// `sandbox-secret`, e.g. WECHAT_API_BASE=http://127.0.0.1:PORT WECHAT_APPID=wxsandbox
-    /// WECHAT_APPSECRET=sandbox-secret wxscript run FILE. Text containing REJECT makes an
-    /// audit fail (merchant nickname/intro, POI name, store credential).
+    /// WECHAT_APPSECRET=sandbox-secret wxscript run FILE. Words in a request's text ask for
+    /// WeChat's unhappy answers (listed below); `POST /_sandbox/clock {"advance": SECONDS}` or
+    /// sandbox::advance moves its time.
+    #[command(after_help = sandbox::rehearsal_help())]
     Serve {
         /// Port on 127.0.0.1 (0 picks a free one and prints it).
         #[arg(long, default_value_t = 0)]

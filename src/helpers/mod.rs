@@ -113,6 +113,13 @@ const SANDBOX: &[HelperDoc] = &[
         returns: "()",
         example: "sandbox::expire_tokens();\nstore::list(0, 1);",
     },
+    HelperDoc {
+        name: "sandbox::advance",
+        signatures: &["sandbox::advance(seconds)"],
+        doc: "Sandbox only: moves the simulator's clock forward (int or float seconds), deciding the audits that fall due; tokens, tickets and media ids expire, and the monthly limits and statistics days follow it.",
+        returns: "the simulator's time, Unix seconds",
+        example: "let now = sandbox::advance(86400);\nprint(`tomorrow on the simulator: ${shake::date(now)}`);",
+    },
 ];
 
 /// The sample files and fault injection of the simulator.
@@ -222,6 +229,12 @@ fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, c
     let c = ctx.clone();
     helper("sandbox::expire_tokens").set_into_module(sb, move |nc: NativeCallContext| -> RhaiResult {
         admin(&c, Method::Post, "_sandbox/expire_tokens", None, nc.call_position()).map(|_| Dynamic::UNIT)
+    });
+    let c = ctx.clone();
+    helper("sandbox::advance").set_into_module(sb, move |nc: NativeCallContext, secs: Dynamic| -> RhaiResult {
+        let pos = nc.call_position();
+        let body = serde_json::json!({ "advance": arg_json("sandbox::advance", "seconds", &secs, pos)? });
+        sandbox_route(&c, Method::Post, "_sandbox/clock", Some(body), pos).map(|v| convert::to_dynamic(&v["now"]))
     });
     helper("sandbox::sample").set_into_module(sb, |nc: NativeCallContext, name: &str| -> RhaiResult {
         sample(name).map(Dynamic::from).map_err(|e| throw(e, nc.call_position()))

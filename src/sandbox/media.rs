@@ -3,6 +3,7 @@
 //!
 //! Files are judged by their first bytes with the same rules as the client (`api::media`), so
 //! the sandbox refuses what WeChat would refuse even from clients that skip the local checks.
+//! A temporary media id lives three days, as WeChat's do, by the simulator's clock.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::routes::Handler;
-use super::{State, fail, random_id, str_field, unix_now};
+use super::{State, fail, random_id, str_field};
 use crate::api::media::{UPLOADIMG_KINDS, UPLOADIMG_MAX, media_limits, sniff};
 
 /// Issued temporary media ids.
@@ -21,9 +22,13 @@ pub(crate) struct Media {
     ids: HashMap<String, (String, u64)>,
 }
 
+/// How long a temporary media id stays valid (WeChat: 3 days).
+pub(crate) const MEDIA_TTL_SECS: u64 = 3 * 86_400;
+
 impl Media {
-    pub fn known(&self, id: &str) -> bool {
-        self.ids.contains_key(id)
+    /// Whether `id` was issued and has not expired at `now` (Unix seconds).
+    pub fn known(&self, id: &str, now: u64) -> bool {
+        self.ids.get(id).is_some_and(|(_, created)| now < created.saturating_add(MEDIA_TTL_SECS))
     }
 }
 
@@ -84,7 +89,7 @@ fn upload(st: &mut State, image_only: bool, b: &Map<String, Value>, file: Result
         let fmt = if kind == "jpg" { "jpeg" } else { kind };
         return json!({ "url": format!("http://mmbiz.qpic.cn/sandbox/{id}/0?wx_fmt={fmt}") });
     }
-    let created_at = unix_now();
+    let created_at = st.now();
     st.media.ids.insert(id.clone(), (ty.to_string(), created_at));
     json!({ "type": ty, "media_id": id, "created_at": created_at })
 }

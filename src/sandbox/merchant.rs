@@ -5,6 +5,11 @@
 //! (status 2) and is decided after the audit delay: approved (1), unless the nickname or intro
 //! asks for a failure with `REJECT` (status 3) or a refusal by the administrator with `REFUSE`
 //! (status 4).
+//!
+//! The refusals that depend on WeChat's judgement of a name or an intro are asked for by words
+//! too (`super::REHEARSAL_WORDS`): a nickname with `DOCS` needs supporting documents (85024) until the
+//! same application carries `org_code` and `other_files`, a nickname with `BANNED` cannot be used
+//! (85031), and an intro with `FAKE` is misleading (85036, on `modify` too).
 
 use std::sync::LazyLock;
 
@@ -14,8 +19,13 @@ use super::routes::Handler;
 use super::{AuditEvent, AuditKind, Reply, State, fail, invalid, media_ids, ok, ok_data, str_field};
 use crate::message::events::APPLY_MERCHANT_AUDIT_INFO;
 
-/// Avatar or intro changes allowed (WeChat limits them per month; the sandbox per account).
+/// Avatar or intro changes allowed per calendar month (UTC+8).
 const MAX_MODIFICATIONS: u32 = 5;
+
+/// 85036 for an intro that asks for it with `FAKE`.
+fn misleading(intro: &str) -> Option<Value> {
+    intro.contains("FAKE").then(|| fail(85036, "sandbox: misleading intro on request"))
+}
 
 /// Names the sandbox treats as taken by other merchants.
 const TAKEN_NAMES: &[&str] = &["星巴克", "麦当劳", "肯德基", "全家便利店", "7-Eleven"];
@@ -31,7 +41,8 @@ pub(crate) struct Merchant {
     pub reason: String,
     pub nickname: String,
     intro: String,
-    modifications: u32,
+    /// Changes of avatar or intro: the month (`YYYY-MM`, UTC+8) and how many in it.
+    modifications: (String, u32),
 }
 
 impl Merchant {
@@ -224,9 +235,16 @@ fn nickname_chars_ok(s: &str) -> bool {
     s.chars().all(|c| is_cjk(c) || c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '·'))
 }
 
-/// Unknown media ids among the given ones (empty strings are "not given").
+/// Unknown or expired media ids among the given ones (empty strings are "not given").
 fn unknown_media<'a>(st: &State, ids: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    ids.into_iter().find(|id| !id.is_empty() && !st.media.known(id))
+    ids.into_iter().find(|id| !id.is_empty() && !st.media.known(id, st.now()))
+}
+
+/// The calendar month (UTC+8) of Unix seconds `now`, as `YYYY-MM`.
+fn month(now: u64) -> String {
+    let mut day = crate::api::check::date_utc8(i64::try_from(now).unwrap_or(i64::MAX));
+    day.truncate(7);
+    day
 }
 
 /// `merchant::apply`
@@ -254,13 +272,23 @@ pub(crate) fn apply(st: &mut State, b: &Map<String, Value>) -> Value {
     if TAKEN_NAMES.iter().any(|t| t.eq_ignore_ascii_case(nickname)) {
         return fail(85029, "");
     }
+    if nickname.contains("BANNED") {
+        return fail(85031, "sandbox: name refused on request");
+    }
+    if let Some(e) = misleading(str_field(b, "intro")) {
+        return e;
+    }
     let quals = media_ids(b, "qualification_list");
-    let given = [str_field(b, "headimg_mediaid"), str_field(b, "org_code")]
+    let (org_code, other_files) = (str_field(b, "org_code"), media_ids(b, "other_files"));
+    let given = [str_field(b, "headimg_mediaid"), org_code]
         .into_iter()
         .chain(quals.iter().copied())
-        .chain(media_ids(b, "other_files"));
+        .chain(other_files.iter().copied());
     if let Some(id) = unknown_media(st, given) {
         return fail(85056, format!("invalid media_id {id}"));
+    }
+    if nickname.contains("DOCS") && (org_code.is_empty() || other_files.is_empty()) {
+        return fail(85024, "sandbox: this name needs org_code and other_files");
     }
     if !cat.quals.is_empty() && quals.is_empty() {
         return invalid(format!("qualification_list required for this category ({})", cat.quals.join("、")));
@@ -272,7 +300,7 @@ pub(crate) fn apply(st: &mut State, b: &Map<String, Value>) -> Value {
         reason: String::new(),
         nickname: nickname.to_string(),
         intro: str_field(b, "intro").to_string(),
-        modifications: 0,
+        modifications: (String::new(), 0),
     };
     ok()
 }
@@ -309,12 +337,19 @@ pub(crate) fn modify(st: &mut State, b: &Map<String, Value>) -> Value {
     if let Some(id) = unknown_media(st, [head]) {
         return fail(85056, format!("invalid media_id {id}"));
     }
-    if st.merchant.modifications >= MAX_MODIFICATIONS {
-        return fail(85049, "");
-    }
-    let m = &mut st.merchant;
-    m.modifications += 1;
     let intro = str_field(b, "intro");
+    if let Some(e) = misleading(intro) {
+        return e;
+    }
+    let this_month = month(st.now());
+    let m = &mut st.merchant;
+    if m.modifications.0 != this_month {
+        m.modifications = (this_month, 0);
+    }
+    if m.modifications.1 >= MAX_MODIFICATIONS {
+        return fail(85049, format!("at most {MAX_MODIFICATIONS} changes in {}", m.modifications.0));
+    }
+    m.modifications.1 += 1;
     if !intro.is_empty() {
         m.intro = intro.to_string();
     }

@@ -11,6 +11,12 @@
 //!
 //! Audits need no background task: each pending audit remembers when it was submitted, and
 //! every time the state is locked, the ones whose `audit_delay` has passed are decided.
+//!
+//! Time is the simulator's own [`Clock`], kept in the state: real time from a start time
+//! (`--start-time`, default now), plus whatever a rehearsal advanced it by
+//! (`POST /_sandbox/clock`). Token and ticket expiry, audits, media expiry, the per-month
+//! counters, statistics days, the lottery's times and every timestamp in an answer or event read
+//! it, so "what happens tomorrow" can be rehearsed without waiting.
 
 mod map;
 mod media;
@@ -48,6 +54,29 @@ pub const TO_USER_NAME: &str = "gh_5a4e8b1c0d2f";
 /// The sender of the events (the platform's system user).
 pub const FROM_USER_NAME: &str = "od1P50M-fNQI5Gcq-sandbox0001";
 
+/// The words that make the simulator answer as WeChat would judge a text, so a recipe's unhappy
+/// paths can be rehearsed: the word, and where it acts. The README and `sandbox serve --help`
+/// show this list.
+pub const REHEARSAL_WORDS: &[(&str, &str)] = &[
+    (
+        "REJECT",
+        "the audit fails: in a merchant nickname or intro, a map POI name, a store credential, a new store picture URL, a shake-around registration's name or reason, a device id application's reason",
+    ),
+    ("REFUSE", "in a merchant nickname or intro: the administrator refuses the application (audit status 4)"),
+    ("DOCS", "in a merchant nickname: 85024 until the same application carries org_code and other_files"),
+    ("BANNED", "in a merchant nickname: 85031, the name cannot be used"),
+    ("FAKE", "in a merchant intro: 85036, misleading content (merchant::apply and merchant::modify)"),
+];
+
+/// [`REHEARSAL_WORDS`] as help text, one word a line.
+pub fn rehearsal_help() -> String {
+    let mut s = String::from("Rehearsal words (any text containing one):\n");
+    for (word, effect) in REHEARSAL_WORDS {
+        s += &format!("  {word:<7} {effect}\n");
+    }
+    s
+}
+
 /// Large enough that an over-limit upload (10 MB image + 1 byte) still reaches the media
 /// check and gets WeChat's 40006 instead of a transport-level refusal.
 const MAX_BODY: usize = 24 << 20;
@@ -71,6 +100,8 @@ pub struct Config {
     pub push_token: Secret,
     /// The EncodingAESKey pushes are encrypted with (default none: plaintext mode).
     pub push_aes_key: Option<Secret>,
+    /// The simulator's time at start, in Unix seconds (default none: the real time).
+    pub start_time: Option<u64>,
 }
 
 impl Default for Config {
@@ -84,6 +115,7 @@ impl Default for Config {
             push_url: None,
             push_token: Secret::default(),
             push_aes_key: None,
+            start_time: None,
         }
     }
 }
@@ -121,7 +153,7 @@ impl Sandbox {
                 fail_rate: cfg.fail_rate.clamp(0.0, 1.0),
                 fail_code: cfg.fail_code,
             }),
-            state: Mutex::new(State::new(tx)),
+            state: Mutex::new(State::new(tx, Clock::new(cfg.start_time))),
             stats: Mutex::new(Stats::default()),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
@@ -191,9 +223,10 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// The event `decl` declares, with its fields' values in the declaration's order.
+    /// The event `decl` declares, with its fields' values in the declaration's order; it is
+    /// stamped with the simulator's time when [`State::record`] keeps it.
     fn new(decl: &PushEvent, values: Vec<Value>) -> Self {
-        AuditEvent { event: decl.name, create_time: unix_now(), fields: decl.with(values) }
+        AuditEvent { event: decl.name, create_time: 0, fields: decl.with(values) }
     }
 
     /// One field of the event.
@@ -266,14 +299,19 @@ impl Shared {
         st
     }
 
-    /// 41001 / 40001 / 42001 for a missing, unknown or expired token.
+    /// 41001 / 40014 / 40001 / 42001 for a missing, malformed, unknown or expired token.
     fn check_token(&self, token: &str) -> Result<(), Value> {
         if token.is_empty() {
             return Err(fail(41001, ""));
         }
-        match self.state().tokens.get(token) {
+        // Tokens are drawn from the media-id alphabet: anything else cannot be one at all.
+        if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(fail(40014, ""));
+        }
+        let st = self.state();
+        match st.tokens.get(token) {
             None => Err(fail(40001, "")),
-            Some(exp) if Instant::now() >= *exp => Err(fail(42001, "")),
+            Some(exp) if st.clock.now_ms() >= *exp => Err(fail(42001, "")),
             Some(_) => Ok(()),
         }
     }
@@ -303,14 +341,54 @@ pub(crate) enum AuditKind {
 
 struct Audit {
     id: u64,
-    submitted: Instant,
+    /// The simulator's time of submission, in milliseconds.
+    submitted: u64,
     kind: AuditKind,
+}
+
+/// The simulator's time: real time since start, from a start time, plus what rehearsals
+/// advanced it by. Milliseconds, so sub-second audit delays keep working.
+pub(crate) struct Clock {
+    started: Instant,
+    start_ms: u64,
+    advanced_ms: u64,
+}
+
+impl Clock {
+    /// Starting at `start` (Unix seconds), or at the real time.
+    fn new(start: Option<u64>) -> Self {
+        let start_ms = match start {
+            Some(s) => s.saturating_mul(1000),
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        };
+        Clock { started: Instant::now(), start_ms, advanced_ms: 0 }
+    }
+
+    /// Unix milliseconds, simulated.
+    pub(crate) fn now_ms(&self) -> u64 {
+        let real = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.start_ms.saturating_add(real).saturating_add(self.advanced_ms)
+    }
+
+    /// Unix seconds, simulated.
+    pub(crate) fn unix(&self) -> u64 {
+        self.now_ms() / 1000
+    }
+
+    /// Moves time forward (never back: what happened stays in the past).
+    fn advance(&mut self, ms: u64) {
+        self.advanced_ms = self.advanced_ms.saturating_add(ms);
+    }
 }
 
 /// Everything the simulated account holds.
 pub(crate) struct State {
-    /// Token -> expiry.
-    tokens: HashMap<String, Instant>,
+    /// The simulator's one clock.
+    pub(crate) clock: Clock,
+    /// Token -> expiry (simulated Unix milliseconds).
+    tokens: HashMap<String, u64>,
     pub(crate) media: media::Media,
     pub(crate) merchant: merchant::Merchant,
     pub(crate) map: map::MapState,
@@ -323,8 +401,9 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn new(events_tx: broadcast::Sender<AuditEvent>) -> Self {
+    fn new(events_tx: broadcast::Sender<AuditEvent>, clock: Clock) -> Self {
         State {
+            clock,
             tokens: HashMap::new(),
             media: media::Media::default(),
             merchant: merchant::Merchant::default(),
@@ -342,17 +421,24 @@ impl State {
     pub(crate) fn submit(&mut self, kind: AuditKind) -> u64 {
         let id = self.next_audit_id;
         self.next_audit_id += 1;
-        self.pending.push(Audit { id, submitted: Instant::now(), kind });
+        let submitted = self.clock.now_ms();
+        self.pending.push(Audit { id, submitted, kind });
         id
+    }
+
+    /// Unix seconds, simulated: what every answer and event says the time is.
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.unix()
     }
 
     fn settle(&mut self, delay: Duration) {
         if self.pending.is_empty() {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now_ms();
+        let delay = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         let (due, rest): (Vec<Audit>, Vec<Audit>) =
-            std::mem::take(&mut self.pending).into_iter().partition(|a| now.duration_since(a.submitted) >= delay);
+            std::mem::take(&mut self.pending).into_iter().partition(|a| now.saturating_sub(a.submitted) >= delay);
         self.pending = rest;
         for a in due {
             let ev = match a.kind {
@@ -369,8 +455,10 @@ impl State {
         }
     }
 
-    /// Where every decided audit is collected: the event log and the subscribers.
-    fn record(&mut self, ev: AuditEvent) {
+    /// Where every decided audit is collected, stamped with the simulator's time: the event log
+    /// and the subscribers.
+    fn record(&mut self, mut ev: AuditEvent) {
+        ev.create_time = self.now();
         // No subscriber is the normal case; the log keeps the event anyway.
         let _ = self.events_tx.send(ev.clone());
         self.events.push(ev);
@@ -433,8 +521,6 @@ pub(crate) fn ok() -> Value {
 pub(crate) fn ok_data(data: Value) -> Value {
     json!({ "errcode": 0, "errmsg": "ok", "data": data })
 }
-
-pub(crate) use crate::util::unix_now;
 
 /// A random id of `len` characters from WeChat's media-id alphabet.
 pub(crate) fn random_id(len: usize) -> String {
@@ -543,14 +629,13 @@ fn token(sh: &Shared, method: &HttpMethod, q: &HashMap<String, String>) -> Value
         return fail(40125, "");
     }
     let tok = random_id(96);
-    let now = Instant::now();
     let mut st = sh.state();
+    let now = st.clock.now_ms();
     if st.tokens.len() > 10_000 {
         // Forget long-dead tokens so a client fetching in a loop cannot grow the map forever.
-        let cutoff = Duration::from_secs(3600);
-        st.tokens.retain(|_, exp| now.saturating_duration_since(*exp) < cutoff);
+        st.tokens.retain(|_, exp| now.saturating_sub(*exp) < 3_600_000);
     }
-    st.tokens.insert(tok.clone(), now + Duration::from_secs(sh.token_ttl));
+    st.tokens.insert(tok.clone(), now.saturating_add(sh.token_ttl.saturating_mul(1000)));
     json!({ "access_token": tok, "expires_in": sh.token_ttl })
 }
 
@@ -631,12 +716,14 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
             ok()
         }
         "expire_tokens" => {
-            let now = Instant::now();
-            for exp in sh.state().tokens.values_mut() {
+            let mut st = sh.state();
+            let now = st.clock.now_ms();
+            for exp in st.tokens.values_mut() {
                 *exp = (*exp).min(now);
             }
             ok()
         }
+        "clock" => clock(sh, req).await,
         "events" => {
             let q: HashMap<String, String> = Query::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
             let since = q.get("since").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
@@ -687,6 +774,32 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
         }
         _ => fail(40066, ""),
     }
+}
+
+/// `GET /_sandbox/clock`: the simulator's time; `POST {"advance": seconds}` moves it forward
+/// first, deciding every audit that falls due.
+async fn clock(sh: &Shared, req: Request) -> Value {
+    let advance = if req.method() == HttpMethod::POST {
+        let bytes = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();
+        let body = match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) => m,
+            _ => return invalid("POST a JSON object {\"advance\": seconds}"),
+        };
+        if let Some(k) = body.keys().find(|k| *k != "advance") {
+            return invalid(format!("unknown clock setting \"{k}\"; the clock takes advance"));
+        }
+        match body.get("advance").and_then(Value::as_f64) {
+            // Up to about 300 years: beyond, milliseconds would overflow into nonsense.
+            Some(s) if (0.0..=1e10).contains(&s) => (s * 1000.0).round() as u64,
+            _ => return invalid("advance must be a number of seconds, 0 or more (time never goes back)"),
+        }
+    } else {
+        0
+    };
+    let mut st = lock(&sh.state);
+    st.clock.advance(advance);
+    st.settle(sh.audit_delay);
+    json!({ "errcode": 0, "errmsg": "ok", "now": st.now(), "advanced": st.clock.advanced_ms / 1000 })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::{APPID, AuditEvent, Shared, TO_USER_NAME, unix_now};
+use super::{APPID, AuditEvent, Shared, TO_USER_NAME};
 use crate::message::{MsgCrypt, crypto};
 use crate::util::Secret;
 
@@ -35,7 +35,8 @@ impl Target {
 
     /// The URL with its signed query and the body, for one push of `xml`.
     pub fn sign(&self, xml: &str) -> (String, String) {
-        let timestamp = unix_now().to_string();
+        // The real time, not the simulator's: the listener checks it against its own clock.
+        let timestamp = crate::util::unix_now().to_string();
         let nonce = fastrand::u32(100_000_000..u32::MAX).to_string();
         let signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce]);
         let sep = if self.url.contains('?') { '&' } else { '?' };

@@ -14,24 +14,30 @@
 //!
 //! Statistics are a pure function of (device or page, day): the same query always answers the
 //! same plausible counts, with quiet days; today and later have no rows yet.
+//!
+//! Time is the simulator's clock: tickets expire 30 minutes after the shake, "today" of the
+//! statistics is the clock's day (UTC+8), and a lottery past its `expire_time` cannot be switched
+//! on. An account holding at least 100 device ids of which fewer than half were ever activated
+//! (shaken near) gets no new ids (9001021).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
 use super::media::PartError;
 use super::routes::Handler;
-use super::{AuditEvent, AuditKind, State, fail, int_field, random_id, str_field, unix_now};
+use super::{AuditEvent, AuditKind, State, fail, int_field, random_id, str_field};
 use crate::api::media::sniff;
 use crate::api::shake::{
     ICON_MAX_PX, LICENSE_MAX_BYTES, MATERIAL_KINDS, MAX_GROUP_DEVICES, MAX_GROUPS, MAX_IDS, QUICK_REVIEW, STATS_PAGE,
-    STATS_SPAN_DAYS, STATS_WINDOW_DAYS, image_size, today_utc8,
+    STATS_SPAN_DAYS, STATS_WINDOW_DAYS, image_size, lottery_logo, today_utc8,
 };
 use crate::message::events::{self, SHAKEAROUND_USER_SHAKE};
 
-/// A shake's ticket stays valid this long.
-const TICKET_TTL: Duration = Duration::from_secs(30 * 60);
+/// A shake's ticket stays valid this long (seconds).
+const TICKET_TTL: u64 = 30 * 60;
+/// From this many device ids held, new ones need half of them activated (9001021).
+const ACTIVATION_FLOOR: usize = 100;
 /// The UUID WeChat assigns to this account's beacons.
 pub const UUID: &str = "FDA50693-A4E2-4FB1-AFCF-C6EB07647825";
 
@@ -100,7 +106,8 @@ struct Ticket {
     page_id: i64,
     openid: String,
     distance: f64,
-    issued: Instant,
+    /// Unix seconds (simulated) of the shake.
+    issued: u64,
 }
 
 struct Lottery {
@@ -217,11 +224,11 @@ pub(crate) fn handlers() -> Vec<(&'static str, Handler)> {
         ("shake::update_page", approved!(|st, b| update_page(&mut st.shake, b))),
         ("shake::search_pages", approved!(|st, b| search_pages(&st.shake, b))),
         ("shake::delete_page", approved!(|st, b| delete_page(&mut st.shake, b))),
-        ("shake::shake_info", approved!(|st, b| shake_info(&st.shake, b))),
-        ("shake::device_stats", approved!(|st, b| device_stats(&st.shake, b))),
-        ("shake::device_stats_list", approved!(|st, b| device_stats_list(&st.shake, b))),
-        ("shake::page_stats", approved!(|st, b| page_stats(&st.shake, b))),
-        ("shake::page_stats_list", approved!(|st, b| page_stats_list(&st.shake, b))),
+        ("shake::shake_info", approved!(|st, b| shake_info(&st.shake, b, st.now()))),
+        ("shake::device_stats", approved!(|st, b| device_stats(&st.shake, b, st.now()))),
+        ("shake::device_stats_list", approved!(|st, b| device_stats_list(&st.shake, b, st.now()))),
+        ("shake::page_stats", approved!(|st, b| page_stats(&st.shake, b, st.now()))),
+        ("shake::page_stats_list", approved!(|st, b| page_stats_list(&st.shake, b, st.now()))),
         ("shake::add_group", approved!(|st, b| add_group(&mut st.shake, b))),
         ("shake::update_group", approved!(|st, b| update_group(&mut st.shake, b))),
         ("shake::delete_group", approved!(|st, b| delete_group(&mut st.shake, b))),
@@ -231,7 +238,7 @@ pub(crate) fn handlers() -> Vec<(&'static str, Handler)> {
         ("shake::remove_group_devices", approved!(|st, b| remove_group_devices(&mut st.shake, b))),
         ("shake::add_lottery", approved!(|st, b| add_lottery(&mut st.shake, b))),
         ("shake::set_prize_bucket", approved!(|st, b| set_prize_bucket(&mut st.shake, b))),
-        ("shake::set_lottery_switch", approved!(|st, b| set_lottery_switch(&mut st.shake, b))),
+        ("shake::set_lottery_switch", approved!(|st, b| set_lottery_switch(&mut st.shake, b, st.clock.unix()))),
         ("shake::query_lottery", approved!(|st, b| query_lottery(&st.shake, b))),
     ]
 }
@@ -245,9 +252,10 @@ fn register(st: &mut State, b: &Map<String, Value>) -> Value {
         Some(2) => return fail(9001041, "shake-around is already enabled"),
         _ => {}
     }
+    let now = st.now();
     st.shake.account = Some(Account {
         status: 1,
-        apply_time: unix_now(),
+        apply_time: now,
         audit_time: 0,
         comment: "审核中".into(),
         name: str_field(b, "name").to_string(),
@@ -259,10 +267,11 @@ fn register(st: &mut State, b: &Map<String, Value>) -> Value {
 
 /// Decides the account's review (no event is pushed for it).
 pub(crate) fn decide_account(st: &mut State) -> Option<AuditEvent> {
+    let now = st.now();
     let a = st.shake.account.as_mut().filter(|a| a.status == 1)?;
     let reject = a.name.contains("REJECT") || a.reason.contains("REJECT");
     a.status = if reject { 0 } else { 2 };
-    a.audit_time = unix_now();
+    a.audit_time = now;
     a.comment = if reject { "sandbox: rejected on request".into() } else { "审核通过".into() };
     None
 }
@@ -287,6 +296,7 @@ fn apply_ids(st: &mut State, b: &Map<String, Value>) -> Value {
     if poi_id != 0 && !st.stores.has_poi(&poi_id.to_string()) {
         return fail(9001033, format!("no store with poi_id {poi_id}"));
     }
+    let now = st.now();
     let sh = &mut st.shake;
     let left = MAX_IDS - sh.ids_used;
     if quantity as u64 > left {
@@ -298,6 +308,13 @@ fn apply_ids(st: &mut State, b: &Map<String, Value>) -> Value {
             ),
         );
     }
+    let activated = sh.devices.iter().filter(|d| d.status != 0).count();
+    if sh.devices.len() >= ACTIVATION_FLOOR && activated * 2 < sh.devices.len() {
+        return fail(
+            9001021,
+            format!("{activated} of {} devices were ever activated (sandbox::shake activates one)", sh.devices.len()),
+        );
+    }
     sh.ids_used += quantity as u64;
     let id = 1_000 + sh.applies.len() as i64 + 1;
     // As in the documents' own example, the answer says "in review" even for a quick review.
@@ -306,7 +323,7 @@ fn apply_ids(st: &mut State, b: &Map<String, Value>) -> Value {
         id,
         quantity,
         status: 1,
-        apply_time: unix_now(),
+        apply_time: now,
         audit_time: 0,
         // The review's remark; the applicant's own `comment` is not part of any answer.
         comment: comment.to_string(),
@@ -320,9 +337,10 @@ fn apply_ids(st: &mut State, b: &Map<String, Value>) -> Value {
 
 /// Decides a device id application; approved ones get their devices.
 pub(crate) fn decide_apply(st: &mut State, apply_id: i64) -> Option<AuditEvent> {
+    let now = st.now();
     let sh = &mut st.shake;
     let a = sh.applies.iter_mut().find(|a| a.id == apply_id && a.status == 1)?;
-    a.audit_time = unix_now();
+    a.audit_time = now;
     if a.reason.contains("REJECT") {
         a.status = 0;
         a.comment = "sandbox: rejected on request".into();
@@ -579,6 +597,7 @@ fn upload(st: &mut State, b: &Map<String, Value>, file: Result<Vec<u8>, PartErro
 /// `POST /_sandbox/shake` `{device_id | uuid, major, minor, openid?}`: a user shakes near a
 /// device. Issues a ticket for `user/getshakeinfo` and records a `ShakearoundUserShake` event.
 pub(crate) fn simulate(st: &mut State, b: &Map<String, Value>) -> Value {
+    let now = st.now();
     let sh = &mut st.shake;
     let Some(p) = sh.find(Some(&Value::Object(b.clone()))) else {
         return fail(9001025, "no such device (give device_id, or uuid, major and minor)");
@@ -590,7 +609,6 @@ pub(crate) fn simulate(st: &mut State, b: &Map<String, Value>) -> Value {
         "" => format!("oVDmXjp{}", random_id(21)),
         o => o.to_string(),
     };
-    let now = unix_now();
     let d = &mut sh.devices[p];
     d.status = 2;
     d.last_active_time = now;
@@ -607,11 +625,8 @@ pub(crate) fn simulate(st: &mut State, b: &Map<String, Value>) -> Value {
         .map(|(i, o)| beacon(o.major, o.minor, distance + 1.5 * (i as f64 + 1.0)))
         .collect();
     let ticket = random_id(32);
-    sh.tickets.retain(|_, t| t.issued.elapsed() < TICKET_TTL);
-    sh.tickets.insert(
-        ticket.clone(),
-        Ticket { device_id, page_id, openid: openid.clone(), distance, issued: Instant::now() },
-    );
+    sh.tickets.retain(|_, t| now < t.issued + TICKET_TTL);
+    sh.tickets.insert(ticket.clone(), Ticket { device_id, page_id, openid: openid.clone(), distance, issued: now });
     let page_url = sh.pages.get(&page_id).map(|p| p.page_url.clone()).unwrap_or_default();
     let sep = if page_url.contains('?') { '&' } else { '?' };
     st.record(AuditEvent::new(
@@ -621,12 +636,12 @@ pub(crate) fn simulate(st: &mut State, b: &Map<String, Value>) -> Value {
     json!({
         "errcode": 0, "errmsg": "ok", "ticket": ticket, "openid": openid, "page_id": page_id,
         "device_id": device_id, "uuid": UUID, "major": major, "minor": minor, "distance": distance,
-        "url": format!("{page_url}{sep}ticket={ticket}"), "expires_in": TICKET_TTL.as_secs(),
+        "url": format!("{page_url}{sep}ticket={ticket}"), "expires_in": TICKET_TTL,
     })
 }
 
-fn shake_info(sh: &Shake, b: &Map<String, Value>) -> Value {
-    let Some(t) = sh.tickets.get(str_field(b, "ticket")).filter(|t| t.issued.elapsed() < TICKET_TTL) else {
+fn shake_info(sh: &Shake, b: &Map<String, Value>, now: u64) -> Value {
+    let Some(t) = sh.tickets.get(str_field(b, "ticket")).filter(|t| now < t.issued + TICKET_TTL) else {
         return fail(9001003, "unknown or expired (a ticket is valid for 30 minutes)");
     };
     let Some(d) = sh.device_pos(t.device_id).map(|p| &sh.devices[p]) else {
@@ -686,8 +701,8 @@ fn range(b: &Map<String, Value>, today: i64) -> Result<(i64, i64), Value> {
     Ok((begin, end))
 }
 
-fn series(kind: u64, id: i64, b: &Map<String, Value>) -> Value {
-    let today = today_utc8(unix_now() as i64);
+fn series(kind: u64, id: i64, b: &Map<String, Value>, now: u64) -> Value {
+    let today = today_utc8(now as i64);
     let (begin, end) = match range(b, today) {
         Ok(r) => r,
         Err(e) => return e,
@@ -704,19 +719,19 @@ fn series(kind: u64, id: i64, b: &Map<String, Value>) -> Value {
     done(Value::Array(rows))
 }
 
-fn device_stats(sh: &Shake, b: &Map<String, Value>) -> Value {
+fn device_stats(sh: &Shake, b: &Map<String, Value>, now: u64) -> Value {
     match sh.find(b.get("device_identifier")) {
-        Some(p) => series(1, sh.devices[p].device_id, b),
+        Some(p) => series(1, sh.devices[p].device_id, b, now),
         None => no_device(),
     }
 }
 
-fn page_stats(sh: &Shake, b: &Map<String, Value>) -> Value {
+fn page_stats(sh: &Shake, b: &Map<String, Value>, now: u64) -> Value {
     let id = int_field(b, "page_id").unwrap_or(-1);
     if !sh.pages.contains_key(&id) {
         return fail(9001026, format!("no page {id}"));
     }
-    series(2, id, b)
+    series(2, id, b, now)
 }
 
 /// One page of a day's list; rows without activity are left out.
@@ -725,8 +740,9 @@ fn day_list(
     key: &str,
     rows: impl Iterator<Item = (i64, Map<String, Value>)>,
     kind: u64,
+    now: u64,
 ) -> Value {
-    let today = today_utc8(unix_now() as i64);
+    let today = today_utc8(now as i64);
     let date = int_field(b, "date").unwrap_or(0);
     let day = today_utc8(date);
     if day < today - STATS_WINDOW_DAYS * 86_400 || day > today {
@@ -751,7 +767,7 @@ fn day_list(
     })
 }
 
-fn device_stats_list(sh: &Shake, b: &Map<String, Value>) -> Value {
+fn device_stats_list(sh: &Shake, b: &Map<String, Value>, now: u64) -> Value {
     let rows = sh.devices.iter().map(|d| {
         let mut m = Map::new();
         for (k, v) in [("device_id", d.device_id), ("major", d.major), ("minor", d.minor)] {
@@ -760,16 +776,16 @@ fn device_stats_list(sh: &Shake, b: &Map<String, Value>) -> Value {
         m.insert("uuid".into(), json!(UUID));
         (d.device_id, m)
     });
-    day_list(b, "devices", rows, 1)
+    day_list(b, "devices", rows, 1, now)
 }
 
-fn page_stats_list(sh: &Shake, b: &Map<String, Value>) -> Value {
+fn page_stats_list(sh: &Shake, b: &Map<String, Value>, now: u64) -> Value {
     let rows = sh.pages.keys().map(|id| {
         let mut m = Map::new();
         m.insert("page_id".into(), json!(id));
         (*id, m)
     });
-    day_list(b, "pages", rows, 2)
+    day_list(b, "pages", rows, 2, now)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -910,6 +926,9 @@ fn add_lottery(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     if expire <= begin {
         return fail(9001047, "expire_time must be after begin_time");
     }
+    if let Err(why) = lottery_logo(int_field(b, "use_template").unwrap_or(0), str_field(b, "logo_url")) {
+        return fail(9001047, why);
+    }
     let lottery_id = random_id(24).replace(['-', '_'], "x");
     let page_id = sh.next_page_id();
     // The lottery's own page: shaking a device bound to it leads to the draw.
@@ -948,7 +967,7 @@ fn set_prize_bucket(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     let mut success = 0;
     for t in tickets {
         if l.tickets.contains(t) {
-            repeated.push(t.to_string());
+            repeated.push(json!({ "ticket": t }));
         } else if l.tickets.len() >= total {
             return fail(9001047, format!("the bucket is full ({total} red packets); {success} tickets were added"));
         } else {
@@ -959,11 +978,15 @@ fn set_prize_bucket(sh: &mut Shake, b: &Map<String, Value>) -> Value {
     json!({ "errcode": 0, "errmsg": "", "success_num": success, "repeat_ticket_list": repeated })
 }
 
-fn set_lottery_switch(sh: &mut Shake, b: &Map<String, Value>) -> Value {
+fn set_lottery_switch(sh: &mut Shake, b: &Map<String, Value>, now: u64) -> Value {
     let id = str_field(b, "lottery_id");
+    let onoff = int_field(b, "onoff").unwrap_or(0);
     match sh.lotteries.get_mut(id) {
+        Some(l) if onoff == 1 && l.fields.get("expire_time").and_then(Value::as_u64).is_some_and(|e| e <= now) => {
+            fail(9001047, format!("the lottery {id:?} has expired; it cannot be switched on"))
+        }
         Some(l) => {
-            l.fields.insert("onoff".into(), json!(int_field(b, "onoff").unwrap_or(0)));
+            l.fields.insert("onoff".into(), json!(onoff));
             json!({ "errcode": 0, "errmsg": "" })
         }
         None => no_lottery(id),

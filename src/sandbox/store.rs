@@ -8,7 +8,12 @@
 //!
 //! The sandbox starts with five legacy stores covering the migration states 0, 0, 1, 3 and 4;
 //! migrating one (`add_store` with its `poi_id`) moves it to 2 and then to 3, or back to 1 with
-//! the reason in `upgrade_comment`.
+//! the reason in `upgrade_comment`. While one waits for migration (0 or 1), a new store at its
+//! place (its map POI, or another POI at its address) is refused with 85054: it must be migrated
+//! with its `poi_id`.
+//!
+//! A business credential belongs to one store (85041); a migration keeps the legacy store's own
+//! registration and is not held to it.
 
 use serde_json::{Map, Value, json};
 
@@ -187,15 +192,22 @@ pub(crate) fn add(st: &mut State, b: &Map<String, Value>) -> Value {
     let Some(poi) = map::lookup(st, map_poi_id) else {
         return fail(85055, "");
     };
-    if legacy.is_none() && st.stores.legacy.iter().any(|l| l.poi.uid == map_poi_id && matches!(l.upgrade_status, 0 | 1))
+    let waiting = |l: &&Legacy| matches!(l.upgrade_status, 0 | 1);
+    if legacy.is_none()
+        && let Some(l) =
+            st.stores.legacy.iter().filter(waiting).find(|l| l.poi.uid == map_poi_id || l.poi.address == poi.address)
     {
-        return fail(85054, "");
+        return fail(85054, format!("legacy store {} is at this place: add_store with its poi_id", l.poi_id));
     }
     if st.stores.list.iter().any(|s| s.map_poi_id == map_poi_id && s.status != 3) {
         return fail(85038, "");
     }
+    let credential = str_field(b, "credential");
+    if legacy.is_none() && st.stores.list.iter().any(|s| s.credential == credential && s.status != 3) {
+        return fail(85041, "");
+    }
     let quals = media_ids(b, "qualification_list");
-    if let Some(id) = quals.iter().find(|id| !st.media.known(id)) {
+    if let Some(id) = quals.iter().find(|id| !st.media.known(id, st.now())) {
         return fail(85056, format!("invalid media_id {id}"));
     }
     if st.stores.list.len() >= MAX_STORES {
@@ -234,7 +246,7 @@ pub(crate) fn add(st: &mut State, b: &Map<String, Value>) -> Value {
         telephone: str_field(b, "contract_phone").to_string(),
         photos,
         open_time: str_field(b, "hour").to_string(),
-        credential: str_field(b, "credential").to_string(),
+        credential: credential.to_string(),
         qualification_name: if company.is_empty() { st.merchant.nickname.clone() } else { company.to_string() },
         qualification_list: quals.iter().map(|s| s.to_string()).collect(),
         card_id: str_field(b, "card_id").to_string(),
