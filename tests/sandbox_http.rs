@@ -649,3 +649,44 @@ fn start_time_sets_the_rehearsal_clock() {
     let bad = wxscript().args(["sandbox", "serve", "--start-time", "yesterday"]).output().expect("runs");
     assert_eq!(bad.status.code(), Some(2), "a usage error");
 }
+
+/// Uploads and shake-around refusals the client would refuse or never send, sent raw.
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_upload_and_shake_refusals() {
+    let c = Client::new().await;
+    let big = [JPG, &vec![0u8; 1 << 20]].concat();
+    let part = reqwest::multipart::Part::bytes(big).file_name("big.jpg");
+    let form = reqwest::multipart::Form::new().part("media", part);
+    let r = json_of(c.http.post(c.url("cgi-bin/media/uploadimg")).multipart(form).send().await.expect("upload")).await;
+    assert_err(&r, 40009);
+
+    let reg = json!({
+        "name": "n", "phone_number": "13800000000", "email": "e@example.com", "industry_id": "0118",
+        "qualification_cert_urls": [], "apply_reason": "r"
+    });
+    let slow = Client::start(Config { audit_delay: Duration::from_secs(60), ..Config::default() }).await;
+    assert_eq!(code(&slow.post("shakearound/account/register", reg.clone()).await), 0);
+    assert_err(&slow.post("shakearound/account/register", reg.clone()).await, 9001040);
+    slow.admin(reqwest::Method::POST, "clock", json!({ "advance": 60 })).await;
+    assert_eq!(slow.get("shakearound/account/auditstatus").await["data"]["audit_status"], 2);
+    assert_err(&slow.post("shakearound/account/register", reg).await, 9001041);
+
+    let material = |c: &Client, bytes: Option<&[u8]>| {
+        let form = match bytes {
+            Some(b) => reqwest::multipart::Form::new()
+                .part("media", reqwest::multipart::Part::bytes(b.to_vec()).file_name("m")),
+            None => reqwest::multipart::Form::new().text("other", "x"),
+        };
+        let url = format!("{}&type=icon", c.url("shakearound/material/add"));
+        let req = c.http.post(url).multipart(form);
+        async move { json_of(req.send().await.expect("upload")).await }
+    };
+    assert_err(&material(&slow, None).await, 9001007);
+    assert_err(&material(&slow, Some(b"plain text")).await, 9001008);
+
+    for i in 0..1000 {
+        let r = slow.post("shakearound/device/group/add", json!({ "group_name": format!("g{i}") })).await;
+        assert_eq!(code(&r), 0, "{r}");
+    }
+    assert_err(&slow.post("shakearound/device/group/add", json!({ "group_name": "one more" })).await, 9001045);
+}
