@@ -357,12 +357,7 @@ pub(crate) struct Clock {
 impl Clock {
     /// Starting at `start` (Unix seconds), or at the real time.
     fn new(start: Option<u64>) -> Self {
-        let start_ms = match start {
-            Some(s) => s.saturating_mul(1000),
-            None => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        };
+        let start_ms = start.unwrap_or_else(crate::util::unix_now).saturating_mul(1000);
         Clock { started: Instant::now(), start_ms, advanced_ms: 0 }
     }
 

@@ -425,3 +425,21 @@ pub(crate) fn handlers() -> Vec<(&'static str, Handler)> {
         ("poi::delete", Handler::Call(|st, b| legacy_delete(st, b).into())),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_legacy_store_itself_stands_at_its_address() {
+        // 85054 refuses a new store at a waiting legacy store's address: no other generated POI
+        // of its district may share it.
+        for &(poi_id, district, index, _, _) in LEGACY {
+            let own = map::generated(district, index).expect("legacy POI");
+            for other in (0..map::POIS_PER_DISTRICT).filter(|i| *i != index) {
+                let p = map::generated(district, other).expect("POI");
+                assert_ne!(p.address, own.address, "legacy store {poi_id} shares its address with POI {other}");
+            }
+        }
+    }
+}
