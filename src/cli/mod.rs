@@ -334,6 +334,7 @@ fn execute() -> Result<(), Failure> {
             write_out(|out| out.write_all(text.as_bytes()))
         }
         Command::Sandbox { command: SandboxCommand::Serve { port, opts } } => serve(port, &opts),
+        // `script_command` parses as `run`, which never gives this back.
         Command::Script(_) => Err(Failure::usage("a script's options cannot name another script")),
         Command::New { name } => new_recipe(&name),
         Command::Completions { shell } => {
