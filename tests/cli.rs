@@ -1,4 +1,4 @@
-//! The command line: exit codes, `check`, `docs`, error rendering, `--arg`.
+//! The command line: exit codes, `check`, `docs`, error rendering, `--arg`, scripts run by name.
 
 mod common;
 use common::*;
@@ -313,4 +313,84 @@ fn a_reader_that_stops_early_is_not_an_error() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{args:?}: {}", stderr(&out));
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_script_with_a_shebang_runs_as_a_command() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("hello.rhai");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env wxscript\nprint(`hello ${ARGS.name}`);\nprint(store::list(0, 1).total_count);\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = assert_cmd::cargo::cargo_bin("wxscript");
+    let bin_dir = bin.parent().expect("the binary's directory");
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir.to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    // Executed as a program: the kernel hands it to `wxscript FILE ARGS...`.
+    let o = Command::new(&script)
+        .current_dir(dir.path())
+        .env("PATH", &path)
+        .env("WXSCRIPT_CONFIG", dir.path().join("none.toml"))
+        .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
+        .args(["--sandbox", "--quiet", "--arg", "name=世界"])
+        .output()
+        .expect("runs");
+    assert_eq!(stdout(&o), "hello 世界\n0\n", "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+    // `wxscript FILE` is `wxscript run FILE`, usage errors included.
+    let o = wx().arg(&script).arg("--frobnicate").output().expect("runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // A first word that is neither a command nor a file is a mistyped command.
+    let o = wx().arg("rnu").output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no command or script file `rnu`, did you mean `run`?"), "{}", stderr(&o));
+}
+
+#[test]
+fn docs_of_one_function_module_or_event() {
+    let o = wx().args(["docs", "store::add"]).output().expect("runs");
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text.starts_with("### `store::add`\n") && text.contains("| `contract_phone` |"), "{text}");
+    assert!(!text.contains("store::update") && !text.contains("# wxscript function reference"), "{text}");
+    let o = wx().args(["docs", "store::add", "--format", "json"]).output().expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["name"], "store::add");
+    assert_eq!(v["endpoint"], "POST wxa/add_store");
+    // A pushed event, its numbers explained.
+    let o = wx().args(["docs", "create_map_poi_audit_info"]).output().expect("runs");
+    assert!(stdout(&o).contains("| `status` | int | 0 approved, 1 failed |"), "{}", stdout(&o));
+    let o = wx().args(["docs", "add_store_audit_info", "--format", "json"]).output().expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let status = v["fields"].as_array().and_then(|f| f.iter().find(|f| f["name"] == "status")).cloned();
+    assert_eq!(status.map(|s| s["doc"].clone()), Some("1 approved, 3 failed".into()));
+    // An unknown name is a usage error naming the nearest one.
+    let o = wx().args(["docs", "store::ad"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `store::add`?"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn the_reference_documents_the_pushed_events() {
+    let md = stdout(&wx().arg("docs").output().expect("runs"));
+    assert!(md.contains("## Pushed events"), "{md}");
+    let map_audit = md.split("### `create_map_poi_audit_info`").nth(1).unwrap_or_default();
+    assert!(map_audit.contains("| `status` | int | 0 approved, 1 failed |"), "{map_audit}");
+    let store_audit = md.split("### `add_store_audit_info`").nth(1).unwrap_or_default();
+    assert!(store_audit.contains("| `poiid` | int |"), "{store_audit}");
+    let o = wx().args(["docs", "--format", "json"]).output().expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let wait = v.as_array().and_then(|a| a.iter().find(|f| f["name"] == "event::wait")).cloned().unwrap_or_default();
+    let pushes = wait["events"]["pushes"].as_array().cloned().unwrap_or_default();
+    let map = pushes.iter().find(|p| p["event"] == "create_map_poi_audit_info").cloned().unwrap_or_default();
+    assert!(map["doc"].as_str().is_some_and(|d| d.contains("0 approved, 1 failed")), "{map}");
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use expectrl::session::OsSession;
 use expectrl::{ControlCode, Eof, Expect};
 
-const PROMPT: &str = "wx> ";
+const PROMPT: &str = "wx[sandbox]> ";
 
 /// A REPL session on a pseudo-terminal, with a private history file.
 struct Repl {
@@ -128,6 +128,59 @@ fn completes_modules_functions_and_request_keys() {
     let out = r.eval("");
     assert!(out.contains("10001"), "{out}");
     r.quit();
+}
+
+#[test]
+fn the_last_value_habits_module_counts_and_whole_ids() {
+    let (_d, h) = history_file();
+    let mut r = Repl::start(&h, &[]);
+    // Entries whose result is the last one (`eval` ends with a marker entry of its own).
+    r.send("6 * 7\n");
+    r.expect("42");
+    let out = r.eval("_ + 1");
+    assert!(out.contains("43"), "{out}");
+    // A `switch`'s default case is still rhai's own `_`.
+    r.send("switch 5 { 1 => \"one\", _ => \"oth\" + \"er\" }\n");
+    r.expect("\"other\"");
+    let out = r.eval("_.len()");
+    assert!(out.contains('5') && !out.contains("error"), "{out}");
+    // Bare `help` and `exit` say what to type; the session goes on.
+    let out = r.eval("help");
+    assert!(out.contains("type :help") && !out.contains("Variable not found"), "{out}");
+    let out = r.eval("exit");
+    assert!(out.contains("type :quit") && !out.contains("Variable not found"), "{out}");
+    // An import counts each function once, however many overloads it has.
+    r.eval("import \"stores\" as st;");
+    let out = r.eval(":vars");
+    assert!(out.contains("st  module  2 functions"), "{out}");
+    // Ids are whole and first, headers whole, at this terminal's width; a huge result is cut
+    // after 100 rows, the whole of it in `_`.
+    r.send(
+        "let rows = []; for i in 0..150 { rows.push(#{address: \"广东省广州市海珠区府前路127号\", qualification_list: \"a|b\", \
+         qualification_name: \"食品经营许可证\", qualification_num: \"JY14401050123456\", business_name: `shop ${i}`, \
+         poi_id: 8932347112 + i}); } rows\n",
+    );
+    let out = r.expect("… 50 more (100 of 150 shown; the whole value is in _)");
+    let header = out.lines().find(|l| l.contains("poi_id") && !l.contains("rows")).unwrap_or_default();
+    assert!(header.trim_start().starts_with("poi_id      business_name"), "{out}");
+    assert!(!header.contains('…'), "{out}");
+    assert!(out.contains("8932347211") && !out.contains("8932347…"), "{out}");
+    let out = r.eval("_.len()");
+    assert!(out.contains("150"), "{out}");
+    r.quit();
+}
+
+#[test]
+fn the_prompt_names_a_live_account() {
+    let sim = Sim::start();
+    let (_d, h) = history_file();
+    let mut cmd = sim.std_cmd();
+    cmd.arg("repl").env("WXSCRIPT_HISTORY", &h).env("TERM", "xterm");
+    let mut p = OsSession::spawn(cmd).expect("repl spawns on a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(30)));
+    p.expect("wx[wxsand… LIVE]> ").expect("the prompt names the account and that it is live");
+    p.send(":quit\n").expect("send");
+    p.expect(Eof).expect("repl exits on :quit");
 }
 
 #[test]

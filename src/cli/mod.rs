@@ -3,6 +3,7 @@
 //! kind to the exit status ([`exit_code`]): 0 success, 1 script or API error, 2 usage error,
 //! 130 interrupted.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -212,8 +213,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print the reference of every registered function.
+    /// Print the reference of every registered function, or of one function, module or pushed
+    /// event (`wxscript docs store::add`).
     Docs {
+        /// A function (store::add), a module (store) or a pushed event (add_store_audit_info).
+        name: Option<String>,
         #[arg(long, value_enum, default_value_t = DocFormat::Markdown)]
         format: DocFormat,
     },
@@ -237,6 +241,10 @@ enum Command {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// `wxscript FILE [RUN OPTIONS]` is `wxscript run FILE [RUN OPTIONS]`, so a script can start
+    /// with `#!/usr/bin/env wxscript`.
+    #[command(external_subcommand)]
+    Script(Vec<OsString>),
 }
 
 #[derive(Subcommand)]
@@ -291,16 +299,25 @@ fn exit_code(kind: FailureKind) -> u8 {
     }
 }
 
-fn execute() -> Result<(), Failure> {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+/// The command line parsed; `None` when clap printed help or the version instead.
+fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Command>, Failure> {
+    match Cli::try_parse_from(args) {
+        Ok(c) => Ok(Some(c.command)),
         Err(e) => {
             // clap prints its own message; help and version are no failure.
             let _ = e.print();
-            return if e.use_stderr() { Err(Failure::shown(FailureKind::Usage)) } else { Ok(()) };
+            if e.use_stderr() { Err(Failure::shown(FailureKind::Usage)) } else { Ok(None) }
         }
+    }
+}
+
+fn execute() -> Result<(), Failure> {
+    let command = match parse(std::env::args_os())? {
+        Some(Command::Script(argv)) => script_command(argv)?,
+        other => other,
     };
-    match cli.command {
+    let Some(command) = command else { return Ok(()) };
+    match command {
         Command::Run { file, args, session } => {
             let (opts, events) = session.options().map_err(Failure::usage)?;
             run(&file, opts, args, events)
@@ -318,17 +335,22 @@ fn execute() -> Result<(), Failure> {
             listen::listen(port, &opts, script.as_deref(), timeout)
         }
         Command::Check { files } => check(&files),
-        Command::Docs { format } => {
+        Command::Docs { name, format } => {
             let catalog = session::catalog();
-            let text = match format {
-                DocFormat::Json => {
+            let item = name.map(|n| runtime::docs::find(catalog, &n)).transpose().map_err(Failure::usage)?;
+            let text = match (format, item) {
+                (DocFormat::Json, None) => {
                     serde_json::to_string_pretty(&runtime::docs::json(catalog)).unwrap_or_default() + "\n"
                 }
-                DocFormat::Markdown => runtime::docs::markdown(catalog),
+                (DocFormat::Json, Some(i)) => serde_json::to_string_pretty(&i.json()).unwrap_or_default() + "\n",
+                (DocFormat::Markdown, None) => runtime::docs::markdown(catalog),
+                (DocFormat::Markdown, Some(i)) => i.markdown(),
             };
             write_out(|out| out.write_all(text.as_bytes()))
         }
         Command::Sandbox { command: SandboxCommand::Serve { port, opts } } => serve(port, &opts),
+        // `script_command` parses as `run`, which never gives this back.
+        Command::Script(_) => Err(Failure::usage("a script's options cannot name another script")),
         Command::New { name } => new_recipe(&name),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -356,6 +378,23 @@ fn execute() -> Result<(), Failure> {
             write_out(|out| clap_mangen::Man::new(cmd).render(out))
         }
     }
+}
+
+/// `wxscript FILE ARGS...` as `wxscript run FILE ARGS...` (`None`: clap printed help). A first
+/// word that is no file is a mistyped command, and said so.
+fn script_command(argv: Vec<OsString>) -> Result<Option<Command>, Failure> {
+    let first = argv.first().cloned().unwrap_or_default();
+    if !Path::new(&first).is_file() {
+        let word = first.to_string_lossy();
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        let hint = match crate::api::check::did_you_mean(&word, names.iter().copied()) {
+            Some(s) => format!(", did you mean `{s}`?"),
+            None => format!(" (commands: {}; or a script file to run)", names.join(", ")),
+        };
+        return Err(Failure::usage(format!("no command or script file `{word}`{hint}")));
+    }
+    parse(["wxscript".into(), "run".into()].into_iter().chain(argv))
 }
 
 /// Writes a command's output to stdout. A reader that stops early (`wxscript docs | head`) is

@@ -248,6 +248,12 @@ pub fn vars<'a>(vars: impl IntoIterator<Item = (&'a str, bool, &'a Dynamic)>) ->
     rows.iter().map(|(n, t, v)| format!("  {n:<nw$}  {t:<tw$}  {v}\n")).collect()
 }
 
+/// `:vars`'s line for an imported module.
+pub fn module_line(alias: &str, fns: &std::collections::BTreeSet<String>) -> String {
+    let n = fns.len();
+    format!("  {alias}  module  {n} function{}\n", if n == 1 { "" } else { "s" })
+}
+
 /// A session's successful lines as a script: each one a statement, in order.
 pub fn script(lines: &[String]) -> String {
     let mut s = String::from("// Saved from a wxscript REPL session.\n");

@@ -20,6 +20,8 @@ pub struct ReplHelper {
     pub vars: Vec<Var>,
     /// Terminal width, refreshed before every prompt.
     pub width: usize,
+    /// The prompt's width, which the first line of an entry follows.
+    prompt_width: usize,
     /// Only parses: whether input is complete does not depend on what is registered.
     parser: rhai::Engine,
     files: FilenameCompleter,
@@ -29,11 +31,12 @@ pub struct ReplHelper {
 }
 
 impl ReplHelper {
-    pub fn new(names: Names, color: bool) -> ReplHelper {
+    pub fn new(names: Names, color: bool, prompt_width: usize) -> ReplHelper {
         ReplHelper {
             names,
             vars: Vec::new(),
             width: 80,
+            prompt_width,
             parser: rhai::Engine::new_raw(),
             files: FilenameCompleter::new(),
             brackets: MatchingBracketHighlighter::new(),
@@ -74,7 +77,7 @@ impl Hinter for ReplHelper {
             return None;
         }
         // Room for the hint on the cursor's line, so it never wraps.
-        let used = super::pretty::width(line.rsplit('\n').next().unwrap_or(line)) + super::PROMPT.len();
+        let used = super::pretty::width(line.rsplit('\n').next().unwrap_or(line)) + self.prompt_width;
         let room = self.width.saturating_sub(used + 1);
         if room < 12 {
             return None;

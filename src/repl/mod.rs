@@ -8,6 +8,10 @@
 //! prompt comes back. The pure parts live in the sibling modules: completion and hints
 //! (`complete`), "is the input finished?" (`validate`), result printing (`pretty`) and the
 //! `:` commands (`commands`).
+//!
+//! `_` holds the last value an entry gave (not `()`). rhai reads `_` as a symbol of its own (a
+//! `switch`'s default case), so while an entry is compiled a token mapper turns every other
+//! `_` into the variable of that name.
 
 mod commands;
 mod complete;
@@ -15,9 +19,10 @@ mod helper;
 mod pretty;
 mod validate;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use rhai::{AST, Dynamic, Engine, ImmutableString, Module, Scope, Shared};
 use rustyline::Editor;
@@ -32,7 +37,8 @@ use commands::Cmd;
 use complete::{Names, Shape, Var};
 use helper::ReplHelper;
 
-pub const PROMPT: &str = "wx> ";
+/// The variable holding the last value.
+const LAST: &str = "_";
 
 /// The file name errors of typed input are reported under.
 const INPUT: &str = "<input>";
@@ -98,6 +104,11 @@ struct Repl<'s> {
     saved: Vec<PathBuf>,
     color: bool,
     width: usize,
+    /// `wx[sandbox]> `, `wx[wx0123… LIVE]> `: which server and account a line goes to.
+    prompt: String,
+    /// The entry being compiled, for the `_` token mapper; `None` at any other time (modules
+    /// compiled while an entry runs keep their `_` as rhai reads it).
+    compiling: Arc<Mutex<Option<String>>>,
 }
 
 /// The engine's own global functions (`print`, `parse_int`, `len`, ...), for completion.
@@ -113,12 +124,66 @@ fn engine_globals(engine: &Engine) -> Vec<String> {
         .collect()
 }
 
+/// The names a module gives a script: its functions (each once, however many overloads) and
+/// its variables.
+fn module_names(m: &Module) -> (BTreeSet<String>, Vec<String>) {
+    let fns = m.gen_fn_signatures_with_mapper(std::borrow::Cow::Borrowed).filter_map(|sig| {
+        let name = sig.split('(').next()?.trim();
+        // Closures compile to anonymous functions: not names anyone types.
+        Some(name.rsplit(' ').next()?.to_string()).filter(|n| !n.starts_with("anon$"))
+    });
+    (fns.collect(), m.iter_var().map(|(v, _)| v.to_string()).collect())
+}
+
+/// Whether the `_` at `pos` of `src` opens a `switch`'s default case (`_ => ...`).
+fn default_case(src: &str, pos: rhai::Position) -> bool {
+    let (Some(line), Some(col)) = (pos.line(), pos.position()) else { return false };
+    let start: usize = src.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let after = src[start..].char_indices().nth(col).map_or(src.len(), |(i, _)| start + i);
+    src[after..].trim_start().starts_with("=>")
+}
+
+/// The prompt for a session: the simulator, or the account and whether writes are sent.
+fn prompt(sandbox: bool, appid: Option<&str>, dry_run: bool) -> String {
+    let mode = if dry_run { " dry run" } else { "" };
+    if sandbox {
+        return format!("wx[sandbox{mode}]> ");
+    }
+    let account = match appid {
+        Some(a) if a.chars().count() > 6 => format!("{}…", a.chars().take(6).collect::<String>()),
+        Some(a) => a.to_string(),
+        None => "token".into(),
+    };
+    format!("wx[{account} {}]> ", if dry_run { "dry run" } else { "LIVE" })
+}
+
+/// What to say for a bare `help`, `exit` or `quit`, which people type out of habit.
+fn habit(line: &str) -> Option<&'static str> {
+    match line.trim().trim_end_matches(';').trim_end() {
+        "help" | "help()" => Some("type :help for the commands and keys (:help NAME for a function)"),
+        "exit" | "quit" | "quit()" => Some("type :quit (or press Ctrl-D) to leave"),
+        _ => None,
+    }
+}
+
 impl<'s> Repl<'s> {
     fn new(session: &'s Session) -> Result<Repl<'s>, String> {
         let mut engine = session.engine();
         engine.set_module_resolver(resolver(Path::new(".")));
+        let compiling: Arc<Mutex<Option<String>>> = Arc::default();
+        let entry = compiling.clone();
+        #[allow(deprecated)]
+        engine.on_parse_token(move |token, pos, _| match token {
+            rhai::Token::Underscore
+                if entry.lock().ok().and_then(|e| e.as_deref().map(|src| !default_case(src, pos))) == Some(true) =>
+            {
+                rhai::Token::Identifier(Box::new(LAST.into()))
+            }
+            other => other,
+        });
         let names = Names::new(session.catalog, engine_globals(&engine));
         let color = render::stderr_color();
+        let prompt = prompt(session.sandbox_appid().is_some(), session.ctx.client.appid(), session.ctx.dry_run);
         let config = Config::builder()
             .max_history_size(1000)
             .and_then(|b| b.history_ignore_dups(true))
@@ -128,7 +193,7 @@ impl<'s> Repl<'s> {
             .build();
         let mut editor: Editor<ReplHelper, DefaultHistory> =
             Editor::with_config(config).map_err(|e| format!("cannot start the line editor: {e}"))?;
-        editor.set_helper(Some(ReplHelper::new(names.clone(), color)));
+        editor.set_helper(Some(ReplHelper::new(names.clone(), color, pretty::width(&prompt))));
         let history = history_path();
         if let Some(p) = &history
             && p.exists()
@@ -151,6 +216,8 @@ impl<'s> Repl<'s> {
             saved: Vec::new(),
             color,
             width: 80,
+            prompt,
+            compiling,
         })
     }
 
@@ -165,7 +232,8 @@ impl<'s> Repl<'s> {
                 h.vars = self.scope.iter_raw().map(|(name, _, v)| var(name, v)).collect();
                 h.names = names;
             }
-            match self.editor.readline(PROMPT) {
+            let prompt = self.prompt.clone();
+            match self.editor.readline(&prompt) {
                 Ok(line) => {
                     if line.trim().is_empty() {
                         continue;
@@ -175,6 +243,8 @@ impl<'s> Repl<'s> {
                         if !self.command(&line) {
                             return Ok(());
                         }
+                    } else if let Some(tip) = habit(&line).filter(|_| !self.defines(&line)) {
+                        eprintln!("{tip}");
                     } else if self.eval(&line, INPUT) {
                         self.lines.push(line);
                     }
@@ -191,16 +261,19 @@ impl<'s> Repl<'s> {
         }
     }
 
+    /// Whether the word of a bare `help`/`quit` line is the session's own variable or
+    /// function, which the line then means.
+    fn defines(&self, line: &str) -> bool {
+        let word = line.trim().trim_end_matches(';').trim_end().trim_end_matches("()");
+        self.scope.contains(word) || self.fns.iter_functions().any(|f| f.name == word)
+    }
+
     /// The declared names plus the functions this session defined and the modules it imported.
     fn session_names(&self) -> Names {
         let fns = self.fns.iter_functions().map(|f| f.name.to_string());
         let imports = self.imports.iter().map(|(alias, m)| {
-            let fns = m.gen_fn_signatures_with_mapper(std::borrow::Cow::Borrowed).filter_map(|sig| {
-                let name = sig.split('(').next()?.trim();
-                // Closures compile to anonymous functions: not names anyone types.
-                Some(name.rsplit(' ').next()?.to_string()).filter(|n| !n.starts_with("anon$"))
-            });
-            (alias.to_string(), fns.chain(m.iter_var().map(|(v, _)| v.to_string())).collect())
+            let (fns, vars) = module_names(m);
+            (alias.to_string(), fns.into_iter().chain(vars).collect())
         });
         self.names.with_session(fns, imports)
     }
@@ -275,11 +348,7 @@ impl<'s> Repl<'s> {
                 let mut text = commands::vars(self.scope.iter_raw());
                 // Imports are part of the session's state too.
                 for (alias, m) in &self.imports {
-                    let n = m
-                        .gen_fn_signatures_with_mapper(std::borrow::Cow::Borrowed)
-                        .filter(|s| !s.contains("anon$"))
-                        .count();
-                    text.push_str(&format!("  {alias}  module  {n} functions\n"));
+                    text.push_str(&commands::module_line(alias, &module_names(m).0));
                 }
                 Ok(text)
             }
@@ -354,7 +423,14 @@ impl<'s> Repl<'s> {
     /// Compiles and runs one entry in the session; prints its result or its error. True when
     /// it ran without error.
     fn eval(&mut self, src: &str, name: &str) -> bool {
-        let ast = match self.engine.compile_with_scope(&self.scope, src) {
+        if let Ok(mut entry) = self.compiling.lock() {
+            *entry = Some(src.to_string());
+        }
+        let compiled = self.engine.compile_with_scope(&self.scope, src);
+        if let Ok(mut entry) = self.compiling.lock() {
+            *entry = None;
+        }
+        let ast = match compiled {
             Ok(a) => a,
             Err(e) => {
                 eprint!("{}", render::render_parse(&e, name, src, self.color));
@@ -390,6 +466,12 @@ impl<'s> Repl<'s> {
             }
             Ok(v) => {
                 self.show(&v);
+                if !v.is_unit() {
+                    // Replaced, never added to: the scope holds one last value. A constant's
+                    // value (`m::GREETING`) becomes a variable's.
+                    let _ = self.scope.remove::<Dynamic>(LAST);
+                    self.scope.push(LAST, v);
+                }
                 true
             }
             Err(e) => {
@@ -479,4 +561,46 @@ fn restrict(path: &Path) {
     }
     #[cfg(not(unix))]
     let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn underscore_is_the_last_value_except_as_a_default_case() {
+        let src = "let a = _ + 1;\nswitch x {\n  1 => 2,\n  _   =>\n 3 }\n[_]";
+        let at = |line, col| default_case(src, rhai::Position::new(line, col));
+        assert!(!at(1, 9));
+        assert!(at(4, 3));
+        assert!(!at(6, 2));
+    }
+
+    #[test]
+    fn a_module_counts_each_function_once() {
+        let engine = Engine::new();
+        let src =
+            "fn f(a) { a }\nfn f(a, b) { a + b }\nprivate fn hidden() { 1 }\nfn g() { |x| x + 1 }\nexport const K = 1;";
+        let ast = engine.compile(src).expect("compiles");
+        let m = Module::eval_ast_as_new(Scope::new(), &ast, &engine).expect("module");
+        let (fns, vars) = module_names(&m);
+        assert_eq!(fns.into_iter().collect::<Vec<_>>(), ["f", "g"]);
+        assert_eq!(vars, ["K"]);
+    }
+
+    #[test]
+    fn the_prompt_names_the_server_and_account() {
+        assert_eq!(prompt(true, Some("wxsandbox"), false), "wx[sandbox]> ");
+        assert_eq!(prompt(false, Some("wx0123456789abcdef"), false), "wx[wx0123… LIVE]> ");
+        assert_eq!(prompt(false, Some("wx0123456789abcdef"), true), "wx[wx0123… dry run]> ");
+        assert_eq!(prompt(false, None, false), "wx[token LIVE]> ");
+    }
+
+    #[test]
+    fn habits_point_to_the_commands() {
+        assert!(habit("help").is_some_and(|t| t.contains(":help")));
+        assert!(habit(" exit; ").is_some_and(|t| t.contains(":quit")));
+        assert!(habit("quit").is_some_and(|t| t.contains(":quit")));
+        assert!(habit("exit(1)").is_none() && habit("helper").is_none());
+    }
 }
