@@ -325,3 +325,32 @@ fn samples_are_written_to_the_users_own_cache_directory() {
     assert_eq!(path, d.path().join("cache").join("samples").join("logo.png"));
     assert!(path.is_file());
 }
+
+#[test]
+fn the_readme_go_live_step_passes_every_argument_a_real_account_needs() {
+    let d = scratch();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    let step = readme.split("**Go live**").nth(1).expect("a Go live step");
+    let command = step.split("```sh").nth(1).and_then(|b| b.split("```").next()).expect("its commands");
+    let line = command.split("wxscript run --dry-run scripts/onboard_store.rhai").nth(1).expect("the dry run");
+    // The shell words of the command: `--arg` and its KEY=VALUE, quotes removed.
+    let words: Vec<String> = line
+        .replace("\\\n", " ")
+        .split(" --arg ")
+        .skip(1)
+        .map(|w| w.trim().replace('\'', ""))
+        .flat_map(|kv| ["--arg".to_string(), kv])
+        .collect();
+    assert!(words.len() >= 20, "{words:?}");
+    let o = wx(d.path())
+        .env("WECHAT_API_BASE", "http://127.0.0.1:9")
+        .env("WECHAT_APPID", "wx0123456789abcdef")
+        .env("WECHAT_APPSECRET", "not-a-real-secret")
+        .args(["run", "--dry-run", "--timeout", "2", "scripts/onboard_store.rhai"])
+        .args(&words)
+        .output()
+        .expect("runs");
+    // Past the arguments, to the (dead) server: an error of the run, not of its arguments.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("error[usage]"), "{}", stderr(&o));
+}
