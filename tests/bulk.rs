@@ -352,3 +352,41 @@ fn rehearsals_and_dry_runs_leave_no_journal_a_real_run_would_trust() {
     assert!(out.contains("\"added\": 3"), "{out}");
     assert!(err.contains("starting it afresh"), "{err}");
 }
+
+#[test]
+fn a_dry_run_writes_no_result_file_and_leaves_a_real_one_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sheet_text: String = std::fs::read_to_string(repo_root().join("scripts/data/shops.csv"))
+        .expect("sample sheet")
+        .lines()
+        .take(4)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let sheet = dir.path().join("three.csv");
+    std::fs::write(&sheet, sheet_text).expect("sheet");
+    let result = dir.path().join("three.result.csv");
+    let import = |extra: &[&str]| {
+        assert_cmd::Command::cargo_bin("wxscript")
+            .expect("bin")
+            .current_dir(repo_root())
+            .args(["run", "--sandbox", "--quiet"])
+            .args(extra)
+            .args(["scripts/import_stores.rhai", "--arg"])
+            .arg(format!("sheet={}", sheet.display()))
+            .arg("--arg")
+            .arg(format!("out={}", result.display()))
+            .output()
+            .expect("runs")
+    };
+    // On a fresh sheet: no result file that looks real, only the line saying what it would write.
+    let out = ok(&import(&["--dry-run"]));
+    assert!(out.contains(&format!("dry-run: write {} (3 rows)", result.display())), "{out}");
+    assert!(!result.exists(), "a dry run writes no result CSV");
+    // After a real run, a dry run leaves its result as it was.
+    ok(&import(&[]));
+    let real = std::fs::read_to_string(&result).expect("real result");
+    assert!(real.contains(",added,"), "{real}");
+    let out = ok(&import(&["--dry-run"]));
+    assert!(out.contains("dry-run: write"), "{out}");
+    assert_eq!(std::fs::read_to_string(&result).expect("result"), real, "the real result is untouched");
+}

@@ -178,9 +178,14 @@ impl CallOpts {
 enum Command {
     /// Run a script. Credentials come from WECHAT_APPID/WECHAT_APPSECRET or
     /// WECHAT_ACCESS_TOKEN, the API root from WECHAT_API_BASE; --sandbox needs none.
+    #[command(disable_help_flag = true)]
     Run {
         /// The .rhai script.
-        file: PathBuf,
+        #[arg(required_unless_present = "help")]
+        file: Option<PathBuf>,
+        /// Print help; after FILE, the script's own: its header comment and the --arg's it declares.
+        #[arg(long, short)]
+        help: bool,
         /// KEY=VALUE, available to the script as ARGS.KEY (repeatable).
         #[arg(long = "arg", value_name = "KEY=VALUE", value_parser = parse_kv)]
         args: Vec<(String, String)>,
@@ -318,7 +323,14 @@ fn execute() -> Result<(), Failure> {
     };
     let Some(command) = command else { return Ok(()) };
     match command {
-        Command::Run { file, args, session } => {
+        Command::Run { file: Some(file), help: true, .. } => script_help(&file),
+        Command::Run { file: None, .. } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            cmd.build();
+            let run = cmd.find_subcommand_mut("run").map(|c| c.render_long_help().to_string()).unwrap_or_default();
+            write_out(|out| out.write_all(run.as_bytes()))
+        }
+        Command::Run { file: Some(file), args, session, .. } => {
             let (opts, events) = session.options().map_err(Failure::usage)?;
             run(&file, opts, args, events)
         }
@@ -431,6 +443,22 @@ fn new_recipe(name: &Path) -> Result<(), Failure> {
     }
 }
 
+/// `wxscript run FILE --help`: the script's help, from its header comment and its `args(#{...})`
+/// declaration, read without running anything.
+fn script_help(file: &Path) -> Result<(), Failure> {
+    let src = read_script(file)?;
+    let name = file.display().to_string();
+    let rt = session::async_runtime()?;
+    let mut engine = session::offline_engine(&rt)?;
+    // As written: the optimiser would fold the declaration into a map sorted by name.
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
+    let ast = engine.compile(&src).map_err(|e| {
+        Failure::rendered(FailureKind::Runtime, &render::render_parse(&e, &name, &src, render::stderr_color()))
+    })?;
+    let text = crate::helpers::args::help(&name, &src, &ast).map_err(Failure::runtime)?;
+    write_out(|out| out.write_all(text.as_bytes()))
+}
+
 fn check(files: &[PathBuf]) -> Result<(), Failure> {
     let rt = session::async_runtime()?;
     let mut engine = session::offline_engine(&rt)?;
@@ -503,7 +531,9 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
             for (k, v) in args {
                 argmap.insert(k.into(), Dynamic::from(v));
             }
-            scope.push_constant("ARGS", argmap);
+            scope.push_constant("ARGS", argmap.clone());
+            // What `args(#{...})` checks against the script's declaration.
+            engine.set_default_tag(argmap);
             let rendered = |kind, e: &rhai::EvalAltResult| {
                 Failure::rendered(kind, &render::render_eval(e, &name, &src, color, session.catalog))
             };

@@ -1,5 +1,5 @@
 //! `wxscript new NAME`: a recipe skeleton that runs as written and shows the house style
-//! (header comment, argument check with a usage message, try/catch, a dry-run hint).
+//! (header comment, arguments declared with `args` and a usage message, try/catch, a dry-run hint).
 
 /// `s` as one shell word: as it is when plain, else single-quoted.
 pub fn shell_word(s: &str) -> String {
@@ -22,19 +22,24 @@ pub fn recipe(name: &str) -> String {
 //          mini-program (or --sandbox to rehearse on the simulator).
 // Run:     wxscript run --sandbox {file} --arg limit=5
 //          wxscript run --dry-run {file}      (shows every write instead of sending it)
-// Args:    --arg limit=N     how many stores to show (default 10, at most 50)
+//          wxscript run {file} --help         (this header and the arguments)
 
 const USAGE = "usage: wxscript run {usage_file} [--arg limit=N]";
 
-// usage() ends the run as a usage error (exit 2), like a bad flag.
-for key in ARGS.keys() {{
-    if key != "limit" {{ usage(`unknown argument "${{key}}"; ${{USAGE}}`); }}
+// The arguments, declared once: args() gives their values and ends the run as a usage error
+// (exit 2, like a bad flag) for an unknown or malformed one; --help prints them. A value that
+// is sample data goes under `sample:` (only the simulator gets it; a real account must pass it).
+let a = ();
+try {{
+    a = args(#{{
+        limit: #{{help: "how many stores to show, 1 to 50", type: "int", default_value: 10}},
+    }});
+}} catch (e) {{
+    if e.kind != "usage" {{ throw e; }}
+    usage(`${{e.errmsg}}; ${{USAGE}}`);
 }}
-let limit = 10;
-if ARGS.limit != () {{
-    try {{ limit = parse_int(ARGS.limit); }} catch {{ usage(`limit must be a number; ${{USAGE}}`); }}
-    if limit < 1 || limit > 50 {{ usage(`limit must be 1 to 50; ${{USAGE}}`); }}
-}}
+if a.limit < 1 || a.limit > 50 {{ usage(`limit must be 1 to 50; ${{USAGE}}`); }}
+let limit = a.limit;
 
 try {{
     let page = store::list(0, limit);

@@ -62,7 +62,7 @@ fn csv_each(ctx: &Ctx, nc: &NativeCallContext, path: &str, f: &FnPtr, opts: &Map
     Ok(Dynamic::from_map(m))
 }
 
-fn csv_write(path: &str, rows: &Array, opts: &Map, pos: Position) -> RhaiResult {
+fn csv_write(ctx: &Ctx, path: &str, rows: &Array, opts: &Map, pos: Position) -> RhaiResult {
     let mut columns = None;
     let mut bom = false;
     for (k, v) in opts {
@@ -81,6 +81,12 @@ fn csv_write(path: &str, rows: &Array, opts: &Map, pos: Position) -> RhaiResult 
                 ));
             }
         }
+    }
+    // A dry run changes nothing: a result file of writes never sent would read as real, and
+    // would replace the real one.
+    if ctx.dry_run {
+        println!("dry-run: write {path} ({} rows)", rows.len());
+        return Ok(Dynamic::UNIT);
     }
     csvh::write("csv::write", path, rows, columns, bom).map_err(|e| throw(e, pos))?;
     Ok(Dynamic::UNIT)
@@ -166,14 +172,19 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
         let path = str_arg("csv::each", "path", &path, nc.call_position())?;
         csv_each(&c, &nc, &path, &f, &opts)
     });
-    reg("write").set_into_module(csvm, |nc: NativeCallContext, path: Dynamic, rows: Array| -> RhaiResult {
+    let c = ctx.clone();
+    reg("write").set_into_module(csvm, move |nc: NativeCallContext, path: Dynamic, rows: Array| -> RhaiResult {
         let pos = nc.call_position();
-        csv_write(&str_arg("csv::write", "path", &path, pos)?, &rows, &Map::new(), pos)
+        csv_write(&c, &str_arg("csv::write", "path", &path, pos)?, &rows, &Map::new(), pos)
     });
-    reg("write").set_into_module(csvm, |nc: NativeCallContext, path: Dynamic, rows: Array, opts: Map| -> RhaiResult {
-        let pos = nc.call_position();
-        csv_write(&str_arg("csv::write", "path", &path, pos)?, &rows, &opts, pos)
-    });
+    let c = ctx.clone();
+    reg("write").set_into_module(
+        csvm,
+        move |nc: NativeCallContext, path: Dynamic, rows: Array, opts: Map| -> RhaiResult {
+            let pos = nc.call_position();
+            csv_write(&c, &str_arg("csv::write", "path", &path, pos)?, &rows, &opts, pos)
+        },
+    );
 
     let districts = Arc::new(Districts::default());
     let dm = modules.entry("district").or_default();

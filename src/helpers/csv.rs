@@ -345,7 +345,7 @@ pub const DOCS: &[HelperDoc] = &[
     HelperDoc {
         name: "csv::write",
         signatures: &["csv::write(path, rows)", "csv::write(path, rows, options)"],
-        doc: "Writes an array of maps as CSV with a header row: the first row's keys, then any other key seen, or `#{columns: [...]}` in that order. `#{bom: true}` writes a UTF-8 BOM for Excel. The file is replaced atomically.",
+        doc: "Writes an array of maps as CSV with a header row: the first row's keys, then any other key seen, or `#{columns: [...]}` in that order. `#{bom: true}` writes a UTF-8 BOM for Excel. The file is replaced atomically. A dry run writes nothing: it prints `dry-run: write PATH (N rows)`.",
         returns: "()",
         example: "csv::write(\"example.csv\", [#{id: 1, name: \"海珠店\"}], #{columns: [\"id\", \"name\"]});",
     },

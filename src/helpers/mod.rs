@@ -1,10 +1,12 @@
 //! Script functions that are not single endpoints: paging (`store::all`), the raw escape
-//! hatch (`wx::request`), event parsing, `sleep`, the sandbox's own controls, and the bulk
+//! hatch (`wx::request`), the run's mode (`wx::mode`), a recipe's arguments (`args`, in `args`),
+//! event parsing, `sleep`, the sandbox's own controls, and the bulk
 //! helpers (`csv::`, `district::`, `journal::`, `parallel`), and shake-around paging and shakes
 //! (`shake::all_devices`, `sandbox::shake`, in `shake`). Each is declared beside its code (a
 //! `HelperDoc`); [`SET`] gathers the declarations and the registration, which the session hands
 //! to the engine and the catalog.
 
+pub mod args;
 mod bulk;
 pub mod csv;
 pub mod district;
@@ -34,6 +36,7 @@ pub const SET: HelperSet = HelperSet {
         WX,
         event::DOCS,
         GLOBALS,
+        args::DOCS,
         csv::DOCS,
         district::DOCS,
         journal::DOCS,
@@ -63,14 +66,30 @@ const STORE: &[HelperDoc] = &[
     },
 ];
 
-/// `wx::request`, the raw escape hatch.
-const WX: &[HelperDoc] = &[HelperDoc {
-    name: "wx::request",
-    signatures: &["wx::request(method, path)", "wx::request(method, path, body)"],
-    doc: "Any other WeChat endpoint, with the same token, retry and error handling. `path` is relative (\"wxa/get_store_info\", a leading / is accepted); absolute URLs, `..` and access_token in the query are refused. A POST whose outcome is unknown is not re-sent.",
-    returns: "the whole parsed answer; a non-zero errcode is thrown",
-    example: "let r = wx::request(\"POST\", \"wxa/get_store_list\", #{offset: 0, limit: 5});\nprint(r.total_count);",
-}];
+/// `wx::request`, the raw escape hatch, and the run's mode.
+const WX: &[HelperDoc] = &[
+    HelperDoc {
+        name: "wx::request",
+        signatures: &["wx::request(method, path)", "wx::request(method, path, body)"],
+        doc: "Any other WeChat endpoint, with the same token, retry and error handling. `path` is relative (\"wxa/get_store_info\", a leading / is accepted); absolute URLs, `..` and access_token in the query are refused. A POST whose outcome is unknown is not re-sent.",
+        returns: "the whole parsed answer; a non-zero errcode is thrown",
+        example: "let r = wx::request(\"POST\", \"wxa/get_store_list\", #{offset: 0, limit: 5});\nprint(r.total_count);",
+    },
+    HelperDoc {
+        name: "wx::mode",
+        signatures: &["wx::mode()"],
+        doc: "What the run's writes do: \"dry-run\" (--dry-run: shown, not sent, and no file written, so a write's answer is a placeholder: stop where the next step needs the real one), \"sandbox\" (sent to a wxscript simulator) or \"live\" (sent to a real account).",
+        returns: "\"live\", \"dry-run\" or \"sandbox\"",
+        example: "if wx::mode() == \"dry-run\" { print(\"dry run: nothing is changed\"); }",
+    },
+    HelperDoc {
+        name: "wx::is_dry_run",
+        signatures: &["wx::is_dry_run()"],
+        doc: "Whether the run is a dry run (wx::mode() == \"dry-run\"): writes are shown, not sent.",
+        returns: "bool",
+        example: "if wx::is_dry_run() { print(\"dry run: the rest depends on the audit of the application above\"); }",
+    },
+];
 
 /// The global functions.
 const GLOBALS: &[HelperDoc] = &[
@@ -127,7 +146,7 @@ const SANDBOX_FILES: &[HelperDoc] = &[
     HelperDoc {
         name: "sandbox::sample",
         signatures: &["sandbox::sample(name)"],
-        doc: "The path of a sample file shipped inside wxscript, for rehearsals from any directory: \"logo.png\" (a small PNG for avatars and icons), \"shop.jpg\" (a store photo), \"shops.csv\" (200 sample shops in the store import's columns), \"hours.csv\" (new opening hours for five of them) or \"pages.csv\" (three shake-around pages). Written once to the temp directory.",
+        doc: "The path of a sample file shipped inside wxscript, for rehearsals from any directory: \"logo.png\" (a small PNG for avatars and icons), \"shop.jpg\" (a store photo), \"shops.csv\" (200 sample shops in the store import's columns), \"hours.csv\" (new opening hours for five of them) or \"pages.csv\" (three shake-around pages). Written once to the user's cache directory (WXSCRIPT_CACHE_DIR, default the user cache directory + wxscript), under samples/.",
         returns: "the file's path",
         example: "let m = media::upload(sandbox::sample(\"logo.png\"), \"image\");\nprint(m.type);",
     },
@@ -151,6 +170,7 @@ fn helper(name: &str) -> FuncRegistration {
 /// the global namespace.
 fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     bulk::register(engine, modules, ctx);
+    args::register(engine, modules, ctx);
     let c = ctx.clone();
     helper("store::all").set_into_module(
         modules.entry("store").or_default(),
@@ -168,6 +188,10 @@ fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, c
     helper("wx::request").set_into_module(wx, move |nc: NativeCallContext, m: Dynamic, p: Dynamic| -> RhaiResult {
         raw_request(&c, &m, &p, &Dynamic::UNIT, nc.call_position())
     });
+    let c = ctx.clone();
+    helper("wx::mode").set_into_module(wx, move |_: NativeCallContext| -> RhaiResult { Ok(mode(&c).into()) });
+    let c = ctx.clone();
+    helper("wx::is_dry_run").set_into_module(wx, move |_: NativeCallContext| -> RhaiResult { Ok(c.dry_run.into()) });
     let c = ctx.clone();
     helper("wx::request").set_into_module(
         wx,
@@ -236,8 +260,9 @@ fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, c
         let body = serde_json::json!({ "advance": arg_json("sandbox::advance", "seconds", &secs, pos)? });
         sandbox_route(&c, Method::Post, "_sandbox/clock", Some(body), pos).map(|v| convert::to_dynamic(&v["now"]))
     });
-    helper("sandbox::sample").set_into_module(sb, |nc: NativeCallContext, name: &str| -> RhaiResult {
-        sample(name).map(Dynamic::from).map_err(|e| throw(e, nc.call_position()))
+    let c = ctx.clone();
+    helper("sandbox::sample").set_into_module(sb, move |nc: NativeCallContext, name: &str| -> RhaiResult {
+        sample(&c, name).map(Dynamic::from).map_err(|e| throw(e, nc.call_position()))
     });
     let c = ctx.clone();
     helper("sandbox::set_fault").set_into_module(sb, move |nc: NativeCallContext, m: rhai::Map| -> RhaiResult {
@@ -256,8 +281,21 @@ const SAMPLES: &[(&str, &[u8])] = &[
     ("pages.csv", include_bytes!("../../scripts/data/pages.csv")),
 ];
 
-/// Writes a sample once (whole, then renamed into place) and returns its path.
-fn sample(name: &str) -> Result<String, WxError> {
+/// What the run's writes do, as `wx::mode()` says it. A dry run first: it sends nothing,
+/// whichever server it reads from.
+fn mode(ctx: &Ctx) -> &'static str {
+    if ctx.dry_run {
+        "dry-run"
+    } else if ctx.is_sandbox() {
+        "sandbox"
+    } else {
+        "live"
+    }
+}
+
+/// Writes a sample once (whole, then renamed into place) into the user's own cache directory
+/// (a directory shared by every user would be another user's to write) and returns its path.
+fn sample(ctx: &Ctx, name: &str) -> Result<String, WxError> {
     let Some((_, bytes)) = SAMPLES.iter().find(|(n, _)| *n == name) else {
         let names: Vec<&str> = SAMPLES.iter().map(|(n, _)| *n).collect();
         return Err(WxError::input(
@@ -266,7 +304,15 @@ fn sample(name: &str) -> Result<String, WxError> {
             format!("no sample {name:?}; samples: {}", names.join(", ")),
         ));
     };
-    let dir = std::env::temp_dir().join("wxscript-samples");
+    // A simulator's session keeps no cache of its own; the samples are the user's all the same.
+    let cache = ctx.client.cache_dir().map(std::path::Path::to_path_buf).or_else(crate::transport::default_cache_dir);
+    let Some(dir) = cache.map(|d| d.join("samples")) else {
+        return Err(WxError::io(
+            "sandbox::sample",
+            name,
+            "no cache directory for the samples: set WXSCRIPT_CACHE_DIR (or HOME)",
+        ));
+    };
     let path = dir.join(name);
     let io = |e: std::io::Error| WxError::io("sandbox::sample", path.display().to_string(), e.to_string());
     if std::fs::read(&path).ok().as_deref() != Some(*bytes) {
