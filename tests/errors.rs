@@ -1,0 +1,127 @@
+//! Errors point at the fault: the key or value of a literal map, the original call of a
+//! rethrown error, one error shape everywhere, and a `parallel` whose every item fails for the
+//! script's own mistake.
+
+mod common;
+use common::*;
+
+/// The `-->` line and the caret line of a rendered error.
+fn place(err: &str) -> (String, String) {
+    let lines: Vec<&str> = err.lines().collect();
+    let at = lines.iter().position(|l| l.trim_start().starts_with("-->")).expect("a --> line");
+    let file_line = lines[at].trim_start().trim_start_matches("-->").trim().to_string();
+    (file_line, lines.get(at + 2).map(|l| l.to_string()).unwrap_or_default())
+}
+
+#[test]
+fn a_misspelt_key_in_a_literal_map_is_shown_on_its_own_line() {
+    let sim = Sim::start();
+    let path = sim.write(
+        "typo.rhai",
+        "let r = store::add(#{\n    map_poi_id: \"1\",\n    pic_list: [\"http://a/b.jpg\"],\n    contact_phone: \"020-1\",\n    hour: \"08:00-22:00\", credential: \"c\",\n});\n",
+    );
+    let o = sim.cmd().arg("run").arg(&path).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let (at, line) = place(&err);
+    assert!(at.ends_with("typo.rhai:4:5"), "{err}");
+    assert!(line.contains("contact_phone: \"020-1\""), "{err}");
+}
+
+#[test]
+fn a_bad_value_is_pointed_at_and_a_map_from_a_variable_points_at_the_call() {
+    let sim = Sim::start();
+    let path = sim.write(
+        "value.rhai",
+        "let r = store::add(#{\n    map_poi_id: \"1\", pic_list: [\"http://a/b.jpg\"],\n    contract_phone: \"1\", hour: \"8:00-22:00\", credential: \"c\",\n});\n",
+    );
+    let err = stderr(&sim.cmd().arg("run").arg(&path).output().expect("runs"));
+    assert!(place(&err).0.ends_with("value.rhai:3:32"), "{err}");
+
+    let path = sim.write("list.rhai", "let x = 1;\nstore::list(0, 51);\n");
+    let err = stderr(&sim.cmd().arg("run").arg(&path).output().expect("runs"));
+    assert!(place(&err).0.ends_with("list.rhai:2:16"), "the positional value: {err}");
+
+    let path = sim.write(
+        "var.rhai",
+        "let req = #{map_poi_id: \"1\", pic_list: [\"http://a/b.jpg\"], contact_phone: \"1\", hour: \"08:00-22:00\", credential: \"c\"};\nstore::add(req);\n",
+    );
+    let err = stderr(&sim.cmd().arg("run").arg(&path).output().expect("runs"));
+    assert!(place(&err).0.ends_with("var.rhai:2:8"), "the call: {err}");
+}
+
+#[test]
+fn a_nested_key_is_pointed_at() {
+    let sim = Sim::start();
+    let path = sim.write(
+        "nested.rhai",
+        "shake::update_device(#{\n  device_identifier: #{device_id: 1, uuid_x: \"u\"},\n  comment: \"c\"\n});\n",
+    );
+    let err = stderr(&sim.cmd().arg("run").arg(&path).output().expect("runs"));
+    let (at, line) = place(&err);
+    assert!(line.contains("uuid_x"), "{err}");
+    assert!(at.ends_with("nested.rhai:2:38"), "{err}");
+}
+
+#[test]
+fn a_rethrown_error_keeps_the_place_of_its_call() {
+    let sim = Sim::start();
+    let path = sim.write(
+        "rethrow.rhai",
+        "try {\n    store::get(\"123\");\n} catch (e) {\n    print(`${e.line}:${e.position}`);\n    throw e;\n}\n",
+    );
+    let o = sim.cmd().arg("run").arg(&path).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o).trim(), "2:12");
+    let err = stderr(&o);
+    let (at, line) = place(&err);
+    assert!(at.ends_with("rethrow.rhai:2:12"), "{err}");
+    assert!(line.contains("store::get(\"123\")"), "{err}");
+    assert!(err.contains("rethrown at: ") && err.contains("rethrow.rhai:5:5"), "{err}");
+}
+
+#[test]
+fn errors_inside_parallel_have_the_common_shape() {
+    let sim = Sim::start();
+    let out = ok(&sim.run(
+        r#"
+        let r = parallel([1, 2], 2, |x| if x == 1 { throw "boom" } else { let y = x + "a"; y.foo() });
+        for o in r { print(`${o.error.kind}|${o.error.api}|${o.error.errcode}|${o.error.errmsg}|${o.error.line > 0}`); }
+        "#,
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("script|||boom|true"), "{out}");
+    assert!(lines[1].starts_with("script|||") && lines[1].ends_with("|true"), "{out}");
+}
+
+#[test]
+fn parallel_whose_every_item_fails_for_the_same_script_error_fails_the_run() {
+    let sim = Sim::start();
+    let o = sim.run("let r = parallel([1, 2, 3], 2, |x| store::ad(#{}));\nprint(\"done\");\n");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("done"));
+    let err = stderr(&o);
+    assert!(err.contains("all 3 items failed with the same script error"), "{err}");
+    assert!(err.contains("did you mean store::add?"), "{err}");
+    // Items failing for their data (here, an API error) are results, not a failed run.
+    let out =
+        ok(&sim.run("let r = parallel([\"1\", \"2\"], 2, |x| store::get(x));\nprint(r.filter(|o| !o.ok).len());"));
+    assert_eq!(out.trim(), "2");
+}
+
+#[test]
+fn a_script_error_caught_with_try_has_the_common_shape() {
+    let sim = Sim::start();
+    let out = ok(&sim.run(
+        "try { store::ad(#{}); } catch (err) { print(`${err.kind}|${err.api}|${err.errcode}|${err.function}|${err.line}`); }\n\
+         fn f(a) { a.no_such_method() }\n\
+         try {\n  f(1);\n} catch (e) { print(`${e.kind}|${e.errmsg}`); }\n\
+         try { store::list(0, 99); } catch (e) { print(`${e.kind}|${e.field}|${e.line}:${e.position}`); }\n",
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "script|||store::ad (map)|1");
+    assert!(lines[1].starts_with("script|") && lines[1].contains("no_such_method"), "{out}");
+    assert_eq!(lines[2], "input|limit|6:14");
+}
