@@ -75,6 +75,38 @@ fn check_compiles_imported_modules_without_running_them() {
 }
 
 #[test]
+fn check_reports_unknown_functions_and_literal_maps_the_declaration_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("lint.rhai");
+    let script = "import \"stores\" as stores;\n\
+        let f = |a| a + 1;\n\
+        print(f(2));\n\
+        fn mine(x) { x }\n\
+        mine(1);\n\
+        store::ad(#{});\n\
+        paralel([1], 1, |x| x);\n\
+        stores::import_csvv(\"a\");\n\
+        store::add(#{\n\
+            map_poi_id: \"1\",\n\
+            contact_phone: \"020-1\",\n\
+        });\n\
+        store::add(#{map_poi_id: f, pic_list: [\"http://a/b.jpg\"], contract_phone: \"1\", credential: \"c\"});\n\
+        merchant::apply(#{first_catid: 476, second_catid: 477, headimg_mediaid: \"m\", nickname: \"abc\", intro: \"i\"});\n\
+        store::list(0, 5);\n";
+    std::fs::write(&file, script).expect("write");
+    let o = wx().arg("check").arg(&file).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("function not found: store::ad") && err.contains("did you mean store::add?"), "{err}");
+    assert!(err.contains("function not found: paralel") && err.contains("did you mean parallel?"), "{err}");
+    assert!(err.contains("did you mean stores::import_csv?"), "{err}");
+    assert!(err.contains("lint.rhai:11:") && err.contains("unknown field \"contact_phone\""), "{err}");
+    assert!(err.contains("lint.rhai:13:") && err.contains("missing required field \"hour\""), "{err}");
+    assert!(err.contains("lint.rhai:14:") && err.contains("field \"nickname\""), "{err}");
+    assert_eq!(err.matches("error").count(), 6, "script functions, closures and good calls pass: {err}");
+}
+
+#[test]
 fn every_repo_script_passes_check() {
     let mut files = Vec::new();
     for dir in ["scripts", "stdlib"] {

@@ -380,6 +380,8 @@ fn new_recipe(name: &Path) -> Result<(), Failure> {
 fn check(files: &[PathBuf]) -> Result<(), Failure> {
     let rt = session::async_runtime()?;
     let mut engine = session::offline_engine(&rt)?;
+    // Nothing runs: literal maps stay maps, with their keys' places, for the lint.
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
     let color = render::stderr_color();
     let mut failed = false;
     for f in files {
@@ -387,13 +389,23 @@ fn check(files: &[PathBuf]) -> Result<(), Failure> {
         engine.set_module_resolver(runtime::stdlib::Resolver::new(dir).check_only());
         let src = read_script(f)?;
         let name = f.display().to_string();
-        if let Err(e) = engine.compile(&src) {
-            eprint!("{}", render::render_parse(&e, &name, &src, color));
-            failed = true;
-        } else if let Err(e) = engine.compile_into_self_contained(&Scope::new(), &src) {
-            // Every literal import is resolved (stdlib or file), so a missing module fails here.
-            eprint!("{}", render::render_eval(&e, &name, &src, color, session::catalog()));
-            failed = true;
+        match engine.compile(&src) {
+            Err(e) => {
+                eprint!("{}", render::render_parse(&e, &name, &src, color));
+                failed = true;
+            }
+            Ok(ast) => {
+                let catalog = session::catalog();
+                for e in runtime::lint::lint(&engine, &ast, catalog) {
+                    eprint!("{}", render::render_eval(&e, &name, &src, color, catalog));
+                    failed = true;
+                }
+                if let Err(e) = engine.compile_into_self_contained(&Scope::new(), &src) {
+                    // Every literal import is resolved (stdlib or file), so a missing module fails here.
+                    eprint!("{}", render::render_eval(&e, &name, &src, color, catalog));
+                    failed = true;
+                }
+            }
         }
     }
     if failed { Err(Failure::shown(FailureKind::Runtime)) } else { Ok(()) }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod convert;
 pub mod docs;
 pub(crate) mod fallback;
+pub mod lint;
 pub mod render;
 pub mod stdlib;
 

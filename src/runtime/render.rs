@@ -197,7 +197,13 @@ fn is_script_kind(m: &Map) -> bool {
 fn function_hint(sig: &str, catalog: &Catalog, notes: &mut Vec<(String, String)>) {
     let name = sig.split('(').next().unwrap_or(sig).trim();
     let names = catalog.registered_names();
-    if let Some(s) = did_you_mean(name, names.iter().map(String::as_str)) {
+    // A bundled module's function is suggested from its own module (`stores::import_csv`).
+    let stdlib: Vec<&str> = catalog.stdlib().map(|e| e.name.as_str()).collect();
+    let candidates = names
+        .iter()
+        .map(String::as_str)
+        .chain(stdlib.iter().copied().filter(|n| n.split("::").next() == name.split("::").next()));
+    if let Some(s) = did_you_mean(name, candidates) {
         notes.push(("hint".into(), format!("did you mean {s}?")));
     } else if let Some((m, _)) = name.split_once("::") {
         let mods: Vec<&str> = names.iter().filter_map(|n| n.split_once("::").map(|p| p.0)).collect();
