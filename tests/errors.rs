@@ -125,3 +125,23 @@ fn a_script_error_caught_with_try_has_the_common_shape() {
     assert!(lines[1].starts_with("script|") && lines[1].contains("no_such_method"), "{out}");
     assert_eq!(lines[2], "input|limit|6:14");
 }
+
+#[test]
+fn scripts_saved_by_windows_tools_run_or_say_how_to_fix_them() {
+    let sim = Sim::start();
+    let bom = sim.dir.path().join("bom.rhai");
+    std::fs::write(&bom, b"\xEF\xBB\xBFprint(\"ok\");\nstore::get(\"1\");\n").expect("write");
+    let o = sim.cmd().arg("run").arg(&bom).output().expect("runs");
+    assert_eq!(stdout(&o).trim(), "ok", "{}", stderr(&o));
+    assert!(stderr(&o).contains("bom.rhai:2:"), "lines are kept: {}", stderr(&o));
+    let o = sim.cmd().arg("check").arg(&bom).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 门店 in GBK.
+    let gbk = sim.dir.path().join("gbk.rhai");
+    std::fs::write(&gbk, b"let x = 1;\nprint(\"\xC3\xC5\xB5\xEA\");\n").expect("write");
+    let o = sim.cmd().arg("run").arg(&gbk).output().expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("save it as UTF-8") && err.contains("line 2"), "{err}");
+    assert!(!err.contains("stream did not contain valid UTF-8"), "{err}");
+}
