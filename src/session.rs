@@ -138,7 +138,8 @@ pub struct SessionOptions {
     pub sandbox: Option<sandbox::Config>,
     /// Total timeout of one HTTP request.
     pub timeout: Option<Duration>,
-    /// Run-wide request rate limit (requests per second); else `WXSCRIPT_QPS`.
+    /// Run-wide request rate limit (requests per second, 0 for unlimited); else
+    /// `WXSCRIPT_QPS`, else the config file.
     pub qps: Option<f64>,
     /// Hide progress output.
     pub quiet: bool,
@@ -212,8 +213,8 @@ impl Session {
         if let Some(t) = opts.timeout {
             cfg.timeout = t;
         }
-        if opts.qps.is_some() {
-            cfg.qps = opts.qps;
+        if let Some(q) = opts.qps {
+            cfg.qps = (q > 0.0).then_some(q);
         }
         let mut listen_opts = opts.listen.clone();
         let mut temp_log = None;

@@ -282,6 +282,64 @@ fn config_file_supplies_credentials_and_env_overrides_it() {
 }
 
 #[test]
+fn a_named_config_must_exist_and_secrets_in_it_must_be_owner_only() {
+    let sim = Sim::start();
+    let script = sim.write("c.rhai", "print(store::list(0, 1).total_count);");
+    let missing = sim.dir.path().join("nonexistent.toml");
+    let o = sim.cmd().env("WXSCRIPT_CONFIG", &missing).arg("run").arg(&script).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nonexistent.toml") && stderr(&o).contains("does not exist"), "{}", stderr(&o));
+
+    let cfg = sim.dir.path().join("config.toml");
+    std::fs::write(&cfg, "appid = \"wxsandbox\"\nappsecret = \"sandbox-secret\"\n").expect("write");
+    let run = || sim.cmd().env("WXSCRIPT_CONFIG", &cfg).arg("run").arg(&script).output().expect("runs");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let o = run();
+        assert_eq!(ok(&o).trim(), "0");
+        let err = stderr(&o);
+        assert!(err.contains("warning") && err.contains("appsecret") && err.contains("chmod 600"), "{err}");
+        assert!(!err.contains("sandbox-secret"), "{err}");
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let o = run();
+        assert_eq!(ok(&o).trim(), "0");
+        assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    }
+
+    // A value of the wrong type (a numeric secret) is named by its key, never shown.
+    std::fs::write(&cfg, "appid = \"wx1\"\n[listen]\ntoken = 987654321\n").expect("write");
+    let err = stderr(&run());
+    assert!(err.contains("config.toml:3") && err.contains("listen.token"), "{err}");
+    assert!(!err.contains("987654321"), "{err}");
+    std::fs::write(&cfg, "appsecret = 31415926535\n").expect("write");
+    let err = stderr(&run());
+    assert!(err.contains("`appsecret`") && !err.contains("31415926535"), "{err}");
+}
+
+#[test]
+fn qps_zero_is_unlimited_and_a_rate_out_of_range_is_a_usage_error() {
+    let sim = Sim::start();
+    let script =
+        sim.write("q.rhai", "let t = timestamp();\nfor i in 0..6 { store::list(0, 1); }\nprint(t.elapsed < 1.0);");
+    // 0 overrides a slow rate from the environment.
+    let o = sim.cmd().env("WXSCRIPT_QPS", "2").args(["run", "--qps", "0"]).arg(&script).output().expect("runs");
+    assert_eq!(ok(&o).trim(), "true");
+    for bad in ["1e-300", "1e300", "NaN", "inf", "-5", "fast"] {
+        let o = sim.cmd().arg("run").arg(format!("--qps={bad}")).arg(&script).output().expect("runs");
+        assert_eq!(o.status.code(), Some(2), "--qps {bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--qps"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    let o = sim.cmd().env("WXSCRIPT_QPS", "1e-300").arg("run").arg(&script).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("WXSCRIPT_QPS") && !stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let help = stdout(&sim.cmd().args(["run", "--help"]).output().expect("runs"));
+    assert!(help.contains("0 means") && help.contains("unlimited"), "{help}");
+}
+
+#[test]
 fn new_writes_a_recipe_that_runs_as_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let o = wx().current_dir(dir.path()).args(["new", "nightly_report"]).output().expect("runs");

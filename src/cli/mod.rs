@@ -30,7 +30,7 @@ Environment:
   WECHAT_ACCESS_TOKEN   use this access token as it is
   WECHAT_TOKEN, WECHAT_AES_KEY
                         the message URL's Token and EncodingAESKey (listen, --listen)
-  WXSCRIPT_QPS          run-wide request rate limit
+  WXSCRIPT_QPS          run-wide request rate limit (0: unlimited)
   WXSCRIPT_CONFIG       the config file (default <config dir>/wxscript/config.toml)
   WXSCRIPT_CACHE_DIR    tokens and district tables (default <cache dir>/wxscript)
   WXSCRIPT_EVENT_LOG    the event log (default ./wxscript-events.jsonl)
@@ -140,8 +140,9 @@ struct CallOpts {
     /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// At most N requests per second for the whole session (also WXSCRIPT_QPS).
-    #[arg(long, value_name = "N")]
+    /// At most N requests per second for the whole session (also WXSCRIPT_QPS); 0 means
+    /// unlimited, overriding WXSCRIPT_QPS and the config file; otherwise 0.001 to 100000.
+    #[arg(long, value_name = "N", value_parser = parse_qps)]
     qps: Option<f64>,
     /// Send reads but not writes: print each mutating request and return a placeholder.
     #[arg(long)]
@@ -153,7 +154,7 @@ impl CallOpts {
         SessionOptions {
             sandbox,
             timeout: self.timeout.map(|t| Duration::from_secs(t.max(1))),
-            qps: self.qps.filter(|q| *q > 0.0),
+            qps: self.qps,
             dry_run: self.dry_run,
             ..SessionOptions::default()
         }
@@ -245,6 +246,13 @@ enum SandboxCommand {
 enum DocFormat {
     Markdown,
     Json,
+}
+
+/// `--qps`: a number checked by the config's rule (0 is unlimited, kept as 0 so that it
+/// overrides the environment and the config file).
+fn parse_qps(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("expected a number of requests per second, got {s:?}"))?;
+    config::qps(v).map(|q| q.unwrap_or(0.0))
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
