@@ -145,3 +145,44 @@ fn scripts_saved_by_windows_tools_run_or_say_how_to_fix_them() {
     assert!(err.contains("save it as UTF-8") && err.contains("line 2"), "{err}");
     assert!(!err.contains("stream did not contain valid UTF-8"), "{err}");
 }
+
+#[test]
+fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
+    // Every answer takes 4 s, so the call is in flight when the signal comes.
+    let sim = Sim::with(wxscript::sandbox::Config { latency_ms: 4000, ..Default::default() });
+    let path = sim.write(
+        "create.rhai",
+        "print(\"started\");\nmerchant::apply(#{first_catid: 1, second_catid: 2, headimg_mediaid: \"m\", nickname: \"abcd\", intro: \"i\"});\n",
+    );
+    let child = sim
+        .std_cmd()
+        .arg("run")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let o = child.wait_with_output().expect("ends");
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("interrupted during wxa/apply_merchant"), "{err}");
+    assert!(err.contains("whether it took effect is unknown") && err.contains("merchant::audit_info()"), "{err}");
+    // A read interrupted says only that.
+    let path = sim.write("read.rhai", "print(\"started\");\nstore::list(0, 1);\n");
+    let child = sim
+        .std_cmd()
+        .arg("run")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    let o = child.wait_with_output().expect("ends");
+    assert_eq!(o.status.code(), Some(130));
+    assert_eq!(stderr(&o).trim(), "interrupted");
+}

@@ -478,7 +478,9 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
                 Ok(()) if cancel.is_cancelled() => Err(Failure::interrupted()),
                 Ok(()) => Ok(()),
                 Err(e) if runtime::is_usage(&e) => Err(rendered(FailureKind::Usage, &e)),
-                Err(_) if cancel.is_cancelled() => Err(Failure::interrupted()),
+                Err(e) if cancel.is_cancelled() => {
+                    Err(Failure { kind: FailureKind::Interrupted, message: runtime::interrupted(Some(&e)) })
+                }
                 Err(e) => Err(rendered(FailureKind::Runtime, &e)),
             }
         }

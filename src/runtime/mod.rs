@@ -72,9 +72,17 @@ impl Ctx {
         }
     }
 
-    /// Sends a checked request and returns WeChat's answer, as a script error on failure.
+    /// Sends a checked request and returns WeChat's answer, as a script error on failure. A
+    /// create interrupted in flight may have been carried out: its cancellation says so, as a
+    /// timeout does.
     pub fn send(&self, req: &Request, pos: Position) -> Result<Value, Box<EvalAltResult>> {
-        self.block(self.client.send(req)).map_err(|e| throw(e, pos))
+        self.block(self.client.send(req)).map_err(|e| match req.policy.unknown_outcome() {
+            Some(unknown) if e.kind == ErrorKind::Cancelled => {
+                let msg = format!("interrupted during {}: the request may have been sent, so {unknown}", req.api);
+                EvalAltResult::ErrorTerminated(msg.into(), pos).into()
+            }
+            _ => throw(e, pos),
+        })
     }
 }
 
@@ -171,6 +179,17 @@ pub fn error_from_map(m: &Map) -> Option<WxError> {
         field: s("field"),
         path: s("path"),
     })
+}
+
+/// What to say when Ctrl-C ended a call or a run: "interrupted", or what an interrupted create
+/// leaves unknown (see [`Ctx::send`]).
+pub fn interrupted(e: Option<&EvalAltResult>) -> String {
+    match e.map(EvalAltResult::unwrap_inner) {
+        Some(EvalAltResult::ErrorTerminated(token, _)) if token.is_string() && token.to_string() != "cancelled" => {
+            token.to_string()
+        }
+        _ => "interrupted".to_string(),
+    }
 }
 
 /// Whether a script ended by `usage(message)` (so `run` exits 2, as for any usage error).
