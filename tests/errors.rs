@@ -186,3 +186,20 @@ fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
     assert_eq!(o.status.code(), Some(130));
     assert_eq!(stderr(&o).trim(), "interrupted");
 }
+
+#[test]
+fn a_local_file_with_a_bundled_modules_name_is_never_silently_passed_over() {
+    let sim = Sim::start();
+    sim.write("stores.rhai", "fn mine() { \"local\" }\n");
+    let ambiguous = sim.write("a.rhai", "import \"stores\" as s;\nprint(\"ran\");\n");
+    for cmd in ["run", "check"] {
+        let o = sim.cmd().arg(cmd).arg(&ambiguous).output().expect("runs");
+        assert_eq!(o.status.code(), Some(1), "{cmd}");
+        let err = stderr(&o);
+        assert!(err.contains("ambiguous") && err.contains("bundled module stores"), "{cmd}: {err}");
+        assert!(err.contains("stores.rhai") && err.contains("import \"./stores\""), "{cmd}: {err}");
+        assert!(!stdout(&o).contains("ran"));
+    }
+    let local = sim.write("b.rhai", "import \"./stores\" as s;\nprint(s::mine());\n");
+    assert_eq!(ok(&sim.cmd().arg("run").arg(&local).output().expect("runs")).trim(), "local");
+}
