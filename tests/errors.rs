@@ -203,3 +203,15 @@ fn a_local_file_with_a_bundled_modules_name_is_never_silently_passed_over() {
     let local = sim.write("b.rhai", "import \"./stores\" as s;\nprint(s::mine());\n");
     assert_eq!(ok(&sim.cmd().arg("run").arg(&local).output().expect("runs")).trim(), "local");
 }
+
+#[test]
+fn an_error_from_a_module_rethrown_by_the_script_is_not_placed_in_the_script() {
+    let sim = Sim::start();
+    sim.write("lib.rhai", "fn boom() {\n  let r = parallel([1], 1, |x| x.nosuch());\n  r\n}\n");
+    let main = sim.write("main.rhai", "import \"lib\" as lib;\ntry {\n  lib::boom();\n} catch (e) {\n  throw e;\n}\n");
+    let o = sim.cmd().arg("run").arg(&main).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("its only item failed with a script error"), "{err}");
+    assert!(place(&err).0.ends_with("main.rhai:5:3"), "{err}");
+}

@@ -107,8 +107,12 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
         results.into_iter().map(|m| m.into_inner().ok().flatten().unwrap_or(Dynamic::UNIT)).collect();
     if let Some(mut e) = same_script_error(&results) {
         let msg = e.get("errmsg").map(|m| m.to_string()).unwrap_or_default();
-        let all = if n == 1 { "the only item".to_string() } else { format!("all {n} items") };
-        e.insert("errmsg".into(), format!("parallel: {all} failed with the same script error: {msg}").into());
+        let what = if n == 1 {
+            "its only item failed with a script error".to_string()
+        } else {
+            format!("all {n} items failed with the same script error")
+        };
+        e.insert("errmsg".into(), format!("parallel: {what}: {msg}").into());
         // Shown where the closure failed, when the error knows it.
         let at = place_of(&e).unwrap_or(pos);
         return Err(EvalAltResult::ErrorRuntime(e.into(), at).into());

@@ -137,6 +137,19 @@ pub fn script_error(e: &EvalAltResult) -> Dynamic {
         m.insert("function".into(), render::strip_position(sig).into());
     }
     set_place(&mut m, inner.position());
+    // The place is in another file when the error arose in a module's function: say which, as
+    // rhai does for the errors it hands to `catch`.
+    let mut cur = e;
+    let mut source = None;
+    while let EvalAltResult::ErrorInFunctionCall(_, src, next, _) | EvalAltResult::ErrorInModule(src, next, _) = cur {
+        if !src.is_empty() {
+            source = Some(src.clone());
+        }
+        cur = next;
+    }
+    if let Some(src) = source {
+        m.insert("source".into(), src.into());
+    }
     Dynamic::from_map(m)
 }
 

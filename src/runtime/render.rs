@@ -112,7 +112,7 @@ pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool, c
         // arose: show that, and where it was thrown again.
         if let Some(origin) = place_of(&m)
             && origin != pos
-            && (calls.at(origin).is_some() || is_script_kind(&m))
+            && (calls.at(origin).is_some() || (is_script_kind(&m) && !m.contains_key("source")))
         {
             if let (Some(l), Some(c)) = (pos.line(), pos.position()) {
                 notes.push(("rethrown at".into(), format!("{file}:{l}:{c}")));
