@@ -124,7 +124,7 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
 pub const DOCS: &[HelperDoc] = &[HelperDoc {
     name: "parallel",
     signatures: &["parallel(items, concurrency, fn)"],
-    doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
+    doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. A failed item's error has the shape of every error (`kind` \"script\" for the script's own mistakes); when every item fails with the same script error (a typo in `fn`), the call throws it instead. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
     returns: "array, in input order, of #{ok: true, value} or #{ok: false, error}",
     example: "let r = parallel([1, 2, 3], 2, |x| x * 10);\nprint(r.map(|o| o.value));",
 }];
