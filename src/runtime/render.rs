@@ -1,5 +1,9 @@
 //! Rendering of uncaught errors the way people read them: a headline, `--> file:line:col`,
 //! the source line with a caret, then the API, errcode and hint; in colour on a terminal.
+//!
+//! The caret goes where the fault is: a field error on the key or value of a map written in
+//! the call (the source is parsed again to find it), a rethrown error at the call it arose
+//! from (with the `throw` in a note).
 
 use rhai::{ASTNode, Engine, EvalAltResult, Expr, Map, ParseError, Position};
 
