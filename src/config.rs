@@ -49,26 +49,111 @@ pub struct ListenConfig {
     pub log: Option<PathBuf>,
 }
 
-pub fn path() -> Option<PathBuf> {
+/// The config file, and whether `WXSCRIPT_CONFIG` named it (then it must exist).
+pub fn path() -> Option<(PathBuf, bool)> {
     match std::env::var_os("WXSCRIPT_CONFIG") {
-        Some(p) if !p.is_empty() => Some(p.into()),
-        _ => dirs::config_dir().map(|d| d.join("wxscript").join("config.toml")),
+        Some(p) if !p.is_empty() => Some((p.into(), true)),
+        _ => dirs::config_dir().map(|d| (d.join("wxscript").join("config.toml"), false)),
     }
 }
 
-/// Reads the config file; a missing file is an empty config, a malformed one an error that
-/// names the file (without echoing its content, which may hold a secret).
+/// Reads the config file; a missing default file is an empty config, a missing file that
+/// `WXSCRIPT_CONFIG` names is an error (a typo there would otherwise run with other
+/// credentials), and a malformed one an error that names the file, line and key but never a
+/// value, which may be a secret.
 pub fn load() -> Result<FileConfig, String> {
-    let Some(p) = path() else { return Ok(FileConfig::default()) };
+    let Some((p, named)) = path() else { return Ok(FileConfig::default()) };
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => return Ok(FileConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("config {} (WXSCRIPT_CONFIG) does not exist", p.display()));
+        }
         Err(e) => return Err(format!("cannot read config {}: {e}", p.display())),
     };
-    toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(0);
-        format!("config {}:{line}: {}", p.display(), e.message())
+    let file: FileConfig = toml::from_str(&text).map_err(|e| {
+        let at = e.span().map(|s| s.start.min(text.len())).unwrap_or(0);
+        let line = text[..at].matches('\n').count() + 1;
+        format!("config {}:{line}: {}", p.display(), describe(e.message(), key_at(&text, at)))
+    })?;
+    warn_if_readable(&p, &file);
+    Ok(file)
+}
+
+/// The dotted key whose value starts at byte `at` (`listen.port`), from its line and the last
+/// table header before it.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let before = &text[..at];
+    let line = before.rsplit('\n').next().unwrap_or(before);
+    let key = line.split('=').next().filter(|_| line.contains('='))?.trim().trim_matches('"');
+    let table = before.lines().rev().skip(1).map(str::trim).find(|l| l.starts_with('[') && l.ends_with(']'));
+    Some(match table {
+        Some(t) => format!("{}.{key}", t.trim_matches(['[', ']'])),
+        None => key.to_string(),
     })
+}
+
+/// A parse error's message without the value it quotes: type and value errors say which key
+/// and what was expected; others (syntax, unknown keys) quote no value.
+fn describe(message: &str, key: Option<String>) -> String {
+    let wrong = ["invalid type", "invalid value", "invalid length"].iter().find(|w| message.starts_with(**w));
+    match (wrong, key) {
+        (Some(w), Some(key)) => {
+            let expected = message.rsplit_once(", expected ").map(|(_, e)| e).unwrap_or("another value");
+            format!("`{key}`: {w}, expected {expected}")
+        }
+        (Some(w), None) => format!("{w} (the value is not shown: it may be a secret)"),
+        (None, _) => message.trim().to_string(),
+    }
+}
+
+/// Warns (once) when a file holding a secret can be read by others than its owner.
+fn warn_if_readable(p: &std::path::Path, file: &FileConfig) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let secrets: Vec<&str> = [
+            ("appsecret", file.appsecret.is_some()),
+            ("access_token", file.access_token.is_some()),
+            ("listen.token", file.listen.token.is_some()),
+            ("listen.aes_key", file.listen.aes_key.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect();
+        let Ok(meta) = std::fs::metadata(p) else { return };
+        let mode = meta.permissions().mode() & 0o777;
+        if !secrets.is_empty()
+            && meta.is_file()
+            && mode & 0o077 != 0
+            && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            eprintln!(
+                "warning: config {} holds {} but its mode is {mode:04o}, readable by others: chmod 600 {}",
+                p.display(),
+                secrets.join(", "),
+                p.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (p, file);
+}
+
+/// The lowest and highest request rates a run may ask for (requests per second).
+pub const QPS_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
+
+/// A request rate as `--qps`, `WXSCRIPT_QPS` and `qps` take it: 0 means unlimited (`None`);
+/// otherwise a number of requests per second in [`QPS_RANGE`].
+pub fn qps(v: f64) -> Result<Option<f64>, String> {
+    if v == 0.0 {
+        Ok(None)
+    } else if QPS_RANGE.contains(&v) {
+        Ok(Some(v))
+    } else {
+        Err(format!("a rate must be 0 (unlimited) or {} to {} requests per second", QPS_RANGE.start(), QPS_RANGE.end()))
+    }
 }
 
 /// The transport settings: file first, environment over it.
@@ -89,9 +174,18 @@ pub fn transport_config() -> Result<transport::Config, String> {
             _ => Credentials::None,
         };
     }
-    if cfg.qps.is_none() {
-        cfg.qps = file.qps.filter(|q| *q > 0.0);
-    }
+    cfg.qps = match var("WXSCRIPT_QPS") {
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .map_err(|e| e.to_string())
+            .and_then(qps)
+            .map_err(|e| format!("WXSCRIPT_QPS: {e}"))?,
+        None => match file.qps {
+            Some(q) => qps(q).map_err(|e| format!("config: qps: {e}"))?,
+            None => None,
+        },
+    };
     if let Some(t) = file.timeout {
         cfg.timeout = Duration::from_secs(t.max(1));
     }

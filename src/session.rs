@@ -74,10 +74,22 @@ pub fn catalog() -> &'static Catalog {
     CATALOG.get_or_init(|| Catalog::new(helpers::SET))
 }
 
-/// Reads a script, keeping line numbers but neutralising a `#!` line.
+/// Reads a script, keeping line numbers but neutralising a `#!` line. Windows editors save
+/// UTF-8 with a byte-order mark (dropped), or in the ANSI code page (GBK on Chinese Windows),
+/// which is refused with how to fix it rather than a decoder's message.
 pub fn read_script(file: &Path) -> Result<String, Failure> {
-    let mut src =
-        std::fs::read_to_string(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    let bytes = std::fs::read(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut src = match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+            return Err(Failure::usage(format!(
+                "{} is not UTF-8 (line {line}); it looks saved in a legacy encoding such as GBK: save it as UTF-8 (in Notepad: Save As, Encoding UTF-8)",
+                file.display()
+            )));
+        }
+    };
     if src.starts_with("#!") {
         // Blanked rather than removed, so that lines and columns stay where the user sees them.
         let end = src.find('\n').unwrap_or(src.len());
@@ -126,7 +138,8 @@ pub struct SessionOptions {
     pub sandbox: Option<sandbox::Config>,
     /// Total timeout of one HTTP request.
     pub timeout: Option<Duration>,
-    /// Run-wide request rate limit (requests per second); else `WXSCRIPT_QPS`.
+    /// Run-wide request rate limit (requests per second, 0 for unlimited); else
+    /// `WXSCRIPT_QPS`, else the config file.
     pub qps: Option<f64>,
     /// Hide progress output.
     pub quiet: bool,
@@ -200,8 +213,8 @@ impl Session {
         if let Some(t) = opts.timeout {
             cfg.timeout = t;
         }
-        if opts.qps.is_some() {
-            cfg.qps = opts.qps;
+        if let Some(q) = opts.qps {
+            cfg.qps = (q > 0.0).then_some(q);
         }
         let mut listen_opts = opts.listen.clone();
         let mut temp_log = None;

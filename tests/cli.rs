@@ -75,6 +75,38 @@ fn check_compiles_imported_modules_without_running_them() {
 }
 
 #[test]
+fn check_reports_unknown_functions_and_literal_maps_the_declaration_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("lint.rhai");
+    let script = "import \"stores\" as stores;\n\
+        let f = |a| a + 1;\n\
+        print(f(2));\n\
+        fn mine(x) { x }\n\
+        mine(1);\n\
+        store::ad(#{});\n\
+        paralel([1], 1, |x| x);\n\
+        stores::import_csvv(\"a\");\n\
+        store::add(#{\n\
+            map_poi_id: \"1\",\n\
+            contact_phone: \"020-1\",\n\
+        });\n\
+        store::add(#{map_poi_id: f, pic_list: [\"http://a/b.jpg\"], contract_phone: \"1\", credential: \"c\"});\n\
+        merchant::apply(#{first_catid: 476, second_catid: 477, headimg_mediaid: \"m\", nickname: \"abc\", intro: \"i\"});\n\
+        store::list(0, 5);\n";
+    std::fs::write(&file, script).expect("write");
+    let o = wx().arg("check").arg(&file).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("function not found: store::ad") && err.contains("did you mean store::add?"), "{err}");
+    assert!(err.contains("function not found: paralel") && err.contains("did you mean parallel?"), "{err}");
+    assert!(err.contains("did you mean stores::import_csv?"), "{err}");
+    assert!(err.contains("lint.rhai:11:") && err.contains("unknown field \"contact_phone\""), "{err}");
+    assert!(err.contains("lint.rhai:13:") && err.contains("missing required field \"hour\""), "{err}");
+    assert!(err.contains("lint.rhai:14:") && err.contains("field \"nickname\""), "{err}");
+    assert_eq!(err.matches("error").count(), 6, "script functions, closures and good calls pass: {err}");
+}
+
+#[test]
 fn every_repo_script_passes_check() {
     let mut files = Vec::new();
     for dir in ["scripts", "stdlib"] {
@@ -250,6 +282,64 @@ fn config_file_supplies_credentials_and_env_overrides_it() {
 }
 
 #[test]
+fn a_named_config_must_exist_and_secrets_in_it_must_be_owner_only() {
+    let sim = Sim::start();
+    let script = sim.write("c.rhai", "print(store::list(0, 1).total_count);");
+    let missing = sim.dir.path().join("nonexistent.toml");
+    let o = sim.cmd().env("WXSCRIPT_CONFIG", &missing).arg("run").arg(&script).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nonexistent.toml") && stderr(&o).contains("does not exist"), "{}", stderr(&o));
+
+    let cfg = sim.dir.path().join("config.toml");
+    std::fs::write(&cfg, "appid = \"wxsandbox\"\nappsecret = \"sandbox-secret\"\n").expect("write");
+    let run = || sim.cmd().env("WXSCRIPT_CONFIG", &cfg).arg("run").arg(&script).output().expect("runs");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let o = run();
+        assert_eq!(ok(&o).trim(), "0");
+        let err = stderr(&o);
+        assert!(err.contains("warning") && err.contains("appsecret") && err.contains("chmod 600"), "{err}");
+        assert!(!err.contains("sandbox-secret"), "{err}");
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let o = run();
+        assert_eq!(ok(&o).trim(), "0");
+        assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    }
+
+    // A value of the wrong type (a numeric secret) is named by its key, never shown.
+    std::fs::write(&cfg, "appid = \"wx1\"\n[listen]\ntoken = 987654321\n").expect("write");
+    let err = stderr(&run());
+    assert!(err.contains("config.toml:3") && err.contains("listen.token"), "{err}");
+    assert!(!err.contains("987654321"), "{err}");
+    std::fs::write(&cfg, "appsecret = 31415926535\n").expect("write");
+    let err = stderr(&run());
+    assert!(err.contains("`appsecret`") && !err.contains("31415926535"), "{err}");
+}
+
+#[test]
+fn qps_zero_is_unlimited_and_a_rate_out_of_range_is_a_usage_error() {
+    let sim = Sim::start();
+    let script =
+        sim.write("q.rhai", "let t = timestamp();\nfor i in 0..6 { store::list(0, 1); }\nprint(t.elapsed < 1.0);");
+    // 0 overrides a slow rate from the environment.
+    let o = sim.cmd().env("WXSCRIPT_QPS", "2").args(["run", "--qps", "0"]).arg(&script).output().expect("runs");
+    assert_eq!(ok(&o).trim(), "true");
+    for bad in ["1e-300", "1e300", "NaN", "inf", "-5", "fast"] {
+        let o = sim.cmd().arg("run").arg(format!("--qps={bad}")).arg(&script).output().expect("runs");
+        assert_eq!(o.status.code(), Some(2), "--qps {bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--qps"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    let o = sim.cmd().env("WXSCRIPT_QPS", "1e-300").arg("run").arg(&script).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("WXSCRIPT_QPS") && !stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let help = stdout(&sim.cmd().args(["run", "--help"]).output().expect("runs"));
+    assert!(help.contains("0 means") && help.contains("unlimited"), "{help}");
+}
+
+#[test]
 fn new_writes_a_recipe_that_runs_as_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let o = wx().current_dir(dir.path()).args(["new", "nightly_report"]).output().expect("runs");
@@ -338,7 +428,7 @@ fn a_script_with_a_shebang_runs_as_a_command() {
     let o = Command::new(&script)
         .current_dir(dir.path())
         .env("PATH", &path)
-        .env("WXSCRIPT_CONFIG", dir.path().join("none.toml"))
+        .env("WXSCRIPT_CONFIG", "/dev/null")
         .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
         .args(["--sandbox", "--quiet", "--arg", "name=世界"])
         .output()

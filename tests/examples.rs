@@ -36,7 +36,7 @@ fn every_reference_example_runs_on_the_sandbox() {
             .expect("bin")
             .current_dir(dir.path())
             .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
-            .env("WXSCRIPT_CONFIG", dir.path().join("none.toml"))
+            .env("WXSCRIPT_CONFIG", "/dev/null")
             .env("NO_COLOR", "1")
             .args(["run", "--sandbox", "--quiet"])
             .arg(&file)

@@ -11,7 +11,7 @@ fn run_recipe(dir: &Path, recipe: &str, args: &[&str]) -> String {
         .expect("bin")
         .current_dir(dir)
         .env("WXSCRIPT_CACHE_DIR", dir.join("cache"))
-        .env("WXSCRIPT_CONFIG", dir.join("none.toml"))
+        .env("WXSCRIPT_CONFIG", "/dev/null")
         .env("NO_COLOR", "1")
         .args(["run", "--sandbox", "--quiet"])
         .arg(format!("scripts/{recipe}.rhai"))
@@ -146,7 +146,7 @@ fn wx(dir: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("wxscript").expect("bin");
     c.current_dir(repo_root())
         .env("WXSCRIPT_CACHE_DIR", dir.join("cache"))
-        .env("WXSCRIPT_CONFIG", dir.join("none.toml"))
+        .env("WXSCRIPT_CONFIG", "/dev/null")
         .env("NO_COLOR", "1");
     c
 }

@@ -296,6 +296,19 @@ fn ctrl_c_stops_a_slow_call_and_clears_a_line() {
 }
 
 #[test]
+fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
+    let (_d, h) = history_file();
+    let mut r = Repl::start(&h, &["--latency-ms", "5000"]);
+    r.send("print(\"call \" + \"started\"); merchant::apply(#{first_catid: 1, second_catid: 2, headimg_mediaid: \"m\", nickname: \"abcd\", intro: \"i\"})\n");
+    r.expect("call started");
+    std::thread::sleep(Duration::from_millis(300));
+    r.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
+    r.expect("whether it took effect is unknown");
+    r.expect(PROMPT);
+    r.quit();
+}
+
+#[test]
 fn imports_load_and_save_persist_in_the_session() {
     // Piped input needs no terminal: the same session, line by line.
     let dir = tempfile::tempdir().expect("tempdir");

@@ -618,7 +618,7 @@ async fn the_clock_moves_tokens_audits_and_timestamps() {
 
 fn wxscript() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wxscript"));
-    cmd.env("WXSCRIPT_CONFIG", "/nonexistent/wxscript-test.toml").env("NO_COLOR", "1");
+    cmd.env("WXSCRIPT_CONFIG", "/dev/null").env("NO_COLOR", "1");
     cmd
 }
 

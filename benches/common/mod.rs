@@ -15,7 +15,7 @@ pub fn wx(base: &str, dir: &Path) -> Command {
         .env("WECHAT_APPID", APPID)
         .env("WECHAT_APPSECRET", SECRET)
         .env("WXSCRIPT_CACHE_DIR", dir.join("cache"))
-        .env("WXSCRIPT_CONFIG", dir.join("no-config.toml"));
+        .env("WXSCRIPT_CONFIG", "/dev/null");
     c
 }
 

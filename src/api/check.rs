@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Body, Endpoint, ErrorKind, Method, Policy, Ty, Unwrap, WxError, wire};
+use super::{Body, Endpoint, ErrorKind, Field, Method, Policy, Ty, Unwrap, WxError, wire};
 
 /// A request ready for the transport: path, method, query and payload, with no token.
 #[derive(Debug, Clone)]
@@ -71,20 +71,49 @@ pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a st
         .map(|(_, c)| c)
 }
 
+/// The error for a key the declaration does not have, with the likely typo.
+pub fn unknown_field(ep: &Endpoint, key: &str) -> WxError {
+    let names: Vec<&str> = ep.fields.iter().map(|f| f.name).collect();
+    let mut msg = format!("{}: unknown field \"{key}\"", ep.qualified());
+    match did_you_mean(key, names.iter().copied()) {
+        Some(s) => msg.push_str(&format!(", did you mean \"{s}\"?")),
+        None if names.is_empty() => msg.push_str(" (this function takes no fields)"),
+        None => msg.push_str(&format!(" (fields: {})", names.join(", "))),
+    }
+    WxError::input(ep.path, key, msg)
+}
+
+/// The error for a required field that is not given.
+pub fn missing_field(ep: &Endpoint, f: &Field) -> WxError {
+    WxError::input(
+        ep.path,
+        f.name,
+        format!("{}: missing required field \"{}\" ({})", ep.qualified(), f.name, f.ty.name()),
+    )
+}
+
+/// One given field's value checked and encoded for the wire.
+pub fn field_value(ep: &Endpoint, f: &Field, v: &Value) -> Result<Value, WxError> {
+    // "" is how the documents leave an optional id unset; a required one needs a value.
+    if let Value::String(s) = v
+        && f.required
+        && s.is_empty()
+        && matches!(f.ty, Ty::IdStr | Ty::IdInt)
+    {
+        return Err(WxError::input(
+            ep.path,
+            f.name,
+            format!("{}: field \"{}\" expects {}, got an empty string", ep.qualified(), f.name, f.ty.name()),
+        ));
+    }
+    wire::encode(ep, f.name, f.ty, v)
+}
+
 /// Checks `args` against the declaration and encodes them for the wire.
 pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxError> {
     let api = ep.path;
-    for key in args.keys() {
-        if ep.field(key).is_none() {
-            let names: Vec<&str> = ep.fields.iter().map(|f| f.name).collect();
-            let mut msg = format!("{}: unknown field \"{key}\"", ep.qualified());
-            match did_you_mean(key, names.iter().copied()) {
-                Some(s) => msg.push_str(&format!(", did you mean \"{s}\"?")),
-                None if names.is_empty() => msg.push_str(" (this function takes no fields)"),
-                None => msg.push_str(&format!(" (fields: {})", names.join(", "))),
-            }
-            return Err(WxError::input(api, key.clone(), msg));
-        }
+    if let Some(key) = args.keys().find(|k| ep.field(k).is_none()) {
+        return Err(unknown_field(ep, key));
     }
     let mut body = Map::new();
     #[cfg(debug_assertions)]
@@ -95,25 +124,13 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         let v = match args.get(f.name) {
             None | Some(Value::Null) => {
                 if f.required {
-                    return Err(WxError::input(
-                        api,
-                        f.name,
-                        format!("{}: missing required field \"{}\" ({})", ep.qualified(), f.name, f.ty.name()),
-                    ));
+                    return Err(missing_field(ep, f));
                 }
                 continue;
             }
-            // "" is how the documents leave an optional id unset; a required one needs a value.
-            Some(Value::String(s)) if f.required && s.is_empty() && matches!(f.ty, Ty::IdStr | Ty::IdInt) => {
-                return Err(WxError::input(
-                    api,
-                    f.name,
-                    format!("{}: field \"{}\" expects {}, got an empty string", ep.qualified(), f.name, f.ty.name()),
-                ));
-            }
             Some(v) => v,
         };
-        let encoded = wire::encode(ep, f.name, f.ty, v)?;
+        let encoded = field_value(ep, f, v)?;
         #[cfg(debug_assertions)]
         sent.insert(f.name.to_string(), encoded.clone());
         match (ep.body, f.ty) {

@@ -280,6 +280,14 @@ impl Policy {
     pub fn creates(self) -> bool {
         matches!(self, Policy::Create { .. })
     }
+
+    /// For a create whose answer never came (timed out after sending, or interrupted): that its
+    /// effect is unknown, and the read that tells. `None` for calls safe to send again.
+    pub fn unknown_outcome(self) -> Option<String> {
+        let Policy::Create { verify } = self else { return None };
+        let verify = if verify.is_empty() { "a read of the same data" } else { verify };
+        Some(format!("whether it took effect is unknown; it was not re-sent to avoid a duplicate: check with {verify}"))
+    }
 }
 
 /// A local check beyond field types, given the script's argument map.

@@ -31,7 +31,7 @@ Environment:
   WECHAT_ACCESS_TOKEN   use this access token as it is
   WECHAT_TOKEN, WECHAT_AES_KEY
                         the message URL's Token and EncodingAESKey (listen, --listen)
-  WXSCRIPT_QPS          run-wide request rate limit
+  WXSCRIPT_QPS          run-wide request rate limit (0: unlimited)
   WXSCRIPT_CONFIG       the config file (default <config dir>/wxscript/config.toml)
   WXSCRIPT_CACHE_DIR    tokens and district tables (default <cache dir>/wxscript)
   WXSCRIPT_EVENT_LOG    the event log (default ./wxscript-events.jsonl)
@@ -154,8 +154,9 @@ struct CallOpts {
     /// Total timeout of one HTTP request, in seconds [default: 30, or `timeout` in the config file].
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// At most N requests per second for the whole session (also WXSCRIPT_QPS).
-    #[arg(long, value_name = "N")]
+    /// At most N requests per second for the whole session (also WXSCRIPT_QPS); 0 means
+    /// unlimited, overriding WXSCRIPT_QPS and the config file; otherwise 0.001 to 100000.
+    #[arg(long, value_name = "N", value_parser = parse_qps)]
     qps: Option<f64>,
     /// Send reads but not writes: print each mutating request and return a placeholder.
     #[arg(long)]
@@ -167,7 +168,7 @@ impl CallOpts {
         SessionOptions {
             sandbox,
             timeout: self.timeout.map(|t| Duration::from_secs(t.max(1))),
-            qps: self.qps.filter(|q| *q > 0.0),
+            qps: self.qps,
             dry_run: self.dry_run,
             ..SessionOptions::default()
         }
@@ -273,6 +274,13 @@ enum SandboxCommand {
 enum DocFormat {
     Markdown,
     Json,
+}
+
+/// `--qps`: a number checked by the config's rule (0 is unlimited, kept as 0 so that it
+/// overrides the environment and the config file).
+fn parse_qps(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("expected a number of requests per second, got {s:?}"))?;
+    config::qps(v).map(|q| q.unwrap_or(0.0))
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -462,6 +470,8 @@ fn script_help(file: &Path) -> Result<(), Failure> {
 fn check(files: &[PathBuf]) -> Result<(), Failure> {
     let rt = session::async_runtime()?;
     let mut engine = session::offline_engine(&rt)?;
+    // Nothing runs: literal maps stay maps, with their keys' places, for the lint.
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
     let color = render::stderr_color();
     let mut failed = false;
     for f in files {
@@ -469,13 +479,23 @@ fn check(files: &[PathBuf]) -> Result<(), Failure> {
         engine.set_module_resolver(runtime::stdlib::Resolver::new(dir).check_only());
         let src = read_script(f)?;
         let name = f.display().to_string();
-        if let Err(e) = engine.compile(&src) {
-            eprint!("{}", render::render_parse(&e, &name, &src, color));
-            failed = true;
-        } else if let Err(e) = engine.compile_into_self_contained(&Scope::new(), &src) {
-            // Every literal import is resolved (stdlib or file), so a missing module fails here.
-            eprint!("{}", render::render_eval(&e, &name, &src, color, session::catalog()));
-            failed = true;
+        match engine.compile(&src) {
+            Err(e) => {
+                eprint!("{}", render::render_parse(&e, &name, &src, color));
+                failed = true;
+            }
+            Ok(ast) => {
+                let catalog = session::catalog();
+                for e in runtime::lint::lint(&engine, &ast, catalog) {
+                    eprint!("{}", render::render_eval(&e, &name, &src, color, catalog));
+                    failed = true;
+                }
+                if let Err(e) = engine.compile_into_self_contained(&Scope::new(), &src) {
+                    // Every literal import is resolved (stdlib or file), so a missing module fails here.
+                    eprint!("{}", render::render_eval(&e, &name, &src, color, catalog));
+                    failed = true;
+                }
+            }
         }
     }
     if failed { Err(Failure::shown(FailureKind::Runtime)) } else { Ok(()) }
@@ -542,7 +562,9 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
                 Ok(()) if cancel.is_cancelled() => Err(Failure::interrupted()),
                 Ok(()) => Ok(()),
                 Err(e) if runtime::is_usage(&e) => Err(rendered(FailureKind::Usage, &e)),
-                Err(_) if cancel.is_cancelled() => Err(Failure::interrupted()),
+                Err(e) if cancel.is_cancelled() => {
+                    Err(Failure { kind: FailureKind::Interrupted, message: runtime::interrupted(Some(&e)) })
+                }
                 Err(e) => Err(rendered(FailureKind::Runtime, &e)),
             }
         }

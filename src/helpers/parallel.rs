@@ -5,6 +5,10 @@
 //! Script closures run on the workers through the calling context (the engine is `sync`);
 //! each native call inside blocks its own worker on the shared tokio runtime. A Ctrl-C stops
 //! handing out items and ends the call as interrupted.
+//!
+//! An item's error has the shape of every error (`runtime::script_error`). When every item
+//! fails with the same error of the script itself (a misspelt function in the closure), the
+//! fault is the script's, not the data's: the call throws it instead of returning it per item.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,20 +18,28 @@ use rhai::{Array, Dynamic, EvalAltResult, FnPtr, Map, NativeCallContext};
 use super::progress::Progress;
 use crate::api::WxError;
 use crate::runtime::catalog::HelperDoc;
-use crate::runtime::{Ctx, RhaiResult, throw};
+use crate::runtime::{Ctx, RhaiResult, place_of, script_error, throw};
 
-/// The thrown value of a failed item as the script would have caught it.
-fn caught(e: &EvalAltResult) -> Dynamic {
-    match e {
-        EvalAltResult::ErrorRuntime(v, _) => v.clone(),
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => caught(inner),
-        other => {
-            let mut m = Map::new();
-            m.insert("kind".into(), "script".into());
-            m.insert("errmsg".into(), other.to_string().into());
-            Dynamic::from_map(m)
-        }
+/// The error every item failed with, when it is one and the same error of the script itself.
+fn same_script_error(results: &[Dynamic]) -> Option<Map> {
+    let error_of = |r: &Dynamic| -> Option<Map> {
+        let m = r.read_lock::<Map>()?;
+        m.get("error")?.read_lock::<Map>().map(|e| e.clone())
+    };
+    let first = error_of(results.first()?)?;
+    let text = |m: &Map, k: &str| m.get(k).map(|v| v.to_string());
+    if text(&first, "kind").as_deref() != Some("script") {
+        return None;
     }
+    results
+        .iter()
+        .skip(1)
+        .all(|r| {
+            error_of(r).is_some_and(|e| {
+                text(&e, "kind") == text(&first, "kind") && text(&e, "errmsg") == text(&first, "errmsg")
+            })
+        })
+        .then_some(first)
 }
 
 fn is_terminated(e: &EvalAltResult) -> bool {
@@ -76,7 +88,7 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
                         }
                         Err(e) => {
                             m.insert("ok".into(), false.into());
-                            m.insert("error".into(), caught(&e));
+                            m.insert("error".into(), script_error(&e));
                         }
                     }
                     if let Ok(mut slot) = results[i].lock() {
@@ -91,16 +103,28 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
     if stop.load(Ordering::Relaxed) || ctx.cancel.is_cancelled() {
         return Err(EvalAltResult::ErrorTerminated("cancelled".into(), pos).into());
     }
-    Ok(Dynamic::from_array(
-        results.into_iter().map(|m| m.into_inner().ok().flatten().unwrap_or(Dynamic::UNIT)).collect(),
-    ))
+    let results: Vec<Dynamic> =
+        results.into_iter().map(|m| m.into_inner().ok().flatten().unwrap_or(Dynamic::UNIT)).collect();
+    if let Some(mut e) = same_script_error(&results) {
+        let msg = e.get("errmsg").map(|m| m.to_string()).unwrap_or_default();
+        let what = if n == 1 {
+            "its only item failed with a script error".to_string()
+        } else {
+            format!("all {n} items failed with the same script error")
+        };
+        e.insert("errmsg".into(), format!("parallel: {what}: {msg}").into());
+        // Shown where the closure failed, when the error knows it.
+        let at = place_of(&e).unwrap_or(pos);
+        return Err(EvalAltResult::ErrorRuntime(e.into(), at).into());
+    }
+    Ok(Dynamic::from_array(results))
 }
 
 /// The declaration of `parallel`.
 pub const DOCS: &[HelperDoc] = &[HelperDoc {
     name: "parallel",
     signatures: &["parallel(items, concurrency, fn)"],
-    doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
+    doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. A failed item's error has the shape of every error (`kind` \"script\" for the script's own mistakes); when every item fails with the same script error (a typo in `fn`), the call throws it instead. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
     returns: "array, in input order, of #{ok: true, value} or #{ok: false, error}",
     example: "let r = parallel([1, 2, 3], 2, |x| x * 10);\nprint(r.map(|o| o.value));",
 }];

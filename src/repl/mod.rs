@@ -461,7 +461,7 @@ impl<'s> Repl<'s> {
         match result {
             // Also when the entry ended normally: a `sleep` or a `parallel` returns early.
             _ if cancelled => {
-                eprintln!("interrupted");
+                eprintln!("{}", crate::runtime::interrupted(result.as_ref().err().map(|e| &**e)));
                 false
             }
             Ok(v) => {

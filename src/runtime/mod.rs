@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod convert;
 pub mod docs;
 pub(crate) mod fallback;
+pub mod lint;
 pub mod render;
 pub mod stdlib;
 
@@ -71,18 +72,85 @@ impl Ctx {
         }
     }
 
-    /// Sends a checked request and returns WeChat's answer, as a script error on failure.
+    /// Sends a checked request and returns WeChat's answer, as a script error on failure. A
+    /// create interrupted in flight may have been carried out: its cancellation says so, as a
+    /// timeout does.
     pub fn send(&self, req: &Request, pos: Position) -> Result<Value, Box<EvalAltResult>> {
-        self.block(self.client.send(req)).map_err(|e| throw(e, pos))
+        self.block(self.client.send(req)).map_err(|e| match req.policy.unknown_outcome() {
+            Some(unknown) if e.kind == ErrorKind::Cancelled => {
+                let msg = format!("interrupted during {}: the request may have been sent, so {unknown}", req.api);
+                EvalAltResult::ErrorTerminated(msg.into(), pos).into()
+            }
+            _ => throw(e, pos),
+        })
     }
 }
 
-/// A `WxError` as the catchable map scripts see; a cancellation is not catchable.
+/// A `WxError` as the catchable map scripts see, with the call's place in `line` and
+/// `position` (so a rethrown error still says where it arose); a cancellation is not catchable.
 pub fn throw(e: WxError, pos: Position) -> Box<EvalAltResult> {
     if e.kind == ErrorKind::Cancelled {
         return EvalAltResult::ErrorTerminated("cancelled".into(), pos).into();
     }
-    EvalAltResult::ErrorRuntime(error_map(&e).into(), pos).into()
+    let mut m = error_map(&e);
+    set_place(&mut m, pos);
+    EvalAltResult::ErrorRuntime(m.into(), pos).into()
+}
+
+/// Records `pos` in an error map as `line` and `position` (rhai's own names for them).
+fn set_place(m: &mut Map, pos: Position) {
+    if let Some(line) = pos.line() {
+        m.insert("line".into(), (line as rhai::INT).into());
+        m.insert("position".into(), (pos.position().unwrap_or(0) as rhai::INT).into());
+    }
+}
+
+/// The place an error map records (see [`throw`]).
+pub fn place_of(m: &Map) -> Option<Position> {
+    let line = usize::try_from(m.get("line")?.as_int().ok()?).ok().filter(|l| *l > 0)?;
+    let col = m.get("position").and_then(|p| p.as_int().ok()).and_then(|p| usize::try_from(p).ok()).unwrap_or(0);
+    Some(Position::new(u16::try_from(line).ok()?, u16::try_from(col).unwrap_or(0)))
+}
+
+/// An error of the script itself (a misspelt function, a type mismatch, a string thrown) in
+/// the same shape as every other error: `#{kind: "script", api: "", errcode: (), errmsg, hint:
+/// "", line, position}`, plus `function` for a call of an unknown function. A thrown map is
+/// kept as it is.
+pub fn script_error(e: &EvalAltResult) -> Dynamic {
+    let inner = e.unwrap_inner();
+    if let EvalAltResult::ErrorRuntime(v, _) = inner
+        && v.is_map()
+    {
+        return v.clone();
+    }
+    let mut m = Map::new();
+    m.insert("kind".into(), "script".into());
+    m.insert("api".into(), "".into());
+    m.insert("errcode".into(), Dynamic::UNIT);
+    let msg = match inner {
+        EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+        other => render::strip_position(&other.to_string()),
+    };
+    m.insert("errmsg".into(), msg.into());
+    m.insert("hint".into(), "".into());
+    if let EvalAltResult::ErrorFunctionNotFound(sig, _) = inner {
+        m.insert("function".into(), render::strip_position(sig).into());
+    }
+    set_place(&mut m, inner.position());
+    // The place is in another file when the error arose in a module's function: say which, as
+    // rhai does for the errors it hands to `catch`.
+    let mut cur = e;
+    let mut source = None;
+    while let EvalAltResult::ErrorInFunctionCall(_, src, next, _) | EvalAltResult::ErrorInModule(src, next, _) = cur {
+        if !src.is_empty() {
+            source = Some(src.clone());
+        }
+        cur = next;
+    }
+    if let Some(src) = source {
+        m.insert("source".into(), src.into());
+    }
+    Dynamic::from_map(m)
 }
 
 /// `#{kind, api, errcode, errmsg, hint}` plus `field` / `path` where they apply.
@@ -124,6 +192,17 @@ pub fn error_from_map(m: &Map) -> Option<WxError> {
         field: s("field"),
         path: s("path"),
     })
+}
+
+/// What to say when Ctrl-C ended a call or a run: "interrupted", or what an interrupted create
+/// leaves unknown (see [`Ctx::send`]).
+pub fn interrupted(e: Option<&EvalAltResult>) -> String {
+    match e.map(EvalAltResult::unwrap_inner) {
+        Some(EvalAltResult::ErrorTerminated(token, _)) if token.is_string() && token.to_string() != "cancelled" => {
+            token.to_string()
+        }
+        _ => "interrupted".to_string(),
+    }
 }
 
 /// Whether a script ended by `usage(message)` (so `run` exits 2, as for any usage error).
@@ -281,6 +360,49 @@ pub fn endpoint_modules(ctx: &Arc<Ctx>) -> BTreeMap<&'static str, Module> {
     modules
 }
 
+/// Whether a map is rhai's own description of a caught script error (`message`, `error`, no
+/// `kind`), as `catch (e)` receives it.
+fn is_rhai_error_map(m: &Map) -> bool {
+    (2..=8).contains(&m.len()) && !m.contains_key("kind") && m.contains_key("error") && m.contains_key("message")
+}
+
+/// rhai's own map of a caught script error in the common shape (see [`script_error`]); its
+/// other keys (`error`, `function`, ...) stay.
+fn normalize_rhai_error_map(m: &mut Map) {
+    // rhai appends "in call to function ..." lines and the place: the place is in `line` and
+    // `position` already.
+    let msg = m.remove("message").map(|v| v.to_string()).unwrap_or_default();
+    let msg = render::strip_position(msg.lines().next().unwrap_or_default());
+    m.insert("kind".into(), "script".into());
+    m.insert("api".into(), "".into());
+    m.insert("errcode".into(), Dynamic::UNIT);
+    m.insert("errmsg".into(), msg.into());
+    m.insert("hint".into(), "".into());
+}
+
+/// `catch (e)` gets rhai's own map for an error of the script itself; rhai offers no hook
+/// there, so the catch variable is put in the common shape the first time it is read. Reading
+/// a variable asks this first: it looks only at the variable's own slot and, for the few maps
+/// that look like an error, at two keys.
+fn normalize_caught_errors(engine: &mut Engine) {
+    #[allow(deprecated)]
+    engine.on_var(|name, index, mut ctx| {
+        if index == 0 {
+            return Ok(None);
+        }
+        let Some((_, _, v)) = ctx.scope().iter_raw().nth(index - 1) else { return Ok(None) };
+        if !v.is_map() || !v.read_lock::<Map>().is_some_and(|m| is_rhai_error_map(&m)) {
+            return Ok(None);
+        }
+        if let Some(v) = ctx.scope_mut().get_mut(name)
+            && let Some(mut m) = v.write_lock::<Map>()
+        {
+            normalize_rhai_error_map(&mut m);
+        }
+        Ok(None)
+    });
+}
+
 /// The engine every command uses, with every function of `catalog` registered.
 pub fn engine(ctx: Arc<Ctx>, catalog: &catalog::Catalog) -> Engine {
     let mut engine = Engine::new();
@@ -293,6 +415,7 @@ pub fn engine(ctx: Arc<Ctx>, catalog: &catalog::Catalog) -> Engine {
         use std::io::Write;
         let _ = writeln!(std::io::stdout().lock(), "{s}");
     });
+    normalize_caught_errors(&mut engine);
     engine.on_debug(|s, src, pos| match src {
         Some(src) => eprintln!("[{src}:{pos}] {s}"),
         None => eprintln!("[{pos}] {s}"),

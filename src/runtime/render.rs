@@ -1,11 +1,16 @@
 //! Rendering of uncaught errors the way people read them: a headline, `--> file:line:col`,
 //! the source line with a caret, then the API, errcode and hint; in colour on a terminal.
+//!
+//! The caret goes where the fault is: a field error on the key or value of a map written in
+//! the call (the source is parsed again to find it), a rethrown error at the call it arose
+//! from (with the `throw` in a note).
 
-use rhai::{EvalAltResult, ParseError, Position};
+use rhai::{ASTNode, Engine, EvalAltResult, Expr, Map, ParseError, Position};
 
 use crate::api::check::did_you_mean;
+use crate::api::{self, Ty};
 use crate::runtime::catalog::Catalog;
-use crate::runtime::error_from_map;
+use crate::runtime::{error_from_map, place_of};
 
 struct Style {
     color: bool,
@@ -24,7 +29,7 @@ pub fn stderr_color() -> bool {
 }
 
 /// Strips rhai's own " (line N, position M)" suffix; we show the place ourselves.
-fn strip_position(s: &str) -> String {
+pub fn strip_position(s: &str) -> String {
     match s.rfind(" (line ") {
         Some(i) if s.ends_with(')') => s[..i].to_string(),
         _ => s.to_string(),
@@ -98,14 +103,47 @@ fn module_note(err: &EvalAltResult) -> Option<String> {
 /// catalog's names for a did-you-mean.
 pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool, catalog: &Catalog) -> String {
     let st = Style { color };
-    let (inner, pos) = innermost(err);
+    let (inner, mut pos) = innermost(err);
     let mut notes: Vec<(String, String)> = Vec::new();
-    if let Some(m) = module_note(err) {
+    let module = module_note(err);
+    if let EvalAltResult::ErrorRuntime(v, _) = inner
+        && v.is_map()
+        && module.is_none()
+    {
+        let m = v.clone().cast::<Map>();
+        let calls = Calls::parse(source);
+        // A map caught and thrown again (`catch (e) { ...; throw e; }`) still knows where it
+        // arose: show that, and where it was thrown again.
+        if let Some(origin) = place_of(&m)
+            && origin != pos
+            && (calls.at(origin).is_some() || (is_script_kind(&m) && !m.contains_key("source")))
+        {
+            if let (Some(l), Some(c)) = (pos.line(), pos.position()) {
+                notes.push(("rethrown at".into(), format!("{file}:{l}:{c}")));
+            }
+            pos = origin;
+        }
+        if let Some(e) = error_from_map(&m)
+            && let Some(field) = &e.field
+            && let Some(p) = calls.fault(pos, &e.api, field)
+        {
+            pos = p;
+        }
+    }
+    if let Some(m) = module {
         notes.push(("in module".into(), m));
     }
     let headline = match inner {
+        EvalAltResult::ErrorRuntime(v, _) if v.is_map() && is_script_kind(&v.clone().cast::<Map>()) => {
+            let m = v.clone().cast::<Map>();
+            let text = |k: &str| m.get(k).map(|v| v.to_string()).unwrap_or_default();
+            if let Some(f) = m.get("function") {
+                function_hint(&f.to_string(), catalog, &mut notes);
+            }
+            format!("error[script]: {}", text("errmsg"))
+        }
         EvalAltResult::ErrorRuntime(v, _) if v.is_map() => {
-            let m = v.clone().cast::<rhai::Map>();
+            let m = v.clone().cast::<Map>();
             match error_from_map(&m) {
                 Some(e) => {
                     if !e.api.is_empty() {
@@ -131,18 +169,7 @@ pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool, c
         EvalAltResult::ErrorRuntime(v, _) if v.is_string() => format!("error: {v}"),
         EvalAltResult::ErrorRuntime(v, _) => format!("error: uncaught throw: {v}"),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => {
-            let name = sig.split('(').next().unwrap_or(sig).trim();
-            let names = catalog.registered_names();
-            if let Some(s) = did_you_mean(name, names.iter().map(String::as_str)) {
-                notes.push(("hint".into(), format!("did you mean {s}?")));
-            } else if let Some((m, _)) = name.split_once("::") {
-                let mods: Vec<&str> = names.iter().filter_map(|n| n.split_once("::").map(|p| p.0)).collect();
-                if !mods.contains(&m)
-                    && let Some(s) = did_you_mean(m, mods.iter().copied())
-                {
-                    notes.push(("hint".into(), format!("no module {m}::, did you mean {s}::?")));
-                }
-            }
+            function_hint(sig, catalog, &mut notes);
             format!("error: function not found: {}", strip_position(sig))
         }
         EvalAltResult::ErrorModuleNotFound(m, _) => {
@@ -163,6 +190,135 @@ pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool, c
         out.push_str(&format!("   {} {}: {}\n", st.paint("1;34", "="), st.paint("1", &k), v));
     }
     out
+}
+
+/// Whether a thrown map is an error of the script itself (see [`super::script_error`]).
+fn is_script_kind(m: &Map) -> bool {
+    m.get("kind").is_some_and(|k| k.to_string() == "script")
+}
+
+/// The did-you-mean of a call of an unknown function (`store::ad (map)`), from the catalog.
+fn function_hint(sig: &str, catalog: &Catalog, notes: &mut Vec<(String, String)>) {
+    let name = sig.split('(').next().unwrap_or(sig).trim();
+    let names = catalog.registered_names();
+    // A bundled module's function is suggested from its own module (`stores::import_csv`).
+    let stdlib: Vec<&str> = catalog.stdlib().map(|e| e.name.as_str()).collect();
+    let candidates = names
+        .iter()
+        .map(String::as_str)
+        .chain(stdlib.iter().copied().filter(|n| n.split("::").next() == name.split("::").next()));
+    if let Some(s) = did_you_mean(name, candidates) {
+        notes.push(("hint".into(), format!("did you mean {s}?")));
+    } else if let Some((m, _)) = name.split_once("::") {
+        let mods: Vec<&str> = names.iter().filter_map(|n| n.split_once("::").map(|p| p.0)).collect();
+        if !mods.contains(&m)
+            && let Some(s) = did_you_mean(m, mods.iter().copied())
+        {
+            notes.push(("hint".into(), format!("no module {m}::, did you mean {s}::?")));
+        }
+    }
+}
+
+/// The calls of a source, parsed again to find what an error's field names inside a call.
+struct Calls {
+    ast: Option<rhai::AST>,
+}
+
+/// One step of a field path such as `device_identifiers[0].uuid`.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn steps(field: &str) -> Vec<Step<'_>> {
+    let mut out = Vec::new();
+    for part in field.split('.') {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            out.push(Step::Key(&rest[..i]));
+            rest = &rest[i..];
+            while let Some(close) = rest.find(']') {
+                match rest[1..close].parse() {
+                    Ok(n) => out.push(Step::Index(n)),
+                    Err(_) => return out,
+                }
+                rest = &rest[close + 1..];
+            }
+        } else {
+            out.push(Step::Key(rest));
+        }
+    }
+    out
+}
+
+impl Calls {
+    fn parse(source: &str) -> Calls {
+        let mut engine = Engine::new_raw();
+        engine.set_max_expr_depths(0, 0);
+        // Constant folding would turn a literal map into a value without its keys' places.
+        engine.set_optimization_level(rhai::OptimizationLevel::None);
+        Calls { ast: engine.compile(source).ok() }
+    }
+
+    /// The arguments of the call at `pos`.
+    fn at(&self, pos: Position) -> Option<Vec<Expr>> {
+        let mut found = None;
+        self.ast.as_ref()?.walk(&mut |nodes: &[ASTNode]| {
+            if let Some(ASTNode::Expr(Expr::FnCall(x, p) | Expr::MethodCall(x, p))) = nodes.last()
+                && *p == pos
+            {
+                found = Some(x.args.to_vec());
+                return false;
+            }
+            true
+        });
+        found
+    }
+
+    /// Where in the call at `call` the fault in `field` lies: the key, when the function does
+    /// not take it; the value, when it does; `None` when the call gives no literal for it.
+    fn fault(&self, call: Position, api: &str, field: &str) -> Option<Position> {
+        let args = self.at(call)?;
+        let steps = steps(field);
+        let Some(Step::Key(top)) = steps.first() else { return None };
+        let eps: Vec<&api::Endpoint> = api::endpoints().filter(|e| e.path == api).collect();
+        // A positional argument (`store::list(0, 51)`), or the map literal of a one-map call.
+        let mut value = match args.as_slice() {
+            [Expr::Map(..)] => args[0].clone(),
+            _ => {
+                let i = eps.iter().find_map(|e| e.params.iter().position(|p| p == top))?;
+                return args.get(i).map(Expr::position);
+            }
+        };
+        let mut ty: Option<Ty> = None;
+        let mut declared = true;
+        let mut key_pos = Position::NONE;
+        for (n, step) in steps.iter().enumerate() {
+            match (step, &value) {
+                (Step::Key(k), Expr::Map(m, _)) => {
+                    let (ident, v) = m.0.iter().find(|(id, _)| id.name == *k)?;
+                    ty = if n == 0 {
+                        eps.iter().find_map(|e| e.field(k)).map(|f| f.ty)
+                    } else {
+                        ty.and_then(|t| t.map_fields()).and_then(|fs| fs.iter().find(|f| f.name == *k).map(|f| f.ty))
+                    };
+                    declared = ty.is_some();
+                    key_pos = ident.pos;
+                    value = v.clone();
+                }
+                (Step::Index(i), Expr::Array(items, _)) => {
+                    ty = match ty {
+                        Some(Ty::List { item, .. }) => Some(*item),
+                        _ => None,
+                    };
+                    value = items.get(*i)?.clone();
+                    key_pos = value.position();
+                }
+                _ => break,
+            }
+        }
+        Some(if declared { value.position() } else { key_pos })
+    }
 }
 
 /// Renders a syntax error of `file`.

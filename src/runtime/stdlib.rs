@@ -1,5 +1,10 @@
 //! Module resolution: the embedded `stdlib/` recipes first (`import "stores" as stores;`
 //! works from any directory), then files relative to the importing script.
+//!
+//! A file next to the script with a bundled module's name (`stores.rhai`) is never silently
+//! passed over: a script's `import "stores"` is then an error naming both, and `import
+//! "./stores"` takes the file. (A bundled module's own imports are its siblings, whatever lies
+//! next to the script.)
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -50,6 +55,26 @@ impl Resolver {
     pub fn without_file_cache(mut self) -> Resolver {
         self.files.enable_cache(false);
         self
+    }
+}
+
+impl Resolver {
+    /// A script's import of a bundled module's name when a file of that name lies next to the
+    /// script: an error naming both.
+    fn unambiguous(&self, source: Option<&str>, path: &str, pos: Position) -> Result<(), Box<EvalAltResult>> {
+        let from_stdlib = source.is_some_and(|s| s.starts_with("stdlib/"));
+        if from_stdlib || !STDLIB.iter().any(|(n, _)| *n == path) {
+            return Ok(());
+        }
+        let file = self.files.get_file_path(path, None);
+        if !file.is_file() {
+            return Ok(());
+        }
+        let msg = format!(
+            "import \"{path}\" is ambiguous: it names the bundled module {path} and the file {}; write import \"./{path}\" for the file, or rename the file to use the bundled module",
+            file.display()
+        );
+        Err(EvalAltResult::ErrorRuntime(msg.into(), pos).into())
     }
 }
 
@@ -109,6 +134,7 @@ impl ModuleResolver for Resolver {
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
         let _resolving = enter(path, pos)?;
+        self.unambiguous(source, path, pos)?;
         let Some((name, src)) = STDLIB.iter().find(|(n, _)| *n == path) else {
             if self.check_only
                 && let Some(ast) = self.files.resolve_ast(engine, source, path, pos)
@@ -150,6 +176,9 @@ impl ModuleResolver for Resolver {
         path: &str,
         pos: Position,
     ) -> Option<Result<rhai::AST, Box<EvalAltResult>>> {
+        if let Err(e) = self.unambiguous(source, path, pos) {
+            return Some(Err(e));
+        }
         match STDLIB.iter().find(|(n, _)| *n == path) {
             Some((_, src)) => Some(engine.compile(*src).map_err(|e| {
                 EvalAltResult::ErrorInModule(path.into(), EvalAltResult::ErrorParsing(*e.0, e.1).into(), pos).into()

@@ -85,7 +85,7 @@ impl Sim {
             .env_remove("WECHAT_ACCESS_TOKEN")
             .env("WXSCRIPT_CACHE_DIR", self.cache_dir())
             // A developer's own config file must not leak into tests.
-            .env("WXSCRIPT_CONFIG", self.dir.path().join("no-config.toml"))
+            .env("WXSCRIPT_CONFIG", "/dev/null")
             .env("NO_COLOR", "1");
         c
     }
