@@ -390,3 +390,21 @@ fn a_dry_run_writes_no_result_file_and_leaves_a_real_one_as_it_was() {
     assert!(out.contains("dry-run: write"), "{out}");
     assert_eq!(std::fs::read_to_string(&result).expect("result"), real, "the real result is untouched");
 }
+
+/// A dry run writes no local file: not even the district cache a real run keeps.
+#[test]
+fn a_dry_run_leaves_no_district_cache() {
+    let sim = Sim::start();
+    let script = sim.write("d.rhai", "print(district::find(\"广州市海珠区\").id);");
+    let o = sim.cmd().args(["run", "--dry-run", "--quiet"]).arg(&script).output().expect("runs");
+    assert!(ok(&o).contains("440105"));
+    let cached = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .map(|d| d.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().contains("district")))
+            .unwrap_or(false)
+    };
+    assert!(!cached(&sim.cache_dir()), "a dry run wrote the district cache");
+    let o = sim.cmd().args(["run", "--quiet"]).arg(&script).output().expect("runs");
+    assert!(ok(&o).contains("440105"));
+    assert!(cached(&sim.cache_dir()), "a real run keeps the cache (else this test proves nothing)");
+}

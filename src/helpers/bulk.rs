@@ -127,7 +127,8 @@ impl Districts {
                 let ep = api::by_name("map::districts")
                     .ok_or_else(|| throw(WxError::input("district", "", "map::districts is not declared"), pos))?;
                 let v = crate::runtime::invoke_json(ctx, ep, serde_json::Map::new(), pos)?;
-                if let Some(f) = &file
+                // A dry run writes no local file, caches included.
+                if let Some(f) = file.as_ref().filter(|_| !ctx.dry_run)
                     && let Some(dir) = f.parent()
                     && std::fs::create_dir_all(dir).is_ok()
                 {
