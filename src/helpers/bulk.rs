@@ -123,7 +123,7 @@ impl Districts {
                 let v = crate::runtime::invoke_json(ctx, ep, serde_json::Map::new(), pos)?;
                 if let Some(f) = &file
                     && let Some(dir) = f.parent()
-                    && std::fs::create_dir_all(dir).is_ok()
+                    && crate::transport::private_dir(dir).is_ok()
                 {
                     // A cache that cannot be written only costs a request next run.
                     let _ = crate::util::write_atomic(f, None, |out| {
