@@ -286,6 +286,11 @@ pub fn engine(ctx: Arc<Ctx>, catalog: &catalog::Catalog) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_call_levels(64);
     engine.set_max_expr_depths(128, 64);
+    // Far above real work, so that a runaway value (a string doubled in a loop, a huge `pad`)
+    // stops the script with an error instead of exhausting memory and aborting the process.
+    engine.set_max_string_size(256 << 20);
+    engine.set_max_array_size(16 << 20);
+    engine.set_max_map_size(16 << 20);
     let cancel = ctx.cancel.clone();
     engine.on_progress(move |_| if cancel.is_cancelled() { Some("cancelled".into()) } else { None });
     // A closed pipe (`| head`) must not panic the run: output is best effort.
