@@ -384,3 +384,31 @@ fn frequency_limit_lowers_the_rate_and_restores_it() {
     assert!(err.contains("request rate restored to 20/s"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(20), "recovered: {:?}", t.elapsed());
 }
+
+#[test]
+fn a_journal_never_asks_a_real_api_whether_it_is_a_simulator() {
+    // The "real API" is reached through this server as an HTTP proxy, so its host is not loopback.
+    let proxy = Server::start(|_| json(LIST_OK));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j.jsonl");
+    let text = format!(
+        "let j = journal::open({:?}); j.record(\"k\", 1); store::list(0, 1); print(sandbox::is_sandbox());",
+        journal.display().to_string()
+    );
+    let o = wx("http://api.wechat.test", &dir)
+        .env("WECHAT_ACCESS_TOKEN", "fixed-token-abcdef")
+        .env("http_proxy", &proxy.base)
+        .env_remove("HTTP_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("NO_PROXY")
+        .arg("run")
+        .arg(script(&dir, &text))
+        .output()
+        .expect("runs");
+    assert_eq!(ok(&o).trim(), "false");
+    let seen = proxy.seen.lock().expect("log").clone();
+    assert!(seen.iter().any(|l| l.contains("api.wechat.test/wxa/get_store_list")), "through the proxy: {seen:?}");
+    assert!(!seen.iter().any(|l| l.contains("_sandbox")), "the real API was probed: {seen:?}");
+    let first = std::fs::read_to_string(&journal).expect("journal");
+    assert!(first.contains("\"sandbox\":false"), "{first}");
+}

@@ -44,8 +44,9 @@ impl Ctx {
         self.handle.block_on(f)
     }
 
-    /// Whether the server answers the simulator's admin route. Asked once per run: recipes ask
-    /// often, and on WeChat each probe is a wasted request.
+    /// Whether the server answers the simulator's admin route. Asked once per run (recipes ask
+    /// often), and only of a server on loopback, the only place a simulator serves (the one a
+    /// session starts, or `wxscript sandbox serve`): a real API is never asked.
     pub fn is_sandbox(&self) -> bool {
         self.sandbox_instance().is_some()
     }
@@ -54,6 +55,9 @@ impl Ctx {
     fn sandbox_instance(&self) -> Option<&str> {
         self.sandbox
             .get_or_init(|| {
+                if !self.client.on_loopback() {
+                    return None;
+                }
                 let v = self.block(self.client.plain(api::Method::Get, "_sandbox/stats", None)).ok()?;
                 v.get("token_fetches")?;
                 Some(v.get("instance").and_then(Value::as_str).unwrap_or_default().to_string())

@@ -129,6 +129,8 @@ pub struct Client {
     rate: RateLimit,
     cache_dir: Option<std::path::PathBuf>,
     target: Target,
+    /// Whether the base is on this machine's loopback, where a simulator may serve.
+    loopback: bool,
     pub cancel: Arc<Cancel>,
 }
 
@@ -151,12 +153,30 @@ impl Client {
             .build()
             .map_err(|e| net_err("client", format!("cannot build the HTTP client: {e}")))?;
         let target = Target::new(&url, cfg.timeout);
+        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let loopback =
+            host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let tokens = TokenCache::new(cfg.credentials, &base, cfg.cache_dir.clone(), target.clone());
-        Ok(Client { http, base, tokens, rate: RateLimit::new(cfg.qps, true), cache_dir: cfg.cache_dir, target, cancel })
+        Ok(Client {
+            http,
+            base,
+            tokens,
+            rate: RateLimit::new(cfg.qps, true),
+            cache_dir: cfg.cache_dir,
+            target,
+            loopback,
+            cancel,
+        })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Whether the API base is on loopback: a simulator serves only there, so a base elsewhere
+    /// is never asked whether it is one (on WeChat that would be a wasted, odd request).
+    pub fn on_loopback(&self) -> bool {
+        self.loopback
     }
 
     /// Where run-to-run caches live, if anywhere (`None` for a throw-away sandbox).
