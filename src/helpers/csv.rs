@@ -91,12 +91,8 @@ fn detect(file: &mut File) -> std::io::Result<Detected> {
     let mut buf = vec![0u8; 64 * 1024];
     // Bytes of a multi-byte character cut by the end of the previous chunk.
     let mut carried = 0;
-    // In the valid text so far: line breaks, and three-byte (CJK) characters.
-    let (mut lines, mut cjk) = (0u64, 0u64);
-    let mut count = |text: &[u8]| {
-        lines += text.iter().filter(|&&b| b == b'\n').count() as u64;
-        cjk += text.iter().filter(|&&b| (0xE0..=0xEF).contains(&b)).count() as u64;
-    };
+    // Bytes of valid UTF-8 before the current chunk.
+    let mut offset = 0u64;
     let found = loop {
         let r = file.read(&mut buf[carried..])?;
         if r == 0 {
@@ -105,17 +101,19 @@ fn detect(file: &mut File) -> std::io::Result<Detected> {
         let n = carried + r;
         match std::str::from_utf8(&buf[..n]) {
             Ok(_) => {
-                count(&buf[..n]);
+                offset += n as u64;
                 carried = 0;
             }
             Err(e) if e.error_len().is_none() => {
                 let valid = e.valid_up_to();
-                count(&buf[..valid]);
+                offset += valid as u64;
                 buf.copy_within(valid..n, 0);
                 carried = n - valid;
             }
             Err(e) => {
-                count(&buf[..e.valid_up_to()]);
+                // Only now are the lines and the CJK characters before this byte counted: the
+                // common case, a file valid throughout, is checked in a single pass.
+                let (lines, cjk) = count_before(file, offset + e.valid_up_to() as u64)?;
                 break if cjk >= MIXED_AFTER {
                     Detected::Mixed { line: lines + 1 }
                 } else {
@@ -126,6 +124,24 @@ fn detect(file: &mut File) -> std::io::Result<Detected> {
     };
     file.seek(SeekFrom::Start(0))?;
     Ok(found)
+}
+
+/// Line breaks and three-byte (CJK) UTF-8 characters in the first `end` bytes of the file.
+fn count_before(file: &mut File, end: u64) -> std::io::Result<(u64, u64)> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut left, mut lines, mut cjk) = (end, 0u64, 0u64);
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        cjk += buf[..n].iter().filter(|&&b| (0xE0..=0xEF).contains(&b)).count() as u64;
+        left -= n as u64;
+    }
+    Ok((lines, cjk))
 }
 
 /// A row that could not be read, for `skip_bad_rows`.
@@ -202,7 +218,7 @@ pub fn each(
         .from_reader(reader);
     let headers: Vec<rhai::ImmutableString> = match rdr.headers() {
         Ok(h) => h.iter().map(|s| s.trim().into()).collect(),
-        Err(e) => return Err(WxError::io(api, path, describe(path, &e))),
+        Err(e) => return Err(WxError::io(api, path, describe(path, &e, 1))),
     };
     if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
         // An empty file has no rows.
@@ -226,6 +242,13 @@ pub fn each(
         }
     }
     let keys: Vec<rhai::Identifier> = headers.iter().map(|h| h.as_str().into()).collect();
+    // Rows are cloned from a template (every key, in the map's own order) and filled in place,
+    // not built key by key; and a value equal to its column's in the previous row shares that
+    // row's string: sheets repeat provinces, cities, hours and categories row after row, and
+    // each string saved is an allocation and, in `csv::read`, memory held.
+    let template: Map = keys.iter().map(|k| (k.clone(), Dynamic::UNIT)).collect();
+    let order: Vec<usize> = template.keys().map(|k| keys.iter().position(|h| h == k).unwrap_or(0)).collect();
+    let mut last: Vec<rhai::ImmutableString> = vec![rhai::ImmutableString::new(); keys.len()];
     let mut bad = Array::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -254,16 +277,21 @@ pub fn each(
                     }
                     return Err(WxError::io(api, path, msg));
                 }
-                let mut m = Map::new();
-                for (h, v) in keys.iter().zip(record.iter()) {
-                    m.insert(h.clone(), Dynamic::from(rhai::ImmutableString::from(v)));
+                let mut m = template.clone();
+                for (slot, &col) in m.values_mut().zip(&order) {
+                    let v = record.get(col).unwrap_or_default();
+                    let shared = &mut last[col];
+                    if shared.as_str() != v {
+                        *shared = v.into();
+                    }
+                    *slot = Dynamic::from(shared.clone());
                 }
                 if let Err(e) = on_row(m) {
                     return Ok(Err(e));
                 }
             }
             Err(e) => {
-                let msg = describe(path, &e);
+                let msg = describe(path, &e, rdr.position().line());
                 if opts.skip_bad_rows && !matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     let line = e.position().map(|p| p.line()).unwrap_or(0);
                     bad.push(bad_row(line, msg, Vec::new()));
@@ -276,7 +304,8 @@ pub fn each(
     Ok(Ok(bad))
 }
 
-fn describe(path: &str, e: &csv::Error) -> String {
+/// A parse error as `path:line: what`; `at` is the line of the record being read.
+fn describe(path: &str, e: &csv::Error, at: u64) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { pos, err } => format!(
             "{path}:{}: column {} is not valid text (try #{{encoding: \"gbk\"}})",
@@ -284,7 +313,8 @@ fn describe(path: &str, e: &csv::Error) -> String {
             err.field() + 1
         ),
         csv::ErrorKind::Io(io) => match io.get_ref() {
-            Some(inner) if inner.is::<BadBytes>() || inner.is::<LongLine>() => format!("{path}:{inner}"),
+            Some(inner) if inner.is::<BadBytes>() => format!("{path}:{inner}"),
+            Some(inner) if inner.is::<LongLine>() => format!("{path}:{at}: {inner}"),
             _ => format!("{path}: {io}"),
         },
         _ => match e.position() {
@@ -325,15 +355,13 @@ fn file_kind(t: &std::fs::FileType) -> &'static str {
 /// record, so an endless line (a binary file, `cat /dev/zero |`) must stop somewhere.
 pub const MAX_LINE: usize = 1 << 20;
 
-/// A line over [`MAX_LINE`].
+/// A line over [`MAX_LINE`]; the parser's position names the line.
 #[derive(Debug)]
-struct LongLine {
-    line: u64,
-}
+struct LongLine;
 
 impl std::fmt::Display for LongLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: the line is longer than {} MB: not a CSV sheet", self.line, MAX_LINE >> 20)
+        write!(f, "the line is longer than {} MB: not a CSV sheet", MAX_LINE >> 20)
     }
 }
 
@@ -344,12 +372,11 @@ struct LineCap<R> {
     inner: R,
     /// Bytes since the last line break.
     run: usize,
-    line: u64,
 }
 
 impl<R: Read> LineCap<R> {
     fn new(inner: R) -> Self {
-        LineCap { inner, run: 0, line: 1 }
+        LineCap { inner, run: 0 }
     }
 }
 
@@ -358,14 +385,11 @@ impl<R: Read> Read for LineCap<R> {
         let n = self.inner.read(buf)?;
         let got = &buf[..n];
         match got.iter().rposition(|&b| b == b'\n') {
-            Some(last) => {
-                self.line += got.iter().filter(|&&b| b == b'\n').count() as u64;
-                self.run = n - last - 1;
-            }
+            Some(last) => self.run = n - last - 1,
             None => self.run += n,
         }
         if self.run > MAX_LINE {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, LongLine { line: self.line }));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, LongLine));
         }
         Ok(n)
     }
