@@ -745,3 +745,45 @@ fn dedup_key_follows_wechat() {
     a2.insert("status".into(), json!(3));
     assert_eq!(log::dedup_key(a), log::dedup_key(&a2));
 }
+
+#[test]
+fn deeply_nested_pushes_are_refused_and_the_listener_stays_up() {
+    let l = InProcess::start(None, "");
+    // About 42 KB: under the body limit, far over any nesting WeChat sends.
+    let deep = format!(
+        "<xml><FromUserName>o</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType>{}{}</xml>",
+        "<a>".repeat(6000),
+        "</a>".repeat(6000)
+    );
+    let (status, why) = l.post(&signed_query(TOKEN, now(), "deep1"), deep);
+    assert_eq!(status, 400, "{why}");
+    assert!(why.contains("nested deeper"), "{why}");
+    assert_eq!(l.post(&signed_query(TOKEN, now(), "deep2"), audit_event(31).to_xml()).1, "success");
+    assert_eq!(l.log().len(), 1);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("deep.rhai");
+    std::fs::write(
+        &script,
+        r#"let x = "<xml>"; for i in 0..6000 { x += "<a>"; } for i in 0..6000 { x += "</a>"; } x += "</xml>";
+        try { event::parse(x); print("parsed"); } catch (e) { print(`caught: ${e}`); }"#,
+    )
+    .expect("write");
+    let o = Command::new(bin()).arg("run").arg(&script).env_remove("WECHAT_API_BASE").output().expect("runs");
+    let out = ok(&o);
+    assert!(out.contains("caught") && out.contains("nested deeper"), "{out}");
+}
+
+#[test]
+fn a_plaintext_signature_replayed_with_another_body_is_refused() {
+    let l = InProcess::start(None, "");
+    let q = signed_query(TOKEN, now(), "replay-1");
+    assert_eq!(l.post(&q, audit_event(41).to_xml()), (200, "success".to_string()));
+    let (status, why) = l.post(&q, audit_event(42).to_xml());
+    assert_eq!(status, 403, "{why}");
+    assert!(why.contains("replay"), "{why}");
+    // The same push again is WeChat re-sending it: answered, stored once.
+    assert_eq!(l.post(&q, audit_event(41).to_xml()), (200, "success".to_string()));
+    assert_eq!(l.log().len(), 1);
+    assert_eq!(l.log()[0]["event"]["audit_id"], json!(41));
+}

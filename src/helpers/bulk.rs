@@ -130,7 +130,7 @@ impl Districts {
                 // A dry run writes no local file, caches included.
                 if let Some(f) = file.as_ref().filter(|_| !ctx.dry_run)
                     && let Some(dir) = f.parent()
-                    && std::fs::create_dir_all(dir).is_ok()
+                    && crate::transport::private_dir(dir).is_ok()
                 {
                     // A cache that cannot be written only costs a request next run.
                     let _ = crate::util::write_atomic(f, None, |out| {

@@ -3,8 +3,9 @@
 //! accepted one to the durable event log before answering `success`.
 //!
 //! Anything that fails a check (signature, a timestamp more than 5 minutes off, a body over
-//! 64 KB, XML that does not parse, an encrypted message for another appid) is refused with a
-//! 4xx, reported on stderr as refused, and never reaches the log. The same server runs inside
+//! 64 KB, XML that does not parse or nests too deep, an encrypted message for another appid, a
+//! plaintext signature replayed with another body) is refused with a 4xx, reported on stderr as
+//! refused, and never reaches the log. The same server runs inside
 //! `wxscript run --listen PORT` and, wired to the simulator's pusher, inside `run --sandbox`.
 
 use std::collections::HashMap;
@@ -78,6 +79,50 @@ struct App {
     log: EventLog,
     stats: Arc<Stats>,
     verbose: bool,
+    replays: Replays,
+}
+
+/// The (timestamp, nonce) pairs of accepted plaintext pushes, with a hash of the body each came
+/// with. In plaintext mode the signature covers only the Token, timestamp and nonce, so a
+/// captured push URL could carry any body for as long as its timestamp passes; a pair seen
+/// with another body is refused. The same body again is WeChat re-sending, and is let through
+/// (the log stores it once). Pairs older than the accepted skew cannot pass the timestamp
+/// check anyway and are forgotten.
+#[derive(Default)]
+struct Replays(std::sync::Mutex<HashMap<(i64, String), [u8; 20]>>);
+
+/// What the replay check says of a push.
+enum Seen {
+    /// A new pair, now held: release it if the push is not stored after all.
+    New,
+    /// The same pair with the same body.
+    Again,
+    /// The same pair with another body.
+    Replayed,
+}
+
+impl Replays {
+    fn check(&self, ts: i64, nonce: &str, body: &str) -> Seen {
+        use sha1::Digest;
+        let hash: [u8; 20] = sha1::Sha1::digest(body.as_bytes()).into();
+        let Ok(mut seen) = self.0.lock() else { return Seen::Replayed };
+        let now = unix_now();
+        seen.retain(|(t, _), _| (now - *t).unsigned_abs() <= MAX_SKEW.as_secs());
+        match seen.get(&(ts, nonce.to_string())) {
+            Some(h) if *h == hash => Seen::Again,
+            Some(_) => Seen::Replayed,
+            None => {
+                seen.insert((ts, nonce.to_string()), hash);
+                Seen::New
+            }
+        }
+    }
+
+    fn release(&self, ts: i64, nonce: &str) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.remove(&(ts, nonce.to_string()));
+        }
+    }
 }
 
 /// A running listener. Dropping it stops the server.
@@ -112,8 +157,14 @@ impl Listener {
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}:{}: {e}", opts.bind, opts.port)))?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(Stats::default());
-        let app =
-            Arc::new(App { token: opts.token, crypt, log: log.clone(), stats: stats.clone(), verbose: opts.verbose });
+        let app = Arc::new(App {
+            token: opts.token,
+            crypt,
+            log: log.clone(),
+            stats: stats.clone(),
+            verbose: opts.verbose,
+            replays: Replays::default(),
+        });
         let router = Router::new().fallback(handle).with_state(app);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -244,8 +295,24 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
                 .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
             let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
             let event = message(app, body, encrypted, timestamp, nonce, &msg_signature)?;
+            // Safe mode's msg_signature covers the body too: only plaintext pushes can be replayed.
+            let held = match app.crypt.is_none().then(|| app.replays.check(ts, nonce, body)) {
+                Some(Seen::Replayed) => {
+                    return Err(refuse(
+                        StatusCode::FORBIDDEN,
+                        "replay: this timestamp and nonce came with another message in the last 5 minutes",
+                    ));
+                }
+                Some(Seen::New) => true,
+                Some(Seen::Again) | None => false,
+            };
             let summary = app.verbose.then(|| summary(&event));
-            match app.log.append(event).await {
+            let stored = app.log.append(event).await;
+            if held && stored.is_err() {
+                // Not stored: WeChat's retry of this very push must not look like a replay.
+                app.replays.release(ts, nonce);
+            }
+            match stored {
                 Ok(Stored::New) => {
                     app.stats.accepted.fetch_add(1, Ordering::Relaxed);
                     if let Some(s) = summary {

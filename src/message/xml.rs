@@ -3,7 +3,9 @@
 //! Reading: CDATA stays text (except in the fields declared as numbers), bare numbers become
 //! ints (or floats), nested elements become objects, and an element whose children all bear
 //! its singular name (`AroundBeacons/AroundBeacon`) becomes an array. Character references are
-//! read; a DOCTYPE or any other entity is refused, since WeChat sends neither. A shake's beacons
+//! read; a DOCTYPE or any other entity is refused, since WeChat sends neither, and so is nesting
+//! deeper than [`MAX_DEPTH`] (WeChat's go four deep), before a tree that deep is built and
+//! walked recursively. A shake's beacons
 //! are also given under the names scripts use (`chosen_beacon`, `around_beacons`).
 //!
 //! Writing: strings in CDATA, numbers bare, objects as nested elements (a beacon's in the
@@ -23,13 +25,26 @@ struct Node {
     children: Vec<Node>,
 }
 
+/// How deep elements may nest (`<xml>` counting as one). Reading and dropping the tree recurse,
+/// so a push of thousands of nested elements would overflow the stack.
+pub const MAX_DEPTH: usize = 32;
+
 /// `<xml>...</xml>` as a JSON object.
 pub fn read(xml: &str) -> Result<Map<String, Value>, String> {
     let mut reader = Reader::from_str(xml);
     let mut stack: Vec<Node> = vec![Node::default()];
     loop {
         match reader.read_event().map_err(|e| format!("malformed XML at byte {}: {e}", reader.buffer_position()))? {
-            Event::Start(s) => stack.push(Node { name: s.name().into_inner().to_string(), ..Node::default() }),
+            Event::Start(s) => {
+                // The stack's bottom is the document, not an element.
+                if stack.len() > MAX_DEPTH {
+                    return Err(format!(
+                        "XML nested deeper than {MAX_DEPTH} elements (at byte {}): not a WeChat message",
+                        reader.buffer_position()
+                    ));
+                }
+                stack.push(Node { name: s.name().into_inner().to_string(), ..Node::default() })
+            }
             Event::Empty(s) => {
                 let n = Node { name: s.name().into_inner().to_string(), ..Node::default() };
                 if let Some(top) = stack.last_mut() {
@@ -264,6 +279,15 @@ mod tests {
         assert_eq!(m["reason"], json!("a <b> & 中文"));
         assert!(read("<!DOCTYPE xml [<!ENTITY x \"y\">]><xml><a>&x;</a></xml>").is_err());
         assert!(read("<xml><a>&nosuch;</a></xml>").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_overflowing() {
+        let deep = |n: usize| format!("<xml>{}{}</xml>", "<a>".repeat(n), "</a>".repeat(n));
+        assert!(read(&deep(MAX_DEPTH - 2)).is_ok());
+        let e = read(&deep(MAX_DEPTH)).expect_err("refused");
+        assert!(e.contains("nested deeper than 32"), "{e}");
+        assert!(read(&deep(100_000)).is_err(), "a hostile depth is refused, not a crash");
     }
 
     #[test]

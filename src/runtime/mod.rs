@@ -45,8 +45,9 @@ impl Ctx {
         self.handle.block_on(f)
     }
 
-    /// Whether the server answers the simulator's admin route. Asked once per run: recipes ask
-    /// often, and on WeChat each probe is a wasted request.
+    /// Whether the server answers the simulator's admin route. Asked once per run (recipes ask
+    /// often), and only of a server on loopback, the only place a simulator serves (the one a
+    /// session starts, or `wxscript sandbox serve`): a real API is never asked.
     pub fn is_sandbox(&self) -> bool {
         self.sandbox_instance().is_some()
     }
@@ -55,6 +56,9 @@ impl Ctx {
     fn sandbox_instance(&self) -> Option<&str> {
         self.sandbox
             .get_or_init(|| {
+                if !self.client.on_loopback() {
+                    return None;
+                }
                 let v = self.block(self.client.plain(api::Method::Get, "_sandbox/stats", None)).ok()?;
                 v.get("token_fetches")?;
                 Some(v.get("instance").and_then(Value::as_str).unwrap_or_default().to_string())
@@ -403,11 +407,79 @@ fn normalize_caught_errors(engine: &mut Engine) {
     });
 }
 
+/// The most a single `pad` may make: elements of an array, characters of a string.
+pub const MAX_PAD: i64 = 16 << 20;
+
+/// `pad` with a size check: asked for billions of elements, rhai's own would exhaust memory and
+/// abort the process; over [`MAX_PAD`] this throws a catchable error instead. rhai's engine-wide
+/// size limits are not used: they re-measure a whole array or map after every call that
+/// changes it (20,000 `push`es of small maps took 3.6 s instead of 16 ms), and their error
+/// cannot be caught.
+fn guard_sizes(engine: &mut Engine) {
+    fn check(nc: &NativeCallContext, len: rhai::INT, what: &str) -> Result<usize, Box<EvalAltResult>> {
+        if len > MAX_PAD {
+            let msg = format!("pad to {len} {what}: more than the {MAX_PAD} a single pad may add");
+            return Err(throw(WxError::new(ErrorKind::Input, "pad", msg), nc.call_position()));
+        }
+        Ok(usize::try_from(len).unwrap_or(0))
+    }
+    engine.register_fn(
+        "pad",
+        |nc: NativeCallContext, a: &mut rhai::Array, len: rhai::INT, item: Dynamic| -> Result<(), Box<EvalAltResult>> {
+            let len = check(&nc, len, "elements")?;
+            if len > a.len() {
+                a.resize(len, item);
+            }
+            Ok(())
+        },
+    );
+    fn pad_str(s: &mut rhai::ImmutableString, len: usize, padding: &str) {
+        let mut count = s.chars().count();
+        let step = padding.chars().count();
+        if len <= count || step == 0 {
+            return;
+        }
+        let p = s.make_mut();
+        while count < len {
+            if count + step <= len {
+                p.push_str(padding);
+                count += step;
+            } else {
+                p.extend(padding.chars().take(len - count));
+                count = len;
+            }
+        }
+    }
+    engine.register_fn(
+        "pad",
+        |nc: NativeCallContext,
+         s: &mut rhai::ImmutableString,
+         len: rhai::INT,
+         c: char|
+         -> Result<(), Box<EvalAltResult>> {
+            pad_str(s, check(&nc, len, "characters")?, c.encode_utf8(&mut [0; 4]));
+            Ok(())
+        },
+    );
+    engine.register_fn(
+        "pad",
+        |nc: NativeCallContext,
+         s: &mut rhai::ImmutableString,
+         len: rhai::INT,
+         p: &str|
+         -> Result<(), Box<EvalAltResult>> {
+            pad_str(s, check(&nc, len, "characters")?, p);
+            Ok(())
+        },
+    );
+}
+
 /// The engine every command uses, with every function of `catalog` registered.
 pub fn engine(ctx: Arc<Ctx>, catalog: &catalog::Catalog) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_call_levels(64);
     engine.set_max_expr_depths(128, 64);
+    guard_sizes(&mut engine);
     let cancel = ctx.cancel.clone();
     engine.on_progress(move |_| if cancel.is_cancelled() { Some("cancelled".into()) } else { None });
     // A closed pipe (`| head`) must not panic the run: output is best effort.

@@ -2,20 +2,26 @@
 //! redaction. It sends `api::check::Request`s and returns WeChat's parsed answer, or a
 //! `WxError`; it knows nothing of rhai.
 
+mod answer;
+mod rate;
 mod token;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use reqwest::redirect;
+
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::api::Policy;
 use crate::api::check::{Payload, Request, show};
 use crate::api::errors::{self, Retry};
 use crate::api::{ErrorKind, Method, WxError};
-pub use token::{Credentials, TokenCache};
+pub use answer::MAX_ANSWER;
+use answer::{BodyError, Target};
+pub use rate::RateLimit;
+pub use token::{Credentials, FETCH_COOLDOWN, TokenCache};
 
 /// Where and how to talk to WeChat.
 #[derive(Clone, Debug)]
@@ -58,6 +64,23 @@ pub fn default_cache_dir() -> Option<std::path::PathBuf> {
     }
 }
 
+/// Creates a cache directory (and its missing parents) owner-only, and narrows one that exists
+/// to owner-only: it holds tokens, and the lock files that guard them.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        let meta = std::fs::metadata(dir)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
 /// A run-wide cancellation signal (Ctrl-C): in-flight requests are abandoned at once.
 #[derive(Default)]
 pub struct Cancel {
@@ -97,47 +120,6 @@ pub fn backoff(n: u32) -> Duration {
     Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
 }
 
-/// Spaces requests evenly: each caller takes the next free slot and waits for it.
-pub struct RateLimit {
-    /// Time between two requests; `None` means unlimited.
-    state: tokio::sync::Mutex<(Option<Duration>, tokio::time::Instant)>,
-    /// Whether any limit applies: the common unlimited case takes no lock.
-    limited: AtomicBool,
-}
-
-impl RateLimit {
-    pub fn new(qps: Option<f64>) -> RateLimit {
-        let interval = qps.filter(|q| *q > 0.0 && q.is_finite()).map(|q| Duration::from_secs_f64(1.0 / q));
-        let limited = AtomicBool::new(interval.is_some());
-        RateLimit { state: tokio::sync::Mutex::new((interval, tokio::time::Instant::now())), limited }
-    }
-
-    pub async fn acquire(&self) {
-        if !self.limited.load(Ordering::Relaxed) {
-            return;
-        }
-        let slot = {
-            let mut st = self.state.lock().await;
-            let Some(interval) = st.0 else { return };
-            let now = tokio::time::Instant::now();
-            let slot = st.1.max(now);
-            st.1 = slot + interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-
-    /// WeChat said 45009 (frequency limit): halve the rate, or start limiting at 20/s.
-    pub async fn slow_down(&self) {
-        let mut st = self.state.lock().await;
-        self.limited.store(true, Ordering::Relaxed);
-        st.0 = Some(match st.0 {
-            Some(i) => (i * 2).min(Duration::from_secs(1)),
-            None => Duration::from_millis(50),
-        });
-    }
-}
-
 /// One client per run, shared by every call in flight.
 pub struct Client {
     http: reqwest::Client,
@@ -145,6 +127,9 @@ pub struct Client {
     tokens: TokenCache,
     rate: RateLimit,
     cache_dir: Option<std::path::PathBuf>,
+    target: Target,
+    /// Whether the base is on this machine's loopback, where a simulator may serve.
+    loopback: bool,
     pub cancel: Arc<Cancel>,
 }
 
@@ -154,20 +139,43 @@ fn net_err(api: &str, msg: impl Into<String>) -> WxError {
 
 impl Client {
     pub fn new(cfg: Config, cancel: Arc<Cancel>) -> Result<Client, WxError> {
+        let base = cfg.base.trim_end_matches('/').to_string();
+        let url = check_base(&base)?;
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(answer::CONNECT_TIMEOUT)
             .timeout(cfg.timeout)
+            // WeChat never redirects; following one would carry the token, or the appid and
+            // secret, to another host.
+            .redirect(redirect::Policy::none())
             .pool_max_idle_per_host(64)
             .user_agent(concat!("wxscript/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| net_err("client", format!("cannot build the HTTP client: {e}")))?;
-        let base = cfg.base.trim_end_matches('/').to_string();
-        let tokens = TokenCache::new(cfg.credentials, &base, cfg.cache_dir.clone());
-        Ok(Client { http, base, tokens, rate: RateLimit::new(cfg.qps), cache_dir: cfg.cache_dir, cancel })
+        let target = Target::new(&url, cfg.timeout);
+        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let loopback =
+            host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let tokens = TokenCache::new(cfg.credentials, &base, cfg.cache_dir.clone(), target.clone());
+        Ok(Client {
+            http,
+            base,
+            tokens,
+            rate: RateLimit::new(cfg.qps, true),
+            cache_dir: cfg.cache_dir,
+            target,
+            loopback,
+            cancel,
+        })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Whether the API base is on loopback: a simulator serves only there, so a base elsewhere
+    /// is never asked whether it is one (on WeChat that would be a wasted, odd request).
+    pub fn on_loopback(&self) -> bool {
+        self.loopback
     }
 
     /// Where run-to-run caches live, if anywhere (`None` for a throw-away sandbox).
@@ -209,6 +217,9 @@ impl Client {
             let retry = match outcome {
                 Ok(answer) => {
                     let code = answer.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+                    if code != 45009 {
+                        self.rate.succeeded();
+                    }
                     if code == 0 {
                         return Ok(answer);
                     }
@@ -229,7 +240,7 @@ impl Client {
                         Retry::Backoff => {
                             // The quota code asks for a lower rate, not only a pause.
                             if code == 45009 {
-                                self.rate.slow_down().await;
+                                self.rate.slow_down();
                             }
                             WxError::api(&req.api, code, msg)
                         }
@@ -237,12 +248,8 @@ impl Client {
                 }
                 Err(Failure::NotSent(e)) => e,
                 Err(Failure::Unknown(mut e)) => {
-                    if let Policy::Create { verify } = req.policy {
-                        e.errmsg = format!(
-                            "{} (the request was sent, so whether it took effect is unknown; it was not re-sent to avoid a duplicate: check with {})",
-                            e.errmsg,
-                            if verify.is_empty() { "a read of the same data" } else { verify }
-                        );
+                    if let Some(unknown) = req.policy.unknown_outcome() {
+                        e.errmsg = format!("{} (the request was sent, so {unknown})", e.errmsg);
                         return Err(e);
                     }
                     e
@@ -285,20 +292,30 @@ impl Client {
                 rb.multipart(reqwest::multipart::Form::new().part(part.clone(), p))
             }
         };
-        let resp = rb.send().await.map_err(|e| classify(&req.api, e))?;
+        let mut resp = rb.send().await.map_err(|e| self.classify(&req.api, e))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| {
-            Failure::Unknown(net_err(&req.api, format!("reading the answer failed: {}", e.without_url())))
+        if status.is_redirection() {
+            return Err(Failure::Final(net_err(&req.api, answer::redirect_refused(status))));
+        }
+        let body = answer::read_body(&mut resp).await.map_err(|e| {
+            let unknown = matches!(e, BodyError::Read(_));
+            let e = net_err(&req.api, e.describe(&self.target));
+            if unknown { Failure::Unknown(e) } else { Failure::Final(e) }
         })?;
         match serde_json::from_slice::<Value>(&body) {
             Ok(v @ Value::Object(_)) => Ok(v),
             _ => {
-                let text = String::from_utf8_lossy(&body);
-                let snippet: String = text.chars().take(200).collect();
+                let snippet = answer::snippet(&body);
                 let e = net_err(&req.api, format!("HTTP {status}: the answer is not WeChat JSON: {snippet}"));
                 Err(if status.is_server_error() { Failure::Unknown(e) } else { Failure::Final(e) })
             }
         }
+    }
+
+    /// A failed request named by its root cause, and whether it may have reached the server.
+    fn classify(&self, api: &str, e: reqwest::Error) -> Failure {
+        let msg = net_err(api, self.target.describe(&e));
+        if e.is_connect() { Failure::NotSent(msg) } else { Failure::Unknown(msg) }
     }
 
     /// A request to a path of the same server without a token, retries or rate limit, answered
@@ -309,16 +326,38 @@ impl Client {
             Method::Get => self.http.get(&url),
             Method::Post => self.http.post(&url).json(&body.unwrap_or(Value::Null)),
         };
-        let resp = rb.send().await.map_err(|e| net_err(path, e.without_url().to_string()))?;
+        let mut resp = rb.send().await.map_err(|e| net_err(path, self.target.describe(&e)))?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| net_err(path, e.without_url().to_string()))?;
-        serde_json::from_str(&text).map_err(|_| {
+        if status.is_redirection() {
+            return Err(net_err(path, answer::redirect_refused(status)));
+        }
+        let body = answer::read_body(&mut resp).await.map_err(|e| net_err(path, e.describe(&self.target)))?;
+        serde_json::from_slice(&body).map_err(|_| {
+            let text = String::from_utf8_lossy(&body).into_owned();
             net_err(
                 path,
                 format!("HTTP {status}: the answer from {} is not JSON: {}", self.base, show(&Value::String(text))),
             )
         })
     }
+}
+
+/// The API base as a URL, refused at start unless it is `http(s)://host[...]`: a base without
+/// a scheme would otherwise fail every request with a message that does not say why.
+fn check_base(base: &str) -> Result<reqwest::Url, WxError> {
+    reqwest::Url::parse(base)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+        .filter(|u| u.query().is_none() && u.fragment().is_none())
+        .ok_or_else(|| {
+            WxError::new(
+                ErrorKind::Usage,
+                "config",
+                format!(
+                    "the API base {base:?} (WECHAT_API_BASE, or api_base in the config file) must be an http:// or https:// URL without query, e.g. https://api.weixin.qq.com or http://127.0.0.1:8700"
+                ),
+            )
+        })
 }
 
 /// Percent-encodes a query component (unreserved characters stay as they are).
@@ -345,29 +384,6 @@ enum Failure {
     Unknown(WxError),
     /// Retrying cannot help.
     Final(WxError),
-}
-
-fn classify(api: &str, e: reqwest::Error) -> Failure {
-    let connect = e.is_connect();
-    let timeout = e.is_timeout();
-    let msg = {
-        let e = e.without_url();
-        let mut s = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(inner) = src {
-            s.push_str(": ");
-            s.push_str(&inner.to_string());
-            src = inner.source();
-        }
-        s
-    };
-    if connect {
-        Failure::NotSent(net_err(api, format!("cannot connect: {msg}")))
-    } else if timeout {
-        Failure::Unknown(net_err(api, format!("timed out: {msg}")))
-    } else {
-        Failure::Unknown(net_err(api, msg))
-    }
 }
 
 impl WxError {

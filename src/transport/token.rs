@@ -1,16 +1,23 @@
 //! Access tokens: fetched from `cgi-bin/token`, shared by every call in flight (one refresh
-//! at a time), and cached across runs in an owner-only file per API base and appid, locked
-//! while refreshing so that processes sharing the cache never fetch twice.
+//! at a time), and cached across runs in an owner-only file per API base, appid and secret,
+//! locked while refreshing so that processes sharing the cache never fetch twice. A fetch that
+//! failed is the answer for every call of the next [`FETCH_COOLDOWN`], so a broken token
+//! endpoint costs one failed fetch, not one per call in flight.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use super::answer::{self, Target};
 use crate::api::{ErrorKind, TOKEN_PATH, WxError};
+
+/// How long a failed token fetch stands as the answer of every call before one is tried again.
+pub const FETCH_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// Where tokens come from.
 #[derive(Clone)]
@@ -67,20 +74,57 @@ pub struct TokenCache {
     current: Mutex<Option<Cached>>,
     /// Every token seen in this run, for redaction (tokens may rotate mid-run).
     seen: std::sync::Mutex<Vec<String>>,
+    /// The last failed fetch and when it ended.
+    failed: std::sync::Mutex<Option<(Instant, WxError)>>,
+    target: Target,
 }
 
-/// A short stable hash, so the API base can be part of a file name.
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+/// A short hash of the API base and the secret for the cache file's name: tokens of two
+/// servers never mix, and a changed (or wrong) secret is not hidden by a token fetched with
+/// the old one. SHA-1 cut to 64 bits: the name must not help anyone guess the secret.
+fn identity(base: &str, secret: &str) -> String {
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
+    h.update(base.as_bytes());
+    h.update([0u8]);
+    h.update(secret.as_bytes());
+    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The forms a secret may take when a server echoes it back: as is, percent-encoded (either
+/// case of hex digits), and JSON-escaped (`\/`).
+fn encodings(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_string()];
+    let pct = |upper: bool| -> String {
+        let mut out = String::new();
+        for b in secret.bytes() {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                out.push(b as char);
+            } else if upper {
+                out.push_str(&format!("%{b:02X}"));
+            } else {
+                out.push_str(&format!("%{b:02x}"));
+            }
+        }
+        out
+    };
+    forms.push(pct(true));
+    forms.push(pct(false));
+    forms.push(secret.replace('/', "\\/"));
+    // A query decoder may have turned `+` into a space.
+    forms.push(secret.replace('+', " "));
+    forms.dedup();
+    forms.retain(|f| f.len() >= 4);
+    forms
 }
 
 impl TokenCache {
-    pub fn new(creds: Credentials, base: &str, cache_dir: Option<PathBuf>) -> TokenCache {
+    pub fn new(creds: Credentials, base: &str, cache_dir: Option<PathBuf>, target: Target) -> TokenCache {
         let file = match (&creds, cache_dir) {
-            (Credentials::AppSecret { appid, .. }, Some(dir)) => {
+            (Credentials::AppSecret { appid, secret }, Some(dir)) => {
                 let safe: String =
                     appid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-                Some(dir.join("tokens").join(format!("{safe}-{:016x}.json", fnv(base))))
+                Some(dir.join("tokens").join(format!("{safe}-{}.json", identity(base, secret))))
             }
             _ => None,
         };
@@ -89,7 +133,15 @@ impl TokenCache {
             Credentials::AppSecret { secret, .. } => vec![secret.clone()],
             Credentials::None => Vec::new(),
         };
-        TokenCache { creds, base: base.to_string(), file, current: Mutex::new(None), seen: std::sync::Mutex::new(seen) }
+        TokenCache {
+            creds,
+            base: base.to_string(),
+            file,
+            current: Mutex::new(None),
+            seen: std::sync::Mutex::new(seen),
+            failed: std::sync::Mutex::new(None),
+            target,
+        }
     }
 
     pub fn appid(&self) -> Option<&str> {
@@ -106,8 +158,8 @@ impl TokenCache {
     pub fn redact(&self, s: &str) -> String {
         let mut out = s.to_string();
         if let Ok(seen) = self.seen.lock() {
-            for secret in seen.iter().filter(|t| t.len() >= 4) {
-                out = out.replace(secret.as_str(), "***");
+            for form in seen.iter().flat_map(|t| encodings(t)) {
+                out = out.replace(form.as_str(), "***");
             }
         }
         out
@@ -138,7 +190,7 @@ impl TokenCache {
         if let Some(c) = cur.as_ref().filter(|c| c.fresh(now())) {
             return Ok(c.access_token.clone());
         }
-        let fresh = self.obtain(http, None).await?;
+        let fresh = self.obtain_or_cool_down(http, None).await?;
         let token = fresh.access_token.clone();
         *cur = Some(fresh);
         Ok(token)
@@ -153,8 +205,25 @@ impl TokenCache {
         {
             return Ok(());
         }
-        *cur = Some(self.obtain(http, Some(bad)).await?);
+        *cur = Some(self.obtain_or_cool_down(http, Some(bad)).await?);
         Ok(())
+    }
+
+    /// [`Self::obtain`], unless a fetch failed less than [`FETCH_COOLDOWN`] ago: then that
+    /// failure, at once. Callers hold the `current` lock, so calls in flight wait for the one
+    /// fetch and then all take its failure.
+    async fn obtain_or_cool_down(&self, http: &reqwest::Client, bad: Option<&str>) -> Result<Cached, WxError> {
+        if let Ok(failed) = self.failed.lock()
+            && let Some((at, e)) = failed.as_ref()
+            && at.elapsed() < FETCH_COOLDOWN
+        {
+            return Err(e.clone());
+        }
+        let result = self.obtain(http, bad).await;
+        if let Ok(mut failed) = self.failed.lock() {
+            *failed = result.as_ref().err().map(|e| (Instant::now(), e.clone()));
+        }
+        result
     }
 
     /// From the cache file if it holds a fresh token other than `bad`, else from WeChat.
@@ -199,18 +268,30 @@ impl TokenCache {
                 .query(&[("grant_type", "client_credential"), ("appid", appid), ("secret", secret)])
                 .send()
                 .await;
-            let text = match resp {
-                Ok(r) => r.text().await.map_err(|e| e.without_url().to_string()),
-                Err(e) => Err(e.without_url().to_string()),
-            };
-            let v = match text.as_deref().map(serde_json::from_str::<Value>) {
-                Ok(Ok(v)) => v,
-                Ok(Err(_)) => {
-                    last = Some("the token answer is not JSON".to_string());
+            let mut resp = match resp {
+                Ok(r) => r,
+                Err(e) => {
+                    last = Some(self.target.describe(&e));
                     continue;
                 }
+            };
+            let status = resp.status();
+            if status.is_redirection() {
+                // Never followed: the redirect's target would receive the appid and secret.
+                last = Some(answer::redirect_refused(status));
+                continue;
+            }
+            let body = match answer::read_body(&mut resp).await {
+                Ok(b) => b,
                 Err(e) => {
-                    last = Some(e.clone());
+                    last = Some(e.describe(&self.target));
+                    continue;
+                }
+            };
+            let v = match serde_json::from_slice::<Value>(&body) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => {
+                    last = Some(format!("HTTP {status}: the answer is not JSON: {}", answer::snippet(&body)));
                     continue;
                 }
             };
@@ -223,7 +304,7 @@ impl TokenCache {
             let code = v.get("errcode").and_then(Value::as_i64).unwrap_or(-1);
             let msg = v.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();
             if crate::api::errors::retry(code) == crate::api::errors::Retry::Backoff {
-                last = Some(format!("errcode {code}: {msg}"));
+                last = Some(format!("HTTP {status}: errcode {code}: {msg}"));
                 continue;
             }
             let mut e = WxError::api(TOKEN_PATH, code, self.redact(&msg));
@@ -241,13 +322,18 @@ impl TokenCache {
     }
 }
 
-/// Takes the cache's lock file; `None` when locking is impossible (the cache then just races).
+/// Takes the cache's lock file (owner-only); `None` when locking is impossible (the cache then
+/// just races).
 fn lock_file(path: &Path) -> Option<File> {
     let dir = path.parent()?;
-    std::fs::create_dir_all(dir).ok()?;
+    super::private_dir(dir).ok()?;
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
-    let f = OpenOptions::new().create(true).truncate(false).write(true).open(lock_path).ok()?;
+    let mut opts = OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let f = opts.open(lock_path).ok()?;
     f.lock().ok()?;
     Some(f)
 }
@@ -260,7 +346,7 @@ fn read_cache(path: &Path) -> Option<Cached> {
 /// Written to a temporary file and renamed, owner-only, so readers never see half a token.
 fn write_cache(path: &Path, c: &Cached) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    super::private_dir(dir)?;
     crate::util::write_atomic(path, Some(0o600), |f| f.write_all(&serde_json::to_vec(c).unwrap_or_default()))
 }
 
