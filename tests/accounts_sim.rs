@@ -305,7 +305,8 @@ async fn past_the_daily_quota_45009_until_clear_quota() {
     }
     let refused = c.read(&one).await;
     assert_eq!(errcode(&refused), 45009, "{refused}");
-    assert!(refused["errmsg"].as_str().unwrap_or("").contains("clear_quota"), "{refused}");
+    let msg = refused["errmsg"].as_str().unwrap_or("");
+    assert!(msg.contains("daily quota") && msg.contains("clear_quota"), "{refused}");
     assert_eq!(errcode(&c.get(&one, "wxa/get_merchant_audit_info").await), 0, "each API has its own count");
     assert_eq!(errcode(&c.read(&two).await), 0, "each account has its own count");
     assert_eq!(c.accounts().await[0]["calls_today"]["cgi-bin/poi/getpoilist"], 4);
@@ -330,13 +331,24 @@ async fn past_the_daily_quota_45009_until_clear_quota() {
 
 #[test]
 fn sandbox_runs_take_the_account_options() {
-    // The script's own calls: two reads of one API fill a quota of 2, and wx::clear_quota (the
-    // declared endpoint, through the client) gives it back.
+    // A --sandbox run's quota: two reads of one API fill a quota of 2, the third is refused
+    // (after the client's retries), and wx::clear_quota (the declared endpoint, through the
+    // client) gives it back.
     let sim = Sim::start();
-    let script = sim
-        .write("q.rhai", "poi::list(0, 5); poi::list(0, 5);\nwx::clear_quota();\nprint(poi::list(0, 5).total_count);");
+    let script = sim.write(
+        "q.rhai",
+        r#"
+        poi::list(0, 5);
+        poi::list(0, 5);
+        let refused = 0;
+        try { poi::list(0, 5); } catch (e) { refused = e.errcode; }
+        wx::clear_quota();
+        print(`${refused} ${poi::list(0, 5).total_count}`);
+        "#,
+    );
     let out = sim.cmd().args(["run", "--sandbox", "--daily-quota", "2"]).arg(&script).output().expect("runs");
-    assert!(!ok(&out).trim().is_empty());
+    let shown = ok(&out);
+    assert!(shown.starts_with("45009 "), "{shown}");
 
     // `sandbox serve` hosts the accounts it is asked for and says so.
     let mut child = sim

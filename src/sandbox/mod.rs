@@ -723,7 +723,7 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
             return fail(
                 45009,
                 format!(
-                    "{} called more than {limit} times today by {}; cgi-bin/clear_quota resets it",
+                    "reach max api daily quota limit ({limit} calls of {} a day by {}); cgi-bin/clear_quota resets it",
                     ep.path, sh.accounts[acc].appid
                 ),
             )
