@@ -124,7 +124,7 @@ fn wx(base: &str, dir: &tempfile::TempDir) -> assert_cmd::Command {
         .env_remove("WECHAT_ACCESS_TOKEN")
         .env_remove("WXSCRIPT_QPS")
         .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
-        .env("WXSCRIPT_CONFIG", dir.path().join("no-config.toml"))
+        .env("WXSCRIPT_CONFIG", "/dev/null")
         .env("NO_COLOR", "1");
     c
 }

@@ -15,7 +15,7 @@ fn run(dir: &tempfile::TempDir, text: &str) -> std::process::Output {
         .current_dir(dir.path())
         .env("WECHAT_API_BASE", "http://127.0.0.1:9")
         .env("WECHAT_ACCESS_TOKEN", "unused-token")
-        .env("WXSCRIPT_CONFIG", dir.path().join("no-config.toml"))
+        .env("WXSCRIPT_CONFIG", "/dev/null")
         .env("NO_COLOR", "1")
         .arg("run")
         .arg(&p)
