@@ -6,6 +6,7 @@
 //! (`runtime::register`), request checks and wire encoding (`check`), `wxscript docs`, and the
 //! simulator's routing (`sandbox`). Families live one per file.
 
+mod account;
 pub mod check;
 pub mod errors;
 mod map;
@@ -389,6 +390,7 @@ pub fn endpoints() -> impl Iterator<Item = &'static Endpoint> {
         .chain(poi::ENDPOINTS)
         .chain(media::ENDPOINTS)
         .chain(shake::ENDPOINTS)
+        .chain(account::ENDPOINTS)
 }
 
 /// The endpoint declared at an API path (without leading slash).
@@ -404,6 +406,11 @@ pub fn by_name(qualified: &str) -> Option<&'static Endpoint> {
 
 /// The token endpoint: not a script function, but the transport and simulator share its path.
 pub const TOKEN_PATH: &str = "cgi-bin/token";
+
+/// The stable token endpoint (`POST {grant_type, appid, secret, force_refresh}`): a token family
+/// of its own that every caller of one account shares; like [`TOKEN_PATH`], not a script
+/// function.
+pub const STABLE_TOKEN_PATH: &str = "cgi-bin/stable_token";
 
 #[cfg(test)]
 mod tests {

@@ -86,6 +86,18 @@ struct SandboxOpts {
     /// (UTC+8); default the real time. sandbox::advance(seconds) moves it on.
     #[arg(long, value_name = "TIME", value_parser = parse_start_time)]
     start_time: Option<u64>,
+    /// Own accounts the simulator hosts, each with state of its own: wxsandbox /
+    /// sandbox-secret, then wxsandbox2 / sandbox-secret2, and so on.
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    own_accounts: u64,
+    /// Seconds an account's classic token (cgi-bin/token) keeps working after a newer one is
+    /// issued; then it answers 40001.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    token_overlap: u64,
+    /// Calls of one API one account may make per simulated day; past them 45009 until
+    /// wx::clear_quota() [default: unlimited].
+    #[arg(long, value_name = "N")]
+    daily_quota: Option<u64>,
 }
 
 /// `--start-time`: the date forms scripts use for shake-around dates.
@@ -113,6 +125,9 @@ impl SandboxOpts {
                 .into(),
             push_aes_key: self.push_aes_key.clone().map(Into::into),
             start_time: self.start_time,
+            own_accounts: usize::try_from(self.own_accounts).unwrap_or(1),
+            token_overlap: self.token_overlap,
+            daily_quota: self.daily_quota,
         }
     }
 }
@@ -271,7 +286,7 @@ enum Command {
 #[derive(Subcommand)]
 enum SandboxCommand {
     /// Serve the simulator on loopback. Its credentials are fixed: appid `wxsandbox`, secret
-    /// `sandbox-secret`, e.g. WECHAT_API_BASE=http://127.0.0.1:PORT WECHAT_APPID=wxsandbox
+    /// `sandbox-secret` (and `wxsandbox2` / `sandbox-secret2`, ... with --own-accounts), e.g. WECHAT_API_BASE=http://127.0.0.1:PORT WECHAT_APPID=wxsandbox
     /// WECHAT_APPSECRET=sandbox-secret wxscript run FILE. Words in a request's text ask for
     /// WeChat's unhappy answers (listed below); `POST /_sandbox/clock {"advance": SECONDS}` or
     /// sandbox::advance moves its time.
@@ -676,8 +691,20 @@ fn serve(port: u16, opts: &SandboxOpts) -> Result<(), Failure> {
     let rt = session::async_runtime()?;
     rt.block_on(async {
         let sim = Sandbox::start(cfg, port).await.map_err(Failure::runtime)?;
+        let n = sim.own_appids().len();
+        let more = match n {
+            1 => String::new(),
+            2 => format!("; also {} / {}", sandbox::own_appid(2), sandbox::own_secret(2)),
+            _ => format!(
+                "; also {} / {} .. {} / {}",
+                sandbox::own_appid(2),
+                sandbox::own_secret(2),
+                sandbox::own_appid(n),
+                sandbox::own_secret(n)
+            ),
+        };
         println!(
-            "wxscript sandbox listening on {} (appid {}, secret {})",
+            "wxscript sandbox listening on {} (appid {}, secret {}{more})",
             sim.base_url(),
             sandbox::APPID,
             sandbox::SECRET

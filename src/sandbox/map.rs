@@ -298,6 +298,13 @@ pub(crate) struct MapState {
     next_rich_id: u64,
 }
 
+impl MapState {
+    /// POIs created through the API.
+    pub(crate) fn count(&self) -> usize {
+        self.created.len()
+    }
+}
+
 impl Default for MapState {
     fn default() -> Self {
         MapState { created: Vec::new(), next_rich_id: 42_010 }

@@ -26,6 +26,11 @@ pub(crate) struct Media {
 pub(crate) const MEDIA_TTL_SECS: u64 = 3 * 86_400;
 
 impl Media {
+    /// Media ids issued so far (expired ones included).
+    pub fn count(&self) -> usize {
+        self.ids.len()
+    }
+
     /// Whether `id` was issued and has not expired at `now` (Unix seconds).
     pub fn known(&self, id: &str, now: u64) -> bool {
         self.ids.get(id).is_some_and(|(_, created)| now < created.saturating_add(MEDIA_TTL_SECS))

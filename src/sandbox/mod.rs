@@ -2,15 +2,21 @@
 //! API the way WeChat does, for scripts, the REPL and tests.
 //!
 //! This file holds the server itself: startup and shutdown, one fallback handler that routes
-//! by path, access tokens, the checks every call goes through (token, method, body, and the
-//! wire-level field check derived from the `api` declarations), fault injection, request
-//! statistics, the admin routes under `/_sandbox/`, and the lazily decided audits with the
-//! events they produce. The behaviour of each family lives beside it: `merchant`, `map`
-//! (districts and POIs), `store` (stores, cards, legacy POIs), `media` and `shake`
-//! (shake-around: beacons, pages, groups, statistics, shakes, lotteries).
+//! by path, the accounts, the checks every call goes through (token, daily quota, method, body,
+//! and the wire-level field check derived from the `api` declarations), fault injection,
+//! request statistics, the admin routes under `/_sandbox/`, and the lazily decided audits with
+//! the events they produce. Tokens live in `tokens`, quotas in `quota`. The behaviour of each
+//! family lives beside it: `merchant`, `map` (districts and POIs), `store` (stores, cards,
+//! legacy POIs), `media` and `shake` (shake-around: beacons, pages, groups, statistics, shakes,
+//! lotteries).
+//!
+//! The simulator hosts several own accounts (`--own-accounts`), each with a [`State`] of its
+//! own behind its own lock: a call acts on the account its token belongs to. The clock, the
+//! event log and the audit ids are the simulator's, shared by every account. Tokens (classic,
+//! stable, superseded, forced) live in `tokens`.
 //!
 //! Audits need no background task: each pending audit remembers when it was submitted, and
-//! every time the state is locked, the ones whose `audit_delay` has passed are decided.
+//! every time an account's state is locked, the ones whose `audit_delay` has passed are decided.
 //!
 //! Time is the simulator's own [`Clock`], kept in the state: real time from a start time
 //! (`--start-time`, default now), plus whatever a rehearsal advanced it by
@@ -22,9 +28,11 @@ mod map;
 mod media;
 mod merchant;
 pub mod push;
+mod quota;
 mod routes;
 mod shake;
 mod store;
+mod tokens;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -40,14 +48,25 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::api::{self, Body, Method, wire};
+
 use crate::message::{Push, PushEvent};
 use crate::util::Secret;
 use media::read_part;
 
-/// The sandbox's fixed appid.
+/// The sandbox's fixed appid (its first own account).
 pub const APPID: &str = "wxsandbox";
 /// The sandbox's fixed app secret.
 pub const SECRET: &str = "sandbox-secret";
+
+/// The appid of own account `n` (from 1): `wxsandbox`, then `wxsandbox2`, `wxsandbox3`, ...
+pub fn own_appid(n: usize) -> String {
+    if n <= 1 { APPID.to_string() } else { format!("{APPID}{n}") }
+}
+
+/// The app secret of own account `n` (from 1): `sandbox-secret`, then `sandbox-secret2`, ...
+pub fn own_secret(n: usize) -> String {
+    if n <= 1 { SECRET.to_string() } else { format!("{SECRET}{n}") }
+}
 
 /// The official account the events are addressed to, as in the documents' XML pushes.
 pub const TO_USER_NAME: &str = "gh_5a4e8b1c0d2f";
@@ -102,6 +121,15 @@ pub struct Config {
     pub push_aes_key: Option<Secret>,
     /// The simulator's time at start, in Unix seconds (default none: the real time).
     pub start_time: Option<u64>,
+    /// Own accounts hosted, each with state of its own (default 2, at least 1): see
+    /// [`own_appid`] and [`own_secret`].
+    pub own_accounts: usize,
+    /// Seconds a classic token keeps working after `cgi-bin/token` issued the account a newer
+    /// one (default 300, as WeChat); past it the old one answers 40001.
+    pub token_overlap: u64,
+    /// Calls of one API one account may make per simulated day before 45009, until
+    /// `cgi-bin/clear_quota` (default none: unlimited).
+    pub daily_quota: Option<u64>,
 }
 
 impl Default for Config {
@@ -116,6 +144,9 @@ impl Default for Config {
             push_token: Secret::default(),
             push_aes_key: None,
             start_time: None,
+            own_accounts: 2,
+            token_overlap: 300,
+            daily_quota: None,
         }
     }
 }
@@ -144,16 +175,30 @@ impl Sandbox {
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
         let addr = listener.local_addr()?;
         let (tx, _) = broadcast::channel(1024);
+        let clock = Arc::new(Clock::new(cfg.start_time));
+        let log = Arc::new(EventLog { events: Mutex::new(Vec::new()), tx, next_audit_id: AtomicU64::new(414_569_501) });
+        let accounts: Vec<Account> = (1..=cfg.own_accounts.max(1))
+            .map(|n| Account {
+                appid: own_appid(n),
+                secret: own_secret(n),
+                state: Mutex::new(State::new(own_appid(n), clock.clone(), log.clone())),
+            })
+            .collect();
         let shared = Arc::new(Shared {
             instance: format!("{:016x}", fastrand::u64(..)),
             audit_delay: cfg.audit_delay,
             token_ttl: cfg.token_ttl,
+            token_overlap: cfg.token_overlap,
+            daily_quota: cfg.daily_quota,
             faults: Mutex::new(Faults {
                 latency_ms: cfg.latency_ms,
                 fail_rate: cfg.fail_rate.clamp(0.0, 1.0),
                 fail_code: cfg.fail_code,
             }),
-            state: Mutex::new(State::new(tx, Clock::new(cfg.start_time))),
+            tokens: Mutex::new(tokens::Tokens::new(accounts.len())),
+            clock,
+            log,
+            accounts,
             stats: Mutex::new(Stats::default()),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
@@ -183,14 +228,20 @@ impl Sandbox {
 
     /// Every audit decided so far, oldest first (deciding any that are due first).
     pub fn events(&self) -> Vec<AuditEvent> {
-        self.shared.state().events.clone()
+        self.shared.settle_all();
+        lock(&self.shared.log.events).clone()
     }
 
     /// The hook point for pushing events: every audit decided from now on is sent here the
     /// moment it is decided. Decisions are lazy, so they happen while some request (or
     /// [`Sandbox::events`]) reads the state.
     pub fn subscribe(&self) -> broadcast::Receiver<AuditEvent> {
-        self.shared.state().events_tx.subscribe()
+        self.shared.log.tx.subscribe()
+    }
+
+    /// The appids of the own accounts, in order (`wxsandbox` first).
+    pub fn own_appids(&self) -> Vec<String> {
+        self.shared.accounts.iter().map(|a| a.appid.clone()).collect()
     }
 
     /// Pushes answered `success` so far, and pushes given up after every retry.
@@ -272,6 +323,29 @@ struct Stats {
     requests: u64,
     by_path: BTreeMap<String, u64>,
     token_fetches: u64,
+    /// Classic tokens issued, per appid.
+    token_fetches_by_appid: BTreeMap<String, u64>,
+    /// Stable tokens issued (not handed out again), per appid.
+    stable_token_issues: BTreeMap<String, u64>,
+    /// Of those, the ones a `force_refresh` issued, per appid.
+    stable_token_forced: BTreeMap<String, u64>,
+    /// API calls made with a valid token, per appid of the token's account.
+    requests_by_appid: BTreeMap<String, u64>,
+}
+
+/// One own account: its credentials and everything it holds.
+struct Account {
+    appid: String,
+    secret: String,
+    state: Mutex<State>,
+}
+
+/// The simulator's event log: decided audits of every account, in order, and their
+/// subscribers. Audit ids are the simulator's, so an id names one audit whatever the account.
+pub(crate) struct EventLog {
+    events: Mutex<Vec<AuditEvent>>,
+    tx: broadcast::Sender<AuditEvent>,
+    next_audit_id: AtomicU64,
 }
 
 struct Shared {
@@ -279,8 +353,14 @@ struct Shared {
     instance: String,
     audit_delay: Duration,
     token_ttl: u64,
+    token_overlap: u64,
+    daily_quota: Option<u64>,
     faults: Mutex<Faults>,
-    state: Mutex<State>,
+    tokens: Mutex<tokens::Tokens>,
+    clock: Arc<Clock>,
+    log: Arc<EventLog>,
+    /// The own accounts; a token names one by its index.
+    accounts: Vec<Account>,
     stats: Mutex<Stats>,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
@@ -292,27 +372,31 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// The state, with every audit that is due decided first.
-    fn state(&self) -> MutexGuard<'_, State> {
-        let mut st = lock(&self.state);
+    /// The state of account `idx` (0: `wxsandbox`), with every audit that is due decided first.
+    fn state(&self, idx: usize) -> MutexGuard<'_, State> {
+        let mut st = lock(&self.accounts[idx.min(self.accounts.len() - 1)].state);
         st.settle(self.audit_delay);
         st
     }
 
-    /// 41001 / 40014 / 40001 / 42001 for a missing, malformed, unknown or expired token.
-    fn check_token(&self, token: &str) -> Result<(), Value> {
-        if token.is_empty() {
-            return Err(fail(41001, ""));
+    /// Decides every account's due audits (before the event log is read).
+    fn settle_all(&self) {
+        for idx in 0..self.accounts.len() {
+            drop(self.state(idx));
         }
-        // Tokens are drawn from the media-id alphabet: anything else cannot be one at all.
-        if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(fail(40014, ""));
-        }
-        let st = self.state();
-        match st.tokens.get(token) {
-            None => Err(fail(40001, "")),
-            Some(exp) if st.clock.now_ms() >= *exp => Err(fail(42001, "")),
-            Some(_) => Ok(()),
+    }
+
+    /// The index of the account with this appid.
+    fn account(&self, appid: &str) -> Option<usize> {
+        self.accounts.iter().position(|a| a.appid == appid)
+    }
+
+    /// The account an admin request names with `appid` (a JSON body or the query), by default
+    /// `wxsandbox`; an unknown appid is 40013.
+    fn account_of(&self, appid: Option<&str>) -> Result<usize, Value> {
+        match appid.filter(|a| !a.is_empty()) {
+            None => Ok(0),
+            Some(a) => self.account(a).ok_or_else(|| fail(40013, format!("no own account \"{a}\" in this simulator"))),
         }
     }
 
@@ -347,24 +431,25 @@ struct Audit {
 }
 
 /// The simulator's time: real time since start, from a start time, plus what rehearsals
-/// advanced it by. Milliseconds, so sub-second audit delays keep working.
+/// advanced it by. Milliseconds, so sub-second audit delays keep working. One clock for every
+/// account: each state holds it shared.
 pub(crate) struct Clock {
     started: Instant,
     start_ms: u64,
-    advanced_ms: u64,
+    advanced_ms: AtomicU64,
 }
 
 impl Clock {
     /// Starting at `start` (Unix seconds), or at the real time.
     fn new(start: Option<u64>) -> Self {
         let start_ms = start.unwrap_or_else(crate::util::unix_now).saturating_mul(1000);
-        Clock { started: Instant::now(), start_ms, advanced_ms: 0 }
+        Clock { started: Instant::now(), start_ms, advanced_ms: AtomicU64::new(0) }
     }
 
     /// Unix milliseconds, simulated.
     pub(crate) fn now_ms(&self) -> u64 {
         let real = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.start_ms.saturating_add(real).saturating_add(self.advanced_ms)
+        self.start_ms.saturating_add(real).saturating_add(self.advanced_ms.load(Ordering::SeqCst))
     }
 
     /// Unix seconds, simulated.
@@ -373,49 +458,56 @@ impl Clock {
     }
 
     /// Moves time forward (never back: what happened stays in the past).
-    fn advance(&mut self, ms: u64) {
-        self.advanced_ms = self.advanced_ms.saturating_add(ms);
+    fn advance(&self, ms: u64) {
+        let _ = self.advanced_ms.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |a| Some(a.saturating_add(ms)));
+    }
+
+    /// Seconds rehearsals moved the clock forward so far.
+    fn advanced_secs(&self) -> u64 {
+        self.advanced_ms.load(Ordering::SeqCst) / 1000
+    }
+
+    /// The simulated day in China (UTC+8), counted from the epoch: when daily quotas start over.
+    pub(crate) fn china_day(&self) -> u64 {
+        (self.unix() + 8 * 3600) / 86_400
     }
 }
 
-/// Everything the simulated account holds.
+/// Everything one simulated account holds.
 pub(crate) struct State {
+    /// The account's appid.
+    pub(crate) appid: String,
     /// The simulator's one clock.
-    pub(crate) clock: Clock,
-    /// Token -> expiry (simulated Unix milliseconds).
-    tokens: HashMap<String, u64>,
+    pub(crate) clock: Arc<Clock>,
     pub(crate) media: media::Media,
     pub(crate) merchant: merchant::Merchant,
     pub(crate) map: map::MapState,
     pub(crate) stores: store::Stores,
     pub(crate) shake: shake::Shake,
+    pub(crate) quota: quota::Quota,
     pending: Vec<Audit>,
-    events: Vec<AuditEvent>,
-    events_tx: broadcast::Sender<AuditEvent>,
-    next_audit_id: u64,
+    log: Arc<EventLog>,
 }
 
 impl State {
-    fn new(events_tx: broadcast::Sender<AuditEvent>, clock: Clock) -> Self {
+    fn new(appid: String, clock: Arc<Clock>, log: Arc<EventLog>) -> Self {
         State {
+            appid,
             clock,
-            tokens: HashMap::new(),
             media: media::Media::default(),
             merchant: merchant::Merchant::default(),
             map: map::MapState::default(),
             stores: store::Stores::new(),
             shake: shake::Shake::default(),
+            quota: quota::Quota::default(),
             pending: Vec::new(),
-            events: Vec::new(),
-            events_tx,
-            next_audit_id: 414_569_501,
+            log,
         }
     }
 
     /// Queues an audit and returns its id.
     pub(crate) fn submit(&mut self, kind: AuditKind) -> u64 {
-        let id = self.next_audit_id;
-        self.next_audit_id += 1;
+        let id = self.log.next_audit_id.fetch_add(1, Ordering::SeqCst);
         let submitted = self.clock.now_ms();
         self.pending.push(Audit { id, submitted, kind });
         id
@@ -454,9 +546,11 @@ impl State {
     /// and the subscribers.
     fn record(&mut self, mut ev: AuditEvent) {
         ev.create_time = self.now();
+        // The log's lock is taken while holding an account's, never the other way round.
+        let mut events = lock(&self.log.events);
         // No subscriber is the normal case; the log keeps the event anyway.
-        let _ = self.events_tx.send(ev.clone());
-        self.events.push(ev);
+        let _ = self.log.tx.send(ev.clone());
+        events.push(ev);
     }
 }
 
@@ -598,7 +692,9 @@ async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
         wait_until(arrival + latency / 2).await;
     }
     let reply = if path == api::TOKEN_PATH {
-        token(&sh, req.method(), &query).into()
+        tokens::classic(&sh, req.method(), &query).into()
+    } else if path == api::STABLE_TOKEN_PATH {
+        tokens::stable(&sh, req).await.into()
     } else {
         api_call(&sh, faults, &path, &query, req).await
     };
@@ -608,39 +704,31 @@ async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
     reply.into_response()
 }
 
-/// `cgi-bin/token`: issues a new token; older ones stay valid until their own expiry.
-fn token(sh: &Shared, method: &HttpMethod, q: &HashMap<String, String>) -> Value {
-    if method != HttpMethod::GET {
-        return fail(43001, "");
-    }
-    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    if get("grant_type") != "client_credential" {
-        return fail(40002, "");
-    }
-    if get("appid") != APPID {
-        return fail(40013, "");
-    }
-    if get("secret") != SECRET {
-        return fail(40125, "");
-    }
-    let tok = random_id(96);
-    let mut st = sh.state();
-    let now = st.clock.now_ms();
-    if st.tokens.len() > 10_000 {
-        // Forget long-dead tokens so a client fetching in a loop cannot grow the map forever.
-        st.tokens.retain(|_, exp| now.saturating_sub(*exp) < 3_600_000);
-    }
-    st.tokens.insert(tok.clone(), now.saturating_add(sh.token_ttl.saturating_mul(1000)));
-    json!({ "access_token": tok, "expires_in": sh.token_ttl })
-}
-
 async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, String>, req: Request) -> Reply {
     let Some((ep, handler)) = routes::find(path) else {
         return fail(40066, "").into();
     };
     let token = q.get("access_token").map(String::as_str).unwrap_or("");
-    if let Err(e) = sh.check_token(token) {
-        return e.into();
+    let acc = match tokens::check(sh, token) {
+        Ok(acc) => acc,
+        Err(e) => return e.into(),
+    };
+    *lock(&sh.stats).requests_by_appid.entry(sh.accounts[acc].appid.clone()).or_default() += 1;
+    // clear_quota is how a spent quota comes back, so it is never refused for one.
+    if let Some(limit) = sh.daily_quota
+        && (ep.module, ep.name) != ("wx", "clear_quota")
+    {
+        let day = sh.clock.china_day();
+        if !sh.state(acc).quota.take(ep.path, day, limit) {
+            return fail(
+                45009,
+                format!(
+                    "reach max api daily quota limit ({limit} calls of {} a day by {}); cgi-bin/clear_quota resets it",
+                    ep.path, sh.accounts[acc].appid
+                ),
+            )
+            .into();
+        }
     }
     if faults.fail_rate > 0.0 && fastrand::f64() < faults.fail_rate {
         return fail(
@@ -680,7 +768,7 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
     if let Err(r) = wire::check(ep, &fields) {
         return fail(r.code, &r.detail).into();
     }
-    let mut st = sh.state();
+    let mut st = sh.state(acc);
     match (handler, file) {
         (routes::Handler::Call(f), None) => f(&mut st, &fields),
         (routes::Handler::Upload(f), Some(file)) => f(&mut st, &fields, file),
@@ -700,6 +788,10 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
                 "requests": s.requests,
                 "by_path": s.by_path,
                 "token_fetches": s.token_fetches,
+                "token_fetches_by_appid": s.token_fetches_by_appid,
+                "stable_token_issues": s.stable_token_issues,
+                "stable_token_forced": s.stable_token_forced,
+                "requests_by_appid": s.requests_by_appid,
                 "instance": sh.instance,
                 "in_flight": sh.in_flight.load(Ordering::SeqCst),
                 "max_in_flight": sh.max_in_flight.load(Ordering::SeqCst),
@@ -711,25 +803,26 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
             ok()
         }
         "expire_tokens" => {
-            let mut st = sh.state();
-            let now = st.clock.now_ms();
-            for exp in st.tokens.values_mut() {
-                *exp = (*exp).min(now);
-            }
+            lock(&sh.tokens).expire_all(sh.clock.now_ms());
             ok()
         }
+        "accounts" => accounts(sh),
         "clock" => clock(sh, req).await,
         "events" => {
             let q: HashMap<String, String> = Query::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
             let since = q.get("since").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
-            let st = sh.state();
-            let events: Vec<Value> = st.events.iter().skip(since).map(AuditEvent::to_json).collect();
-            json!({ "events": events, "total": st.events.len() })
+            sh.settle_all();
+            let all = lock(&sh.log.events);
+            let events: Vec<Value> = all.iter().skip(since).map(AuditEvent::to_json).collect();
+            json!({ "events": events, "total": all.len() })
         }
         "shake" => {
             let bytes = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();
             match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(m)) => shake::simulate(&mut sh.state(), &m),
+                Ok(Value::Object(m)) => match sh.account_of(m.get("appid").and_then(Value::as_str)) {
+                    Ok(acc) => shake::simulate(&mut sh.state(acc), &m),
+                    Err(e) => e,
+                },
                 _ => invalid("POST a JSON object {device_id} or {uuid, major, minor}, with an optional openid"),
             }
         }
@@ -791,10 +884,31 @@ async fn clock(sh: &Shared, req: Request) -> Value {
     } else {
         0
     };
-    let mut st = lock(&sh.state);
-    st.clock.advance(advance);
-    st.settle(sh.audit_delay);
-    json!({ "errcode": 0, "errmsg": "ok", "now": st.now(), "advanced": st.clock.advanced_ms / 1000 })
+    sh.clock.advance(advance);
+    sh.settle_all();
+    json!({ "errcode": 0, "errmsg": "ok", "now": sh.clock.unix(), "advanced": sh.clock.advanced_secs() })
+}
+
+/// `GET /_sandbox/accounts`: each own account's appid and what it holds, counted, with its
+/// calls today against the daily quota, so tests can see which account a call reached.
+fn accounts(sh: &Shared) -> Value {
+    let list: Vec<Value> = (0..sh.accounts.len())
+        .map(|idx| {
+            let st = sh.state(idx);
+            let calls: BTreeMap<&str, u64> = st.quota.calls.iter().map(|(k, v)| (*k, *v)).collect();
+            json!({
+                "appid": st.appid,
+                "merchant_status": st.merchant.status,
+                "stores": st.stores.count(),
+                "map_pois": st.map.count(),
+                "media": st.media.count(),
+                "shake_devices": st.shake.counts().0,
+                "shake_pages": st.shake.counts().1,
+                "calls_today": calls,
+            })
+        })
+        .collect();
+    json!({ "errcode": 0, "errmsg": "ok", "accounts": list, "daily_quota": sh.daily_quota })
 }
 
 #[cfg(test)]

@@ -112,12 +112,12 @@ pub(super) async fn run(shared: Arc<Shared>, target: Target, counts: Arc<Counts>
         eprintln!("sandbox: cannot build the push client");
         return;
     };
-    let mut wake: broadcast::Receiver<AuditEvent> = shared.state().events_tx.subscribe();
+    let mut wake: broadcast::Receiver<AuditEvent> = shared.log.tx.subscribe();
     let mut sent = 0usize;
     loop {
         let batch: Vec<AuditEvent> = {
-            let st = shared.state();
-            st.events.get(sent..).map(<[AuditEvent]>::to_vec).unwrap_or_default()
+            shared.settle_all();
+            super::lock(&shared.log.events).get(sent..).map(<[AuditEvent]>::to_vec).unwrap_or_default()
         };
         sent += batch.len();
         for ev in batch {

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use serde_json::{Map, Value};
 
 use super::media::PartError;
-use super::{Reply, State, map, media, merchant, shake, store};
+use super::{Reply, State, map, media, merchant, quota, shake, store};
 use crate::api::{self, Endpoint};
 
 /// An upload's file part: its bytes, or why there are none.
@@ -32,6 +32,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     all.extend(store::handlers());
     all.extend(media::handlers());
     all.extend(shake::handlers());
+    all.extend(quota::handlers());
     all
 }
 

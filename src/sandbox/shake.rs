@@ -135,6 +135,11 @@ pub(crate) struct Shake {
 }
 
 impl Shake {
+    /// Device ids the account holds, and its pages.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (self.devices.len(), self.pages.len())
+    }
+
     fn approved(&self) -> bool {
         self.account.as_ref().is_some_and(|a| a.status == 2)
     }

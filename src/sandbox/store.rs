@@ -135,6 +135,11 @@ const LEGACY: &[(&str, u32, u32, i64, &str)] = &[
 ];
 
 impl Stores {
+    /// Stores added to the account (not the legacy ones).
+    pub fn count(&self) -> usize {
+        self.list.len()
+    }
+
     pub fn new() -> Self {
         let legacy = LEGACY
             .iter()
