@@ -163,10 +163,10 @@ pub struct SessionOptions {
 fn sandbox_accounts(own: usize) -> Vec<AccountConfig> {
     (2..=own)
         .map(|i| AccountConfig {
-            name: format!("{}{i}", sandbox::APPID),
+            name: sandbox::own_appid(i),
             credentials: Credentials::AppSecret {
-                appid: format!("{}{i}", sandbox::APPID),
-                secret: format!("{}{i}", sandbox::SECRET),
+                appid: sandbox::own_appid(i),
+                secret: sandbox::own_secret(i),
                 mode: TokenMode::Stable,
             },
             qps: None,
@@ -198,8 +198,8 @@ pub fn account_names(opts: &SessionOptions) -> Result<Vec<(String, Option<String
 }
 
 /// How many own accounts the simulator hosts.
-fn sandbox_own_accounts(_sc: &sandbox::Config) -> usize {
-    2
+fn sandbox_own_accounts(sc: &sandbox::Config) -> usize {
+    sc.own_accounts
 }
 
 /// A live session. Dropping it stops the simulator and the listener.

@@ -2,16 +2,17 @@
 //! accounts (never a token or secret), `use` switches the script thread's account, `with` runs
 //! a function as another account and switches back however it ends. The account in force is
 //! kept by the run's context per script thread (see `runtime::Ctx::with_account`), so `parallel`
-//! workers never switch each other's.
+//! workers never switch each other's. `wx::clear_quota` acts on the account in force too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rhai::{Dynamic, Engine, FnPtr, Map, Module, NativeCallContext, Position};
+use rhai::{Dynamic, Engine, FnPtr, FuncRegistration, Map, Module, NativeCallContext, Position};
 
-use crate::api::WxError;
+use crate::api::check::{self, Payload};
+use crate::api::{self, ErrorKind, WxError};
 use crate::runtime::catalog::HelperDoc;
-use crate::runtime::{Ctx, RhaiResult, throw};
+use crate::runtime::{Ctx, RhaiResult, convert, throw};
 use crate::transport::{self, Account};
 
 /// The declarations of `account::`.
@@ -86,6 +87,38 @@ fn find(ctx: &Ctx, api: &str, name: &str, pos: Position) -> Result<usize, Box<rh
         .ok_or_else(|| throw(WxError::input(api, "name", transport::unknown_account(name, &names)), pos))
 }
 
+/// `wx::clear_quota()`: `cgi-bin/clear_quota {appid}` for the account in force. Its declaration
+/// gives the path, policy, docs and answer; the call is made here because WeChat wants the
+/// account's appid in the body, and because it spends an allowance of a few a month, which is
+/// said on stderr.
+fn clear_quota(ctx: &Ctx, pos: Position) -> RhaiResult {
+    const NAME: &str = "wx::clear_quota";
+    let ep = api::by_name(NAME)
+        .ok_or_else(|| throw(WxError::new(ErrorKind::Input, NAME, format!("{NAME} is not declared")), pos))?;
+    let account = ctx.current_account();
+    let Some(appid) = account.appid() else {
+        let msg = format!(
+            "{NAME} clears an own account's quota and needs its appid: account {} has {}",
+            account.label(),
+            if account.kind() == "static" { "a fixed access token" } else { "no credentials" }
+        );
+        return Err(throw(WxError::new(ErrorKind::Auth, ep.path, msg), pos));
+    };
+    let mut req = check::prepare(ep, serde_json::Map::new()).map_err(|e| throw(e, pos))?;
+    req.payload = Payload::Json(serde_json::json!({ "appid": appid }));
+    if ctx.dry_run {
+        crate::runtime::dry_run_print(&req);
+        return Ok(Dynamic::UNIT);
+    }
+    eprintln!(
+        "wxscript: clearing the API quota of account {} ({}): WeChat allows this only a few times a month",
+        account.label(),
+        ep.path
+    );
+    let answer = ctx.send(&req, pos)?;
+    check::unwrap(ep, answer).map(|v| convert::to_dynamic(&v)).map_err(|e| throw(e, pos))
+}
+
 pub fn register(_: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     let m = modules.entry("account").or_default();
     let c = ctx.clone();
@@ -108,4 +141,13 @@ pub fn register(_: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ct
             c.with_account(index, || f.call_within_context::<Dynamic>(&nc, ()))
         },
     );
+    // Replaces the function registered from the declaration (same name and arity).
+    let c = ctx.clone();
+    let doc = api::by_name("wx::clear_quota").map(|ep| vec![format!("/// {}", ep.doc)]).unwrap_or_default();
+    FuncRegistration::new("clear_quota")
+        .with_volatility(true)
+        .with_comments(doc)
+        .set_into_module(modules.entry("wx").or_default(), move |nc: NativeCallContext| -> RhaiResult {
+            clear_quota(&c, nc.call_position())
+        });
 }

@@ -21,13 +21,11 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::answer::{self, Target};
+pub use crate::api::STABLE_TOKEN_PATH;
 use crate::api::{ErrorKind, TOKEN_PATH, WxError};
 
 /// How long a failed token fetch stands as the answer of every call before one is tried again.
 pub const FETCH_COOLDOWN: Duration = Duration::from_secs(5);
-
-/// WeChat's stable token endpoint.
-pub const STABLE_TOKEN_PATH: &str = "cgi-bin/stable_token";
 
 /// The least time between two forced stable-token refreshes (WeChat refuses closer ones).
 pub const FORCE_INTERVAL: Duration = Duration::from_secs(30);
