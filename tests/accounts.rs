@@ -244,6 +244,13 @@ fn clear_quota_clears_the_account_in_force_and_says_so() {
     let out = ok(&o);
     assert!(out.contains("default: 45009"), "{out}");
     assert!(stderr(&o).contains("clearing the API quota of account shop-2 (wxsand…)"), "{}", stderr(&o));
+    // Quotas and rates are per account: the slowed rate says whose it is.
+    assert!(
+        stderr(&o)
+            .contains("request rate lowered to 20/s; it rises again as calls succeed (account default (wxsand…))"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -302,4 +309,32 @@ fn the_accounts_command_shows_tokens_left_and_never_a_secret() {
 
 fn sandbox_secret() -> String {
     wxscript::sandbox::SECRET.to_string()
+}
+
+#[test]
+fn account_tables_are_checked_and_their_secrets_guarded() {
+    let sim = Sim::start();
+    let path = sim.write("p.rhai", "print(account::list().len());");
+    let run = |text: &str, mode: u32| {
+        let p = sim.write("bad.toml", text);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        sim.cmd().env("WXSCRIPT_CONFIG", &p).arg("run").arg(&path).output().expect("runs")
+    };
+    let o = run("[accounts.default]\nappid = \"wx1\"\nappsecret = \"s\"\n", 0o600);
+    assert!(stderr(&o).contains("[accounts.default]"), "{}", stderr(&o));
+    let o = run("[accounts.shop]\nappid = \"wx1\"\n", 0o600);
+    assert!(stderr(&o).contains("[accounts.shop] needs both appid and appsecret"), "{}", stderr(&o));
+    let o = run("[accounts.shop]\nappid = \"wx1\"\nappsecret = \"s\"\ntoken_mode = \"fast\"\n", 0o600);
+    assert!(stderr(&o).contains("bad.toml:4") && stderr(&o).contains("`stable` or `classic`"), "{}", stderr(&o));
+    let o = run("[accounts.shop]\nappid = \"wx1\"\nappsecret = \"shop-secret-1\"\n", 0o644);
+    assert_eq!(ok(&o).trim(), "2");
+    #[cfg(unix)]
+    assert!(stderr(&o).contains("holds accounts.shop.appsecret"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("shop-secret-1"));
 }

@@ -185,14 +185,20 @@ impl Account {
 
     /// `name (wx1111…)`, as errors name the account.
     pub fn label(&self) -> String {
-        match self.appid() {
-            Some(a) if a != self.name => {
-                let short: String = a.chars().take(6).collect();
-                let more = if a.chars().count() > 6 { "…" } else { "" };
-                format!("{} ({short}{more})", self.name)
-            }
-            _ => self.name.clone(),
+        label(&self.name, self.appid())
+    }
+}
+
+/// An account as errors and reports name it: `shop-a (wx1111…)`, or the bare name when it is
+/// the appid.
+fn label(name: &str, appid: Option<&str>) -> String {
+    match appid {
+        Some(a) if a != name => {
+            let short: String = a.chars().take(6).collect();
+            let more = if a.chars().count() > 6 { "…" } else { "" };
+            format!("{name} ({short}{more})")
         }
+        _ => name.to_string(),
     }
 }
 
@@ -232,16 +238,18 @@ impl Client {
         let loopback =
             host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let default = AccountConfig { name: DEFAULT_ACCOUNT.into(), credentials: cfg.credentials, qps: None };
+        let several = !cfg.accounts.is_empty();
         let accounts = std::iter::once(default)
             .chain(cfg.accounts)
             .map(|a| {
                 let qps = a.qps.or(cfg.qps);
-                Account {
-                    tokens: TokenCache::new(a.credentials, &base, cfg.cache_dir.clone(), target.clone()),
-                    rate: RateLimit::new(qps, true),
-                    qps,
-                    name: a.name,
+                let tokens = TokenCache::new(a.credentials, &base, cfg.cache_dir.clone(), target.clone());
+                let mut rate = RateLimit::new(qps, true);
+                if several {
+                    // WeChat's frequency limits are per account: a report says whose rate changed.
+                    rate = rate.of_account(label(&a.name, tokens.appid()));
                 }
+                Account { tokens, rate, qps, name: a.name }
             })
             .collect();
         Ok(Client { http, base, accounts, cache_dir: cfg.cache_dir, target, loopback, cancel })
