@@ -253,6 +253,31 @@ async fn forced_refreshes_follow_wechats_rules() {
     assert_eq!(errcode(&get), 43002, "POST only: {get}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_stable_token_comes_back_until_a_forced_refresh() {
+    let c = Http::start(Config::default()).await;
+    let stable = c.stable_token(2, false).await;
+    let classic = c.classic_token(2).await;
+    let mine = c.stable_token(1, false).await;
+    let r = c.admin(reqwest::Method::POST, "revoke_tokens", json!({ "appid": "wxsandbox2", "family": "stable" })).await;
+    assert_eq!(r["revoked"], 1, "{r}");
+    let refused = c.read(&stable).await;
+    assert_eq!(errcode(&refused), 40001, "{refused}");
+    assert!(refused["errmsg"].as_str().unwrap_or("").contains("revoked"), "{refused}");
+    assert_eq!(errcode(&c.read(&classic).await), 0, "the classic family is left alone");
+    assert_eq!(errcode(&c.read(&mine).await), 0, "and so is another account");
+    assert_eq!(c.stable_token(2, false).await, stable, "an unforced call hands the revoked token out again");
+    let forced = c.stable_token(2, true).await;
+    assert_ne!(forced, stable);
+    assert_eq!(errcode(&c.read(&forced).await), 0);
+
+    let r = c.admin(reqwest::Method::POST, "revoke_tokens", Value::Null).await;
+    assert_eq!(r["revoked"], 1, "by default every token of wxsandbox: {r}");
+    assert_eq!(errcode(&c.read(&mine).await), 40001);
+    let r = c.admin(reqwest::Method::POST, "revoke_tokens", json!({ "family": "some" })).await;
+    assert_eq!(errcode(&r), 40097, "{r}");
+}
+
 /// Eight forced calls at once (all within 30 s of the last forced refresh).
 async fn futures_join(c: &Http) -> Vec<String> {
     let (a, b, d, e) = tokio::join!(

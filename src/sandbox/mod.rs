@@ -807,6 +807,7 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
             ok()
         }
         "accounts" => accounts(sh),
+        "revoke_tokens" => revoke_tokens(sh, req).await,
         "clock" => clock(sh, req).await,
         "events" => {
             let q: HashMap<String, String> = Query::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
@@ -827,14 +828,8 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
             }
         }
         "fault" => {
-            let bytes = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();
-            let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-                Map::new()
-            } else {
-                match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(Value::Object(m)) => m,
-                    _ => return fail(47001, ""),
-                }
+            let Some(body) = admin_body(req).await else {
+                return fail(47001, "");
             };
             let mut f = sh.faults();
             for (k, v) in &body {
@@ -864,6 +859,20 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
     }
 }
 
+/// An admin route's JSON object; an empty body or `null` is an empty object, anything else
+/// `None`.
+async fn admin_body(req: Request) -> Option<Map<String, Value>> {
+    let bytes = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Some(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => Some(m),
+        Ok(Value::Null) => Some(Map::new()),
+        _ => None,
+    }
+}
+
 /// `GET /_sandbox/clock`: the simulator's time; `POST {"advance": seconds}` moves it forward
 /// first, deciding every audit that falls due.
 async fn clock(sh: &Shared, req: Request) -> Value {
@@ -887,6 +896,27 @@ async fn clock(sh: &Shared, req: Request) -> Value {
     sh.clock.advance(advance);
     sh.settle_all();
     json!({ "errcode": 0, "errmsg": "ok", "now": sh.clock.unix(), "advanced": sh.clock.advanced_secs() })
+}
+
+/// `POST /_sandbox/revoke_tokens {appid?, family?}`: the account's (default `wxsandbox`) tokens
+/// of `family` (`classic`, `stable` or `all`, the default) answer 40001 from now on, while
+/// `stable_token` keeps handing out the revoked stable token until a forced refresh.
+async fn revoke_tokens(sh: &Shared, req: Request) -> Value {
+    let Some(body) = admin_body(req).await else {
+        return invalid("POST a JSON object {appid, family}");
+    };
+    let acc = match sh.account_of(body.get("appid").and_then(Value::as_str)) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let family = match body.get("family").and_then(Value::as_str) {
+        None | Some("all") => tokens::Family::All,
+        Some("classic") => tokens::Family::Classic,
+        Some("stable") => tokens::Family::Stable,
+        Some(other) => return invalid(format!("unknown token family \"{other}\": classic, stable or all")),
+    };
+    let revoked = lock(&sh.tokens).revoke(acc, family);
+    json!({ "errcode": 0, "errmsg": "ok", "revoked": revoked })
 }
 
 /// `GET /_sandbox/accounts`: each own account's appid and what it holds, counted, with its

@@ -13,6 +13,8 @@
 //!   WeChat does not refresh, so the call is answered as an unforced one.
 //!
 //! Both expire after `--token-ttl`; `/_sandbox/expire_tokens` expires every token at once.
+//! `/_sandbox/revoke_tokens` makes an account's tokens answer 40001 while `stable_token` keeps
+//! handing out the revoked one until a forced refresh: the case a client answers by forcing.
 
 use std::collections::HashMap;
 
@@ -44,6 +46,17 @@ struct Issued {
     /// When it stops working before its expiry: a classic token superseded (after the overlap),
     /// a stable one forced out (at once).
     dies_ms: Option<u64>,
+    stable: bool,
+    /// Answers 40001 although it is still the account's current token.
+    revoked: bool,
+}
+
+/// Which of an account's tokens `/_sandbox/revoke_tokens` revokes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Family {
+    Classic,
+    Stable,
+    All,
 }
 
 #[derive(Default)]
@@ -68,14 +81,26 @@ impl Tokens {
         }
     }
 
-    fn issue(&mut self, account: usize, now: u64, ttl: u64) -> String {
+    /// Revokes every token of `account` in `family`; returns how many.
+    pub(super) fn revoke(&mut self, account: usize, family: Family) -> usize {
+        let mut n = 0;
+        for t in self.issued.values_mut().filter(|t| t.account == account && !t.revoked) {
+            if family == Family::All || (family == Family::Stable) == t.stable {
+                t.revoked = true;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn issue(&mut self, account: usize, now: u64, ttl: u64, stable: bool) -> String {
         if self.issued.len() > 10_000 {
             // Forget long-dead tokens so a client fetching in a loop cannot grow the map forever.
             self.issued.retain(|_, t| now.saturating_sub(t.expires_ms) < 3_600_000);
         }
         let tok = random_id(96);
         let expires_ms = now.saturating_add(ttl.saturating_mul(1000));
-        self.issued.insert(tok.clone(), Issued { account, expires_ms, dies_ms: None });
+        self.issued.insert(tok.clone(), Issued { account, expires_ms, dies_ms: None, stable, revoked: false });
         tok
     }
 
@@ -105,6 +130,7 @@ pub(super) fn check(sh: &Shared, token: &str) -> Result<usize, Value> {
         Some(t) if t.dies_ms.is_some_and(|d| now >= d) => {
             Err(fail(40001, format!("a newer token of {} replaced this one", sh.accounts[t.account].appid)))
         }
+        Some(t) if t.revoked => Err(fail(40001, format!("this token of {} was revoked", sh.accounts[t.account].appid))),
         Some(t) => Ok(t.account),
     }
 }
@@ -139,7 +165,7 @@ pub(super) fn classic(sh: &Shared, method: &HttpMethod, q: &HashMap<String, Stri
     let now = sh.clock.now_ms();
     let tok = {
         let mut tokens = lock(&sh.tokens);
-        let tok = tokens.issue(idx, now, sh.token_ttl);
+        let tok = tokens.issue(idx, now, sh.token_ttl, false);
         if let Some(prev) = tokens.accounts[idx].classic.replace(tok.clone())
             && let Some(p) = tokens.issued.get_mut(&prev)
         {
@@ -208,7 +234,7 @@ pub(super) async fn stable(sh: &Shared, req: Request) -> Value {
                     acc.forced_today += 1;
                     acc.last_forced_ms = Some(now);
                 }
-                let tok = tokens.issue(idx, now, ttl);
+                let tok = tokens.issue(idx, now, ttl, true);
                 if let Some(prev) = tokens.accounts[idx].stable.replace(tok.clone())
                     && force
                     && let Some(p) = tokens.issued.get_mut(&prev)
