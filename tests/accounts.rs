@@ -225,6 +225,39 @@ fn a_forced_refresh_happens_at_most_once_per_30_s_however_many_calls_fail() {
     assert_eq!(sim.stats()["stable_token_forced"][own_appid(2)], 1, "{}", sim.stats());
 }
 
+/// `POST /_sandbox/revoke_tokens`: the account's tokens answer 40001 while stable_token keeps
+/// handing out the revoked one until a forced refresh.
+fn revoke(sim: &Sim, appid: &str) {
+    let url = format!("{}/_sandbox/revoke_tokens", sim.base);
+    let body = serde_json::json!({ "appid": appid });
+    sim.rt.block_on(async { reqwest::Client::new().post(&url).json(&body).send().await.expect("revoke") });
+}
+
+#[test]
+fn a_refused_stable_token_handed_back_is_forced_once_and_the_calls_go_through() {
+    let sim = Sim::start();
+    let cfg = config(&sim, 2, "");
+    let script = r#"
+        let items = [];
+        for i in 0..64 { items.push(i); }
+        let r = parallel(items, 64, |i| store::list(0, 1));
+        print(`${r.filter(|x| x.ok).len()} ok`);
+        for x in r.filter(|x| !x.ok) { print(x.error.errmsg); break; }
+    "#;
+    ok(&run_with(&sim, &cfg, &["--account", "shop-2"], "store::list(0, 1);"));
+    revoke(&sim, &own_appid(2));
+    let out = ok(&run_with(&sim, &cfg, &["--account", "shop-2", "--quiet"], script));
+    assert!(out.starts_with("64 ok"), "{out}");
+    let stats = sim.stats();
+    assert_eq!(stats["stable_token_forced"][own_appid(2)], 1, "{stats}");
+    assert_eq!(stats["stable_token_forced"].get(sandbox_appid()), None, "{stats}");
+    // Within 30 s no second force, however many calls fail: they fail saying why.
+    revoke(&sim, &own_appid(2));
+    let out = ok(&run_with(&sim, &cfg, &["--account", "shop-2", "--quiet"], script));
+    assert!(out.starts_with("0 ok") && out.contains("a forced refresh was made"), "{out}");
+    assert_eq!(sim.stats()["stable_token_forced"][own_appid(2)], 1, "{}", sim.stats());
+}
+
 #[test]
 fn clear_quota_clears_the_account_in_force_and_says_so() {
     let sim = Sim::with(Config { daily_quota: Some(1), ..Config::default() });
