@@ -355,7 +355,7 @@ pub fn invoke_json(
         return Ok(check::unwrap(ep, sample).unwrap_or(Value::Null));
     }
     let answer = ctx.send(&req, pos)?;
-    check::unwrap(ep, answer).map_err(|e| throw(ctx_scrub(ctx, e), pos))
+    check::unwrap(ep, answer).map_err(|e| ctx.name_account(throw(ctx_scrub(ctx, e), pos)))
 }
 
 /// What a dry run shows instead of sending: method, path, query and body (never a token).
