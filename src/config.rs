@@ -9,6 +9,14 @@
 //! qps = 20
 //! timeout = 30
 //!
+//! token_mode = "classic"     # the `default` account's tokens: "classic" (as ever) or "stable"
+//!
+//! [accounts.shop-a]          # another own account, chosen with --account shop-a
+//! appid = "wx1111111111111111"
+//! appsecret = "..."
+//! qps = 20                   # its own request rate (else the run's)
+//! token_mode = "stable"      # the default for named accounts
+//!
 //! [listen]                   # wxscript listen, run --listen, and the log event::find reads
 //! token = "..."              # the message URL's Token (owner-only file!)
 //! aes_key = "..."            # its EncodingAESKey (safe mode); the account is `appid` above
@@ -17,12 +25,13 @@
 //! log = "/var/lib/wxscript/events.jsonl"
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::transport::{self, Credentials};
+use crate::transport::{self, AccountConfig, Credentials, DEFAULT_ACCOUNT, TokenMode};
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
@@ -34,8 +43,24 @@ pub struct FileConfig {
     pub qps: Option<f64>,
     pub timeout: Option<u64>,
     pub cache_dir: Option<PathBuf>,
+    /// The `default` account's token family (classic unless set).
+    pub token_mode: Option<TokenMode>,
     #[serde(default)]
     pub listen: ListenConfig,
+    /// `[accounts.NAME]`: the other accounts, by name.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountEntry>,
+}
+
+/// One `[accounts.NAME]` table: an own account with its own credentials.
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub appid: Option<String>,
+    pub appsecret: Option<String>,
+    pub qps: Option<f64>,
+    /// Stable unless set.
+    pub token_mode: Option<TokenMode>,
 }
 
 /// The `[listen]` table: the event listener's settings.
@@ -113,6 +138,12 @@ fn warn_if_readable(p: &std::path::Path, file: &FileConfig) {
     {
         use std::os::unix::fs::PermissionsExt;
         static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let accounts: Vec<String> = file
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.appsecret.is_some())
+            .map(|(name, _)| format!("accounts.{name}.appsecret"))
+            .collect();
         let secrets: Vec<&str> = [
             ("appsecret", file.appsecret.is_some()),
             ("access_token", file.access_token.is_some()),
@@ -121,6 +152,7 @@ fn warn_if_readable(p: &std::path::Path, file: &FileConfig) {
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
+        .chain(accounts.iter().map(String::as_str))
         .collect();
         let Ok(meta) = std::fs::metadata(p) else { return };
         let mode = meta.permissions().mode() & 0o777;
@@ -170,10 +202,14 @@ pub fn transport_config() -> Result<transport::Config, String> {
     if matches!(cfg.credentials, Credentials::None) {
         cfg.credentials = match (file.access_token, file.appid, file.appsecret) {
             (Some(t), _, _) if !t.is_empty() => Credentials::Token(t),
-            (_, Some(a), Some(s)) => Credentials::AppSecret { appid: a, secret: s },
+            (_, Some(a), Some(s)) => Credentials::AppSecret { appid: a, secret: s, mode: TokenMode::Classic },
             _ => Credentials::None,
         };
     }
+    if let (Credentials::AppSecret { mode, .. }, Some(m)) = (&mut cfg.credentials, file.token_mode) {
+        *mode = m;
+    }
+    cfg.accounts = file.accounts.into_iter().map(|(name, a)| account(name, a)).collect::<Result<_, _>>()?;
     cfg.qps = match var("WXSCRIPT_QPS") {
         Some(v) => v
             .trim()
@@ -195,4 +231,35 @@ pub fn transport_config() -> Result<transport::Config, String> {
         cfg.cache_dir = Some(d);
     }
     Ok(cfg)
+}
+
+/// An `[accounts.NAME]` table as the transport takes it.
+fn account(name: String, a: AccountEntry) -> Result<AccountConfig, String> {
+    if name == DEFAULT_ACCOUNT {
+        return Err(format!(
+            "config: [accounts.{DEFAULT_ACCOUNT}]: `{DEFAULT_ACCOUNT}` is the top-level appid and appsecret; give this account another name"
+        ));
+    }
+    let (Some(appid), Some(secret)) = (a.appid, a.appsecret) else {
+        return Err(format!("config: [accounts.{name}] needs both appid and appsecret"));
+    };
+    let qps = match a.qps {
+        Some(q) => qps(q).map_err(|e| format!("config: accounts.{name}.qps: {e}"))?,
+        None => None,
+    };
+    let mode = a.token_mode.unwrap_or(TokenMode::Stable);
+    Ok(AccountConfig { name, credentials: Credentials::AppSecret { appid, secret, mode }, qps })
+}
+
+/// The account a session starts as: `--account` (`flag`), else `WXSCRIPT_ACCOUNT`, else
+/// `default`; a name or an appid. An unknown one is an error naming the nearest.
+pub fn choose_account(flag: Option<&str>, accounts: &[(String, Option<String>)]) -> Result<usize, String> {
+    let env = std::env::var("WXSCRIPT_ACCOUNT").ok().filter(|v| !v.is_empty());
+    let (asked, from) = match (flag, env.as_deref()) {
+        (Some(f), _) => (f, "--account"),
+        (None, Some(e)) => (e, "WXSCRIPT_ACCOUNT"),
+        (None, None) => return Ok(0),
+    };
+    transport::find_account(asked, accounts)
+        .ok_or_else(|| format!("{from}: {}", transport::unknown_account(asked, accounts)))
 }

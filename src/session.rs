@@ -15,7 +15,7 @@ use crate::listen::{self, Listener};
 use crate::runtime::catalog::Catalog;
 use crate::runtime::{self, Ctx};
 use crate::sandbox::{self, Sandbox};
-use crate::transport::{self, Cancel, Client, Credentials};
+use crate::transport::{self, AccountConfig, Cancel, Client, Credentials, TokenMode};
 
 /// What kind of failure ended a command; each has its own exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +114,7 @@ pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Fail
     let cfg = transport::Config {
         base: "http://127.0.0.1:9".into(),
         credentials: Credentials::None,
+        accounts: Vec::new(),
         timeout: Duration::from_secs(1),
         cache_dir: None,
         qps: None,
@@ -121,6 +122,7 @@ pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Fail
     let client = Client::new(cfg, cancel.clone()).map_err(Failure::runtime)?;
     let ctx = Ctx {
         client: Arc::new(client),
+        account: Default::default(),
         handle: rt.handle().clone(),
         cancel,
         quiet: true,
@@ -151,6 +153,53 @@ pub struct SessionOptions {
     pub listen: Option<listen::Options>,
     /// The event log scripts read when no listener runs in the session (`--log`).
     pub event_log: Option<PathBuf>,
+    /// The account to start as (`--account`, a name or an appid); else `WXSCRIPT_ACCOUNT`,
+    /// else `default`.
+    pub account: Option<String>,
+}
+
+/// The simulator's own accounts besides `default` (= `wxsandbox`): `wxsandbox2` /
+/// `sandbox-secret2` and so on, named by their appids, in stable mode as named accounts are.
+fn sandbox_accounts(own: usize) -> Vec<AccountConfig> {
+    (2..=own)
+        .map(|i| AccountConfig {
+            name: sandbox::own_appid(i),
+            credentials: Credentials::AppSecret {
+                appid: sandbox::own_appid(i),
+                secret: sandbox::own_secret(i),
+                mode: TokenMode::Stable,
+            },
+            qps: None,
+        })
+        .collect()
+}
+
+/// The accounts a session started with these options would know, as `(name, appid)`, without
+/// starting it: what `check` validates `--account` against.
+pub fn account_names(opts: &SessionOptions) -> Result<Vec<(String, Option<String>)>, Failure> {
+    let cfg = config::transport_config().map_err(Failure::runtime)?;
+    let (default, others) = match &opts.sandbox {
+        Some(sc) => (Some(sandbox::APPID.to_string()), sandbox_accounts(sandbox_own_accounts(sc))),
+        None => (
+            match &cfg.credentials {
+                Credentials::AppSecret { appid, .. } => Some(appid.clone()),
+                _ => None,
+            },
+            cfg.accounts,
+        ),
+    };
+    let appid = |c: &Credentials| match c {
+        Credentials::AppSecret { appid, .. } => Some(appid.clone()),
+        _ => None,
+    };
+    Ok(std::iter::once((transport::DEFAULT_ACCOUNT.to_string(), default))
+        .chain(others.iter().map(|a| (a.name.clone(), appid(&a.credentials))))
+        .collect())
+}
+
+/// How many own accounts the simulator hosts.
+fn sandbox_own_accounts(sc: &sandbox::Config) -> usize {
+    sc.own_accounts
 }
 
 /// A live session. Dropping it stops the simulator and the listener.
@@ -250,6 +299,7 @@ impl Session {
         let sim = match &opts.sandbox {
             Some(sc) => {
                 let mut sc = sc.clone();
+                let own = sandbox_own_accounts(&sc);
                 if sc.push_url.is_none()
                     && let Some((l, (token, key))) = &listener
                 {
@@ -261,8 +311,13 @@ impl Session {
                     .block_on(Sandbox::start(sc, 0))
                     .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?;
                 cfg.base = sim.base_url();
-                cfg.credentials =
-                    Credentials::AppSecret { appid: sandbox::APPID.into(), secret: sandbox::SECRET.into() };
+                cfg.credentials = Credentials::AppSecret {
+                    appid: sandbox::APPID.into(),
+                    secret: sandbox::SECRET.into(),
+                    mode: TokenMode::Classic,
+                };
+                // The simulator's accounts only: a real account's secret has no business there.
+                cfg.accounts = sandbox_accounts(own);
                 // A fresh simulator each run: caching its tokens on disk would only leave litter.
                 cfg.cache_dir = None;
                 Some(sim)
@@ -272,8 +327,11 @@ impl Session {
         let listener = listener.map(|(l, _)| l);
         let event_log = listener.as_ref().map(|l| l.log_path().to_path_buf()).or_else(|| opts.event_log.clone());
         let client = Arc::new(Client::new(cfg, cancel.clone()).map_err(Failure::runtime)?);
+        let account =
+            config::choose_account(opts.account.as_deref(), &client.account_names()).map_err(Failure::usage)?;
         let ctx = Arc::new(Ctx {
             client,
+            account: runtime::AccountSlot::new(account),
             handle: rt.handle().clone(),
             cancel: cancel.clone(),
             quiet: opts.quiet,

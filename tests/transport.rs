@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use wxscript::api::Method;
 use wxscript::api::check::{Payload, Request};
-use wxscript::transport::{Cancel, Client, Config, Credentials};
+use wxscript::transport::{Cancel, Client, Config, Credentials, TokenMode};
 
 #[test]
 fn token_expiry_mid_script_refreshes_exactly_once() {
@@ -101,7 +101,12 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
     let cancel = Arc::new(Cancel::default());
     let cfg = Config {
         base: sim.base.clone(),
-        credentials: Credentials::AppSecret { appid: "wxsandbox".into(), secret: "sandbox-secret".into() },
+        credentials: Credentials::AppSecret {
+            appid: "wxsandbox".into(),
+            secret: "sandbox-secret".into(),
+            mode: TokenMode::Classic,
+        },
+        accounts: Vec::new(),
         timeout: Duration::from_secs(10),
         cache_dir: Some(sim.cache_dir()),
         qps: None,
@@ -116,7 +121,7 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
         own_codes: &[],
         answer: wxscript::api::Unwrap::Fields,
     };
-    sim.rt.block_on(client.send(&list)).expect("first call");
+    sim.rt.block_on(client.send(0, &list)).expect("first call");
     assert_eq!(sim.token_fetches(), 1);
     sim.expire_tokens();
     sim.fault(json!({"latency_ms": 50}));
@@ -125,7 +130,7 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
             .map(|_| {
                 let c = client.clone();
                 let r = list.clone();
-                tokio::spawn(async move { c.send(&r).await })
+                tokio::spawn(async move { c.send(0, &r).await })
             })
             .collect();
         let mut out = Vec::new();

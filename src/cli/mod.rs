@@ -31,6 +31,7 @@ Environment:
   WECHAT_ACCESS_TOKEN   use this access token as it is
   WECHAT_TOKEN, WECHAT_AES_KEY
                         the message URL's Token and EncodingAESKey (listen, --listen)
+  WXSCRIPT_ACCOUNT      the account calls are made as (a name or an appid; default: default)
   WXSCRIPT_QPS          run-wide request rate limit (0: unlimited)
   WXSCRIPT_CONFIG       the config file (default <config dir>/wxscript/config.toml)
   WXSCRIPT_CACHE_DIR    tokens and district tables (default <cache dir>/wxscript)
@@ -137,6 +138,10 @@ struct SessionArgs {
     /// Talk to a fresh built-in simulator on a loopback port.
     #[arg(long)]
     sandbox: bool,
+    /// Make calls as this account: `default`, a config file's [accounts.NAME], or an appid
+    /// [env: WXSCRIPT_ACCOUNT].
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
     #[command(flatten)]
     calls: CallOpts,
     /// No progress bars or progress lines.
@@ -157,6 +162,7 @@ impl SessionArgs {
         let events = EventOpts::of(self.listen, self.sandbox, &self.events)?;
         let opts = SessionOptions {
             quiet: self.quiet,
+            account: self.account.clone(),
             ..self.calls.session(self.sandbox.then(|| self.sandbox_opts.config()))
         };
         Ok((opts, events))
@@ -233,6 +239,15 @@ enum Command {
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// The account the scripts are meant to run as: it must exist [env: WXSCRIPT_ACCOUNT].
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
+    },
+    /// List the accounts calls can be made as: name, appid, kind, token source and time left,
+    /// last error. Never prints a token or secret.
+    Accounts {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// Print the reference of every registered function, or of one function, module or pushed
     /// event (`wxscript docs store::add`).
@@ -288,6 +303,12 @@ enum SandboxCommand {
 #[derive(Clone, Copy, ValueEnum)]
 enum DocFormat {
     Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Table,
     Json,
 }
 
@@ -369,7 +390,14 @@ fn execute() -> Result<(), Failure> {
             };
             listen::listen(port, &opts, script.as_deref(), timeout)
         }
-        Command::Check { files } => check(&files),
+        Command::Check { files, account } => {
+            if account.is_some() || std::env::var_os("WXSCRIPT_ACCOUNT").is_some_and(|v| !v.is_empty()) {
+                let names = session::account_names(&SessionOptions::default())?;
+                config::choose_account(account.as_deref(), &names).map_err(Failure::usage)?;
+            }
+            check(&files)
+        }
+        Command::Accounts { format } => accounts(format),
         Command::Docs { name, format } => {
             let catalog = session::catalog();
             let item = name.map(|n| runtime::docs::find(catalog, &n)).transpose().map_err(Failure::usage)?;
@@ -587,6 +615,72 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
     drop(engine);
     session.close();
     outcome
+}
+
+/// `wxscript accounts`: every account with its token's source and time left (read from this
+/// process and the token cache, never fetched) and the last fetch error; never a token or secret.
+fn accounts(format: ListFormat) -> Result<(), Failure> {
+    let session = Session::start(&SessionOptions { quiet: true, ..SessionOptions::default() })?;
+    let rows: Vec<serde_json::Value> = session
+        .ctx
+        .client
+        .accounts()
+        .iter()
+        .map(|a| {
+            let st = session.rt.block_on(a.status());
+            serde_json::json!({
+                "name": a.name,
+                "appid": a.appid(),
+                "kind": a.kind(),
+                "qps": a.qps(),
+                "token": if a.kind() == "none" {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::json!({"source": st.source, "expires_in": st.expires_in})
+                },
+                "last_error": st.last_error,
+            })
+        })
+        .collect();
+    session.close();
+    let text = match format {
+        ListFormat::Json => serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n",
+        ListFormat::Table => {
+            let cell = |v: &serde_json::Value| v.as_str().map_or_else(|| "-".to_string(), str::to_string);
+            let table: Vec<[String; 5]> = rows
+                .iter()
+                .map(|r| {
+                    let token = match (&r["token"]["source"], r["token"]["expires_in"].as_i64()) {
+                        (serde_json::Value::Null, _) => "-".to_string(),
+                        (s, Some(left)) => format!("{} ({}m{:02}s left)", cell(s), left / 60, left % 60),
+                        (s, None) if cell(s) == "static" => "static".to_string(),
+                        (s, None) => format!("{} (none held)", cell(s)),
+                    };
+                    [cell(&r["name"]), cell(&r["appid"]), cell(&r["kind"]), token, cell(&r["last_error"])]
+                })
+                .collect();
+            let head = ["NAME", "APPID", "KIND", "TOKEN", "LAST ERROR"];
+            let width = |i: usize| table.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0);
+            let widths: Vec<usize> = (0..4).map(width).collect();
+            let line = |cols: [&str; 5]| {
+                let mut l = String::new();
+                for (i, c) in cols.iter().enumerate() {
+                    if i < 4 {
+                        l.push_str(&format!("{c:<w$}  ", w = widths[i]));
+                    } else {
+                        l.push_str(c);
+                    }
+                }
+                l.trim_end().to_string() + "\n"
+            };
+            let mut out = line(head);
+            for r in &table {
+                out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+            }
+            out
+        }
+    };
+    write_out(|out| out.write_all(text.as_bytes()))
 }
 
 fn serve(port: u16, opts: &SandboxOpts) -> Result<(), Failure> {

@@ -1,11 +1,13 @@
 //! Script functions that are not single endpoints: paging (`store::all`), the raw escape
 //! hatch (`wx::request`), the run's mode (`wx::mode`), a recipe's arguments (`args`, in `args`),
 //! event parsing, `sleep`, the sandbox's own controls, and the bulk
-//! helpers (`csv::`, `district::`, `journal::`, `parallel`), and shake-around paging and shakes
-//! (`shake::all_devices`, `sandbox::shake`, in `shake`). Each is declared beside its code (a
+//! helpers (`csv::`, `district::`, `journal::`, `parallel`), shake-around paging and shakes
+//! (`shake::all_devices`, `sandbox::shake`, in `shake`), and the account calls are made as
+//! (`account::`, in `accounts`). Each is declared beside its code (a
 //! `HelperDoc`); [`SET`] gathers the declarations and the registration, which the session hands
 //! to the engine and the catalog.
 
+mod accounts;
 pub mod args;
 mod bulk;
 pub mod csv;
@@ -34,6 +36,7 @@ pub const SET: HelperSet = HelperSet {
         STORE,
         shake::DOCS,
         WX,
+        accounts::DOCS,
         event::DOCS,
         GLOBALS,
         args::DOCS,
@@ -171,6 +174,7 @@ fn helper(name: &str) -> FuncRegistration {
 fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     bulk::register(engine, modules, ctx);
     args::register(engine, modules, ctx);
+    accounts::register(engine, modules, ctx);
     let c = ctx.clone();
     helper("store::all").set_into_module(
         modules.entry("store").or_default(),

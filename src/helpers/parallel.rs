@@ -6,6 +6,9 @@
 //! each native call inside blocks its own worker on the shared tokio runtime. A Ctrl-C stops
 //! handing out items and ends the call as interrupted.
 //!
+//! Every item starts as the account in force where `parallel` was called; an item that
+//! switches (`account::use`) switches only itself, not the other items or the caller.
+//!
 //! An item's error has the shape of every error (`runtime::script_error`). When every item
 //! fails with the same error of the script itself (a misspelt function in the closure), the
 //! fault is the script's, not the data's: the call throws it instead of returning it per item.
@@ -64,6 +67,7 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
     let stop = AtomicBool::new(false);
     let results: Vec<Mutex<Option<Dynamic>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let progress = Progress::new("parallel", n as u64, ctx.quiet);
+    let account = ctx.account();
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -75,7 +79,8 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
                     if i >= n {
                         return;
                     }
-                    let outcome = f.call_within_context::<Dynamic>(nc, (items[i].clone(),));
+                    let outcome =
+                        ctx.with_account(account, || f.call_within_context::<Dynamic>(nc, (items[i].clone(),)));
                     let mut m = Map::new();
                     match outcome {
                         Ok(v) => {

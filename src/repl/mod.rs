@@ -179,11 +179,11 @@ impl<'s> Repl<'s> {
             {
                 rhai::Token::Identifier(Box::new(LAST.into()))
             }
-            other => other,
+            other => crate::runtime::map_token(other),
         });
         let names = Names::new(session.catalog, engine_globals(&engine));
         let color = render::stderr_color();
-        let prompt = prompt(session.sandbox_appid().is_some(), session.ctx.client.appid(), session.ctx.dry_run);
+        let prompt = prompt(session.sandbox_appid().is_some(), session.ctx.appid(), session.ctx.dry_run);
         let config = Config::builder()
             .max_history_size(1000)
             .and_then(|b| b.history_ignore_dups(true))
@@ -299,7 +299,7 @@ impl<'s> Repl<'s> {
 
     fn banner(&self) -> String {
         let client = &self.session.ctx.client;
-        let who = match client.appid() {
+        let who = match self.session.ctx.appid() {
             Some(a) => format!("appid {a}"),
             None if std::env::var_os("WECHAT_ACCESS_TOKEN").is_some_and(|t| !t.is_empty()) => {
                 "the access token in WECHAT_ACCESS_TOKEN".into()
@@ -399,7 +399,7 @@ impl<'s> Repl<'s> {
             format!(
                 "not a sandbox: {} with {}; calls change real data (`wxscript repl --sandbox` to try things safely)\n",
                 client.base(),
-                client.appid().map(|a| format!("appid {a}")).unwrap_or_else(|| "an access token".into())
+                self.session.ctx.appid().map(|a| format!("appid {a}")).unwrap_or_else(|| "an access token".into())
             )
         }
     }

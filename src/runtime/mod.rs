@@ -23,9 +23,43 @@ use crate::transport::{Cancel, Client};
 
 pub type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
 
+/// Which account a script's calls are made as. The script's own account lives here; a
+/// thread that pins one (a `parallel` worker, the body of `account::with`) keeps its own in
+/// [`PINNED`], so the account in force is per script thread, never changed under another's feet.
+#[derive(Debug)]
+pub struct AccountSlot {
+    /// Tells this run's pins from those of another engine in the same process.
+    id: u64,
+    current: std::sync::atomic::AtomicUsize,
+}
+
+impl AccountSlot {
+    /// A slot starting as the client's account at `index`.
+    pub fn new(index: usize) -> AccountSlot {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        AccountSlot {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            current: std::sync::atomic::AtomicUsize::new(index),
+        }
+    }
+}
+
+impl Default for AccountSlot {
+    fn default() -> Self {
+        AccountSlot::new(0)
+    }
+}
+
+thread_local! {
+    /// The accounts pinned on this thread, by slot id.
+    static PINNED: std::cell::RefCell<Vec<(u64, usize)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// What native functions need during a run.
 pub struct Ctx {
     pub client: Arc<Client>,
+    /// The account calls are made as.
+    pub account: AccountSlot,
     pub handle: tokio::runtime::Handle,
     pub cancel: Arc<Cancel>,
     /// No progress output (`--quiet`).
@@ -66,10 +100,68 @@ impl Ctx {
             .as_deref()
     }
 
+    /// The index of the account calls are made as now, on this thread.
+    pub fn account(&self) -> usize {
+        let id = self.account.id;
+        PINNED
+            .with(|p| p.borrow().iter().find(|(s, _)| *s == id).map(|(_, i)| *i))
+            .unwrap_or_else(|| self.account.current.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// From now on this thread's calls are made as the account at `index`: the pinned account
+    /// when this thread has one, else the script's own.
+    pub fn use_account(&self, index: usize) {
+        let id = self.account.id;
+        let pinned = PINNED.with(|p| {
+            let mut p = p.borrow_mut();
+            p.iter_mut().find(|(s, _)| *s == id).map(|slot| slot.1 = index).is_some()
+        });
+        if !pinned {
+            self.account.current.store(index, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Runs `f` with the account at `index` pinned on this thread; the account in force before
+    /// is back afterwards, however `f` ends (a panic included).
+    pub fn with_account<T>(&self, index: usize, f: impl FnOnce() -> T) -> T {
+        struct Restore(u64, Option<usize>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                PINNED.with(|p| {
+                    let mut p = p.borrow_mut();
+                    p.retain(|(s, _)| *s != self.0);
+                    if let Some(i) = self.1 {
+                        p.push((self.0, i));
+                    }
+                });
+            }
+        }
+        let id = self.account.id;
+        let before = PINNED.with(|p| {
+            let mut p = p.borrow_mut();
+            let before = p.iter().find(|(s, _)| *s == id).map(|(_, i)| *i);
+            p.retain(|(s, _)| *s != id);
+            p.push((id, index));
+            before
+        });
+        let _restore = Restore(id, before);
+        f()
+    }
+
+    /// The account in force now.
+    pub fn current_account(&self) -> &crate::transport::Account {
+        self.client.account(self.account())
+    }
+
+    /// The appid calls are made as now, if any.
+    pub fn appid(&self) -> Option<&str> {
+        self.current_account().appid()
+    }
+
     /// Which server and account this run works on, as journals record it. A simulator is
     /// named by its instance too: one restarted on the same port starts from nothing.
     pub fn server(&self) -> String {
-        let who = self.client.appid().unwrap_or("the access token's account");
+        let who = self.appid().unwrap_or("the access token's account");
         match self.sandbox_instance() {
             Some(id) => format!("{who} at {} (simulator {id})", self.client.base()),
             None => format!("{who} at {}", self.client.base()),
@@ -79,14 +171,29 @@ impl Ctx {
     /// Sends a checked request and returns WeChat's answer, as a script error on failure. A
     /// create interrupted in flight may have been carried out: its cancellation says so, as a
     /// timeout does.
+    ///
+    /// With more than one account configured, the error names the account (`account`).
     pub fn send(&self, req: &Request, pos: Position) -> Result<Value, Box<EvalAltResult>> {
-        self.block(self.client.send(req)).map_err(|e| match req.policy.unknown_outcome() {
+        let account = self.account();
+        self.block(self.client.send(account, req)).map_err(|e| match req.policy.unknown_outcome() {
             Some(unknown) if e.kind == ErrorKind::Cancelled => {
                 let msg = format!("interrupted during {}: the request may have been sent, so {unknown}", req.api);
                 EvalAltResult::ErrorTerminated(msg.into(), pos).into()
             }
-            _ => throw(e, pos),
+            _ => self.name_account(throw(e, pos)),
         })
+    }
+
+    /// Adds `account: "shop-a (wx1111…)"` to a thrown error map when the run knows more than
+    /// one account, so a failure says whose it was.
+    pub fn name_account(&self, mut err: Box<EvalAltResult>) -> Box<EvalAltResult> {
+        if self.client.accounts().len() > 1
+            && let EvalAltResult::ErrorRuntime(v, _) = err.as_mut()
+            && let Some(mut m) = v.write_lock::<Map>()
+        {
+            m.insert("account".into(), self.current_account().label().into());
+        }
+        err
     }
 }
 
@@ -248,7 +355,7 @@ pub fn invoke_json(
         return Ok(check::unwrap(ep, sample).unwrap_or(Value::Null));
     }
     let answer = ctx.send(&req, pos)?;
-    check::unwrap(ep, answer).map_err(|e| throw(ctx_scrub(ctx, e), pos))
+    check::unwrap(ep, answer).map_err(|e| ctx.name_account(throw(ctx_scrub(ctx, e), pos)))
 }
 
 /// What a dry run shows instead of sending: method, path, query and body (never a token).
@@ -474,9 +581,21 @@ fn guard_sizes(engine: &mut Engine) {
     );
 }
 
+/// rhai reserves `use` and `with` for syntax it does not have, which would make the contract's
+/// `account::use` and `account::with` unparsable: they are read as the plain names they are. An engine that maps tokens
+/// of its own (the REPL) passes the others through this.
+pub fn map_token(token: rhai::Token) -> rhai::Token {
+    match token {
+        rhai::Token::Reserved(s) if matches!(s.as_str(), "use" | "with") => rhai::Token::Identifier(s),
+        other => other,
+    }
+}
+
 /// The engine every command uses, with every function of `catalog` registered.
 pub fn engine(ctx: Arc<Ctx>, catalog: &catalog::Catalog) -> Engine {
     let mut engine = Engine::new();
+    #[allow(deprecated)]
+    engine.on_parse_token(|token, _, _| map_token(token));
     engine.set_max_call_levels(64);
     engine.set_max_expr_depths(128, 64);
     guard_sizes(&mut engine);

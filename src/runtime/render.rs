@@ -161,6 +161,9 @@ pub fn render_eval(err: &EvalAltResult, file: &str, source: &str, color: bool, c
                     if !e.hint.is_empty() {
                         notes.push(("hint".into(), e.hint.clone()));
                     }
+                    if let Some(a) = m.get("account") {
+                        notes.push(("account".into(), a.to_string()));
+                    }
                     format!("error[{}]: {}", e.kind.as_str(), e.errmsg)
                 }
                 None => format!("error: uncaught throw: {v}"),

@@ -1,6 +1,7 @@
-//! The HTTP side of a call: one pooled client per run, tokens, retries, cancellation and
-//! redaction. It sends `api::check::Request`s and returns WeChat's parsed answer, or a
-//! `WxError`; it knows nothing of rhai.
+//! The HTTP side of a call: one pooled client per run, the accounts calls are made as (each
+//! with its own token, token single-flight and rate limit), retries, cancellation and
+//! redaction. It sends `api::check::Request`s as one account and returns WeChat's parsed
+//! answer, or a `WxError`; it knows nothing of rhai.
 
 mod answer;
 mod rate;
@@ -21,14 +22,30 @@ use crate::api::{ErrorKind, Method, WxError};
 pub use answer::MAX_ANSWER;
 use answer::{BodyError, Target};
 pub use rate::RateLimit;
-pub use token::{Credentials, FETCH_COOLDOWN, TokenCache};
+pub use token::{Credentials, FETCH_COOLDOWN, FORCE_INTERVAL, STABLE_TOKEN_PATH, TokenCache, TokenMode, TokenStatus};
+
+/// The name of the account today's single-account set-up is.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// One account calls may be made as.
+#[derive(Clone, Debug)]
+pub struct AccountConfig {
+    /// `default`, a config file's `[accounts.NAME]`, or a simulator account's appid.
+    pub name: String,
+    pub credentials: Credentials,
+    /// This account's own request rate; `None`: the run-wide one.
+    pub qps: Option<f64>,
+}
 
 /// Where and how to talk to WeChat.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// API root without trailing slash, e.g. `https://api.weixin.qq.com`.
     pub base: String,
+    /// The `default` account's credentials.
     pub credentials: Credentials,
+    /// The other accounts (named in the config file, or the simulator's).
+    pub accounts: Vec<AccountConfig>,
     /// Total time for one HTTP request.
     pub timeout: Duration,
     /// Directory for the token cache; `None` keeps tokens in memory only.
@@ -43,12 +60,13 @@ impl Config {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let credentials = match (var("WECHAT_ACCESS_TOKEN"), var("WECHAT_APPID"), var("WECHAT_APPSECRET")) {
             (Some(t), _, _) => Credentials::Token(t),
-            (None, Some(appid), Some(secret)) => Credentials::AppSecret { appid, secret },
+            (None, Some(appid), Some(secret)) => Credentials::AppSecret { appid, secret, mode: TokenMode::Classic },
             _ => Credentials::None,
         };
         Config {
             base: var("WECHAT_API_BASE").unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             credentials,
+            accounts: Vec::new(),
             timeout: Duration::from_secs(30),
             cache_dir: default_cache_dir(),
             qps: var("WXSCRIPT_QPS").and_then(|q| q.parse::<f64>().ok()).filter(|q| *q > 0.0),
@@ -120,12 +138,76 @@ pub fn backoff(n: u32) -> Duration {
     Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
 }
 
+/// The index of the account named `name`, or else whose appid is `name`, among `(name, appid)`
+/// pairs.
+pub fn find_account(name: &str, accounts: &[(String, Option<String>)]) -> Option<usize> {
+    accounts
+        .iter()
+        .position(|(n, _)| n == name)
+        .or_else(|| accounts.iter().position(|(_, a)| a.as_deref() == Some(name)))
+}
+
+/// `no account "shop-x"; did you mean "shop-a"? (accounts: default, shop-a)`.
+pub fn unknown_account(name: &str, accounts: &[(String, Option<String>)]) -> String {
+    let names = accounts.iter().flat_map(|(n, a)| std::iter::once(n.as_str()).chain(a.as_deref()));
+    let nearest =
+        crate::api::check::did_you_mean(name, names).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
+    let all: Vec<&str> = accounts.iter().map(|(n, _)| n.as_str()).collect();
+    format!("no account {name:?}{nearest} (accounts: {})", all.join(", "))
+}
+
+/// One account's transport state.
+pub struct Account {
+    pub name: String,
+    tokens: TokenCache,
+    rate: RateLimit,
+    /// The account's own `qps`, else the run-wide one (for `account::list()`).
+    qps: Option<f64>,
+}
+
+impl Account {
+    pub fn appid(&self) -> Option<&str> {
+        self.tokens.appid()
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.tokens.credentials().kind()
+    }
+
+    pub fn qps(&self) -> Option<f64> {
+        self.qps
+    }
+
+    /// Where its token comes from, its time left and the last fetch error; never fetches.
+    pub async fn status(&self) -> TokenStatus {
+        self.tokens.status().await
+    }
+
+    /// `name (wx1111…)`, as errors name the account.
+    pub fn label(&self) -> String {
+        label(&self.name, self.appid())
+    }
+}
+
+/// An account as errors and reports name it: `shop-a (wx1111…)`, or the bare name when it is
+/// the appid.
+fn label(name: &str, appid: Option<&str>) -> String {
+    match appid {
+        Some(a) if a != name => {
+            let short: String = a.chars().take(6).collect();
+            let more = if a.chars().count() > 6 { "…" } else { "" };
+            format!("{name} ({short}{more})")
+        }
+        _ => name.to_string(),
+    }
+}
+
 /// One client per run, shared by every call in flight.
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    tokens: TokenCache,
-    rate: RateLimit,
+    /// `default` first, then the others in their configured order.
+    accounts: Vec<Account>,
     cache_dir: Option<std::path::PathBuf>,
     target: Target,
     /// Whether the base is on this machine's loopback, where a simulator may serve.
@@ -155,17 +237,22 @@ impl Client {
         let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
         let loopback =
             host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        let tokens = TokenCache::new(cfg.credentials, &base, cfg.cache_dir.clone(), target.clone());
-        Ok(Client {
-            http,
-            base,
-            tokens,
-            rate: RateLimit::new(cfg.qps, true),
-            cache_dir: cfg.cache_dir,
-            target,
-            loopback,
-            cancel,
-        })
+        let default = AccountConfig { name: DEFAULT_ACCOUNT.into(), credentials: cfg.credentials, qps: None };
+        let several = !cfg.accounts.is_empty();
+        let accounts = std::iter::once(default)
+            .chain(cfg.accounts)
+            .map(|a| {
+                let qps = a.qps.or(cfg.qps);
+                let tokens = TokenCache::new(a.credentials, &base, cfg.cache_dir.clone(), target.clone());
+                let mut rate = RateLimit::new(qps, true);
+                if several {
+                    // WeChat's frequency limits are per account: a report says whose rate changed.
+                    rate = rate.of_account(label(&a.name, tokens.appid()));
+                }
+                Account { tokens, rate, qps, name: a.name }
+            })
+            .collect();
+        Ok(Client { http, base, accounts, cache_dir: cfg.cache_dir, target, loopback, cancel })
     }
 
     pub fn base(&self) -> &str {
@@ -183,21 +270,38 @@ impl Client {
         self.cache_dir.as_deref()
     }
 
-    /// The appid in use, if any (never the secret).
+    /// The accounts, `default` first.
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    /// The account at `index`, else `default`.
+    pub fn account(&self, index: usize) -> &Account {
+        self.accounts.get(index).unwrap_or(&self.accounts[0])
+    }
+
+    /// Each account's name and appid, `default` first.
+    pub fn account_names(&self) -> Vec<(String, Option<String>)> {
+        self.accounts.iter().map(|a| (a.name.clone(), a.appid().map(str::to_string))).collect()
+    }
+
+    /// The `default` account's appid, if any (never the secret).
     pub fn appid(&self) -> Option<&str> {
-        self.tokens.appid()
+        self.accounts[0].appid()
     }
 
-    /// Replaces every secret this client knows in `s`.
+    /// Replaces every secret this client knows, of every account, in `s`.
     pub fn redact(&self, s: &str) -> String {
-        self.tokens.redact(s)
+        self.accounts.iter().fold(s.to_string(), |out, a| a.tokens.redact(&out))
     }
 
-    /// Sends a request with a token, retrying what is safe to retry. Returns the parsed answer
-    /// with `errcode` 0 (or none); a non-zero errcode is an `Api` error.
-    pub async fn send(&self, req: &Request) -> Result<Value, WxError> {
+    /// Sends a request as the account at `account` with its token, retrying what is safe to
+    /// retry. Returns the parsed answer with `errcode` 0 (or none); a non-zero errcode is an
+    /// `Api` error.
+    pub async fn send(&self, account: usize, req: &Request) -> Result<Value, WxError> {
+        let account = self.account(account);
         tokio::select! {
-            r = self.send_inner(req) => r.map_err(|e| self.scrub(e)),
+            r = self.send_inner(account, req) => r.map_err(|e| self.scrub(e)),
             _ = self.cancel.cancelled() => Err(WxError::new(ErrorKind::Cancelled, &req.api, "cancelled")),
         }
     }
@@ -207,18 +311,19 @@ impl Client {
         e
     }
 
-    async fn send_inner(&self, req: &Request) -> Result<Value, WxError> {
+    async fn send_inner(&self, account: &Account, req: &Request) -> Result<Value, WxError> {
+        let (tokens, rate) = (&account.tokens, &account.rate);
         let mut retries = 0;
         let mut refreshed = false;
         loop {
-            let token = self.tokens.get(&self.http).await?;
-            self.rate.acquire().await;
+            let token = tokens.get(&self.http).await?;
+            rate.acquire().await;
             let outcome = self.attempt(req, &token).await;
             let retry = match outcome {
                 Ok(answer) => {
                     let code = answer.get("errcode").and_then(Value::as_i64).unwrap_or(0);
                     if code != 45009 {
-                        self.rate.succeeded();
+                        rate.succeeded();
                     }
                     if code == 0 {
                         return Ok(answer);
@@ -230,17 +335,17 @@ impl Client {
                     match errors::retry(code) {
                         Retry::Never => return Err(WxError::api(&req.api, code, msg)),
                         Retry::Refresh => {
-                            if refreshed || !self.tokens.can_refresh() {
+                            if refreshed || !tokens.can_refresh() {
                                 return Err(WxError::api(&req.api, code, msg).with_kind(ErrorKind::Auth));
                             }
                             refreshed = true;
-                            self.tokens.refresh_after(&self.http, &token).await?;
+                            tokens.refresh_after(&self.http, &token).await?;
                             continue;
                         }
                         Retry::Backoff => {
                             // The quota code asks for a lower rate, not only a pause.
                             if code == 45009 {
-                                self.rate.slow_down();
+                                rate.slow_down();
                             }
                             WxError::api(&req.api, code, msg)
                         }

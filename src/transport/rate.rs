@@ -26,6 +26,8 @@ pub struct RateLimit {
     lowered: AtomicBool,
     /// Whether changes are reported on stderr.
     report: bool,
+    /// The account named in those reports, when the run has several.
+    who: Option<String>,
 }
 
 struct State {
@@ -74,7 +76,14 @@ impl RateLimit {
             limited: AtomicBool::new(target.is_some()),
             lowered: AtomicBool::new(false),
             report,
+            who: None,
         }
+    }
+
+    /// The same, its reports naming the account it limits (`shop-a (wx1111…)`).
+    pub fn of_account(mut self, who: String) -> RateLimit {
+        self.who = Some(who);
+        self
     }
 
     pub async fn acquire(&self) {
@@ -150,7 +159,10 @@ impl RateLimit {
         if let Some(c) = change
             && self.report
         {
-            eprintln!("{c}");
+            match &self.who {
+                Some(who) => eprintln!("{c} (account {who})"),
+                None => eprintln!("{c}"),
+            }
         }
     }
 }

@@ -1,12 +1,19 @@
-//! Access tokens: fetched from `cgi-bin/token`, shared by every call in flight (one refresh
-//! at a time), and cached across runs in an owner-only file per API base, appid and secret,
-//! locked while refreshing so that processes sharing the cache never fetch twice. A fetch that
-//! failed is the answer for every call of the next [`FETCH_COOLDOWN`], so a broken token
-//! endpoint costs one failed fetch, not one per call in flight.
+//! Access tokens of one account: fetched from `cgi-bin/stable_token` (stable mode) or
+//! `cgi-bin/token` (classic mode), shared by every call in flight (one refresh at a time), and
+//! cached across runs in an owner-only file per API base, appid, secret and mode, locked while
+//! refreshing so that processes sharing the cache never fetch twice. A fetch that failed is the
+//! answer for every call of the next [`FETCH_COOLDOWN`], so a broken token endpoint costs one
+//! failed fetch, not one per call in flight.
+//!
+//! Stable mode never invalidates the token another system holds for the same account: a refused
+//! token is fetched again without forcing, and a new one is forced only when WeChat hands the
+//! same token back, at most once per [`FORCE_INTERVAL`] (recorded in the cache file, so
+//! processes sharing it keep the rule together).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -14,29 +21,84 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::answer::{self, Target};
+pub use crate::api::STABLE_TOKEN_PATH;
 use crate::api::{ErrorKind, TOKEN_PATH, WxError};
 
 /// How long a failed token fetch stands as the answer of every call before one is tried again.
 pub const FETCH_COOLDOWN: Duration = Duration::from_secs(5);
 
-/// Where tokens come from.
+/// The least time between two forced stable-token refreshes (WeChat refuses closer ones).
+pub const FORCE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Which of WeChat's token families an own account uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenMode {
+    /// `cgi-bin/stable_token`: every caller gets the account's current token.
+    Stable,
+    /// `cgi-bin/token`: each fetch issues a new token and retires the previous one.
+    Classic,
+}
+
+impl TokenMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenMode::Stable => "stable",
+            TokenMode::Classic => "classic",
+        }
+    }
+
+    /// The endpoint tokens of this mode come from.
+    pub fn path(self) -> &'static str {
+        match self {
+            TokenMode::Stable => STABLE_TOKEN_PATH,
+            TokenMode::Classic => TOKEN_PATH,
+        }
+    }
+}
+
+/// Where an account's tokens come from. An account authorised to a third-party platform will
+/// be one more source here.
 #[derive(Clone)]
 pub enum Credentials {
     /// `WECHAT_ACCESS_TOKEN`: used as is, never fetched.
     Token(String),
-    /// `WECHAT_APPID` and `WECHAT_APPSECRET`: tokens fetched and cached.
+    /// An own account's appid and secret: tokens fetched and cached.
     AppSecret {
         appid: String,
         secret: String,
+        mode: TokenMode,
     },
     None,
+}
+
+impl Credentials {
+    /// The account kind as `account::list()` and `wxscript accounts` name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credentials::Token(_) => "static",
+            Credentials::AppSecret { .. } => "own",
+            Credentials::None => "none",
+        }
+    }
+
+    /// Where tokens come from, as `account::list()` names it (never the token itself).
+    pub fn source(&self) -> &'static str {
+        match self {
+            Credentials::Token(_) => "static",
+            Credentials::AppSecret { mode, .. } => mode.as_str(),
+            Credentials::None => "none",
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Credentials::Token(_) => f.write_str("Token(***)"),
-            Credentials::AppSecret { appid, .. } => write!(f, "AppSecret {{ appid: {appid:?}, secret: *** }}"),
+            Credentials::AppSecret { appid, mode, .. } => {
+                write!(f, "AppSecret {{ appid: {appid:?}, secret: ***, mode: {} }}", mode.as_str())
+            }
             Credentials::None => f.write_str("None"),
         }
     }
@@ -51,6 +113,16 @@ struct Cached {
     /// Unix seconds when fetched; decides the refresh margin.
     #[serde(default)]
     obtained_at: u64,
+    /// Unix seconds of the last forced stable-token refresh (0: none known).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    forced_at: u64,
+    /// Why the last fetch failed, for `wxscript accounts` (never a token or secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Cached {
@@ -76,7 +148,18 @@ pub struct TokenCache {
     seen: std::sync::Mutex<Vec<String>>,
     /// The last failed fetch and when it ended.
     failed: std::sync::Mutex<Option<(Instant, WxError)>>,
+    /// Unix seconds of this run's last forced refresh.
+    forced_at: std::sync::atomic::AtomicU64,
     target: Target,
+}
+
+/// What `account::list()` and `wxscript accounts` say of an account's token: where it comes
+/// from, its seconds left (when one is known) and the last fetch error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenStatus {
+    pub source: &'static str,
+    pub expires_in: Option<i64>,
+    pub last_error: Option<String>,
 }
 
 /// A short hash of the API base and the secret for the cache file's name: tokens of two
@@ -121,10 +204,16 @@ fn encodings(secret: &str) -> Vec<String> {
 impl TokenCache {
     pub fn new(creds: Credentials, base: &str, cache_dir: Option<PathBuf>, target: Target) -> TokenCache {
         let file = match (&creds, cache_dir) {
-            (Credentials::AppSecret { appid, secret }, Some(dir)) => {
+            (Credentials::AppSecret { appid, secret, mode }, Some(dir)) => {
                 let safe: String =
                     appid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-                Some(dir.join("tokens").join(format!("{safe}-{}.json", identity(base, secret))))
+                // Classic keeps today's name; the stable family has files of its own, so the
+                // two never hand each other a token.
+                let family = match mode {
+                    TokenMode::Classic => String::new(),
+                    TokenMode::Stable => "stable-".into(),
+                };
+                Some(dir.join("tokens").join(format!("{safe}-{family}{}.json", identity(base, secret))))
             }
             _ => None,
         };
@@ -140,7 +229,32 @@ impl TokenCache {
             current: Mutex::new(None),
             seen: std::sync::Mutex::new(seen),
             failed: std::sync::Mutex::new(None),
+            forced_at: std::sync::atomic::AtomicU64::new(0),
             target,
+        }
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.creds
+    }
+
+    /// The token's state without fetching one: this run's token, else the cache file's.
+    pub async fn status(&self) -> TokenStatus {
+        let source = self.creds.source();
+        if let Credentials::Token(_) = self.creds {
+            return TokenStatus { source, expires_in: None, last_error: None };
+        }
+        let left =
+            |c: &Cached| Some(c.expires_at as i64 - now() as i64).filter(|s| *s > 0 && !c.access_token.is_empty());
+        let failed = self.failed.lock().ok().and_then(|f| f.as_ref().map(|(_, e)| e.errmsg.clone()));
+        if let Some(c) = self.current.lock().await.as_ref() {
+            return TokenStatus { source, expires_in: left(c), last_error: failed };
+        }
+        let cached = self.file.as_deref().and_then(read_cache);
+        TokenStatus {
+            source,
+            expires_in: cached.as_ref().and_then(left),
+            last_error: failed.or_else(|| cached.and_then(|c| c.last_error)),
         }
     }
 
@@ -236,38 +350,95 @@ impl TokenCache {
             }
             None => None,
         };
-        if let Some(path) = &self.file
-            && let Some(c) = read_cache(path)
+        let cached = self.file.as_deref().and_then(read_cache);
+        if let Some(c) = &cached
             && c.fresh(now())
             && Some(c.access_token.as_str()) != bad
         {
             self.remember(&c.access_token);
-            return Ok(c);
+            return Ok(c.clone());
         }
-        let fetched = self.fetch(http).await?;
+        let forced_before = cached.as_ref().map_or(0, |c| c.forced_at).max(self.forced_at.load(Relaxed));
+        let result = self.fetch_stable_aware(http, bad, forced_before).await;
         if let Some(path) = &self.file {
             // A cache that cannot be written only costs a fetch next run.
-            let _ = write_cache(path, &fetched);
+            let _ = match &result {
+                Ok(fetched) => write_cache(path, fetched),
+                Err(e) => {
+                    // The old token stays (it may still serve); the error is for `wxscript accounts`.
+                    let mut c = cached.unwrap_or(Cached {
+                        access_token: String::new(),
+                        expires_at: 0,
+                        obtained_at: 0,
+                        forced_at: 0,
+                        last_error: None,
+                    });
+                    c.last_error = Some(format!("{}: {}", e.api, e.errmsg));
+                    write_cache(path, &c)
+                }
+            };
         }
         drop(lock);
-        Ok(fetched)
+        result
     }
 
-    async fn fetch(&self, http: &reqwest::Client) -> Result<Cached, WxError> {
-        let Credentials::AppSecret { appid, secret } = &self.creds else {
+    /// A fetch; in stable mode, when WeChat hands back the token it just refused (`bad`), one
+    /// forced refresh, unless one was made less than [`FORCE_INTERVAL`] ago (`forced_before`,
+    /// Unix seconds).
+    async fn fetch_stable_aware(
+        &self,
+        http: &reqwest::Client,
+        bad: Option<&str>,
+        forced_before: u64,
+    ) -> Result<Cached, WxError> {
+        let mut fetched = self.fetch(http, false).await?;
+        fetched.forced_at = forced_before;
+        let stable = matches!(self.creds, Credentials::AppSecret { mode: TokenMode::Stable, .. });
+        if !stable || bad != Some(fetched.access_token.as_str()) {
+            return Ok(fetched);
+        }
+        let since = now().saturating_sub(forced_before);
+        if forced_before != 0 && since < FORCE_INTERVAL.as_secs() {
+            let mut e = WxError::new(
+                ErrorKind::Auth,
+                STABLE_TOKEN_PATH,
+                format!(
+                    "WeChat refused the stable token and hands the same one back; a forced refresh was made {since} s ago and WeChat allows one per {} s: try again shortly",
+                    FORCE_INTERVAL.as_secs()
+                ),
+            );
+            e.hint = "if another system forces refreshes of this account, let one of them own the token".into();
+            return Err(e);
+        }
+        let mut forced = self.fetch(http, true).await?;
+        forced.forced_at = now();
+        self.forced_at.store(forced.forced_at, Relaxed);
+        Ok(forced)
+    }
+
+    async fn fetch(&self, http: &reqwest::Client, force: bool) -> Result<Cached, WxError> {
+        let Credentials::AppSecret { appid, secret, mode } = &self.creds else {
             return Err(WxError::new(ErrorKind::Auth, TOKEN_PATH, "no appid/secret to fetch a token with"));
         };
-        let url = format!("{}/{}", self.base, TOKEN_PATH);
+        let path = mode.path();
+        let url = format!("{}/{}", self.base, path);
         let mut last = None;
         for attempt in 0..2 {
             if attempt > 0 {
                 tokio::time::sleep(super::backoff(0)).await;
             }
-            let resp = http
-                .get(&url)
-                .query(&[("grant_type", "client_credential"), ("appid", appid), ("secret", secret)])
-                .send()
-                .await;
+            let rb = match mode {
+                TokenMode::Classic => {
+                    http.get(&url).query(&[("grant_type", "client_credential"), ("appid", appid), ("secret", secret)])
+                }
+                TokenMode::Stable => http.post(&url).json(&serde_json::json!({
+                    "grant_type": "client_credential",
+                    "appid": appid,
+                    "secret": secret,
+                    "force_refresh": force,
+                })),
+            };
+            let resp = rb.send().await;
             let mut resp = match resp {
                 Ok(r) => r,
                 Err(e) => {
@@ -299,7 +470,13 @@ impl TokenCache {
                 let expires_in = v.get("expires_in").and_then(Value::as_u64).unwrap_or(7200);
                 let obtained_at = now();
                 self.remember(t);
-                return Ok(Cached { access_token: t.to_string(), expires_at: obtained_at + expires_in, obtained_at });
+                return Ok(Cached {
+                    access_token: t.to_string(),
+                    expires_at: obtained_at + expires_in,
+                    obtained_at,
+                    forced_at: 0,
+                    last_error: None,
+                });
             }
             let code = v.get("errcode").and_then(Value::as_i64).unwrap_or(-1);
             let msg = v.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();
@@ -307,7 +484,7 @@ impl TokenCache {
                 last = Some(format!("HTTP {status}: errcode {code}: {msg}"));
                 continue;
             }
-            let mut e = WxError::api(TOKEN_PATH, code, self.redact(&msg));
+            let mut e = WxError::api(path, code, self.redact(&msg));
             e.kind = ErrorKind::Auth;
             if e.hint.is_empty() {
                 e.hint = "the appid/secret were refused: check WECHAT_APPID and WECHAT_APPSECRET".into();
@@ -316,7 +493,7 @@ impl TokenCache {
         }
         Err(WxError::new(
             ErrorKind::Network,
-            TOKEN_PATH,
+            path,
             format!("the token endpoint failed twice: {}", self.redact(&last.unwrap_or_default())),
         ))
     }
@@ -356,10 +533,10 @@ mod tests {
 
     #[test]
     fn margin_scales_with_life() {
-        let c = Cached { access_token: "t".into(), expires_at: 7200, obtained_at: 0 };
+        let c = Cached { access_token: "t".into(), expires_at: 7200, obtained_at: 0, forced_at: 0, last_error: None };
         assert!(c.fresh(6899));
         assert!(!c.fresh(6900));
-        let short = Cached { access_token: "t".into(), expires_at: 10, obtained_at: 0 };
+        let short = Cached { access_token: "t".into(), expires_at: 10, obtained_at: 0, forced_at: 0, last_error: None };
         assert!(short.fresh(8));
         assert!(!short.fresh(9));
     }
