@@ -1,5 +1,6 @@
 //! The composition root: one run's wiring, shared by `run`, `repl`, `listen`, `check`, `docs`
-//! and tests. It puts together the async runtime, the config, the simulator when asked for,
+//! and tests. It puts together the async runtime, the config, the store (tokens, journals,
+//! events) handed to everything that keeps state, the simulator when asked for,
 //! the event listener, the client, the catalog of functions (the endpoints, the helpers it
 //! hands over, the stdlib) and the engine with every function registered; and it says how a
 //! command fails ([`Failure`]), which the CLI maps to an exit status.
@@ -15,6 +16,7 @@ use crate::listen::{self, Listener};
 use crate::runtime::catalog::Catalog;
 use crate::runtime::{self, Ctx};
 use crate::sandbox::{self, Sandbox};
+use crate::store::{FileStore, Store};
 use crate::transport::{self, AccountConfig, Cancel, Client, Credentials, TokenMode};
 
 /// What kind of failure ended a command; each has its own exit status.
@@ -119,9 +121,11 @@ pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Fail
         cache_dir: None,
         qps: None,
     };
-    let client = Client::new(cfg, cancel.clone()).map_err(Failure::runtime)?;
+    let store: Arc<dyn Store> = Arc::new(FileStore::new(None));
+    let client = Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::runtime)?;
     let ctx = Ctx {
         client: Arc::new(client),
+        store,
         account: Default::default(),
         handle: rt.handle().clone(),
         cancel,
@@ -265,6 +269,12 @@ impl Session {
         if let Some(q) = opts.qps {
             cfg.qps = (q > 0.0).then_some(q);
         }
+        if opts.sandbox.is_some() {
+            // A fresh simulator each run: caching its tokens on disk would only leave litter.
+            cfg.cache_dir = None;
+        }
+        // Tokens, journals and events: files on this host.
+        let store: Arc<dyn Store> = Arc::new(FileStore::new(cfg.cache_dir.clone()));
         let mut listen_opts = opts.listen.clone();
         let mut temp_log = None;
         if let Some(sc) = &opts.sandbox
@@ -290,7 +300,7 @@ impl Session {
                 }
                 let push = (lo.token.clone(), lo.aes_key.clone());
                 let l = rt
-                    .block_on(Listener::start(lo, None))
+                    .block_on(Listener::start_in(lo, store.as_ref(), None))
                     .map_err(|e| Failure::runtime(format!("cannot start the event listener: {e}")))?;
                 Some((l, push))
             }
@@ -318,15 +328,13 @@ impl Session {
                 };
                 // The simulator's accounts only: a real account's secret has no business there.
                 cfg.accounts = sandbox_accounts(own);
-                // A fresh simulator each run: caching its tokens on disk would only leave litter.
-                cfg.cache_dir = None;
                 Some(sim)
             }
             None => None,
         };
         let listener = listener.map(|(l, _)| l);
         let event_log = listener.as_ref().map(|l| l.log_path().to_path_buf()).or_else(|| opts.event_log.clone());
-        let client = Arc::new(Client::new(cfg, cancel.clone()).map_err(Failure::runtime)?);
+        let client = Arc::new(Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::runtime)?);
         let account =
             config::choose_account(opts.account.as_deref(), &client.account_names()).map_err(Failure::usage)?;
         let ctx = Arc::new(Ctx {
@@ -337,6 +345,7 @@ impl Session {
             quiet: opts.quiet,
             dry_run: opts.dry_run,
             event_log,
+            store,
             sandbox: Default::default(),
         });
         Ok(Session { ctx, catalog: catalog(), cancel, sim, listener, temp_log, rt })

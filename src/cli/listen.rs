@@ -10,6 +10,7 @@ use super::{Session, SessionOptions, config, read_script};
 use crate::listen;
 use crate::message::MsgCrypt;
 use crate::runtime::{convert, render};
+use crate::store::Store;
 use crate::store::events as log;
 
 /// Listener options (`wxscript listen`, `wxscript run --listen PORT`).
@@ -109,7 +110,7 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
             // Events logged while the script was not running are handed to it first, in order.
             let cursor = Cursor::for_script(&lo.log, Path::new(&name));
             let backlog = cursor
-                .backlog(&lo.log)
+                .backlog(session.ctx.store.as_ref(), &lo.log)
                 .map_err(|e| super::Failure::runtime(format!("cannot read the event log {}: {e}", lo.log.display())))?;
             let replay = (!backlog.events.is_empty()).then(|| {
                 format!(
@@ -130,7 +131,7 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
     let log_path = lo.log.clone();
     let listener = session
         .rt
-        .block_on(listen::Listener::start(lo, worker.is_some().then_some(tx)))
+        .block_on(listen::Listener::start_in(lo, session.ctx.store.as_ref(), worker.is_some().then_some(tx)))
         .map_err(super::Failure::runtime)?;
     println!(
         "wxscript listening on http://{} ({mode}); event log {} ({} events already)",
@@ -178,8 +179,8 @@ impl Cursor {
 
     /// The logged events after the cursor. A script attached to a log for the first time starts
     /// after what is already there: it reacts to what comes, not to history.
-    fn backlog(&self, log: &Path) -> std::io::Result<Backlog> {
-        let all = if log.exists() { log::read_all(log)? } else { Vec::new() };
+    fn backlog(&self, store: &dyn Store, log: &Path) -> std::io::Result<Backlog> {
+        let all = store.event_reader(log).next_batch()?;
         let done = match std::fs::read_to_string(&self.path) {
             Ok(t) => match t.trim().parse::<usize>() {
                 Ok(n) if n <= all.len() => n,

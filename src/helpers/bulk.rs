@@ -249,7 +249,7 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
             let pos = nc.call_position();
             let p = str_arg("journal::open", "path", &path, pos)?;
             let scope = Scope { server: c.server(), sandbox: c.is_sandbox(), dry_run: c.dry_run };
-            Journal::open(&p, &scope).map(Dynamic::from).map_err(|e| throw(e, pos))
+            Journal::open(c.store.as_ref(), &p, &scope).map(Dynamic::from).map_err(|e| throw(e, pos))
         },
     );
     engine.register_fn("done", |j: &mut Journal, key: Dynamic| j.done(&json_key(&key)));

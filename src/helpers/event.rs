@@ -1,6 +1,6 @@
 //! `event::parse`: one pushed XML event (audit results, shakes) as a map; `event::find` and
 //! `event::wait`: events in the event log that `wxscript listen` (or `run --listen`, or the
-//! sandbox's pushes) writes.
+//! sandbox's pushes) writes, read through the session's store.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ pub fn log_path(ctx: &Ctx) -> std::path::PathBuf {
 pub fn find(ctx: &Ctx, filter: &Map) -> Result<Array, WxError> {
     let f = filter_json("event::find", filter)?;
     let path = log_path(ctx);
-    let all = events::read_all(&path).map_err(|e| io_error("event::find", &path, &e))?;
+    let all = ctx.store.event_reader(&path).next_batch().map_err(|e| io_error("event::find", &path, &e))?;
     Ok(all.iter().filter(|ev| events::matches(ev, &f)).map(to_map).collect())
 }
 
@@ -56,7 +56,7 @@ pub fn wait(ctx: &Ctx, filter: &Map, timeout_secs: f64) -> Result<Dynamic, WxErr
     }
     let path = log_path(ctx);
     let deadline = Instant::now() + Duration::from_secs_f64(timeout_secs.min(31_536_000.0));
-    let mut reader = events::Reader::new(&path);
+    let mut reader = ctx.store.event_reader(&path);
     loop {
         let batch = reader.next_batch().map_err(|e| io_error(API, &path, &e))?;
         if let Some(ev) = batch.iter().find(|ev| events::matches(ev, &f)) {

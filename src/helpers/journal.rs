@@ -1,8 +1,8 @@
 //! `journal::open(path)`: an append-only, fsync'd record of what a bulk job has done, so a
 //! job that is killed and run again skips what was done and repeats nothing.
 //!
-//! Each record is one JSON line `{"key", "value", "at"}`, flushed to disk before `record`
-//! returns. A line torn by a crash (no trailing newline) is cut off when the journal is
+//! Each record is one JSON line `{"key", "value", "at"}` in the session's store (a file at
+//! `path` in the file store), flushed to disk before `record` returns. A line torn by a crash (no trailing newline) is cut off when the journal is
 //! opened again: that record never completed, so its work is done again.
 //!
 //! A journal belongs to one server and account: a line `{"scope": {server, sandbox}}` (the
@@ -12,14 +12,13 @@
 //! not written: its records would claim work that was never done.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
 use crate::api::WxError;
 use crate::runtime::catalog::HelperDoc;
+use crate::store::{JournalError, JournalWriter, OpenJournal, Store};
 
 /// Where a journal is used: the server and account, whether it is a simulator, and whether the
 /// run only pretends to write.
@@ -33,7 +32,7 @@ pub struct Scope {
 struct Inner {
     path: String,
     /// `None` in a dry run: records are kept in memory only.
-    file: Option<File>,
+    writer: Option<Box<dyn JournalWriter>>,
     entries: HashMap<String, Value>,
     /// Keys in the order first recorded.
     order: Vec<String>,
@@ -48,57 +47,31 @@ pub struct Journal {
 const API: &str = "journal";
 
 impl Journal {
-    pub fn open(path: &str, scope: &Scope) -> Result<Journal, WxError> {
+    /// Opens journal `path` in `store` for a run in `scope`.
+    pub fn open(store: &dyn Store, path: &str, scope: &Scope) -> Result<Journal, WxError> {
         let io = |e: std::io::Error| WxError::io(API, path, format!("cannot open journal {path}: {e}"));
-        let mut file = if scope.dry_run && !std::path::Path::new(path).exists() {
-            // Nothing to read, and nothing may be written: an empty journal in memory.
-            return Ok(Journal::in_memory(path));
-        } else if scope.dry_run {
-            OpenOptions::new().read(true).open(path).map_err(io)?
-        } else {
-            OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io)?
-        };
+        let opened = store.open_journal(path, !scope.dry_run).map_err(|e| match e {
+            JournalError::Io(e) => io(e),
+            JournalError::BadLine { line, error } => {
+                WxError::io(API, path, format!("{path}: line {line} is not a journal record: {error}"))
+            }
+        })?;
+        // A dry run with nothing to read, and nothing that may be written: an empty journal in memory.
+        let Some(OpenJournal { records, mut writer }) = opened else { return Ok(Journal::in_memory(path)) };
         let mut entries = HashMap::new();
         let mut order = Vec::new();
-        let mut good_len = 0u64;
         let mut written_for: Option<(String, bool)> = None;
-        {
-            let mut reader = BufReader::new(&mut file);
-            let mut line = String::new();
-            let mut offset = 0u64;
-            let mut line_no = 0usize;
-            loop {
-                line_no += 1;
-                line.clear();
-                let n = reader.read_line(&mut line).map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                offset += n as u64;
-                if !line.ends_with('\n') {
-                    break;
-                }
-                // A blank line (an editor's) holds no record.
-                if line.trim().is_empty() {
-                    good_len = offset;
-                    continue;
-                }
-                let v: Value = serde_json::from_str(line.trim_end()).map_err(|e| {
-                    WxError::io(API, path, format!("{path}: line {line_no} is not a journal record: {e}"))
-                })?;
-                if let Some(sc) = v.get("scope") {
-                    let server = sc.get("server").and_then(Value::as_str).unwrap_or_default().to_string();
-                    written_for = Some((server, sc.get("sandbox").and_then(Value::as_bool).unwrap_or(false)));
-                    good_len = offset;
-                    continue;
-                }
-                let key = v.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
-                if !entries.contains_key(&key) {
-                    order.push(key.clone());
-                }
-                entries.insert(key, v.get("value").cloned().unwrap_or(Value::Null));
-                good_len = offset;
+        for v in records {
+            if let Some(sc) = v.get("scope") {
+                let server = sc.get("server").and_then(Value::as_str).unwrap_or_default().to_string();
+                written_for = Some((server, sc.get("sandbox").and_then(Value::as_bool).unwrap_or(false)));
+                continue;
             }
+            let key = v.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+            if !entries.contains_key(&key) {
+                order.push(key.clone());
+            }
+            entries.insert(key, v.get("value").cloned().unwrap_or(Value::Null));
         }
         let mut start_over = false;
         match &written_for {
@@ -123,32 +96,30 @@ impl Journal {
             // Written before journals named their server, or new: it is this run's from now on.
             None => {}
         }
-        if scope.dry_run {
+        let Some(w) = writer.as_mut() else {
             if start_over {
                 return Ok(Journal::in_memory(path));
             }
             return Ok(Journal::from_parts(path, None, entries, order));
-        }
+        };
         if start_over {
             entries.clear();
             order.clear();
-            good_len = 0;
         }
-        if file.metadata().map_err(io)?.len() != good_len {
-            file.set_len(good_len).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
-        file.seek(SeekFrom::End(0)).map_err(io)?;
+        w.settle(start_over).map_err(io)?;
         if written_for.is_none() || start_over {
-            let mut line = json!({"scope": {"server": scope.server, "sandbox": scope.sandbox}}).to_string();
-            line.push('\n');
-            file.write_all(line.as_bytes()).and_then(|()| file.sync_data()).map_err(io)?;
+            w.append(&json!({"scope": {"server": scope.server, "sandbox": scope.sandbox}})).map_err(io)?;
         }
-        Ok(Journal::from_parts(path, Some(file), entries, order))
+        Ok(Journal::from_parts(path, writer, entries, order))
     }
 
-    fn from_parts(path: &str, file: Option<File>, entries: HashMap<String, Value>, order: Vec<String>) -> Journal {
-        Journal { inner: Arc::new(Mutex::new(Inner { path: path.to_string(), file, entries, order })) }
+    fn from_parts(
+        path: &str,
+        writer: Option<Box<dyn JournalWriter>>,
+        entries: HashMap<String, Value>,
+        order: Vec<String>,
+    ) -> Journal {
+        Journal { inner: Arc::new(Mutex::new(Inner { path: path.to_string(), writer, entries, order })) }
     }
 
     /// A dry run's journal with nothing on disk to read: records live in memory.
@@ -190,13 +161,11 @@ impl Journal {
     pub fn record(&self, key: &str, value: Value) -> Result<(), WxError> {
         let mut inner = self.lock();
         let path = inner.path.clone();
-        if let Some(file) = inner.file.as_mut() {
+        if let Some(writer) = inner.writer.as_mut() {
             let at = crate::util::unix_now();
-            let mut line = json!({"key": key, "value": value, "at": at}).to_string();
-            line.push('\n');
-            let io = |e: std::io::Error| WxError::io(API, &path, format!("cannot write journal {path}: {e}"));
-            file.write_all(line.as_bytes()).map_err(io)?;
-            file.sync_data().map_err(io)?;
+            writer
+                .append(&json!({"key": key, "value": value, "at": at}))
+                .map_err(|e| WxError::io(API, &path, format!("cannot write journal {path}: {e}")))?;
         }
         if !inner.entries.contains_key(key) {
             inner.order.push(key.to_string());
@@ -217,7 +186,14 @@ pub const DOCS: &[HelperDoc] = &[HelperDoc {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
+    use crate::store::FileStore;
+
+    fn open(path: &str, scope: &Scope) -> Result<Journal, WxError> {
+        Journal::open(&FileStore::default(), path, scope)
+    }
 
     fn real() -> Scope {
         Scope { server: "wx1 at https://api.weixin.qq.com".into(), sandbox: false, dry_run: false }
@@ -232,7 +208,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("j.journal");
         let path = p.to_str().expect("utf8");
-        let j = Journal::open(path, &real()).expect("open");
+        let j = open(path, &real()).expect("open");
         // The scope line, five records with two keys recorded twice, a blank line: the
         // garbage after them is on line 8.
         for (k, v) in [("a", 1), ("b", 2), ("a", 3), ("b", 4), ("c", 5)] {
@@ -243,10 +219,10 @@ mod tests {
         // A blank line is no record and no damage.
         text.push('\n');
         std::fs::write(&p, &text).expect("write");
-        assert!(Journal::open(path, &real()).expect("blank line").done("c"));
+        assert!(open(path, &real()).expect("blank line").done("c"));
         text.push_str("not json\n");
         std::fs::write(&p, text).expect("write");
-        let err = Journal::open(path, &real()).err().expect("refused");
+        let err = open(path, &real()).err().expect("refused");
         assert!(err.errmsg.contains("line 8 "), "{}", err.errmsg);
     }
 
@@ -255,7 +231,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("j.journal");
         let path = p.to_str().expect("utf8");
-        let j = Journal::open(path, &real()).expect("open");
+        let j = open(path, &real()).expect("open");
         j.record("row-1", json!({"audit_id": 1})).expect("record");
         j.record("row-2", json!(2)).expect("record");
         drop(j);
@@ -265,12 +241,12 @@ mod tests {
             .expect("open")
             .write_all(b"{\"key\":\"row-3\",\"val")
             .expect("torn");
-        let j = Journal::open(path, &real()).expect("reopen");
+        let j = open(path, &real()).expect("reopen");
         assert!(j.done("row-1") && j.done("row-2") && !j.done("row-3"));
         assert_eq!(j.get("row-1"), Some(json!({"audit_id": 1})));
         j.record("row-3", json!(3)).expect("record after torn line");
         drop(j);
-        let j = Journal::open(path, &real()).expect("reopen");
+        let j = open(path, &real()).expect("reopen");
         assert_eq!(j.keys(), vec!["row-1", "row-2", "row-3"]);
     }
 
@@ -280,22 +256,22 @@ mod tests {
         let p = dir.path().join("j.journal");
         let path = p.to_str().expect("utf8");
         // A rehearsal on one simulator, then on another: started afresh.
-        Journal::open(path, &sim(1)).expect("open").record("row-1", json!(1)).expect("record");
-        let j = Journal::open(path, &sim(2)).expect("a later rehearsal");
+        open(path, &sim(1)).expect("open").record("row-1", json!(1)).expect("record");
+        let j = open(path, &sim(2)).expect("a later rehearsal");
         assert!(!j.done("row-1"), "the first simulator's work means nothing on the second");
         j.record("row-2", json!(2)).expect("record");
         drop(j);
         // A real run does not inherit a rehearsal's records: refused, with a way out.
-        let err = Journal::open(path, &real()).err().expect("refused");
+        let err = open(path, &real()).err().expect("refused");
         assert_eq!(err.kind, crate::api::ErrorKind::Input);
         assert!(err.errmsg.contains("127.0.0.1:2") && err.errmsg.contains("api.weixin.qq.com"), "{}", err.errmsg);
         // A real journal is kept from both a rehearsal and another account.
         std::fs::remove_file(&p).expect("delete");
-        Journal::open(path, &real()).expect("open").record("row-1", json!(1)).expect("record");
-        assert!(Journal::open(path, &sim(3)).is_err());
+        open(path, &real()).expect("open").record("row-1", json!(1)).expect("record");
+        assert!(open(path, &sim(3)).is_err());
         let other = Scope { server: "wx2 at https://api.weixin.qq.com".into(), ..real() };
-        assert!(Journal::open(path, &other).is_err());
-        assert!(Journal::open(path, &real()).expect("its own server").done("row-1"));
+        assert!(open(path, &other).is_err());
+        assert!(open(path, &real()).expect("its own server").done("row-1"));
     }
 
     #[test]
@@ -304,13 +280,13 @@ mod tests {
         let p = dir.path().join("j.journal");
         let path = p.to_str().expect("utf8");
         let dry = Scope { dry_run: true, ..real() };
-        let j = Journal::open(path, &dry).expect("open");
+        let j = open(path, &dry).expect("open");
         j.record("row-1", json!(1)).expect("record");
         assert!(j.done("row-1"), "the run itself sees its records");
         assert!(!p.exists(), "no file is created");
-        Journal::open(path, &real()).expect("open").record("row-2", json!(2)).expect("record");
+        open(path, &real()).expect("open").record("row-2", json!(2)).expect("record");
         let before = std::fs::read(&p).expect("read");
-        let j = Journal::open(path, &dry).expect("open");
+        let j = open(path, &dry).expect("open");
         assert!(j.done("row-2"));
         j.record("row-3", json!(3)).expect("record");
         assert_eq!(std::fs::read(&p).expect("read"), before, "the journal on disk is untouched");

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use crate::message::{MsgCrypt, crypto, xml};
-use crate::store::{EventLog, Stored};
+use crate::store::{EventLog, FileStore, Store, Stored};
 use crate::util::Secret;
 
 /// Bodies larger than this are refused (WeChat's pushes are a few hundred bytes).
@@ -135,10 +135,19 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Opens the log, binds and serves on the current tokio runtime. Each newly stored event is
-    /// sent to `new_events` in log order (for `--script`).
+    /// [`Listener::start_in`] the file store.
     pub async fn start(
         opts: Options,
+        new_events: Option<mpsc::Sender<Map<String, Value>>>,
+    ) -> std::io::Result<Listener> {
+        Listener::start_in(opts, &FileStore::default(), new_events).await
+    }
+
+    /// Opens the log in `store`, binds and serves on the current tokio runtime. Each newly
+    /// stored event is sent to `new_events` in log order (for `--script`).
+    pub async fn start_in(
+        opts: Options,
+        store: &dyn Store,
         new_events: Option<mpsc::Sender<Map<String, Value>>>,
     ) -> std::io::Result<Listener> {
         let crypt = match &opts.aes_key {
@@ -149,7 +158,7 @@ impl Listener {
             None => None,
         };
         // Each failure says what failed: the log and the port are different fixes.
-        let (log, recovered) = EventLog::open(&opts.log, new_events).map_err(|e| {
+        let (log, recovered) = store.open_event_log(&opts.log, new_events).map_err(|e| {
             std::io::Error::new(e.kind(), format!("cannot open the event log {}: {e}", opts.log.display()))
         })?;
         let listener = tokio::net::TcpListener::bind((opts.bind, opts.port))

@@ -68,6 +68,9 @@ pub struct Ctx {
     pub dry_run: bool,
     /// The event log `event::find` / `event::wait` read; `None`: `store::events::default_path()`.
     pub event_log: Option<std::path::PathBuf>,
+    /// Where tokens, journals and events are kept: the session's store, which the client's
+    /// tokens use too.
+    pub store: Arc<dyn crate::store::Store>,
     /// Whether the server is a wxscript simulator, and which instance, asked once per run (see
     /// [`Ctx::is_sandbox`]).
     pub sandbox: std::sync::OnceLock<Option<String>>,

@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use crate::api::check::{Payload, Request, show};
 use crate::api::errors::{self, Retry};
 use crate::api::{ErrorKind, Method, WxError};
+use crate::store::{FileStore, Store};
 pub use answer::MAX_ANSWER;
 use answer::{BodyError, Target};
 pub use rate::RateLimit;
@@ -48,7 +49,8 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     /// Total time for one HTTP request.
     pub timeout: Duration,
-    /// Directory for the token cache; `None` keeps tokens in memory only.
+    /// Directory for the file store's token cache and other run-to-run caches; `None` keeps
+    /// tokens in memory only.
     pub cache_dir: Option<std::path::PathBuf>,
     /// Run-wide limit on requests per second, sequential or parallel.
     pub qps: Option<f64>,
@@ -82,22 +84,7 @@ pub fn default_cache_dir() -> Option<std::path::PathBuf> {
     }
 }
 
-/// Creates a cache directory (and its missing parents) owner-only, and narrows one that exists
-/// to owner-only: it holds tokens, and the lock files that guard them.
-pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-        let meta = std::fs::metadata(dir)?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(())
-    }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)
-}
+pub use crate::store::private_dir;
 
 /// A run-wide cancellation signal (Ctrl-C): in-flight requests are abandoned at once.
 #[derive(Default)]
@@ -220,7 +207,14 @@ fn net_err(api: &str, msg: impl Into<String>) -> WxError {
 }
 
 impl Client {
+    /// A client whose tokens are kept in the file store under `cfg.cache_dir`.
     pub fn new(cfg: Config, cancel: Arc<Cancel>) -> Result<Client, WxError> {
+        let store = Arc::new(FileStore::new(cfg.cache_dir.clone()));
+        Client::with_store(cfg, store, cancel)
+    }
+
+    /// A client whose tokens are kept in `store`, the one the session hands down.
+    pub fn with_store(cfg: Config, store: Arc<dyn Store>, cancel: Arc<Cancel>) -> Result<Client, WxError> {
         let base = cfg.base.trim_end_matches('/').to_string();
         let url = check_base(&base)?;
         let http = reqwest::Client::builder()
@@ -243,7 +237,7 @@ impl Client {
             .chain(cfg.accounts)
             .map(|a| {
                 let qps = a.qps.or(cfg.qps);
-                let tokens = TokenCache::new(a.credentials, &base, cfg.cache_dir.clone(), target.clone());
+                let tokens = TokenCache::new(a.credentials, &base, store.clone(), target.clone());
                 let mut rate = RateLimit::new(qps, true);
                 if several {
                     // WeChat's frequency limits are per account: a report says whose rate changed.

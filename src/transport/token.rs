@@ -1,28 +1,26 @@
 //! Access tokens of one account: fetched from `cgi-bin/stable_token` (stable mode) or
 //! `cgi-bin/token` (classic mode), shared by every call in flight (one refresh at a time), and
-//! cached across runs in an owner-only file per API base, appid, secret and mode, locked while
-//! refreshing so that processes sharing the cache never fetch twice. A fetch that failed is the
+//! cached across runs in the store (`crate::store`) per API base, appid, secret and mode, under
+//! the store's lease while refreshing so that processes sharing the cache never fetch twice. A fetch that failed is the
 //! answer for every call of the next [`FETCH_COOLDOWN`], so a broken token endpoint costs one
 //! failed fetch, not one per call in flight.
 //!
 //! Stable mode never invalidates the token another system holds for the same account: a refused
 //! token is fetched again without forcing, and a new one is forced only when WeChat hands the
-//! same token back, at most once per [`FORCE_INTERVAL`] (recorded in the cache file, so
+//! same token back, at most once per [`FORCE_INTERVAL`] (recorded in the stored entry, so
 //! processes sharing it keep the rule together).
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::answer::{self, Target};
 pub use crate::api::STABLE_TOKEN_PATH;
 use crate::api::{ErrorKind, TOKEN_PATH, WxError};
+use crate::store::{Store, TokenEntry as Cached, TokenKey};
 
 /// How long a failed token fetch stands as the answer of every call before one is tried again.
 pub const FETCH_COOLDOWN: Duration = Duration::from_secs(5);
@@ -104,27 +102,6 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The cache file's content.
-#[derive(Serialize, Deserialize, Clone, Debug)]
-struct Cached {
-    access_token: String,
-    /// Unix seconds.
-    expires_at: u64,
-    /// Unix seconds when fetched; decides the refresh margin.
-    #[serde(default)]
-    obtained_at: u64,
-    /// Unix seconds of the last forced stable-token refresh (0: none known).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    forced_at: u64,
-    /// Why the last fetch failed, for `wxscript accounts` (never a token or secret).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_error: Option<String>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
 impl Cached {
     /// Usable until 5 minutes before expiry, or a tenth of its life for short-lived tokens.
     fn fresh(&self, now: u64) -> bool {
@@ -142,7 +119,9 @@ fn now() -> u64 {
 pub struct TokenCache {
     creds: Credentials,
     base: String,
-    file: Option<PathBuf>,
+    store: Arc<dyn Store>,
+    /// Where the store keeps this account's token (own accounts only).
+    key: Option<TokenKey>,
     current: Mutex<Option<Cached>>,
     /// Every token seen in this run, for redaction (tokens may rotate mid-run).
     seen: std::sync::Mutex<Vec<String>>,
@@ -160,18 +139,6 @@ pub struct TokenStatus {
     pub source: &'static str,
     pub expires_in: Option<i64>,
     pub last_error: Option<String>,
-}
-
-/// A short hash of the API base and the secret for the cache file's name: tokens of two
-/// servers never mix, and a changed (or wrong) secret is not hidden by a token fetched with
-/// the old one. SHA-1 cut to 64 bits: the name must not help anyone guess the secret.
-fn identity(base: &str, secret: &str) -> String {
-    use sha1::Digest;
-    let mut h = sha1::Sha1::new();
-    h.update(base.as_bytes());
-    h.update([0u8]);
-    h.update(secret.as_bytes());
-    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The forms a secret may take when a server echoes it back: as is, percent-encoded (either
@@ -202,18 +169,10 @@ fn encodings(secret: &str) -> Vec<String> {
 }
 
 impl TokenCache {
-    pub fn new(creds: Credentials, base: &str, cache_dir: Option<PathBuf>, target: Target) -> TokenCache {
-        let file = match (&creds, cache_dir) {
-            (Credentials::AppSecret { appid, secret, mode }, Some(dir)) => {
-                let safe: String =
-                    appid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-                // Classic keeps today's name; the stable family has files of its own, so the
-                // two never hand each other a token.
-                let family = match mode {
-                    TokenMode::Classic => String::new(),
-                    TokenMode::Stable => "stable-".into(),
-                };
-                Some(dir.join("tokens").join(format!("{safe}-{family}{}.json", identity(base, secret))))
+    pub fn new(creds: Credentials, base: &str, store: Arc<dyn Store>, target: Target) -> TokenCache {
+        let key = match &creds {
+            Credentials::AppSecret { appid, secret, mode } => {
+                Some(TokenKey::new(appid, *mode == TokenMode::Stable, base, secret))
             }
             _ => None,
         };
@@ -225,7 +184,8 @@ impl TokenCache {
         TokenCache {
             creds,
             base: base.to_string(),
-            file,
+            store,
+            key,
             current: Mutex::new(None),
             seen: std::sync::Mutex::new(seen),
             failed: std::sync::Mutex::new(None),
@@ -238,7 +198,7 @@ impl TokenCache {
         &self.creds
     }
 
-    /// The token's state without fetching one: this run's token, else the cache file's.
+    /// The token's state without fetching one: this run's token, else the stored one.
     pub async fn status(&self) -> TokenStatus {
         let source = self.creds.source();
         if let Credentials::Token(_) = self.creds {
@@ -250,7 +210,7 @@ impl TokenCache {
         if let Some(c) = self.current.lock().await.as_ref() {
             return TokenStatus { source, expires_in: left(c), last_error: failed };
         }
-        let cached = self.file.as_deref().and_then(read_cache);
+        let cached = self.stored();
         TokenStatus {
             source,
             expires_in: cached.as_ref().and_then(left),
@@ -340,17 +300,21 @@ impl TokenCache {
         result
     }
 
-    /// From the cache file if it holds a fresh token other than `bad`, else from WeChat.
-    /// The file lock is held across the fetch so that concurrent processes fetch once.
+    fn stored(&self) -> Option<Cached> {
+        self.key.as_ref().and_then(|k| self.store.token(k))
+    }
+
+    /// From the store if it holds a fresh token other than `bad`, else from WeChat.
+    /// The store's lease is held across the fetch so that concurrent processes fetch once.
     async fn obtain(&self, http: &reqwest::Client, bad: Option<&str>) -> Result<Cached, WxError> {
-        let lock = match &self.file {
-            Some(path) => {
-                let path = path.clone();
-                tokio::task::spawn_blocking(move || lock_file(&path)).await.ok().flatten()
+        let lease = match &self.key {
+            Some(key) => {
+                let (store, key) = (self.store.clone(), key.clone());
+                tokio::task::spawn_blocking(move || store.lease_token(&key)).await.ok().flatten()
             }
             None => None,
         };
-        let cached = self.file.as_deref().and_then(read_cache);
+        let cached = self.stored();
         if let Some(c) = &cached
             && c.fresh(now())
             && Some(c.access_token.as_str()) != bad
@@ -360,10 +324,10 @@ impl TokenCache {
         }
         let forced_before = cached.as_ref().map_or(0, |c| c.forced_at).max(self.forced_at.load(Relaxed));
         let result = self.fetch_stable_aware(http, bad, forced_before).await;
-        if let Some(path) = &self.file {
+        if let Some(key) = &self.key {
             // A cache that cannot be written only costs a fetch next run.
             let _ = match &result {
-                Ok(fetched) => write_cache(path, fetched),
+                Ok(fetched) => self.store.put_token(key, fetched),
                 Err(e) => {
                     // The old token stays (it may still serve); the error is for `wxscript accounts`.
                     let mut c = cached.unwrap_or(Cached {
@@ -374,11 +338,11 @@ impl TokenCache {
                         last_error: None,
                     });
                     c.last_error = Some(format!("{}: {}", e.api, e.errmsg));
-                    write_cache(path, &c)
+                    self.store.put_token(key, &c)
                 }
             };
         }
-        drop(lock);
+        drop(lease);
         result
     }
 
@@ -497,34 +461,6 @@ impl TokenCache {
             format!("the token endpoint failed twice: {}", self.redact(&last.unwrap_or_default())),
         ))
     }
-}
-
-/// Takes the cache's lock file (owner-only); `None` when locking is impossible (the cache then
-/// just races).
-fn lock_file(path: &Path) -> Option<File> {
-    let dir = path.parent()?;
-    super::private_dir(dir).ok()?;
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push(".lock");
-    let mut opts = OpenOptions::new();
-    opts.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let f = opts.open(lock_path).ok()?;
-    f.lock().ok()?;
-    Some(f)
-}
-
-fn read_cache(path: &Path) -> Option<Cached> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// Written to a temporary file and renamed, owner-only, so readers never see half a token.
-fn write_cache(path: &Path, c: &Cached) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    super::private_dir(dir)?;
-    crate::util::write_atomic(path, Some(0o600), |f| f.write_all(&serde_json::to_vec(c).unwrap_or_default()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,79 @@
+//! What every [`Store`] must do, written once over the trait so each implementation runs the
+//! same checks (the file store's tests call them with a `FileStore`).
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::{Store, Stored, TokenEntry, TokenKey};
+
+pub fn entry(token: &str) -> TokenEntry {
+    TokenEntry {
+        access_token: token.into(),
+        expires_at: 7200,
+        obtained_at: 0,
+        forced_at: 30,
+        last_error: Some("cgi-bin/token: busy".into()),
+    }
+}
+
+/// A token written is read back whole; another secret, family or appid never sees it.
+pub fn tokens_round_trip(store: &dyn Store) {
+    let base = "http://127.0.0.1:1";
+    let key = TokenKey::new("wx1", true, base, "secret-a");
+    assert_eq!(store.token(&key), None);
+    let lease = store.lease_token(&key);
+    store.put_token(&key, &entry("tok-1")).expect("put");
+    drop(lease);
+    assert_eq!(store.token(&key), Some(entry("tok-1")));
+    for other in [
+        TokenKey::new("wx1", true, base, "secret-b"),
+        TokenKey::new("wx1", false, base, "secret-a"),
+        TokenKey::new("wx2", true, base, "secret-a"),
+        TokenKey::new("wx1", true, "http://127.0.0.1:2", "secret-a"),
+    ] {
+        assert_eq!(store.token(&other), None, "{other:?}");
+    }
+    store.put_token(&key, &entry("tok-2")).expect("replace");
+    assert_eq!(store.token(&key).map(|e| e.access_token), Some("tok-2".into()));
+}
+
+/// Records appended are read back in order after a reopen; a read-only open of a journal that
+/// does not exist finds none.
+pub fn journal_append_and_read(store: &dyn Store, name: &str) {
+    assert!(store.open_journal(name, false).expect("read only").is_none());
+    let mut j = store.open_journal(name, true).expect("open").expect("created");
+    assert!(j.records.is_empty());
+    let w = j.writer.as_mut().expect("writer");
+    w.settle(false).expect("settle");
+    let records = [json!({"scope": {"server": "s", "sandbox": false}}), json!({"key": "a", "value": 1, "at": 2})];
+    for r in &records {
+        w.append(r).expect("append");
+    }
+    drop(j);
+    let j = store.open_journal(name, false).expect("reopen").expect("exists");
+    assert_eq!(j.records, records.to_vec());
+    assert!(j.writer.is_none());
+    let mut j = store.open_journal(name, true).expect("reopen").expect("exists");
+    j.writer.as_mut().expect("writer").settle(true).expect("start over");
+    drop(j);
+    let j = store.open_journal(name, false).expect("reopen").expect("exists");
+    assert_eq!(j.records, Vec::<Value>::new());
+}
+
+/// An event appended is read back once; the same event again is a duplicate.
+pub fn events_append_and_read(store: &dyn Store, log: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let (events, count) = store.open_event_log(log, None).expect("open");
+    assert_eq!(count, 0);
+    let ev = json!({"FromUserName": "u", "CreateTime": 1, "Event": "x", "audit_id": 7});
+    let ev = ev.as_object().cloned().unwrap_or_default();
+    assert_eq!(rt.block_on(events.append(ev.clone())).expect("append"), Stored::New);
+    assert_eq!(rt.block_on(events.append(ev.clone())).expect("append"), Stored::Duplicate);
+    let mut reader = store.event_reader(log);
+    assert_eq!(reader.next_batch().expect("read"), vec![ev.clone()]);
+    assert!(reader.next_batch().expect("read again").is_empty());
+    drop(events);
+    let (_, count) = store.open_event_log(log, None).expect("reopen");
+    assert_eq!(count, 1);
+}

@@ -1,0 +1,214 @@
+//! The file store, for one host: each token in an owner-only JSON file under the cache
+//! directory's `tokens/` (a `.lock` file beside it guards the refresh), journals as JSON-lines
+//! files at the path they are opened with, the event log as the JSON-lines file of `events`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use serde_json::{Map, Value};
+
+use super::{
+    EventLog, EventReader, JournalError, JournalWriter, OpenJournal, Store, TokenEntry, TokenKey, TokenLease, events,
+};
+
+/// Files on this host. Without a cache directory, tokens live in memory only (the store keeps
+/// none); journals and the event log are files wherever they are named.
+#[derive(Clone, Debug, Default)]
+pub struct FileStore {
+    cache_dir: Option<PathBuf>,
+}
+
+impl FileStore {
+    pub fn new(cache_dir: Option<PathBuf>) -> FileStore {
+        FileStore { cache_dir }
+    }
+
+    /// The file of a token: classic keeps the name it always had, the stable family has names
+    /// of its own.
+    fn token_path(&self, key: &TokenKey) -> Option<PathBuf> {
+        let dir = self.cache_dir.as_ref()?;
+        let safe: String = key.appid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+        let family = if key.stable { "stable-" } else { "" };
+        Some(dir.join("tokens").join(format!("{safe}-{family}{}.json", key.identity)))
+    }
+}
+
+impl Store for FileStore {
+    fn token(&self, key: &TokenKey) -> Option<TokenEntry> {
+        let text = std::fs::read_to_string(self.token_path(key)?).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Written to a temporary file and renamed, owner-only, so readers never see half a token.
+    fn put_token(&self, key: &TokenKey, entry: &TokenEntry) -> io::Result<()> {
+        let Some(path) = self.token_path(key) else { return Ok(()) };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        private_dir(dir)?;
+        crate::util::write_atomic(&path, Some(0o600), |f| f.write_all(&serde_json::to_vec(entry).unwrap_or_default()))
+    }
+
+    /// The token file's lock file (owner-only), locked.
+    fn lease_token(&self, key: &TokenKey) -> Option<TokenLease> {
+        let path = self.token_path(key)?;
+        let dir = path.parent()?;
+        private_dir(dir).ok()?;
+        let mut lock_path = path.into_os_string();
+        lock_path.push(".lock");
+        let mut opts = OpenOptions::new();
+        opts.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let f = opts.open(lock_path).ok()?;
+        f.lock().ok()?;
+        Some(TokenLease(Box::new(f)))
+    }
+
+    fn open_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError> {
+        let mut file = if !write && !Path::new(name).exists() {
+            return Ok(None);
+        } else if !write {
+            OpenOptions::new().read(true).open(name).map_err(JournalError::Io)?
+        } else {
+            OpenOptions::new().read(true).append(true).create(true).open(name).map_err(JournalError::Io)?
+        };
+        let mut records = Vec::new();
+        let mut good_len = 0u64;
+        {
+            let mut reader = BufReader::new(&mut file);
+            let mut line = String::new();
+            let mut offset = 0u64;
+            let mut line_no = 0usize;
+            loop {
+                line_no += 1;
+                line.clear();
+                let n = reader.read_line(&mut line).map_err(JournalError::Io)?;
+                if n == 0 {
+                    break;
+                }
+                offset += n as u64;
+                if !line.ends_with('\n') {
+                    break;
+                }
+                // A blank line (an editor's) holds no record.
+                if !line.trim().is_empty() {
+                    let v: Value = serde_json::from_str(line.trim_end())
+                        .map_err(|error| JournalError::BadLine { line: line_no, error })?;
+                    records.push(v);
+                }
+                good_len = offset;
+            }
+        }
+        let writer = write.then(|| Box::new(JournalFile { file, good_len }) as Box<dyn JournalWriter>);
+        Ok(Some(OpenJournal { records, writer }))
+    }
+
+    fn open_event_log(
+        &self,
+        log: &Path,
+        new_events: Option<mpsc::Sender<Map<String, Value>>>,
+    ) -> io::Result<(EventLog, usize)> {
+        EventLog::open(log, new_events)
+    }
+
+    fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
+        Box::new(events::Reader::new(log))
+    }
+}
+
+/// A journal file open for appending; `good_len` is where its complete lines end.
+struct JournalFile {
+    file: File,
+    good_len: u64,
+}
+
+impl JournalWriter for JournalFile {
+    fn settle(&mut self, start_over: bool) -> io::Result<()> {
+        let keep = if start_over { 0 } else { self.good_len };
+        if self.file.metadata()?.len() != keep {
+            self.file.set_len(keep)?;
+            self.file.sync_all()?;
+        }
+        self.file.seek(SeekFrom::End(0))?;
+        Ok(())
+    }
+
+    fn append(&mut self, record: &Value) -> io::Result<()> {
+        let mut line = record.to_string();
+        line.push('\n');
+        self.file.write_all(line.as_bytes())?;
+        self.file.sync_data()
+    }
+}
+
+impl EventReader for events::Reader {
+    fn next_batch(&mut self) -> io::Result<Vec<Map<String, Value>>> {
+        events::Reader::next_batch(self)
+    }
+}
+
+/// Creates a cache directory (and its missing parents) owner-only, and narrows one that exists
+/// to owner-only: it holds tokens, and the lock files that guard them.
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        let meta = std::fs::metadata(dir)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    #[test]
+    fn the_file_store_passes_the_store_tests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStore::new(Some(dir.path().join("cache")));
+        conformance::tokens_round_trip(&store);
+        conformance::journal_append_and_read(&store, dir.path().join("j.journal").to_str().expect("utf8"));
+        conformance::events_append_and_read(&store, &dir.path().join("events.jsonl"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn token_files_and_their_directory_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStore::new(Some(dir.path().join("cache")));
+        let key = TokenKey::new("wx1", true, "http://127.0.0.1:1", "s3cret");
+        let lease = store.lease_token(&key).expect("lease");
+        store.put_token(&key, &conformance::entry("tok")).expect("put");
+        drop(lease);
+        let tokens = dir.path().join("cache").join("tokens");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&tokens), 0o700);
+        let names: Vec<String> = std::fs::read_dir(&tokens)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        for n in &names {
+            assert!(n.starts_with("wx1-stable-") && !n.contains("s3cret"), "{n}");
+            assert_eq!(mode(&tokens.join(n)), 0o600, "{n}");
+        }
+    }
+
+    #[test]
+    fn without_a_cache_directory_no_token_is_kept() {
+        let store = FileStore::new(None);
+        let key = TokenKey::new("wx1", false, "http://127.0.0.1:1", "s");
+        store.put_token(&key, &conformance::entry("tok")).expect("put is a no-op");
+        assert_eq!(store.token(&key), None);
+        assert!(store.lease_token(&key).is_none());
+    }
+}
