@@ -62,7 +62,7 @@ impl Store for FileStore {
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let f = opts.open(lock_path).ok()?;
         f.lock().ok()?;
-        Some(TokenLease(Box::new(f)))
+        Some(TokenLease { _held: Box::new(f) })
     }
 
     fn open_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError> {

@@ -68,7 +68,10 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// Held by the one caller refreshing a token; dropping it lets the next one in.
-pub struct TokenLease(#[allow(dead_code)] Box<dyn Send>);
+pub struct TokenLease {
+    /// What the store releases on drop (the file store: the locked lock file).
+    _held: Box<dyn Send>,
+}
 
 /// Why a journal could not be read.
 #[derive(Debug)]
