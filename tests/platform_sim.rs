@@ -212,6 +212,12 @@ async fn tickets_are_checked_and_renewed_on_the_interval() {
     assert_ne!(first, second, "a new ticket every interval");
     // The older ticket still works within its 12 hours, and not after.
     assert_eq!(errcode(&h.component_token_with(&first).await), 0);
+    // An authorization code lives an hour.
+    let ctoken = h.component_token().await;
+    let a = h.authorize(&ctoken, "wxsandboxauth3", None).await;
+    h.admin(reqwest::Method::POST, "clock", json!({ "advance": 3601 })).await;
+    let late = h.component(&ctoken, "api_query_auth", json!({ "authorization_code": a["auth_code"] })).await;
+    assert_eq!(errcode(&late), 61010, "{late}");
     h.admin(reqwest::Method::POST, "clock", json!({ "advance": 12 * 3600 })).await;
     let old = h.component_token_with(&first).await;
     assert_eq!(errcode(&old), 61005, "{old}");
