@@ -251,6 +251,12 @@ async fn refresh_tokens_rotate_and_revocation_answers_61023() {
     assert_eq!(errcode(&h.read(&access).await), 40001, "its tokens stop working");
     // The other authorizer goes on.
     assert_eq!(errcode(&h.read(&other).await), 0);
+    // Expired tokens, the component's among them, answer 42001.
+    h.admin(reqwest::Method::POST, "expire_tokens", Value::Null).await;
+    assert_eq!(errcode(&h.read(&other).await), 42001);
+    let list = h.component(&ctoken, "api_get_authorizer_list", json!({ "offset": 0, "count": 10 })).await;
+    assert_eq!(errcode(&list), 42001, "{list}");
+    let ctoken = h.component_token().await;
     let list = h.component(&ctoken, "api_get_authorizer_list", json!({ "offset": 0, "count": 10 })).await;
     assert_eq!(list["total_count"], 1, "{list}");
 }
@@ -326,4 +332,18 @@ async fn tickets_and_authorisations_are_pushed_encrypted_to_the_platform_url() {
     assert!(kinds.iter().filter(|k| *k == "component_verify_ticket").count() >= 2, "{kinds:?}");
     assert!(kinds.contains(&"authorized".to_string()), "{kinds:?}");
     assert_eq!(h.sb.platform_push_counts().1, 0);
+}
+
+#[test]
+fn sandbox_help_shows_the_platform_options_and_defaults() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxscript"))
+        .args(["sandbox", "serve", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for want in
+        ["--authorizers", "--platform-push-url", "--ticket-interval", "sandbox-platform-token", PLATFORM_AES_KEY]
+    {
+        assert!(help.contains(want), "{want} missing from:\n{help}");
+    }
 }

@@ -30,7 +30,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         errors: &[40013, 40125, 61004, 61005, 61006],
         doc: "The platform's component_access_token, from the latest component_verify_ticket.",
         returns: "#{component_access_token, expires_in}",
-        example: "let t = platform::component_token(#{component_appid: \"wxsandboxcomponent\", component_appsecret: \"sandbox-component-secret\", component_verify_ticket: sandbox::platform().component_verify_ticket});",
+        example: "let t = platform::component_token(#{component_appid: \"wxsandboxcomponent\", component_appsecret: \"sandbox-component-secret\", component_verify_ticket: ticket});",
         ..COMPONENT
     },
     Endpoint {

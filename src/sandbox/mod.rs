@@ -908,6 +908,7 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
             ok()
         }
         "expire_tokens" => {
+            lock(&sh.platform).expire_tokens(sh.clock.now_ms());
             lock(&sh.tokens).expire_all(sh.clock.now_ms());
             ok()
         }

@@ -151,6 +151,13 @@ impl Platform {
         self.auths.get(&idx).map(|a| a.func_info.as_slice())
     }
 
+    /// Every component token expires now (`/_sandbox/expire_tokens`).
+    pub(super) fn expire_tokens(&mut self, now_ms: u64) {
+        for exp in self.tokens.values_mut() {
+            *exp = (*exp).min(now_ms);
+        }
+    }
+
     /// 42001 / 40001 unless `token` is a live component token.
     pub(super) fn check_token(&self, token: &str, now_ms: u64) -> Result<(), Value> {
         if token.is_empty() {
