@@ -290,6 +290,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_platform_push_has_infotype_and_reads_back_with_its_numbers() {
+        let fields = AUTHORIZED.with(vec![json!("wxa"), json!("code"), json!(1_700_003_600), json!("pre")]);
+        let p = PlatformPush { appid: "wxc", create_time: 1_700_000_000, info_type: AUTHORIZED.name, fields: &fields };
+        let x = p.to_xml();
+        assert!(x.contains("<InfoType><![CDATA[authorized]]></InfoType>"), "{x}");
+        assert!(!x.contains("ToUserName"), "{x}");
+        let back = crate::message::xml::read(&x).expect("reads back");
+        assert_eq!(back["AuthorizationCodeExpiredTime"], json!(1_700_003_600));
+        assert_eq!(Value::Object(back), Value::Object(p.to_json()));
+        assert_eq!(platform_by_name("unauthorized").map(|e| e.fields.len()), Some(1));
+    }
     use crate::message::xml;
 
     /// A value of each kind, with text that needs escaping and numbers that are not whole.

@@ -1073,6 +1073,12 @@ mod tests {
     }
 
     #[test]
+    fn config_debug_hides_the_platform_token_and_key() {
+        let shown = format!("{:?}", Config::default());
+        assert!(!shown.contains(PLATFORM_TOKEN) && !shown.contains(PLATFORM_AES_KEY), "{shown}");
+    }
+
+    #[test]
     fn event_xml_shape() {
         use crate::message::events::ADD_STORE_AUDIT_INFO;
         let ev = AuditEvent::new(
