@@ -12,6 +12,7 @@ pub mod errors;
 mod map;
 pub mod media;
 mod merchant;
+pub mod platform;
 mod poi;
 pub mod shake;
 mod store;
@@ -291,6 +292,28 @@ impl Policy {
     }
 }
 
+/// Which token a call carries in its query, and so which token the simulator checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `access_token`: an own account's token or an authorizer's.
+    Access,
+    /// `component_access_token`: the third-party platform's own token.
+    Component,
+    /// None: the call is how a token is obtained.
+    None,
+}
+
+impl TokenKind {
+    /// The query parameter the token travels in (empty for [`TokenKind::None`]).
+    pub fn param(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access_token",
+            TokenKind::Component => "component_access_token",
+            TokenKind::None => "",
+        }
+    }
+}
+
 /// A local check beyond field types, given the script's argument map.
 pub type ExtraCheck = fn(&Endpoint, &serde_json::Map<String, serde_json::Value>) -> Result<(), WxError>;
 
@@ -307,6 +330,8 @@ pub struct Endpoint {
     /// Fields sent in the query string although the body is JSON (`lottery/addlotteryinfo`).
     pub query: &'static [&'static str],
     pub body: Body,
+    /// The token the call carries in its query.
+    pub token: TokenKind,
     pub unwrap: Unwrap,
     /// What the call does to the account: whether a dry run sends it and what an unknown
     /// outcome allows.
@@ -370,6 +395,7 @@ pub const BASE: Endpoint = Endpoint {
     fields: &[],
     query: &[],
     body: Body::Json,
+    token: TokenKind::Access,
     unwrap: Unwrap::Nothing,
     policy: Policy::Read,
     doc: "",
@@ -391,6 +417,12 @@ pub fn endpoints() -> impl Iterator<Item = &'static Endpoint> {
         .chain(media::ENDPOINTS)
         .chain(shake::ENDPOINTS)
         .chain(account::ENDPOINTS)
+}
+
+/// Every declared endpoint with the third-party platform's component calls, which are not
+/// script functions of their own (the `platform::` helpers use them): what the simulator routes.
+pub fn all_declared() -> impl Iterator<Item = &'static Endpoint> {
+    endpoints().chain(platform::ENDPOINTS)
 }
 
 /// The endpoint declared at an API path (without leading slash).

@@ -98,6 +98,24 @@ struct SandboxOpts {
     /// wx::clear_quota() [default: unlimited].
     #[arg(long, value_name = "N")]
     daily_quota: Option<u64>,
+    /// Merchant accounts that may authorise the third-party platform wxsandboxcomponent /
+    /// sandbox-component-secret: wxsandboxauth1, wxsandboxauth2, ...
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=1000))]
+    authorizers: u64,
+    /// POST the platform's component_verify_ticket (one at start, then every --ticket-interval)
+    /// and its authorized / updateauthorized / unauthorized events to this URL, encrypted;
+    /// without it they are read from GET /_sandbox/platform.
+    #[arg(long, value_name = "URL")]
+    platform_push_url: Option<String>,
+    /// Seconds between two component_verify_ticket pushes.
+    #[arg(long, default_value_t = 600, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    ticket_interval: u64,
+    /// The Token the platform's pushes are signed with.
+    #[arg(long, value_name = "TOKEN", default_value = sandbox::PLATFORM_TOKEN)]
+    platform_token: String,
+    /// The EncodingAESKey the platform's pushes are encrypted with.
+    #[arg(long, value_name = "KEY", default_value = sandbox::PLATFORM_AES_KEY)]
+    platform_aes_key: String,
 }
 
 /// `--start-time`: the date forms scripts use for shake-around dates.
@@ -128,6 +146,11 @@ impl SandboxOpts {
             own_accounts: usize::try_from(self.own_accounts).unwrap_or(1),
             token_overlap: self.token_overlap,
             daily_quota: self.daily_quota,
+            authorizers: usize::try_from(self.authorizers).unwrap_or(0),
+            platform_push_url: self.platform_push_url.clone(),
+            ticket_interval: self.ticket_interval,
+            platform_token: self.platform_token.clone().into(),
+            platform_aes_key: self.platform_aes_key.clone().into(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! scripts read, with its fields in document order and what their numbers mean. The XML
 //! writer takes the beacon's element order from here, the reader the fields it reads as
 //! numbers and the names scripts use for a beacon, and the simulator builds its events from
-//! these declarations.
+//! these declarations. The third-party platform's pushes (`InfoType`) are declared here too.
 
 use serde_json::{Map, Value};
 
@@ -157,7 +157,93 @@ pub fn by_name(name: &str) -> Option<&'static PushEvent> {
 /// Whether `element` is declared a whole number, in the header or in an event's own fields
 /// (the ones read as numbers even from CDATA).
 pub fn is_int(element: &str) -> bool {
-    HEADER.iter().chain(EVENTS.iter().flat_map(|e| e.fields)).any(|f| f.name == element && f.kind == Kind::Int)
+    HEADER
+        .iter()
+        .chain(EVENTS.iter().flat_map(|e| e.fields))
+        .chain(PLATFORM_HEADER)
+        .chain(PLATFORM_EVENTS.iter().flat_map(|e| e.fields))
+        .any(|f| f.name == element && f.kind == Kind::Int)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The third-party platform's pushes, to its authorization event URL: `InfoType` where an
+// account's pushes have `Event`, and no `ToUserName` (they are for the platform itself).
+
+/// The header every platform push opens with, in order.
+pub const PLATFORM_HEADER: &[Field] = &[
+    field("AppId", Kind::Text, "the platform's component appid"),
+    field("CreateTime", Kind::Int, "unix seconds"),
+    field("InfoType", Kind::Text, "which push (a name below)"),
+];
+
+pub const COMPONENT_VERIFY_TICKET: PushEvent = PushEvent {
+    name: "component_verify_ticket",
+    doc: "WeChat's ticket for the platform's component token, pushed every 10 minutes; the newest wins, each lives 12 hours.",
+    fields: &[field("ComponentVerifyTicket", Kind::Text, "the ticket api_component_token takes")],
+};
+
+/// The fields of an authorisation push (`authorized`, `updateauthorized`).
+const AUTHORIZATION: &[Field] = &[
+    field("AuthorizerAppid", Kind::Text, "the account that authorised the platform"),
+    field("AuthorizationCode", Kind::Text, "the code api_query_auth exchanges"),
+    field("AuthorizationCodeExpiredTime", Kind::Int, "unix seconds when the code expires"),
+    field("PreAuthCode", Kind::Text, "the pre-auth code the admin authorised with"),
+];
+
+pub const AUTHORIZED: PushEvent = PushEvent {
+    name: "authorized",
+    doc: "An account's admin authorised the platform: exchange the code at once (api_query_auth) to keep its refresh token.",
+    fields: AUTHORIZATION,
+};
+
+pub const UPDATEAUTHORIZED: PushEvent = PushEvent {
+    name: "updateauthorized",
+    doc: "An account's admin changed the permission sets it grants the platform: exchange the code again.",
+    fields: AUTHORIZATION,
+};
+
+pub const UNAUTHORIZED: PushEvent = PushEvent {
+    name: "unauthorized",
+    doc: "An account revoked the platform's authorisation: its refresh token no longer works (61023).",
+    fields: &[field("AuthorizerAppid", Kind::Text, "the account that revoked it")],
+};
+
+/// Every declared platform push, by `InfoType`.
+pub const PLATFORM_EVENTS: &[PushEvent] = &[COMPONENT_VERIFY_TICKET, AUTHORIZED, UPDATEAUTHORIZED, UNAUTHORIZED];
+
+/// The declaration of platform push `info_type`.
+pub fn platform_by_name(info_type: &str) -> Option<&'static PushEvent> {
+    PLATFORM_EVENTS.iter().find(|e| e.name == info_type)
+}
+
+/// One platform push: the header, then its own fields in document order.
+#[derive(Clone, Copy, Debug)]
+pub struct PlatformPush<'a> {
+    /// `AppId`: the component appid.
+    pub appid: &'a str,
+    pub create_time: u64,
+    /// `InfoType`.
+    pub info_type: &'a str,
+    pub fields: &'a [(&'static str, Value)],
+}
+
+impl PlatformPush<'_> {
+    /// Every element in order: the header, then the fields.
+    pub fn elements(&self) -> Vec<(&str, Value)> {
+        let header: [Value; 3] = [self.appid.into(), self.create_time.into(), self.info_type.into()];
+        let own = self.fields.iter().map(|(k, v)| (*k, v.clone()));
+        PLATFORM_HEADER.iter().map(|f| f.name).zip(header).chain(own).collect()
+    }
+
+    /// As WeChat pushes it (before encryption).
+    pub fn to_xml(&self) -> String {
+        super::xml::write(self.elements().iter().map(|(k, v)| (*k, v)))
+    }
+
+    /// As a JSON object with the XML's element names.
+    pub fn to_json(&self) -> Map<String, Value> {
+        self.elements().into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
 }
 
 /// One event push: the header, then the event's own fields in document order.
@@ -204,6 +290,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_platform_push_has_infotype_and_reads_back_with_its_numbers() {
+        let fields = AUTHORIZED.with(vec![json!("wxa"), json!("code"), json!(1_700_003_600), json!("pre")]);
+        let p = PlatformPush { appid: "wxc", create_time: 1_700_000_000, info_type: AUTHORIZED.name, fields: &fields };
+        let x = p.to_xml();
+        assert!(x.contains("<InfoType><![CDATA[authorized]]></InfoType>"), "{x}");
+        assert!(!x.contains("ToUserName"), "{x}");
+        let back = crate::message::xml::read(&x).expect("reads back");
+        assert_eq!(back["AuthorizationCodeExpiredTime"], json!(1_700_003_600));
+        assert_eq!(Value::Object(back), Value::Object(p.to_json()));
+        assert_eq!(platform_by_name("unauthorized").map(|e| e.fields.len()), Some(1));
+    }
     use crate::message::xml;
 
     /// A value of each kind, with text that needs escaping and numbers that are not whole.

@@ -15,6 +15,11 @@
 //! event log and the audit ids are the simulator's, shared by every account. Tokens (classic,
 //! stable, superseded, forced) live in `tokens`.
 //!
+//! The third-party platform (`platform`) and its `--authorizers` merchant accounts: each
+//! authorizer is an account like the own ones, with a [`State`] of its own, reachable only with
+//! an authorizer token the platform hands out; an endpoint's declaration says which token it
+//! takes (`access_token` or `component_access_token`), and the check follows it.
+//!
 //! Audits need no background task: each pending audit remembers when it was submitted, and
 //! every time an account's state is locked, the ones whose `audit_delay` has passed are decided.
 //!
@@ -27,6 +32,7 @@
 mod map;
 mod media;
 mod merchant;
+mod platform;
 pub mod push;
 mod quota;
 mod routes;
@@ -47,11 +53,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::api::{self, Body, Method, wire};
+use crate::api::{self, Body, Method, TokenKind, wire};
 
 use crate::message::{Push, PushEvent};
 use crate::util::Secret;
 use media::read_part;
+pub use platform::{COMPONENT_APPID, COMPONENT_SECRET, PLATFORM_AES_KEY, PLATFORM_TOKEN, authorizer_appid};
 
 /// The sandbox's fixed appid (its first own account).
 pub const APPID: &str = "wxsandbox";
@@ -130,6 +137,18 @@ pub struct Config {
     /// Calls of one API one account may make per simulated day before 45009, until
     /// `cgi-bin/clear_quota` (default none: unlimited).
     pub daily_quota: Option<u64>,
+    /// Merchant accounts that may authorise the platform (default 3): see [`authorizer_appid`].
+    pub authorizers: usize,
+    /// Push the platform's tickets and authorisation events to this URL (default none: they
+    /// are read from `GET /_sandbox/platform`).
+    pub platform_push_url: Option<String>,
+    /// Seconds between two `component_verify_ticket`s (default 600, as WeChat; one at start).
+    pub ticket_interval: u64,
+    /// The Token the platform's pushes are signed with (default [`PLATFORM_TOKEN`]).
+    pub platform_token: Secret,
+    /// The EncodingAESKey the platform's pushes are encrypted with (default
+    /// [`PLATFORM_AES_KEY`]): they are always encrypted, as WeChat's are.
+    pub platform_aes_key: Secret,
 }
 
 impl Default for Config {
@@ -147,6 +166,11 @@ impl Default for Config {
             own_accounts: 2,
             token_overlap: 300,
             daily_quota: None,
+            authorizers: 3,
+            platform_push_url: None,
+            ticket_interval: 600,
+            platform_token: PLATFORM_TOKEN.into(),
+            platform_aes_key: PLATFORM_AES_KEY.into(),
         }
     }
 }
@@ -158,6 +182,8 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     pusher: Option<tokio::task::JoinHandle<()>>,
     pushes: Arc<push::Counts>,
+    platform_pusher: Option<tokio::task::JoinHandle<()>>,
+    platform_pushes: Arc<push::Counts>,
 }
 
 impl Sandbox {
@@ -170,6 +196,19 @@ impl Sandbox {
             })?),
             None => None,
         };
+        let platform_target = match &cfg.platform_push_url {
+            Some(url) => {
+                Some(push::Target::platform(url, cfg.platform_token.expose(), cfg.platform_aes_key.expose()).map_err(
+                    |e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!("the platform push settings: {e}"),
+                        )
+                    },
+                )?)
+            }
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
@@ -177,13 +216,18 @@ impl Sandbox {
         let (tx, _) = broadcast::channel(1024);
         let clock = Arc::new(Clock::new(cfg.start_time));
         let log = Arc::new(EventLog { events: Mutex::new(Vec::new()), tx, next_audit_id: AtomicU64::new(414_569_501) });
-        let accounts: Vec<Account> = (1..=cfg.own_accounts.max(1))
-            .map(|n| Account {
-                appid: own_appid(n),
-                secret: own_secret(n),
-                state: Mutex::new(State::new(own_appid(n), clock.clone(), log.clone())),
-            })
+        let own = cfg.own_accounts.max(1);
+        let account = |appid: String, secret: String, authorizer: bool| Account {
+            state: Mutex::new(State::new(appid.clone(), clock.clone(), log.clone())),
+            appid,
+            secret,
+            authorizer,
+        };
+        let accounts: Vec<Account> = (1..=own)
+            .map(|n| account(own_appid(n), own_secret(n), false))
+            .chain((1..=cfg.authorizers).map(|n| account(authorizer_appid(n), String::new(), true)))
             .collect();
+        let platform = platform::Platform::new(cfg.ticket_interval, own..accounts.len());
         let shared = Arc::new(Shared {
             instance: format!("{:016x}", fastrand::u64(..)),
             audit_delay: cfg.audit_delay,
@@ -196,6 +240,7 @@ impl Sandbox {
                 fail_code: cfg.fail_code,
             }),
             tokens: Mutex::new(tokens::Tokens::new(accounts.len())),
+            platform: Mutex::new(platform),
             clock,
             log,
             accounts,
@@ -214,7 +259,10 @@ impl Sandbox {
         });
         let pushes = Arc::new(push::Counts::default());
         let pusher = target.map(|t| tokio::spawn(push::run(shared.clone(), t, pushes.clone())));
-        Ok(Sandbox { addr, shutdown: Some(stop_tx), shared, pusher, pushes })
+        let platform_pushes = Arc::new(push::Counts::default());
+        let platform_pusher =
+            platform_target.map(|t| tokio::spawn(push::run_platform(shared.clone(), t, platform_pushes.clone())));
+        Ok(Sandbox { addr, shutdown: Some(stop_tx), shared, pusher, pushes, platform_pusher, platform_pushes })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -241,7 +289,23 @@ impl Sandbox {
 
     /// The appids of the own accounts, in order (`wxsandbox` first).
     pub fn own_appids(&self) -> Vec<String> {
-        self.shared.accounts.iter().map(|a| a.appid.clone()).collect()
+        self.shared.accounts.iter().filter(|a| !a.authorizer).map(|a| a.appid.clone()).collect()
+    }
+
+    /// The appids of the platform's authorizers, in order (`wxsandboxauth1` first).
+    pub fn authorizer_appids(&self) -> Vec<String> {
+        self.shared.accounts.iter().filter(|a| a.authorizer).map(|a| a.appid.clone()).collect()
+    }
+
+    /// The platform's current `component_verify_ticket` (issuing the one that is due first).
+    pub fn component_verify_ticket(&self) -> String {
+        platform::platform(&self.shared).current_ticket()
+    }
+
+    /// Platform pushes answered `success` so far, and those given up after every retry.
+    pub fn platform_push_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.platform_pushes.delivered.load(Relaxed), self.platform_pushes.failed.load(Relaxed))
     }
 
     /// Pushes answered `success` so far, and pushes given up after every retry.
@@ -257,6 +321,9 @@ impl Drop for Sandbox {
             let _ = tx.send(());
         }
         if let Some(p) = self.pusher.take() {
+            p.abort();
+        }
+        if let Some(p) = self.platform_pusher.take() {
             p.abort();
         }
     }
@@ -333,10 +400,13 @@ struct Stats {
     requests_by_appid: BTreeMap<String, u64>,
 }
 
-/// One own account: its credentials and everything it holds.
+/// One account, own or an authorizer of the platform: its credentials and everything it holds.
 struct Account {
     appid: String,
+    /// Empty for an authorizer, which has no secret of ours: only the platform gets its tokens.
     secret: String,
+    /// An authorizer of the platform (`wxsandboxauthN`), not an own account.
+    authorizer: bool,
     state: Mutex<State>,
 }
 
@@ -357,9 +427,11 @@ struct Shared {
     daily_quota: Option<u64>,
     faults: Mutex<Faults>,
     tokens: Mutex<tokens::Tokens>,
+    /// Taken before `tokens` when both are needed.
+    platform: Mutex<platform::Platform>,
     clock: Arc<Clock>,
     log: Arc<EventLog>,
-    /// The own accounts; a token names one by its index.
+    /// The own accounts, then the authorizers; a token names one by its index.
     accounts: Vec<Account>,
     stats: Mutex<Stats>,
     in_flight: AtomicU64,
@@ -396,7 +468,7 @@ impl Shared {
     fn account_of(&self, appid: Option<&str>) -> Result<usize, Value> {
         match appid.filter(|a| !a.is_empty()) {
             None => Ok(0),
-            Some(a) => self.account(a).ok_or_else(|| fail(40013, format!("no own account \"{a}\" in this simulator"))),
+            Some(a) => self.account(a).ok_or_else(|| fail(40013, format!("no account \"{a}\" in this simulator"))),
         }
     }
 
@@ -708,14 +780,40 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
     let Some((ep, handler)) = routes::find(path) else {
         return fail(40066, "").into();
     };
-    let token = q.get("access_token").map(String::as_str).unwrap_or("");
-    let acc = match tokens::check(sh, token) {
-        Ok(acc) => acc,
-        Err(e) => return e.into(),
+    let token = q.get(ep.token.param()).map(String::as_str).unwrap_or("");
+    // The account the call acts on; none for the platform's component calls.
+    let acc = match ep.token {
+        TokenKind::Access => match tokens::check(sh, token) {
+            Ok(acc) => Some(acc),
+            Err(e) => return e.into(),
+        },
+        TokenKind::Component => match platform::platform(sh).check_token(token, sh.clock.now_ms()) {
+            Ok(()) => None,
+            Err(e) => return e.into(),
+        },
+        TokenKind::None => None,
     };
-    *lock(&sh.stats).requests_by_appid.entry(sh.accounts[acc].appid.clone()).or_default() += 1;
+    let caller = acc.map_or(COMPONENT_APPID, |a| sh.accounts[a].appid.as_str());
+    *lock(&sh.stats).requests_by_appid.entry(caller.to_string()).or_default() += 1;
+    if let Some(acc) = acc
+        && sh.accounts[acc].authorizer
+    {
+        let needed = api::platform::needed_sets(ep);
+        let granted = platform::platform(sh).func_info(acc).map(<[i64]>::to_vec).unwrap_or_default();
+        if !needed.is_empty() && !needed.iter().any(|s| granted.contains(s)) {
+            return fail(
+                48001,
+                format!(
+                    "{} granted the platform no permission set {} needs (one of {needed:?})",
+                    sh.accounts[acc].appid, ep.path
+                ),
+            )
+            .into();
+        }
+    }
     // clear_quota is how a spent quota comes back, so it is never refused for one.
     if let Some(limit) = sh.daily_quota
+        && let Some(acc) = acc
         && (ep.module, ep.name) != ("wx", "clear_quota")
     {
         let day = sh.clock.china_day();
@@ -768,6 +866,13 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
     if let Err(r) = wire::check(ep, &fields) {
         return fail(r.code, &r.detail).into();
     }
+    if let routes::Handler::Component(f) = handler {
+        return f(sh, &fields);
+    }
+    // Only component calls are made without an account (a unit test of `routes` holds it).
+    let Some(acc) = acc else {
+        return fail(48001, "this endpoint's handler needs an account's token").into();
+    };
     let mut st = sh.state(acc);
     match (handler, file) {
         (routes::Handler::Call(f), None) => f(&mut st, &fields),
@@ -803,10 +908,14 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
             ok()
         }
         "expire_tokens" => {
+            lock(&sh.platform).expire_tokens(sh.clock.now_ms());
             lock(&sh.tokens).expire_all(sh.clock.now_ms());
             ok()
         }
         "accounts" => accounts(sh),
+        "platform" => platform::show(sh, &req),
+        "authorize" => platform::authorize(sh, req).await,
+        "unauthorize" => platform::unauthorize(sh, req).await,
         "revoke_tokens" => revoke_tokens(sh, req).await,
         "clock" => clock(sh, req).await,
         "events" => {
@@ -919,26 +1028,36 @@ async fn revoke_tokens(sh: &Shared, req: Request) -> Value {
     json!({ "errcode": 0, "errmsg": "ok", "revoked": revoked })
 }
 
-/// `GET /_sandbox/accounts`: each own account's appid and what it holds, counted, with its
+/// `GET /_sandbox/accounts`: each own account's (`accounts`) and authorizer's (`authorizers`)
+/// appid and what it holds, counted, with its
 /// calls today against the daily quota, so tests can see which account a call reached.
 fn accounts(sh: &Shared) -> Value {
-    let list: Vec<Value> = (0..sh.accounts.len())
-        .map(|idx| {
-            let st = sh.state(idx);
-            let calls: BTreeMap<&str, u64> = st.quota.calls.iter().map(|(k, v)| (*k, *v)).collect();
-            json!({
-                "appid": st.appid,
-                "merchant_status": st.merchant.status,
-                "stores": st.stores.count(),
-                "map_pois": st.map.count(),
-                "media": st.media.count(),
-                "shake_devices": st.shake.counts().0,
-                "shake_pages": st.shake.counts().1,
-                "calls_today": calls,
+    let of_kind = |authorizer: bool| -> Vec<Value> {
+        (0..sh.accounts.len())
+            .filter(|idx| sh.accounts[*idx].authorizer == authorizer)
+            .map(|idx| {
+                let st = sh.state(idx);
+                let calls: BTreeMap<&str, u64> = st.quota.calls.iter().map(|(k, v)| (*k, *v)).collect();
+                json!({
+                    "appid": st.appid,
+                    "kind": if sh.accounts[idx].authorizer { "authorizer" } else { "own" },
+                    "merchant_status": st.merchant.status,
+                    "stores": st.stores.count(),
+                    "map_pois": st.map.count(),
+                    "media": st.media.count(),
+                    "shake_devices": st.shake.counts().0,
+                    "shake_pages": st.shake.counts().1,
+                    "calls_today": calls,
+                })
             })
-        })
-        .collect();
-    json!({ "errcode": 0, "errmsg": "ok", "accounts": list, "daily_quota": sh.daily_quota })
+            .collect()
+    };
+    json!({
+        "errcode": 0, "errmsg": "ok",
+        "accounts": of_kind(false),
+        "authorizers": of_kind(true),
+        "daily_quota": sh.daily_quota,
+    })
 }
 
 #[cfg(test)]
@@ -951,6 +1070,12 @@ mod tests {
             Config { push_token: "tok-123".into(), push_aes_key: Some("k".repeat(43).into()), ..Config::default() };
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("tok-123") && !shown.contains("kkk"), "{shown}");
+    }
+
+    #[test]
+    fn config_debug_hides_the_platform_token_and_key() {
+        let shown = format!("{:?}", Config::default());
+        assert!(!shown.contains(PLATFORM_TOKEN) && !shown.contains(PLATFORM_AES_KEY), "{shown}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Pushing decided audits to a message URL, the way WeChat does: the seed's XML event, signed
 //! with the Token (`signature`, `timestamp`, `nonce` in the query) and, when an EncodingAESKey
 //! is set, encrypted (`encrypt_type=aes`, `msg_signature`, an `<Encrypt>` body). A push whose
-//! answer is not `success` is sent again, at most 3 more times.
+//! answer is not `success` is sent again, at most 3 more times. The third-party platform's
+//! pushes (tickets, authorisations) go to their own URL the same way, always encrypted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +11,9 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::{APPID, AuditEvent, Shared, TO_USER_NAME};
-use crate::message::{MsgCrypt, crypto};
+use serde_json::Value;
+
+use crate::message::{MsgCrypt, crypto, xml};
 use crate::util::Secret;
 
 /// Retries after the first attempt.
@@ -31,6 +34,34 @@ impl Target {
     pub fn new(url: &str, token: &str, aes_key: Option<&str>) -> Result<Target, String> {
         let crypt = aes_key.map(|k| MsgCrypt::new(k, APPID)).transpose()?;
         Ok(Target { url: url.to_string(), token: token.into(), crypt })
+    }
+
+    /// A target for the third-party platform's pushes: always encrypted, the component appid
+    /// in the crypt.
+    pub fn platform(url: &str, token: &str, aes_key: &str) -> Result<Target, String> {
+        let crypt = MsgCrypt::new(aes_key, super::COMPONENT_APPID)?;
+        Ok(Target { url: url.to_string(), token: token.into(), crypt: Some(crypt) })
+    }
+
+    /// The URL with its signed query and the body, for one platform push of `xml`: the
+    /// envelope carries `AppId` where an account's carries `ToUserName`.
+    pub fn sign_platform(&self, xml: &str) -> (String, String) {
+        let timestamp = crate::util::unix_now().to_string();
+        let nonce = fastrand::u32(100_000_000..u32::MAX).to_string();
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        let enc = match &self.crypt {
+            Some(c) => c.encrypt(xml.as_bytes()),
+            None => return self.sign(xml),
+        };
+        let signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce]);
+        let msg_signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce, &enc]);
+        let url = format!(
+            "{}{sep}signature={signature}&timestamp={timestamp}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_signature}",
+            self.url
+        );
+        let appid = Value::from(super::COMPONENT_APPID);
+        let enc = Value::from(enc);
+        (url, xml::write([("AppId", &appid), ("Encrypt", &enc)]))
     }
 
     /// The URL with its signed query and the body, for one push of `xml`.
@@ -58,13 +89,18 @@ impl Target {
 /// `success`. Returns the number of attempts used, or why the last one failed.
 pub async fn deliver(client: &reqwest::Client, target: &Target, xml: &str) -> Result<u32, String> {
     let (url, body) = target.sign(xml);
+    deliver_signed(client, &url, body).await
+}
+
+/// Sends one signed message, retrying as [`deliver`] does.
+async fn deliver_signed(client: &reqwest::Client, url: &str, body: String) -> Result<u32, String> {
     let mut last = String::new();
     for attempt in 0..=RETRIES {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(250 << (attempt - 1))).await;
         }
         let res = client
-            .post(&url)
+            .post(url)
             .header("content-type", "text/xml; charset=utf-8")
             .timeout(ATTEMPT_TIMEOUT)
             .body(body.clone())
@@ -140,5 +176,33 @@ pub(super) async fn run(shared: Arc<Shared>, target: Target, counts: Arc<Counts>
             _ = wake.recv() => {}
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
+    }
+}
+
+/// The platform's push task: every ticket and authorisation change, oldest first, one at a
+/// time. Reading the platform every 100 ms issues the tickets that fall due.
+pub(super) async fn run_platform(shared: Arc<Shared>, target: Target, counts: Arc<Counts>) {
+    let Ok(client) = reqwest::Client::builder().connect_timeout(ATTEMPT_TIMEOUT).build() else {
+        eprintln!("sandbox: cannot build the platform push client");
+        return;
+    };
+    let mut sent = 0usize;
+    loop {
+        let batch: Vec<super::platform::Pushed> =
+            super::platform::platform(&shared).pushes.get(sent..).map(<[_]>::to_vec).unwrap_or_default();
+        sent += batch.len();
+        for p in batch {
+            let (url, body) = target.sign_platform(&p.to_xml());
+            match deliver_signed(&client, &url, body).await {
+                Ok(_) => {
+                    counts.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(why) => {
+                    counts.failed.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("sandbox: platform push of {} failed after {} attempts: {why}", p.info_type, RETRIES + 1);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

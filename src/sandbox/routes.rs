@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use serde_json::{Map, Value};
 
 use super::media::PartError;
-use super::{Reply, State, map, media, merchant, quota, shake, store};
+use super::{Reply, Shared, State, map, media, merchant, platform, quota, shake, store};
 use crate::api::{self, Endpoint};
 
 /// An upload's file part: its bytes, or why there are none.
@@ -22,6 +22,8 @@ pub(crate) enum Handler {
     Call(fn(&mut State, &Map<String, Value>) -> Reply),
     /// Multipart uploads: the query's declared fields and the file part (or why there is none).
     Upload(fn(&mut State, &Map<String, Value>, FilePart) -> Reply),
+    /// The third-party platform's component calls, which act on the platform, not an account.
+    Component(fn(&Shared, &Map<String, Value>) -> Reply),
 }
 
 /// Every family's handlers, by the function name of their endpoint.
@@ -33,13 +35,19 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     all.extend(media::handlers());
     all.extend(shake::handlers());
     all.extend(quota::handlers());
+    all.extend(platform::handlers());
     all
 }
 
 /// Path -> (declaration, handler).
 static ROUTES: LazyLock<HashMap<&'static str, (&'static Endpoint, Handler)>> = LazyLock::new(|| {
-    handlers().into_iter().filter_map(|(name, h)| api::by_name(name).map(|ep| (ep.path, (ep, h)))).collect()
+    handlers().into_iter().filter_map(|(name, h)| declared(name).map(|ep| (ep.path, (ep, h)))).collect()
 });
+
+/// The declaration behind a function name, script function or component call.
+fn declared(qualified: &str) -> Option<&'static Endpoint> {
+    api::all_declared().find(|e| e.qualified() == qualified)
+}
 
 /// The declaration and handler of the endpoint at `path` (no leading slash).
 pub(crate) fn find(path: &str) -> Option<(&'static Endpoint, Handler)> {
@@ -55,14 +63,16 @@ mod tests {
     fn every_declared_endpoint_has_exactly_one_handler_of_its_kind() {
         let all = handlers();
         for (name, _) in &all {
-            assert!(api::by_name(name).is_some(), "handler for undeclared {name}");
+            assert!(declared(name).is_some(), "handler for undeclared {name}");
         }
-        for ep in api::endpoints() {
+        for ep in api::all_declared() {
             let q = ep.qualified();
             let mine: Vec<&Handler> = all.iter().filter(|(n, _)| *n == q).map(|(_, h)| h).collect();
             assert_eq!(mine.len(), 1, "{q} has {} handlers", mine.len());
             let upload = matches!(ep.body, Body::Multipart { .. });
             assert_eq!(matches!(mine[0], Handler::Upload(_)), upload, "{q}: handler kind follows the body");
+            let component = ep.token != api::TokenKind::Access;
+            assert_eq!(matches!(mine[0], Handler::Component(_)), component, "{q}: component calls act on the platform");
         }
     }
 }

@@ -12,7 +12,8 @@
 //!   simulated day (then 45009) and only [`FORCE_SPACING_MS`] after the last forced one: sooner,
 //!   WeChat does not refresh, so the call is answered as an unforced one.
 //!
-//! Both expire after `--token-ttl`; `/_sandbox/expire_tokens` expires every token at once.
+//! Authorizer tokens (the platform hands them out, `platform`) are classic-like tokens of the
+//! authorizer's account that nothing supersedes. All expire after `--token-ttl`; `/_sandbox/expire_tokens` expires every token at once.
 //! `/_sandbox/revoke_tokens` makes an account's tokens answer 40001 while `stable_token` keeps
 //! handing out the revoked one until a forced refresh: the case a client answers by forcing.
 
@@ -93,7 +94,7 @@ impl Tokens {
         n
     }
 
-    fn issue(&mut self, account: usize, now: u64, ttl: u64, stable: bool) -> String {
+    pub(super) fn issue(&mut self, account: usize, now: u64, ttl: u64, stable: bool) -> String {
         if self.issued.len() > 10_000 {
             // Forget long-dead tokens so a client fetching in a loop cannot grow the map forever.
             self.issued.retain(|_, t| now.saturating_sub(t.expires_ms) < 3_600_000);
@@ -135,9 +136,10 @@ pub(super) fn check(sh: &Shared, token: &str) -> Result<usize, Value> {
     }
 }
 
-/// The account `appid` with `secret`, or 40013 / 40125.
+/// The own account `appid` with `secret`, or 40013 / 40125. An authorizer is not one: only the
+/// platform gets its tokens.
 fn account(sh: &Shared, appid: &str, secret: &str) -> Result<usize, Value> {
-    let idx = sh.account(appid).ok_or_else(|| fail(40013, ""))?;
+    let idx = sh.account(appid).filter(|i| !sh.accounts[*i].authorizer).ok_or_else(|| fail(40013, ""))?;
     if sh.accounts[idx].secret != secret {
         return Err(fail(40125, ""));
     }
