@@ -9,30 +9,11 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use serde_json::{Value, json};
-use wxscript::sandbox::{Config, Sandbox, own_appid, own_secret};
+use wxscript::sandbox::{Config, own_appid, own_secret};
 
-use common::{Sim, ok};
-
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
-
-/// 2026-01-01 10:00 in China: far from a day's end, so daily limits do not start over mid-test.
-const MORNING: u64 = 1_767_232_800;
-
-struct Http {
-    sb: Sandbox,
-    http: reqwest::Client,
-}
+use common::{Http, PNG, Sim, ok};
 
 impl Http {
-    async fn start(cfg: Config) -> Http {
-        let sb = Sandbox::start(Config { start_time: Some(MORNING), ..cfg }, 0).await.expect("sandbox starts");
-        Http { sb, http: reqwest::Client::new() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/{path}", self.sb.base_url())
-    }
-
     async fn classic(&self, n: usize) -> Value {
         let url = self.url(&format!(
             "cgi-bin/token?grant_type=client_credential&appid={}&secret={}",

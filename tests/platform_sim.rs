@@ -4,32 +4,16 @@
 //! permission sets (48001), and the ticket pushes to `--platform-push-url`, encrypted. Each test
 //! starts its own sandbox on an ephemeral port.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
+use common::{Http, PNG};
 use serde_json::{Value, json};
 use wxscript::message::MsgCrypt;
-use wxscript::sandbox::{COMPONENT_APPID, COMPONENT_SECRET, Config, PLATFORM_AES_KEY, Sandbox, authorizer_appid};
-
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
-
-/// 2026-01-01 10:00 in China.
-const MORNING: u64 = 1_767_232_800;
-
-struct Http {
-    sb: Sandbox,
-    http: reqwest::Client,
-}
+use wxscript::sandbox::{COMPONENT_APPID, COMPONENT_SECRET, Config, PLATFORM_AES_KEY, authorizer_appid};
 
 impl Http {
-    async fn start(cfg: Config) -> Http {
-        let sb = Sandbox::start(Config { start_time: Some(MORNING), ..cfg }, 0).await.expect("sandbox starts");
-        Http { sb, http: reqwest::Client::new() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/{path}", self.sb.base_url())
-    }
-
     async fn post_q(&self, query: &str, path: &str, body: Value) -> Value {
         let url = format!("{}?{query}", self.url(path));
         self.http.post(url).body(body.to_string()).send().await.expect("POST").json().await.expect("JSON")

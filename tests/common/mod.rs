@@ -135,3 +135,28 @@ pub fn ok(o: &Output) -> String {
     assert!(o.status.success(), "failed: {:?}\nstdout:\n{}\nstderr:\n{}", o.status, stdout(o), stderr(o));
     stdout(o)
 }
+
+/// A one-pixel PNG header: enough for the simulator to judge an upload's kind.
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+
+/// 2026-01-01 10:00 in China: far from a day's end, so daily limits do not start over mid-test.
+pub const MORNING: u64 = 1_767_232_800;
+
+/// A simulator in the test's own async runtime, spoken to in raw HTTP (each test file adds the
+/// calls it needs in an `impl Http` of its own).
+pub struct Http {
+    pub sb: Sandbox,
+    pub http: reqwest::Client,
+}
+
+impl Http {
+    /// Started on an ephemeral port with its clock at [`MORNING`].
+    pub async fn start(cfg: Config) -> Http {
+        let sb = Sandbox::start(Config { start_time: Some(MORNING), ..cfg }, 0).await.expect("sandbox starts");
+        Http { sb, http: reqwest::Client::new() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.sb.base_url())
+    }
+}
