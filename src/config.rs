@@ -17,6 +17,15 @@
 //! qps = 20                   # its own request rate (else the run's)
 //! token_mode = "stable"      # the default for named accounts
 //!
+//! [platform]                 # our third-party platform (开放平台), for agencies
+//! component_appid = "wx2222222222222222"
+//! component_appsecret = "..."
+//! token = "..."              # its authorization event URL's Token
+//! aes_key = "..."            # and EncodingAESKey
+//!
+//! [accounts.merchant-b]      # an account authorised to [platform]: a name and a qps
+//! authorizer_appid = "wx3333333333333333"
+//!
 //! [listen]                   # wxscript listen, run --listen, and the log event::find reads
 //! token = "..."              # the message URL's Token (owner-only file!)
 //! aes_key = "..."            # its EncodingAESKey (safe mode); the account is `appid` above
@@ -50,17 +59,61 @@ pub struct FileConfig {
     /// `[accounts.NAME]`: the other accounts, by name.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountEntry>,
+    /// `[platform]`: our third-party platform.
+    pub platform: Option<PlatformEntry>,
 }
 
-/// One `[accounts.NAME]` table: an own account with its own credentials.
+/// One `[accounts.NAME]` table: an own account with its own credentials, or a name (and a qps)
+/// for an account authorised to `[platform]`.
 #[derive(Deserialize, Default, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AccountEntry {
     pub appid: Option<String>,
     pub appsecret: Option<String>,
+    pub authorizer_appid: Option<String>,
     pub qps: Option<f64>,
     /// Stable unless set.
     pub token_mode: Option<TokenMode>,
+}
+
+/// The `[platform]` table: the component's credentials and its authorization event URL's
+/// Token and EncodingAESKey.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformEntry {
+    pub component_appid: Option<String>,
+    pub component_appsecret: Option<String>,
+    pub token: Option<String>,
+    pub aes_key: Option<String>,
+}
+
+impl std::fmt::Debug for PlatformEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PlatformEntry {{ component_appid: {:?}, ... }}", self.component_appid)
+    }
+}
+
+/// The platform's push settings, for the listener: the component appid pushes carry, and the
+/// Token and EncodingAESKey they are signed and encrypted with.
+#[derive(Clone, Debug)]
+pub struct PlatformListen {
+    pub component_appid: String,
+    pub token: crate::util::Secret,
+    pub aes_key: crate::util::Secret,
+}
+
+/// `[platform]`'s push settings; `None` without a `[platform]`, an error naming the missing key
+/// when it lacks one.
+pub fn platform_listen(file: &FileConfig) -> Result<Option<PlatformListen>, String> {
+    let Some(p) = &file.platform else { return Ok(None) };
+    let need = |v: &Option<String>, k: &str| {
+        v.clone().filter(|v| !v.is_empty()).ok_or_else(|| format!("config: [platform] needs `{k}` to receive pushes"))
+    };
+    Ok(Some(PlatformListen {
+        component_appid: need(&p.component_appid, "component_appid")?,
+        token: need(&p.token, "token")?.into(),
+        aes_key: need(&p.aes_key, "aes_key")?.into(),
+    }))
 }
 
 /// The `[listen]` table: the event listener's settings.
@@ -138,6 +191,18 @@ fn warn_if_readable(p: &std::path::Path, file: &FileConfig) {
     {
         use std::os::unix::fs::PermissionsExt;
         static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let platform: Vec<&str> = file
+            .platform
+            .iter()
+            .flat_map(|p| {
+                [
+                    ("platform.component_appsecret", p.component_appsecret.is_some()),
+                    ("platform.token", p.token.is_some()),
+                    ("platform.aes_key", p.aes_key.is_some()),
+                ]
+            })
+            .filter_map(|(k, set)| set.then_some(k))
+            .collect();
         let accounts: Vec<String> = file
             .accounts
             .iter()
@@ -153,6 +218,7 @@ fn warn_if_readable(p: &std::path::Path, file: &FileConfig) {
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
         .chain(accounts.iter().map(String::as_str))
+        .chain(platform)
         .collect();
         let Ok(meta) = std::fs::metadata(p) else { return };
         let mode = meta.permissions().mode() & 0o777;
@@ -210,6 +276,20 @@ pub fn transport_config() -> Result<transport::Config, String> {
         *mode = m;
     }
     cfg.accounts = file.accounts.into_iter().map(|(name, a)| account(name, a)).collect::<Result<_, _>>()?;
+    cfg.platform = match file.platform {
+        Some(p) => match (p.component_appid, p.component_appsecret) {
+            (Some(appid), Some(secret)) if !appid.is_empty() && !secret.is_empty() => {
+                Some(transport::PlatformConfig { component_appid: appid, component_secret: secret })
+            }
+            _ => return Err("config: [platform] needs both component_appid and component_appsecret".into()),
+        },
+        None => None,
+    };
+    if cfg.platform.is_none()
+        && let Some(a) = cfg.accounts.iter().find(|a| a.credentials.kind() == "authorizer")
+    {
+        return Err(format!("config: [accounts.{}] is an authorizer_appid, which needs a [platform]", a.name));
+    }
     cfg.qps = match var("WXSCRIPT_QPS") {
         Some(v) => v
             .trim()
@@ -240,15 +320,27 @@ fn account(name: String, a: AccountEntry) -> Result<AccountConfig, String> {
             "config: [accounts.{DEFAULT_ACCOUNT}]: `{DEFAULT_ACCOUNT}` is the top-level appid and appsecret; give this account another name"
         ));
     }
-    let (Some(appid), Some(secret)) = (a.appid, a.appsecret) else {
-        return Err(format!("config: [accounts.{name}] needs both appid and appsecret"));
-    };
     let qps = match a.qps {
         Some(q) => qps(q).map_err(|e| format!("config: accounts.{name}.qps: {e}"))?,
         None => None,
     };
-    let mode = a.token_mode.unwrap_or(TokenMode::Stable);
-    Ok(AccountConfig { name, credentials: Credentials::AppSecret { appid, secret, mode }, qps })
+    let credentials = match (a.appid, a.appsecret, a.authorizer_appid) {
+        (None, None, Some(appid)) if a.token_mode.is_none() => Credentials::Authorizer { appid },
+        (_, _, Some(_)) => {
+            return Err(format!(
+                "config: [accounts.{name}] has authorizer_appid: an authorizer takes no appid, appsecret or token_mode (its tokens come through [platform])"
+            ));
+        }
+        (Some(appid), Some(secret), None) => {
+            Credentials::AppSecret { appid, secret, mode: a.token_mode.unwrap_or(TokenMode::Stable) }
+        }
+        _ => {
+            return Err(format!(
+                "config: [accounts.{name}] needs both appid and appsecret (an own account), or authorizer_appid (an account authorised to [platform])"
+            ));
+        }
+    };
+    Ok(AccountConfig { name, credentials, qps })
 }
 
 /// The account a session starts as: `--account` (`flag`), else `WXSCRIPT_ACCOUNT`, else

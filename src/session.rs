@@ -120,6 +120,7 @@ pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Fail
         timeout: Duration::from_secs(1),
         cache_dir: None,
         qps: None,
+        platform: None,
     };
     let store: Arc<dyn Store> = Arc::new(FileStore::new(None));
     let client = Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::runtime)?;

@@ -22,6 +22,8 @@ pub struct Request {
     pub own_codes: &'static [(i64, &'static str)],
     /// The answer's shape, which also says where a failed answer keeps its message.
     pub answer: Unwrap,
+    /// Which token the call carries, and in which query parameter.
+    pub token: super::TokenKind,
 }
 
 /// What travels in the request body.
@@ -172,6 +174,7 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         policy: ep.policy,
         own_codes: ep.own_codes,
         answer: ep.unwrap,
+        token: ep.token,
     })
 }
 

@@ -7,6 +7,14 @@
 
 use super::{BASE, Endpoint, NONEMPTY, Policy, TokenKind, Ty, Unwrap, req};
 
+/// Where the component token comes from.
+pub const COMPONENT_TOKEN_PATH: &str = "cgi-bin/component/api_component_token";
+/// Where an authorizer's tokens come from.
+pub const AUTHORIZER_TOKEN_PATH: &str = "cgi-bin/component/api_authorizer_token";
+
+/// The most authorizers one `api_get_authorizer_list` page holds.
+pub const LIST_PAGE: i64 = 500;
+
 /// The component appid every call names, as its first field.
 const COMPONENT_APPID: super::Field = req("component_appid", NONEMPTY, "the platform's appid");
 
@@ -16,7 +24,7 @@ const COMPONENT: Endpoint =
 pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         name: "component_token",
-        path: "cgi-bin/component/api_component_token",
+        path: COMPONENT_TOKEN_PATH,
         token: TokenKind::None,
         fields: &[
             COMPONENT_APPID,
@@ -60,7 +68,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "authorizer_token",
-        path: "cgi-bin/component/api_authorizer_token",
+        path: AUTHORIZER_TOKEN_PATH,
         fields: &[
             COMPONENT_APPID,
             req("authorizer_appid", NONEMPTY, "the merchant account's appid"),
@@ -83,7 +91,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         fields: &[
             COMPONENT_APPID,
             req("offset", Ty::Int { min: 0, max: i64::MAX }, "where the page starts"),
-            req("count", Ty::Int { min: 1, max: 500 }, "accounts in the page"),
+            req("count", Ty::Int { min: 1, max: LIST_PAGE }, "accounts in the page"),
         ],
         errors: &[61004],
         doc: "A page of the accounts that authorised the platform, each with its refresh token.",

@@ -126,7 +126,7 @@ pub fn register(_: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, ct
         .set_into_module(m, move |_: NativeCallContext| -> RhaiResult { Ok(Dynamic::from_array(list(&c))) });
     let c = ctx.clone();
     super::helper("account::current").set_into_module(m, move |_: NativeCallContext| -> RhaiResult {
-        Ok(Dynamic::from_map(describe(c.current_account())))
+        Ok(Dynamic::from_map(describe(&c.current_account())))
     });
     let c = ctx.clone();
     super::helper("account::use").set_into_module(m, move |nc: NativeCallContext, name: &str| -> RhaiResult {

@@ -476,6 +476,7 @@ fn raw_request(ctx: &Ctx, method: &Dynamic, path: &Dynamic, body: &Dynamic, pos:
         policy,
         own_codes: declared.map_or(&[][..], |ep| ep.own_codes),
         answer: declared.map_or(api::Unwrap::Fields, |ep| ep.unwrap),
+        token: declared.map_or(api::TokenKind::Access, |ep| ep.token),
     };
     if ctx.dry_run && req.policy.mutates() {
         crate::runtime::dry_run_print(&req);

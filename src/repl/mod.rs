@@ -183,7 +183,7 @@ impl<'s> Repl<'s> {
         });
         let names = Names::new(session.catalog, engine_globals(&engine));
         let color = render::stderr_color();
-        let prompt = prompt(session.sandbox_appid().is_some(), session.ctx.appid(), session.ctx.dry_run);
+        let prompt = prompt(session.sandbox_appid().is_some(), session.ctx.appid().as_deref(), session.ctx.dry_run);
         let config = Config::builder()
             .max_history_size(1000)
             .and_then(|b| b.history_ignore_dups(true))

@@ -152,19 +152,19 @@ impl Ctx {
     }
 
     /// The account in force now.
-    pub fn current_account(&self) -> &crate::transport::Account {
+    pub fn current_account(&self) -> std::sync::Arc<crate::transport::Account> {
         self.client.account(self.account())
     }
 
     /// The appid calls are made as now, if any.
-    pub fn appid(&self) -> Option<&str> {
-        self.current_account().appid()
+    pub fn appid(&self) -> Option<String> {
+        self.current_account().appid().map(str::to_string)
     }
 
     /// Which server and account this run works on, as journals record it. A simulator is
     /// named by its instance too: one restarted on the same port starts from nothing.
     pub fn server(&self) -> String {
-        let who = self.appid().unwrap_or("the access token's account");
+        let who = self.appid().unwrap_or_else(|| "the access token's account".into());
         match self.sandbox_instance() {
             Some(id) => format!("{who} at {} (simulator {id})", self.client.base()),
             None => format!("{who} at {}", self.client.base()),

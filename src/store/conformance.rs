@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::{Store, Stored, TokenEntry, TokenKey};
+use super::{Authorizer, Store, Stored, Ticket, TokenEntry, TokenFamily, TokenKey};
 
 pub fn entry(token: &str) -> TokenEntry {
     TokenEntry {
@@ -31,6 +31,8 @@ pub fn tokens_round_trip(store: &dyn Store) {
         TokenKey::new("wx1", false, base, "secret-a"),
         TokenKey::new("wx2", true, base, "secret-a"),
         TokenKey::new("wx1", true, "http://127.0.0.1:2", "secret-a"),
+        TokenKey::of("wx1", TokenFamily::Component, base, "secret-a"),
+        TokenKey::of("wx1", TokenFamily::Authorizer, base, "secret-a"),
     ] {
         assert_eq!(store.token(&other), None, "{other:?}");
     }
@@ -76,4 +78,38 @@ pub fn events_append_and_read(store: &dyn Store, log: &Path) {
     drop(events);
     let (_, count) = store.open_event_log(log, None).expect("reopen");
     assert_eq!(count, 1);
+}
+
+pub fn authorizer(appid: &str, refresh: &str, at: u64) -> Authorizer {
+    Authorizer {
+        appid: appid.into(),
+        refresh_token: refresh.into(),
+        func_info: vec![12, 13],
+        authorized_at: 1,
+        refreshed_at: at,
+        revoked_at: 0,
+        auth_code: String::new(),
+    }
+}
+
+/// The newest ticket wins; authorizers are kept per platform, read back whole, and replaced.
+pub fn platform_records(store: &dyn Store) {
+    assert_eq!(store.ticket("wxc"), None);
+    let ticket = |t: &str, at: u64| Ticket { ticket: t.into(), created_at: at, received_at: at };
+    store.put_ticket("wxc", &ticket("t-2", 20)).expect("put");
+    store.put_ticket("wxc", &ticket("t-1", 10)).expect("an older push");
+    assert_eq!(store.ticket("wxc"), Some(ticket("t-2", 20)), "an older push never replaces a newer ticket");
+    store.put_ticket("wxc", &ticket("t-3", 30)).expect("put");
+    assert_eq!(store.ticket("wxc").map(|t| t.ticket), Some("t-3".into()));
+    assert_eq!(store.ticket("wxother"), None);
+
+    assert!(store.authorizers("wxc").is_empty());
+    store.put_authorizer("wxc", &authorizer("wxb", "r-b", 1)).expect("put");
+    store.put_authorizer("wxc", &authorizer("wxa", "r-a", 1)).expect("put");
+    store.put_authorizer("wxother", &authorizer("wxz", "r-z", 1)).expect("put");
+    let appids: Vec<String> = store.authorizers("wxc").into_iter().map(|a| a.appid).collect();
+    assert_eq!(appids, ["wxa", "wxb"]);
+    store.put_authorizer("wxc", &authorizer("wxa", "r-a2", 2)).expect("replace");
+    assert_eq!(store.authorizer("wxc", "wxa"), Some(authorizer("wxa", "r-a2", 2)));
+    assert_eq!(store.authorizer("wxother", "wxa"), None);
 }

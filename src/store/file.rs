@@ -1,36 +1,82 @@
 //! The file store, for one host: each token in an owner-only JSON file under the cache
 //! directory's `tokens/` (a `.lock` file beside it guards the refresh), journals as JSON-lines
-//! files at the path they are opened with, the event log as the JSON-lines file of `events`.
+//! files at the path they are opened with, the event log as the JSON-lines file of `events`,
+//! and the platform's ticket and authorizers as owner-only JSON files under `platform/`.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use serde_json::{Map, Value};
 
 use super::{
-    EventLog, EventReader, JournalError, JournalWriter, OpenJournal, Store, TokenEntry, TokenKey, TokenLease, events,
+    Authorizer, EventLog, EventReader, JournalError, JournalWriter, OpenJournal, Store, Ticket, TokenEntry,
+    TokenFamily, TokenKey, TokenLease, events,
 };
 
-/// Files on this host. Without a cache directory, tokens live in memory only (the store keeps
-/// none); journals and the event log are files wherever they are named.
+/// Files on this host. Without a cache directory, tokens live in the callers' memory only
+/// (the store keeps none) and the platform's ticket and authorizers in the store's memory, for
+/// the process's life; journals and the event log are files wherever they are named.
 #[derive(Clone, Debug, Default)]
 pub struct FileStore {
     cache_dir: Option<PathBuf>,
+    memory: Arc<Mutex<Memory>>,
+}
+
+/// The platform's records of a store without a directory.
+#[derive(Default)]
+struct Memory {
+    tickets: HashMap<String, Ticket>,
+    authorizers: BTreeMap<(String, String), Authorizer>,
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Memory {{ {} tickets, {} authorizers }}", self.tickets.len(), self.authorizers.len())
+    }
+}
+
+fn memory(m: &Mutex<Memory>) -> std::sync::MutexGuard<'_, Memory> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl FileStore {
     pub fn new(cache_dir: Option<PathBuf>) -> FileStore {
-        FileStore { cache_dir }
+        FileStore { cache_dir, memory: Default::default() }
+    }
+
+    /// The directory of a platform's records.
+    fn platform_dir(&self, component_appid: &str) -> Option<PathBuf> {
+        Some(self.cache_dir.as_ref()?.join("platform").join(super::safe_name(component_appid)))
+    }
+
+    fn authorizer_path(&self, component_appid: &str, appid: &str) -> Option<PathBuf> {
+        Some(self.platform_dir(component_appid)?.join("authorizers").join(format!("{}.json", super::safe_name(appid))))
+    }
+
+    /// Writes `value` owner-only to `path`, its directories made owner-only; durable on return.
+    fn write_private(path: &Path, value: &impl serde::Serialize) -> io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        private_dir(dir)?;
+        let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+        crate::util::write_atomic(path, Some(0o600), |f| f.write_all(&bytes))
+    }
+
+    fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
     }
 
     /// The file of a token: classic keeps the name it always had, the stable family has names
     /// of its own.
     fn token_path(&self, key: &TokenKey) -> Option<PathBuf> {
         let dir = self.cache_dir.as_ref()?;
-        let safe: String = key.appid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-        let family = if key.stable { "stable-" } else { "" };
+        let safe = super::safe_name(&key.appid);
+        let family = match key.family {
+            TokenFamily::Classic => String::new(),
+            other => format!("{}-", other.as_str()),
+        };
         Some(dir.join("tokens").join(format!("{safe}-{family}{}.json", key.identity)))
     }
 }
@@ -63,6 +109,62 @@ impl Store for FileStore {
         let f = opts.open(lock_path).ok()?;
         f.lock().ok()?;
         Some(TokenLease { _held: Box::new(f) })
+    }
+
+    fn ticket(&self, component_appid: &str) -> Option<Ticket> {
+        match self.platform_dir(component_appid) {
+            Some(dir) => Self::read_json(&dir.join("ticket.json")),
+            None => memory(&self.memory).tickets.get(component_appid).cloned(),
+        }
+    }
+
+    fn put_ticket(&self, component_appid: &str, ticket: &Ticket) -> io::Result<()> {
+        if self.ticket(component_appid).is_some_and(|t| t.created_at > ticket.created_at) {
+            return Ok(());
+        }
+        match self.platform_dir(component_appid) {
+            Some(dir) => Self::write_private(&dir.join("ticket.json"), ticket),
+            None => {
+                memory(&self.memory).tickets.insert(component_appid.to_string(), ticket.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn authorizers(&self, component_appid: &str) -> Vec<Authorizer> {
+        let Some(dir) = self.platform_dir(component_appid) else {
+            let m = memory(&self.memory);
+            return m.authorizers.iter().filter(|((c, _), _)| c == component_appid).map(|(_, a)| a.clone()).collect();
+        };
+        let Ok(entries) = std::fs::read_dir(dir.join("authorizers")) else { return Vec::new() };
+        let mut list: Vec<Authorizer> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| Self::read_json(&e.path()))
+            .collect();
+        list.sort_by(|a, b| a.appid.cmp(&b.appid));
+        list
+    }
+
+    fn authorizer(&self, component_appid: &str, appid: &str) -> Option<Authorizer> {
+        match self.authorizer_path(component_appid, appid) {
+            Some(path) => Self::read_json(&path),
+            None => memory(&self.memory).authorizers.get(&(component_appid.to_string(), appid.to_string())).cloned(),
+        }
+    }
+
+    /// Written to a temporary file, synced and renamed: a crash leaves the old record or the
+    /// new one, never a torn one.
+    fn put_authorizer(&self, component_appid: &str, record: &Authorizer) -> io::Result<()> {
+        match self.authorizer_path(component_appid, &record.appid) {
+            Some(path) => Self::write_private(&path, record),
+            None => {
+                memory(&self.memory)
+                    .authorizers
+                    .insert((component_appid.to_string(), record.appid.clone()), record.clone());
+                Ok(())
+            }
+        }
     }
 
     fn open_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError> {
@@ -175,6 +277,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStore::new(Some(dir.path().join("cache")));
         conformance::tokens_round_trip(&store);
+        conformance::platform_records(&store);
         conformance::journal_append_and_read(&store, dir.path().join("j.journal").to_str().expect("utf8"));
         conformance::events_append_and_read(&store, &dir.path().join("events.jsonl"));
     }
@@ -201,6 +304,24 @@ mod tests {
             assert!(n.starts_with("wx1-stable-") && !n.contains("s3cret"), "{n}");
             assert_eq!(mode(&tokens.join(n)), 0o600, "{n}");
         }
+    }
+
+    #[test]
+    fn without_a_cache_directory_the_platform_is_kept_in_memory() {
+        conformance::platform_records(&FileStore::new(None));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn authorizer_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStore::new(Some(dir.path().join("cache")));
+        store.put_authorizer("wxc", &conformance::authorizer("wxa", "refresh-1", 1)).expect("put");
+        let path = dir.path().join("cache/platform/wxc/authorizers/wxa.json");
+        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+        let platform = dir.path().join("cache/platform");
+        assert_eq!(std::fs::metadata(&platform).expect("meta").permissions().mode() & 0o777, 0o700);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Where what must outlive a call is kept: access tokens with the lease that lets one caller
-//! refresh at a time, journals, and the event log. Callers reach it only through [`Store`], a
+//! refresh at a time, the third-party platform's ticket and its authorizers' refresh tokens,
+//! journals, and the event log. Callers reach it only through [`Store`], a
 //! value the session builds and hands down; [`FileStore`] keeps it in files on one host, and a
 //! store shared by several hosts plugs in behind the same trait. `events` holds the event log's
 //! line format, its writer and its reader.
@@ -19,20 +20,56 @@ use serde_json::{Map, Value};
 pub use events::{EventLog, Stored};
 pub use file::{FileStore, private_dir};
 
-/// Which token an entry is: the account's appid, the token family (stable or classic: the two
-/// never hand each other a token), and a short hash of the API base and the secret, so tokens
-/// of two servers never mix and a changed secret does not reuse another secret's token. The
-/// secret itself is never kept.
+/// Whether `s` is safe as one path segment or key part (appids are).
+fn safe_name(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect()
+}
+
+/// The kinds of token a store keeps apart: an own account's two families (they never hand
+/// each other a token), the platform's component token, and an authorizer's token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenFamily {
+    Classic,
+    Stable,
+    Component,
+    Authorizer,
+}
+
+impl TokenFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenFamily::Classic => "classic",
+            TokenFamily::Stable => "stable",
+            TokenFamily::Component => "component",
+            TokenFamily::Authorizer => "authorizer",
+        }
+    }
+}
+
+/// Which token an entry is: the appid, the token family, and a short hash of the API base and
+/// the secret (for an authorizer, of the platform that holds it), so tokens of two servers
+/// never mix and a changed secret does not reuse another secret's token. The secret itself is
+/// never kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenKey {
     pub appid: String,
-    pub stable: bool,
+    pub family: TokenFamily,
     identity: String,
 }
 
 impl TokenKey {
+    /// An own account's token key, stable or classic.
     pub fn new(appid: &str, stable: bool, base: &str, secret: &str) -> TokenKey {
-        TokenKey { appid: appid.to_string(), stable, identity: identity(base, secret) }
+        let family = if stable { TokenFamily::Stable } else { TokenFamily::Classic };
+        TokenKey::of(appid, family, base, secret)
+    }
+
+    pub fn of(appid: &str, family: TokenFamily, base: &str, secret: &str) -> TokenKey {
+        TokenKey { appid: appid.to_string(), family, identity: identity(base, secret) }
+    }
+
+    pub fn stable(&self) -> bool {
+        self.family == TokenFamily::Stable
     }
 }
 
@@ -65,6 +102,54 @@ pub struct TokenEntry {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// The platform's newest `component_verify_ticket`, as the listener stored it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub ticket: String,
+    /// The push's `CreateTime` (Unix seconds, WeChat's clock): the newest push wins.
+    pub created_at: u64,
+    /// When it was stored (Unix seconds, this host's clock).
+    pub received_at: u64,
+}
+
+/// One account authorised to the platform, with the refresh token that is its only way to
+/// tokens: lost, the merchant must authorise again, so every store writes it durably.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct Authorizer {
+    pub appid: String,
+    /// The latest refresh token (each use hands out a new one and retires the old).
+    pub refresh_token: String,
+    /// The permission sets granted (`func_info` ids).
+    #[serde(default)]
+    pub func_info: Vec<i64>,
+    /// Unix seconds of the authorisation.
+    #[serde(default)]
+    pub authorized_at: u64,
+    /// Unix seconds when `refresh_token` was obtained: of two copies, the later one is current.
+    #[serde(default)]
+    pub refreshed_at: u64,
+    /// Unix seconds when the account revoked the authorisation (0: it has not).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revoked_at: u64,
+    /// The authorization code it was obtained with, so that the `authorized` push of a code
+    /// already exchanged is not exchanged again.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub auth_code: String,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("appid", &self.appid)
+            .field("refresh_token", &"***")
+            .field("func_info", &self.func_info)
+            .field("authorized_at", &self.authorized_at)
+            .field("refreshed_at", &self.refreshed_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
 }
 
 /// Held by the one caller refreshing a token; dropping it lets the next one in.
@@ -115,6 +200,16 @@ pub trait Store: Send + Sync {
     /// Waits for the refresh lease of `key` (blocking); `None` when there is no lease to take
     /// (the store keeps no tokens, or cannot lock), and callers then just race.
     fn lease_token(&self, key: &TokenKey) -> Option<TokenLease>;
+    /// The platform's newest ticket.
+    fn ticket(&self, component_appid: &str) -> Option<Ticket>;
+    /// Stores a ticket unless the stored one was pushed later.
+    fn put_ticket(&self, component_appid: &str, ticket: &Ticket) -> io::Result<()>;
+    /// Every authorizer of the platform, by appid.
+    fn authorizers(&self, component_appid: &str) -> Vec<Authorizer>;
+    /// One authorizer of the platform.
+    fn authorizer(&self, component_appid: &str, appid: &str) -> Option<Authorizer>;
+    /// Replaces an authorizer's record and returns once it is durable.
+    fn put_authorizer(&self, component_appid: &str, record: &Authorizer) -> io::Result<()>;
     /// Opens journal `name`, creating it when `write`; `None` when read only and it does not exist.
     fn open_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError>;
     /// Opens the event log `log` for appending (see [`EventLog::open`]); returns it with the

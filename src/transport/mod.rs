@@ -4,11 +4,12 @@
 //! answer, or a `WxError`; it knows nothing of rhai.
 
 mod answer;
+mod platform;
 mod rate;
 mod token;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use reqwest::redirect;
@@ -22,6 +23,7 @@ use crate::api::{ErrorKind, Method, WxError};
 use crate::store::{FileStore, Store};
 pub use answer::MAX_ANSWER;
 use answer::{BodyError, Target};
+pub use platform::{PlatformConfig, authorize_url};
 pub use rate::RateLimit;
 pub use token::{Credentials, FETCH_COOLDOWN, FORCE_INTERVAL, STABLE_TOKEN_PATH, TokenCache, TokenMode, TokenStatus};
 
@@ -54,6 +56,8 @@ pub struct Config {
     pub cache_dir: Option<std::path::PathBuf>,
     /// Run-wide limit on requests per second, sequential or parallel.
     pub qps: Option<f64>,
+    /// The third-party platform the authorizer accounts belong to, if any.
+    pub platform: Option<PlatformConfig>,
 }
 
 impl Config {
@@ -72,6 +76,7 @@ impl Config {
             timeout: Duration::from_secs(30),
             cache_dir: default_cache_dir(),
             qps: var("WXSCRIPT_QPS").and_then(|q| q.parse::<f64>().ok()).filter(|q| *q > 0.0),
+            platform: None,
         }
     }
 }
@@ -193,8 +198,16 @@ fn label(name: &str, appid: Option<&str>) -> String {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    /// `default` first, then the others in their configured order.
-    accounts: Vec<Account>,
+    /// `default` first, then the others in their configured order, then the platform's
+    /// authorizers found in the store (appended as they become known: an index never changes).
+    accounts: RwLock<Vec<Arc<Account>>>,
+    /// What new accounts are built with.
+    store: Arc<dyn Store>,
+    run_qps: Option<f64>,
+    /// Whether the run knows more than one account (then rate reports name theirs).
+    several: bool,
+    /// The third-party platform: its component token.
+    platform: Option<platform::Platform>,
     cache_dir: Option<std::path::PathBuf>,
     target: Target,
     /// Whether the base is on this machine's loopback, where a simulator may serve.
@@ -232,21 +245,57 @@ impl Client {
         let loopback =
             host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let default = AccountConfig { name: DEFAULT_ACCOUNT.into(), credentials: cfg.credentials, qps: None };
-        let several = !cfg.accounts.is_empty();
-        let accounts = std::iter::once(default)
-            .chain(cfg.accounts)
-            .map(|a| {
-                let qps = a.qps.or(cfg.qps);
-                let tokens = TokenCache::new(a.credentials, &base, store.clone(), target.clone());
-                let mut rate = RateLimit::new(qps, true);
-                if several {
-                    // WeChat's frequency limits are per account: a report says whose rate changed.
-                    rate = rate.of_account(label(&a.name, tokens.appid()));
-                }
-                Account { tokens, rate, qps, name: a.name }
-            })
-            .collect();
-        Ok(Client { http, base, accounts, cache_dir: cfg.cache_dir, target, loopback, cancel })
+        let platform = cfg.platform.map(|p| platform::Platform::new(p, &base, store.clone(), target.clone()));
+        let mut client = Client {
+            http,
+            base,
+            accounts: RwLock::new(Vec::new()),
+            store,
+            run_qps: cfg.qps,
+            several: !cfg.accounts.is_empty() || platform.is_some(),
+            platform,
+            cache_dir: cfg.cache_dir,
+            target,
+            loopback,
+            cancel,
+        };
+        let accounts =
+            std::iter::once(default).chain(cfg.accounts).map(|a| Arc::new(client.build_account(a))).collect();
+        client.accounts = RwLock::new(accounts);
+        client.adopt_authorizers();
+        Ok(client)
+    }
+
+    /// An account's transport state: its tokens (an authorizer's through the platform) and its
+    /// rate limit, which names the account in its reports when there are several (WeChat's
+    /// limits are per account).
+    fn build_account(&self, a: AccountConfig) -> Account {
+        let qps = a.qps.or(self.run_qps);
+        let component = self.platform.as_ref().map(|p| p.tokens.clone());
+        let tokens = TokenCache::new(a.credentials, &self.base, self.store.clone(), self.target.clone(), component);
+        let mut rate = RateLimit::new(qps, true);
+        if self.several {
+            rate = rate.of_account(label(&a.name, tokens.appid()));
+        }
+        Account { tokens, rate, qps, name: a.name }
+    }
+
+    /// Adds the platform's authorizers that the store knows and no account names yet (a
+    /// listener or another run may have stored them since), each named by its appid.
+    pub fn adopt_authorizers(&self) {
+        let Some(p) = &self.platform else { return };
+        let stored = self.store.authorizers(&p.appid);
+        let mut accounts = self.accounts.write().unwrap_or_else(|e| e.into_inner());
+        for a in stored {
+            if !accounts.iter().any(|acc| acc.appid() == Some(a.appid.as_str())) {
+                let cfg = AccountConfig {
+                    name: a.appid.clone(),
+                    credentials: Credentials::Authorizer { appid: a.appid },
+                    qps: None,
+                };
+                accounts.push(Arc::new(self.build_account(cfg)));
+            }
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -265,28 +314,33 @@ impl Client {
     }
 
     /// The accounts, `default` first.
-    pub fn accounts(&self) -> &[Account] {
-        &self.accounts
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        self.accounts.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The account at `index`, else `default`.
-    pub fn account(&self, index: usize) -> &Account {
-        self.accounts.get(index).unwrap_or(&self.accounts[0])
+    pub fn account(&self, index: usize) -> Arc<Account> {
+        let accounts = self.accounts.read().unwrap_or_else(|e| e.into_inner());
+        accounts.get(index).unwrap_or(&accounts[0]).clone()
     }
 
     /// Each account's name and appid, `default` first.
     pub fn account_names(&self) -> Vec<(String, Option<String>)> {
-        self.accounts.iter().map(|a| (a.name.clone(), a.appid().map(str::to_string))).collect()
+        self.accounts().iter().map(|a| (a.name.clone(), a.appid().map(str::to_string))).collect()
     }
 
     /// The `default` account's appid, if any (never the secret).
-    pub fn appid(&self) -> Option<&str> {
-        self.accounts[0].appid()
+    pub fn appid(&self) -> Option<String> {
+        self.account(0).appid().map(str::to_string)
     }
 
-    /// Replaces every secret this client knows, of every account, in `s`.
+    /// Replaces every secret this client knows, of every account and the platform, in `s`.
     pub fn redact(&self, s: &str) -> String {
-        self.accounts.iter().fold(s.to_string(), |out, a| a.tokens.redact(&out))
+        let out = self.accounts().iter().fold(s.to_string(), |out, a| a.tokens.redact(&out));
+        match &self.platform {
+            Some(p) => p.tokens.redact(&out),
+            None => out,
+        }
     }
 
     /// Sends a request as the account at `account` with its token, retrying what is safe to
@@ -294,8 +348,13 @@ impl Client {
     /// `Api` error.
     pub async fn send(&self, account: usize, req: &Request) -> Result<Value, WxError> {
         let account = self.account(account);
+        self.send_as(&account.tokens, &account.rate, req).await
+    }
+
+    /// Sends with these tokens and this rate limit, until done or cancelled.
+    async fn send_as(&self, tokens: &TokenCache, rate: &RateLimit, req: &Request) -> Result<Value, WxError> {
         tokio::select! {
-            r = self.send_inner(account, req) => r.map_err(|e| self.scrub(e)),
+            r = self.send_inner(tokens, rate, req) => r.map_err(|e| self.scrub(e)),
             _ = self.cancel.cancelled() => Err(WxError::new(ErrorKind::Cancelled, &req.api, "cancelled")),
         }
     }
@@ -305,12 +364,14 @@ impl Client {
         e
     }
 
-    async fn send_inner(&self, account: &Account, req: &Request) -> Result<Value, WxError> {
-        let (tokens, rate) = (&account.tokens, &account.rate);
+    async fn send_inner(&self, tokens: &TokenCache, rate: &RateLimit, req: &Request) -> Result<Value, WxError> {
         let mut retries = 0;
         let mut refreshed = false;
         loop {
-            let token = tokens.get(&self.http).await?;
+            let token = match req.token {
+                crate::api::TokenKind::None => String::new(),
+                _ => tokens.get(&self.http).await?,
+            };
             rate.acquire().await;
             let outcome = self.attempt(req, &token).await;
             let retry = match outcome {
@@ -369,7 +430,7 @@ impl Client {
         // One URL string: the query builder would re-parse and re-serialise it per pair.
         let mut url = format!("{}/{}", self.base, req.api);
         let mut sep = '?';
-        let pairs = (!token.is_empty()).then_some(("access_token", token)).into_iter();
+        let pairs = (!token.is_empty()).then_some((req.token.param(), token)).into_iter();
         for (k, v) in pairs.chain(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
             url.push(sep);
             url.push_str(&form_encode(k));

@@ -19,8 +19,9 @@ use tokio::sync::Mutex;
 
 use super::answer::{self, Target};
 pub use crate::api::STABLE_TOKEN_PATH;
+use crate::api::errors;
 use crate::api::{ErrorKind, TOKEN_PATH, WxError};
-use crate::store::{Store, TokenEntry as Cached, TokenKey};
+use crate::store::{Authorizer, Store, TokenEntry as Cached, TokenFamily, TokenKey};
 
 /// How long a failed token fetch stands as the answer of every call before one is tried again.
 pub const FETCH_COOLDOWN: Duration = Duration::from_secs(5);
@@ -55,8 +56,7 @@ impl TokenMode {
     }
 }
 
-/// Where an account's tokens come from. An account authorised to a third-party platform will
-/// be one more source here.
+/// Where an account's tokens come from.
 #[derive(Clone)]
 pub enum Credentials {
     /// `WECHAT_ACCESS_TOKEN`: used as is, never fetched.
@@ -67,6 +67,17 @@ pub enum Credentials {
         secret: String,
         mode: TokenMode,
     },
+    /// The third-party platform's own credentials: its component token, fetched with the
+    /// newest `component_verify_ticket` in the store.
+    Component {
+        appid: String,
+        secret: String,
+    },
+    /// An account authorised to the platform: its tokens come from the refresh token in the
+    /// store, through the platform's component token.
+    Authorizer {
+        appid: String,
+    },
     None,
 }
 
@@ -76,7 +87,19 @@ impl Credentials {
         match self {
             Credentials::Token(_) => "static",
             Credentials::AppSecret { .. } => "own",
+            Credentials::Component { .. } => "component",
+            Credentials::Authorizer { .. } => "authorizer",
             Credentials::None => "none",
+        }
+    }
+
+    /// The appid tokens are for, if known.
+    pub fn appid(&self) -> Option<&str> {
+        match self {
+            Credentials::AppSecret { appid, .. }
+            | Credentials::Component { appid, .. }
+            | Credentials::Authorizer { appid } => Some(appid),
+            Credentials::Token(_) | Credentials::None => None,
         }
     }
 
@@ -85,6 +108,8 @@ impl Credentials {
         match self {
             Credentials::Token(_) => "static",
             Credentials::AppSecret { mode, .. } => mode.as_str(),
+            Credentials::Component { .. } => "component",
+            Credentials::Authorizer { .. } => "refresh_token",
             Credentials::None => "none",
         }
     }
@@ -97,6 +122,8 @@ impl std::fmt::Debug for Credentials {
             Credentials::AppSecret { appid, mode, .. } => {
                 write!(f, "AppSecret {{ appid: {appid:?}, secret: ***, mode: {} }}", mode.as_str())
             }
+            Credentials::Component { appid, .. } => write!(f, "Component {{ appid: {appid:?}, secret: *** }}"),
+            Credentials::Authorizer { appid } => write!(f, "Authorizer {{ appid: {appid:?} }}"),
             Credentials::None => f.write_str("None"),
         }
     }
@@ -129,6 +156,11 @@ pub struct TokenCache {
     failed: std::sync::Mutex<Option<(Instant, WxError)>>,
     /// Unix seconds of this run's last forced refresh.
     forced_at: std::sync::atomic::AtomicU64,
+    /// An authorizer's platform: the component token its tokens are fetched with.
+    platform: Option<Arc<TokenCache>>,
+    /// An authorizer's refresh token that WeChat handed out but the store did not take: it is
+    /// the only working one, so it is kept here and stored before its access token is used.
+    unsaved: std::sync::Mutex<Option<Authorizer>>,
     target: Target,
 }
 
@@ -169,17 +201,30 @@ fn encodings(secret: &str) -> Vec<String> {
 }
 
 impl TokenCache {
-    pub fn new(creds: Credentials, base: &str, store: Arc<dyn Store>, target: Target) -> TokenCache {
+    /// The token state of `creds`; an authorizer's needs its `platform` (the component token
+    /// cache), without which it cannot fetch.
+    pub fn new(
+        creds: Credentials,
+        base: &str,
+        store: Arc<dyn Store>,
+        target: Target,
+        platform: Option<Arc<TokenCache>>,
+    ) -> TokenCache {
         let key = match &creds {
             Credentials::AppSecret { appid, secret, mode } => {
                 Some(TokenKey::new(appid, *mode == TokenMode::Stable, base, secret))
+            }
+            Credentials::Component { appid, secret } => Some(TokenKey::of(appid, TokenFamily::Component, base, secret)),
+            Credentials::Authorizer { appid } => {
+                let component = platform.as_ref().and_then(|p| p.appid()).unwrap_or_default();
+                Some(TokenKey::of(appid, TokenFamily::Authorizer, base, component))
             }
             _ => None,
         };
         let seen = match &creds {
             Credentials::Token(t) => vec![t.clone()],
-            Credentials::AppSecret { secret, .. } => vec![secret.clone()],
-            Credentials::None => Vec::new(),
+            Credentials::AppSecret { secret, .. } | Credentials::Component { secret, .. } => vec![secret.clone()],
+            Credentials::Authorizer { .. } | Credentials::None => Vec::new(),
         };
         TokenCache {
             creds,
@@ -190,6 +235,8 @@ impl TokenCache {
             seen: std::sync::Mutex::new(seen),
             failed: std::sync::Mutex::new(None),
             forced_at: std::sync::atomic::AtomicU64::new(0),
+            platform,
+            unsaved: std::sync::Mutex::new(None),
             target,
         }
     }
@@ -219,14 +266,14 @@ impl TokenCache {
     }
 
     pub fn appid(&self) -> Option<&str> {
-        match &self.creds {
-            Credentials::AppSecret { appid, .. } => Some(appid),
-            _ => None,
-        }
+        self.creds.appid()
     }
 
     pub fn can_refresh(&self) -> bool {
-        matches!(self.creds, Credentials::AppSecret { .. })
+        matches!(
+            self.creds,
+            Credentials::AppSecret { .. } | Credentials::Component { .. } | Credentials::Authorizer { .. }
+        )
     }
 
     pub fn redact(&self, s: &str) -> String {
@@ -258,7 +305,7 @@ impl TokenCache {
                     "no credentials: set WECHAT_APPID and WECHAT_APPSECRET (or WECHAT_ACCESS_TOKEN), or run with --sandbox",
                 ));
             }
-            Credentials::AppSecret { .. } => {}
+            Credentials::AppSecret { .. } | Credentials::Component { .. } | Credentials::Authorizer { .. } => {}
         }
         let mut cur = self.current.lock().await;
         if let Some(c) = cur.as_ref().filter(|c| c.fresh(now())) {
@@ -381,17 +428,28 @@ impl TokenCache {
     }
 
     async fn fetch(&self, http: &reqwest::Client, force: bool) -> Result<Cached, WxError> {
-        let Credentials::AppSecret { appid, secret, mode } = &self.creds else {
-            return Err(WxError::new(ErrorKind::Auth, TOKEN_PATH, "no appid/secret to fetch a token with"));
-        };
+        match &self.creds {
+            Credentials::AppSecret { appid, secret, mode } => self.fetch_own(http, appid, secret, *mode, force).await,
+            Credentials::Component { appid, secret } => self.fetch_component(http, appid, secret).await,
+            Credentials::Authorizer { appid } => self.fetch_authorizer(http, appid).await,
+            Credentials::Token(_) | Credentials::None => {
+                Err(WxError::new(ErrorKind::Auth, TOKEN_PATH, "no appid/secret to fetch a token with"))
+            }
+        }
+    }
+
+    async fn fetch_own(
+        &self,
+        http: &reqwest::Client,
+        appid: &str,
+        secret: &str,
+        mode: TokenMode,
+        force: bool,
+    ) -> Result<Cached, WxError> {
         let path = mode.path();
         let url = format!("{}/{}", self.base, path);
-        let mut last = None;
-        for attempt in 0..2 {
-            if attempt > 0 {
-                tokio::time::sleep(super::backoff(0)).await;
-            }
-            let rb = match mode {
+        let answer = self
+            .call(path, || match mode {
                 TokenMode::Classic => {
                     http.get(&url).query(&[("grant_type", "client_credential"), ("appid", appid), ("secret", secret)])
                 }
@@ -401,9 +459,169 @@ impl TokenCache {
                     "secret": secret,
                     "force_refresh": force,
                 })),
-            };
-            let resp = rb.send().await;
-            let mut resp = match resp {
+            })
+            .await
+            .map_err(|mut e| {
+                if e.kind == ErrorKind::Auth && e.hint.is_empty() {
+                    e.hint = "the appid/secret were refused: check WECHAT_APPID and WECHAT_APPSECRET".into();
+                }
+                e
+            })?;
+        self.token_from(&answer, "access_token", path)
+    }
+
+    /// The component token, from the newest ticket the platform listener stored.
+    async fn fetch_component(&self, http: &reqwest::Client, appid: &str, secret: &str) -> Result<Cached, WxError> {
+        let path = crate::api::platform::COMPONENT_TOKEN_PATH;
+        let Some(ticket) = self.store.ticket(appid) else {
+            let mut e = WxError::new(
+                ErrorKind::Auth,
+                path,
+                format!(
+                    "no component_verify_ticket of platform {appid} in the store: WeChat pushes one every 10 minutes to the platform's authorization event URL"
+                ),
+            );
+            e.hint = "run the platform listener (wxscript listen, with [platform] in the config) at that URL, sharing this store, and wait for a push".into();
+            return Err(e);
+        };
+        let url = format!("{}/{}", self.base, path);
+        let body = serde_json::json!({
+            "component_appid": appid,
+            "component_appsecret": secret,
+            "component_verify_ticket": ticket.ticket,
+        });
+        let answer = self.call(path, || http.post(&url).json(&body)).await.map_err(|mut e| {
+            if matches!(e.errcode, Some(61005 | 61006)) {
+                let ago = now().saturating_sub(ticket.received_at);
+                e.hint = format!(
+                    "the newest ticket in the store came {} ago: is the platform listener still receiving WeChat's pushes?",
+                    crate::util::human_duration(ago)
+                );
+            } else if e.hint.is_empty() {
+                e.hint = "the component_appid/component_appsecret were refused: check [platform] in the config".into();
+            }
+            e
+        })?;
+        self.token_from(&answer, "component_access_token", path)
+    }
+
+    /// An authorizer's token from its refresh token. The caller holds this token's lease, so
+    /// the refresh token read here is the latest; the new one WeChat hands out is stored (or,
+    /// when the store refuses it, kept for the next attempt) before the new access token is
+    /// returned, since the old one stops working at once.
+    async fn fetch_authorizer(&self, http: &reqwest::Client, appid: &str) -> Result<Cached, WxError> {
+        let path = crate::api::platform::AUTHORIZER_TOKEN_PATH;
+        let Some(platform) = &self.platform else {
+            return Err(WxError::new(
+                ErrorKind::Auth,
+                path,
+                format!("account {appid} is an authorizer of a third-party platform, but no [platform] is configured"),
+            ));
+        };
+        let component = platform.appid().unwrap_or_default().to_string();
+        let unsaved = self.unsaved.lock().ok().and_then(|u| u.clone());
+        let stored = self.store.authorizer(&component, appid);
+        let record = match (unsaved, stored) {
+            (Some(u), Some(s)) if s.refreshed_at > u.refreshed_at => Some(s),
+            (Some(u), _) => Some(u),
+            (None, s) => s,
+        };
+        let Some(mut record) = record else {
+            let mut e = WxError::new(
+                ErrorKind::Auth,
+                path,
+                format!("account {appid} has not authorised platform {component} (no refresh token in the store)"),
+            );
+            e.hint = "have its admin authorise (platform::authorize_url), run platform::sync_authorizers(), or import a backup with wxscript platform import".into();
+            return Err(e);
+        };
+        if record.revoked_at != 0 {
+            let mut e = WxError::new(
+                ErrorKind::Auth,
+                path,
+                format!("account {appid} revoked its authorisation of platform {component}"),
+            );
+            e.hint = "its admin must authorise the platform again (platform::authorize_url)".into();
+            return Err(e);
+        }
+        let url = format!("{}/{}", self.base, path);
+        let body = serde_json::json!({
+            "component_appid": component,
+            "authorizer_appid": appid,
+            "authorizer_refresh_token": record.refresh_token,
+        });
+        let mut refreshed = false;
+        let answer = loop {
+            // Boxed: the component token is fetched through this same type.
+            let ctoken = Box::pin(platform.get(http)).await?;
+            let result = self
+                .call(path, || http.post(&url).query(&[("component_access_token", ctoken.as_str())]).json(&body))
+                .await;
+            match result {
+                Err(e) if !refreshed && e.errcode.is_some_and(|c| errors::retry(c) == errors::Retry::Refresh) => {
+                    refreshed = true;
+                    Box::pin(platform.refresh_after(http, &ctoken)).await?;
+                }
+                Err(mut e) => {
+                    e.errmsg = format!("account {appid}: {}", e.errmsg);
+                    if e.errcode == Some(61023) {
+                        e.hint = "the refresh token was revoked or replaced: the merchant must authorise again (or restore a newer one with wxscript platform import)".into();
+                    }
+                    return Err(e);
+                }
+                Ok(a) => break a,
+            }
+        };
+        let token = self.token_from(&answer, "authorizer_access_token", path)?;
+        if let Some(r) = answer.get("authorizer_refresh_token").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+            self.remember(r);
+            record.refresh_token = r.to_string();
+            record.refreshed_at = token.obtained_at;
+        }
+        if let Err(e) = self.store.put_authorizer(&component, &record) {
+            if let Ok(mut u) = self.unsaved.lock() {
+                *u = Some(record);
+            }
+            return Err(WxError::new(
+                ErrorKind::Network,
+                path,
+                format!(
+                    "account {appid}: cannot store its new refresh token ({e}); it is kept in memory and stored before the token is used"
+                ),
+            ));
+        }
+        if let Ok(mut u) = self.unsaved.lock() {
+            *u = None;
+        }
+        Ok(token)
+    }
+
+    /// A token entry from a token endpoint's answer (`field` holds the token).
+    fn token_from(&self, answer: &Value, field: &str, path: &str) -> Result<Cached, WxError> {
+        let Some(t) = answer.get(field).and_then(Value::as_str).filter(|t| !t.is_empty()) else {
+            return Err(WxError::new(ErrorKind::Network, path, format!("the answer has no {field}")));
+        };
+        let expires_in = answer.get("expires_in").and_then(Value::as_u64).unwrap_or(7200);
+        let obtained_at = now();
+        self.remember(t);
+        Ok(Cached {
+            access_token: t.to_string(),
+            expires_at: obtained_at + expires_in,
+            obtained_at,
+            forced_at: 0,
+            last_error: None,
+        })
+    }
+
+    /// One call of a token endpoint, tried twice on network trouble or a busy answer; the
+    /// answer as JSON when its errcode is 0 or absent, else an `auth` error with WeChat's code.
+    async fn call(&self, path: &str, request: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, WxError> {
+        let mut last = None;
+        for attempt in 0..2 {
+            if attempt > 0 {
+                tokio::time::sleep(super::backoff(0)).await;
+            }
+            let mut resp = match request().send().await {
                 Ok(r) => r,
                 Err(e) => {
                     last = Some(self.target.describe(&e));
@@ -430,29 +648,17 @@ impl TokenCache {
                     continue;
                 }
             };
-            if let Some(t) = v.get("access_token").and_then(Value::as_str) {
-                let expires_in = v.get("expires_in").and_then(Value::as_u64).unwrap_or(7200);
-                let obtained_at = now();
-                self.remember(t);
-                return Ok(Cached {
-                    access_token: t.to_string(),
-                    expires_at: obtained_at + expires_in,
-                    obtained_at,
-                    forced_at: 0,
-                    last_error: None,
-                });
+            let code = v.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+            if code == 0 {
+                return Ok(v);
             }
-            let code = v.get("errcode").and_then(Value::as_i64).unwrap_or(-1);
             let msg = v.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();
-            if crate::api::errors::retry(code) == crate::api::errors::Retry::Backoff {
+            if errors::retry(code) == errors::Retry::Backoff {
                 last = Some(format!("HTTP {status}: errcode {code}: {msg}"));
                 continue;
             }
             let mut e = WxError::api(path, code, self.redact(&msg));
             e.kind = ErrorKind::Auth;
-            if e.hint.is_empty() {
-                e.hint = "the appid/secret were refused: check WECHAT_APPID and WECHAT_APPSECRET".into();
-            }
             return Err(e);
         }
         Err(WxError::new(
