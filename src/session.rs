@@ -202,6 +202,38 @@ pub fn account_names(opts: &SessionOptions) -> Result<Vec<(String, Option<String
         .collect())
 }
 
+/// How long a `--sandbox` run waits for the simulator's first ticket push to reach its listener.
+const TICKET_WAIT: Duration = Duration::from_secs(5);
+
+/// Plays the simulator's merchants authorising the platform, as `--sandbox` promises: the
+/// first ticket push is awaited (the in-process listener stores it), then each authorizer gets
+/// a pre-auth code, authorises on the simulator's admin route and its code is exchanged, so
+/// the refresh tokens are in the store before the script starts.
+async fn authorize_sandbox(client: &Client, sim: &Sandbox) -> Result<(), String> {
+    let component = sandbox::COMPONENT_APPID;
+    let deadline = tokio::time::Instant::now() + TICKET_WAIT;
+    while client.store().ticket(component).is_none() {
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!(
+                "the simulator's component_verify_ticket did not reach this run's listener within {} s",
+                TICKET_WAIT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for appid in sim.authorizer_appids() {
+        let (code, _) = client.preauth_code().await.map_err(|e| format!("sandbox platform: {}", e.errmsg))?;
+        let body = serde_json::json!({ "pre_auth_code": code, "authorizer_appid": appid });
+        let answer = client
+            .plain(crate::api::Method::Post, "_sandbox/authorize", Some(body))
+            .await
+            .map_err(|e| format!("sandbox platform: {}", e.errmsg))?;
+        let auth_code = answer.get("auth_code").and_then(serde_json::Value::as_str).unwrap_or_default();
+        client.exchange_code(auth_code).await.map_err(|e| format!("sandbox platform: {appid}: {}", e.errmsg))?;
+    }
+    Ok(())
+}
+
 /// How many own accounts the simulator hosts.
 fn sandbox_own_accounts(sc: &sandbox::Config) -> usize {
     sc.own_accounts
@@ -293,11 +325,31 @@ impl Session {
             temp_log = Some(TempLog(path.clone()));
             listen_opts = Some(listen::Options::new(private_token(), path));
         }
+        // The run's client is built last (it needs the simulator's address); a listener that
+        // receives the platform's pushes waits for it.
+        let (client_tx, client_rx) = tokio::sync::watch::channel::<Option<Arc<Client>>>(None);
+        let platform_listen = match &opts.sandbox {
+            Some(sc) => Some(config::PlatformListen {
+                component_appid: sandbox::COMPONENT_APPID.into(),
+                token: sc.platform_token.clone(),
+                aes_key: sc.platform_aes_key.clone(),
+            }),
+            None => config::load().and_then(|f| config::platform_listen(&f)).map_err(Failure::runtime)?,
+        };
         let listener = match listen_opts {
             Some(mut lo) => {
                 if opts.sandbox.as_ref().is_some_and(|sc| sc.push_url.is_none()) {
                     // Fed by the simulator, whose encrypted pushes carry its own appid.
                     lo.appid = sandbox::APPID.into();
+                }
+                if let Some(p) = &platform_listen {
+                    lo.platform = Some(listen::PlatformOptions {
+                        component_appid: p.component_appid.clone(),
+                        token: p.token.clone(),
+                        aes_key: p.aes_key.clone(),
+                        client: client_rx.clone(),
+                        only: false,
+                    });
                 }
                 let push = (lo.token.clone(), lo.aes_key.clone());
                 let l = rt
@@ -311,12 +363,15 @@ impl Session {
             Some(sc) => {
                 let mut sc = sc.clone();
                 let own = sandbox_own_accounts(&sc);
-                if sc.push_url.is_none()
-                    && let Some((l, (token, key))) = &listener
-                {
-                    sc.push_url = Some(l.url());
-                    sc.push_token = token.clone();
-                    sc.push_aes_key = key.clone();
+                if let Some((l, (token, key))) = &listener {
+                    if sc.push_url.is_none() {
+                        sc.push_url = Some(l.url());
+                        sc.push_token = token.clone();
+                        sc.push_aes_key = key.clone();
+                    }
+                    if sc.platform_push_url.is_none() {
+                        sc.platform_push_url = Some(format!("{}platform", l.url()));
+                    }
                 }
                 let sim = rt
                     .block_on(Sandbox::start(sc, 0))
@@ -329,6 +384,10 @@ impl Session {
                 };
                 // The simulator's accounts only: a real account's secret has no business there.
                 cfg.accounts = sandbox_accounts(own);
+                cfg.platform = Some(transport::PlatformConfig {
+                    component_appid: sandbox::COMPONENT_APPID.into(),
+                    component_secret: sandbox::COMPONENT_SECRET.into(),
+                });
                 Some(sim)
             }
             None => None,
@@ -336,6 +395,10 @@ impl Session {
         let listener = listener.map(|(l, _)| l);
         let event_log = listener.as_ref().map(|l| l.log_path().to_path_buf()).or_else(|| opts.event_log.clone());
         let client = Arc::new(Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::runtime)?);
+        let _ = client_tx.send(Some(client.clone()));
+        if let (Some(sim), true) = (&sim, listener.is_some()) {
+            rt.block_on(authorize_sandbox(&client, sim)).map_err(Failure::runtime)?;
+        }
         let account =
             config::choose_account(opts.account.as_deref(), &client.account_names()).map_err(Failure::usage)?;
         let ctx = Arc::new(Ctx {

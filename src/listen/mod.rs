@@ -7,6 +7,12 @@
 //! plaintext signature replayed with another body) is refused with a 4xx, reported on stderr as
 //! refused, and never reaches the log. The same server runs inside
 //! `wxscript run --listen PORT` and, wired to the simulator's pusher, inside `run --sandbox`.
+//!
+//! With the third-party platform configured it is also the platform's authorization event URL
+//! (path `/platform`, or every path with `--platform-only`): a `component_verify_ticket` is
+//! stored, an `authorized`/`updateauthorized` code is exchanged at once (the refresh token is
+//! stored before `success` is answered), an `unauthorized` account is marked revoked; each of
+//! these pushes goes to the event log too (a ticket without its value).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -23,9 +29,43 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
-use crate::message::{MsgCrypt, crypto, xml};
+use crate::message::{MsgCrypt, crypto, events as pushes, xml};
 use crate::store::{EventLog, FileStore, Store, Stored};
+use crate::transport::Client;
 use crate::util::Secret;
+
+/// The platform side of a listener: the push settings, and the client that exchanges codes
+/// (which may be built after the listener starts: pushes wait for it).
+#[derive(Clone)]
+pub struct PlatformOptions {
+    pub component_appid: String,
+    pub token: Secret,
+    pub aes_key: Secret,
+    pub client: tokio::sync::watch::Receiver<Option<Arc<Client>>>,
+    /// Serve only the platform's pushes, on every path.
+    pub only: bool,
+}
+
+impl std::fmt::Debug for PlatformOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PlatformOptions {{ component_appid: {:?}, token: ***, aes_key: ***, only: {} }}",
+            self.component_appid, self.only
+        )
+    }
+}
+
+/// How long a platform push waits for the run's client before it is refused (and re-sent).
+const CLIENT_WAIT: Duration = Duration::from_secs(10);
+
+struct PlatformApp {
+    appid: String,
+    token: Secret,
+    crypt: MsgCrypt,
+    client: tokio::sync::watch::Receiver<Option<Arc<Client>>>,
+    only: bool,
+}
 
 /// Bodies larger than this are refused (WeChat's pushes are a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -49,6 +89,8 @@ pub struct Options {
     pub log: PathBuf,
     /// Print one line per accepted event on stdout.
     pub verbose: bool,
+    /// Also (or only) the third-party platform's authorization event URL.
+    pub platform: Option<PlatformOptions>,
 }
 
 impl Options {
@@ -61,6 +103,7 @@ impl Options {
             appid: String::new(),
             log,
             verbose: false,
+            platform: None,
         }
     }
 }
@@ -80,6 +123,7 @@ struct App {
     stats: Arc<Stats>,
     verbose: bool,
     replays: Replays,
+    platform: Option<PlatformApp>,
 }
 
 /// The (timestamp, nonce) pairs of accepted plaintext pushes, with a hash of the body each came
@@ -150,6 +194,18 @@ impl Listener {
         store: &dyn Store,
         new_events: Option<mpsc::Sender<Map<String, Value>>>,
     ) -> std::io::Result<Listener> {
+        let platform = match &opts.platform {
+            Some(p) => Some(PlatformApp {
+                appid: p.component_appid.clone(),
+                token: p.token.clone(),
+                crypt: MsgCrypt::new(p.aes_key.expose(), &p.component_appid).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("the platform's aes_key: {e}"))
+                })?,
+                client: p.client.clone(),
+                only: p.only,
+            }),
+            None => None,
+        };
         let crypt = match &opts.aes_key {
             Some(k) => Some(
                 MsgCrypt::new(k.expose(), &opts.appid)
@@ -173,6 +229,7 @@ impl Listener {
             stats: stats.clone(),
             verbose: opts.verbose,
             replays: Replays::default(),
+            platform,
         });
         let router = Router::new().fallback(handle).with_state(app);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -263,6 +320,11 @@ fn unix_now() -> i64 {
 }
 
 async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
+    if let Some(p) = &app.platform
+        && (p.only || req.uri().path().trim_end_matches('/') == "/platform")
+    {
+        return serve_platform(app, p, req).await;
+    }
     let q: HashMap<String, String> = Query::try_from_uri(req.uri())
         .map(|q| q.0)
         .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
@@ -346,6 +408,103 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
     }
 }
 
+/// A push to the platform's authorization event URL: always encrypted with the platform's key.
+async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<String, Refusal> {
+    let q: HashMap<String, String> = Query::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    let (timestamp, nonce) = (get("timestamp"), get("nonce"));
+    if timestamp.is_empty() || nonce.is_empty() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp and nonce are required"));
+    }
+    let ts: i64 = timestamp.parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
+    if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
+    }
+    if *req.method() == Method::GET {
+        if !crypto::same(&crypto::signature(&[p.token.expose(), timestamp, nonce]), get("signature")) {
+            return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
+        }
+        return Ok(get("echostr").to_string());
+    }
+    if *req.method() != Method::POST {
+        return Err(refuse(StatusCode::METHOD_NOT_ALLOWED, "only GET and POST"));
+    }
+    let msg_signature = get("msg_signature").to_string();
+    let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
+    let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
+    let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
+    let outer = xml::read(body).map_err(bad)?;
+    let enc = outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
+    if !crypto::same(&crypto::signature(&[p.token.expose(), timestamp, nonce, enc]), &msg_signature) {
+        return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
+    }
+    let plain = p.crypt.open(enc).map_err(bad)?;
+    let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
+    let mut push = xml::read(&plain).map_err(bad)?;
+    let field = |k: &str| push.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+    let info_type = field("InfoType").unwrap_or_default();
+    if field("AppId").as_deref() != Some(p.appid.as_str()) || info_type.is_empty() {
+        return Err(bad("not a push of this platform: no InfoType, or another AppId".into()));
+    }
+    let created = push.get("CreateTime").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
+    let unavailable = |why: String| {
+        eprintln!("error: platform push {info_type}: {why}");
+        refuse(StatusCode::SERVICE_UNAVAILABLE, why)
+    };
+    let mut client = p.client.clone();
+    let client = match tokio::time::timeout(CLIENT_WAIT, client.wait_for(Option::is_some)).await {
+        Ok(Ok(c)) => c.clone().ok_or_else(|| unavailable("no client".into()))?,
+        _ => return Err(unavailable("the run's client is not ready".into())),
+    };
+    let appid = field(pushes::AUTHORIZED.fields[0].name).unwrap_or_default();
+    match info_type.as_str() {
+        "component_verify_ticket" => {
+            let ticket = field(pushes::COMPONENT_VERIFY_TICKET.fields[0].name).unwrap_or_default();
+            client.store_ticket(&ticket, created).map_err(|e| unavailable(e.errmsg))?;
+            // The log is not a secret store: the ticket stays out of it.
+            push.insert(pushes::COMPONENT_VERIFY_TICKET.fields[0].name.into(), Value::from("(stored)"));
+        }
+        "authorized" | "updateauthorized" => {
+            let code = field(pushes::AUTHORIZED.fields[1].name).unwrap_or_default();
+            let known = client
+                .platform_appid()
+                .and_then(|c| client.store().authorizer(c, &appid))
+                .is_some_and(|a| a.auth_code == code);
+            if !known {
+                match client.exchange_code(&code).await {
+                    Ok(_) => {}
+                    // WeChat re-sends what is not answered `success`: worth it only for a failure
+                    // that may pass.
+                    Err(e) if matches!(e.kind, crate::api::ErrorKind::Network | crate::api::ErrorKind::Io) => {
+                        return Err(unavailable(format!("cannot exchange the code of {appid}: {}", e.errmsg)));
+                    }
+                    Err(e) => {
+                        eprintln!("error: platform push {info_type}: the code of {appid} was refused: {}", e.errmsg)
+                    }
+                }
+            }
+            push.insert(pushes::AUTHORIZED.fields[1].name.into(), Value::from("(exchanged)"));
+        }
+        "unauthorized" => client.revoke_authorizer(&appid).map_err(|e| unavailable(e.errmsg))?,
+        _ => {}
+    }
+    let summary = app.verbose.then(|| summary(&push));
+    match app.log.append(push).await {
+        Ok(_) => {
+            app.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = summary {
+                println!("platform {s}");
+            }
+            Ok("success".into())
+        }
+        Err(e) => Err(unavailable(format!("cannot write the event log: {e}"))),
+    }
+}
+
 /// The pushed message as a JSON object: decrypted in safe mode, parsed, checked.
 fn message(
     app: &App,
@@ -384,8 +543,14 @@ fn message(
 /// One line naming an event: its type and ids (`add_store_audit_info audit_id=7 status=1`).
 pub fn summary(ev: &Map<String, Value>) -> String {
     let s = |k: &str| ev.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default();
-    let mut out = if s("MsgType") == "event" { s("Event") } else { s("MsgType") };
-    for k in ["audit_id", "status", "poiid"] {
+    let mut out = if ev.contains_key("InfoType") {
+        s("InfoType")
+    } else if s("MsgType") == "event" {
+        s("Event")
+    } else {
+        s("MsgType")
+    };
+    for k in ["audit_id", "status", "poiid", "AuthorizerAppid"] {
         if ev.contains_key(k) {
             out += &format!(" {k}={}", s(k));
         }

@@ -32,14 +32,23 @@ pub fn default_path() -> PathBuf {
     }
 }
 
-/// What WeChat re-sends unchanged: FromUserName + CreateTime + Event (+ audit_id, MsgId).
+/// What WeChat re-sends unchanged: FromUserName + CreateTime + Event (+ audit_id, MsgId); for
+/// a platform push, AppId + CreateTime + InfoType (+ AuthorizerAppid).
 pub fn dedup_key(ev: &Map<String, Value>) -> String {
     let f = |k: &str| match ev.get(k) {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
     };
-    [f("FromUserName"), f("CreateTime"), f("MsgType"), f("Event"), f("audit_id"), f("MsgId")].join("\u{1f}")
+    let mut key =
+        [f("FromUserName"), f("CreateTime"), f("MsgType"), f("Event"), f("audit_id"), f("MsgId")].join("\u{1f}");
+    if ev.contains_key("InfoType") {
+        for k in ["AppId", "InfoType", "AuthorizerAppid"] {
+            key.push('\u{1f}');
+            key.push_str(&f(k));
+        }
+    }
+    key
 }
 
 /// The result of one append.
