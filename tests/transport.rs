@@ -110,6 +110,7 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
         timeout: Duration::from_secs(10),
         cache_dir: Some(sim.cache_dir()),
         qps: None,
+        platform: None,
     };
     let client = Arc::new(Client::new(cfg, cancel).expect("client"));
     let list = Request {
@@ -120,6 +121,7 @@ fn sixteen_concurrent_calls_on_an_expired_token_cause_one_fetch() {
         policy: wxscript::api::Policy::Read,
         own_codes: &[],
         answer: wxscript::api::Unwrap::Fields,
+        token: wxscript::api::TokenKind::Access,
     };
     sim.rt.block_on(client.send(0, &list)).expect("first call");
     assert_eq!(sim.token_fetches(), 1);
