@@ -728,7 +728,11 @@ fn recipe_adds_a_store_waits_for_its_event_and_sets_its_card() {
         log.to_str().expect("utf-8 path"),
     ]));
     assert!(so.contains("card pDF3iY9tda0OFmiuTHhXOsdGx5Xo set for store"), "{so}");
-    assert_eq!(log_lines(&log).len(), 2, "merchant and store audits logged");
+    // The platform's pushes (its ticket, the simulator's authorizers) are logged beside them.
+    let audits: Vec<Value> = log_lines(&log).into_iter().filter(|l| l["event"].get("InfoType").is_none()).collect();
+    assert_eq!(audits.len(), 2, "merchant and store audits logged: {audits:?}");
+    let platform = log_lines(&log).len() - audits.len();
+    assert_eq!(platform, 4, "the ticket and three authorisations are logged too");
     // A store whose audit fails ends the recipe with the reason.
     let o = run(&["--arg", "credential=REJECT-ME"]);
     assert_eq!(o.status.code(), Some(1));

@@ -87,9 +87,21 @@ impl ListenArgs {
 }
 
 /// `wxscript listen`: serves until Ctrl-C; with `script`, runs its `on_event(e)` per new event.
-pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64) -> Result<(), super::Failure> {
-    let mut lo = args.options(port, true).map_err(super::Failure::usage)?;
+pub fn listen(
+    port: u16,
+    args: &ListenArgs,
+    script: Option<&Path>,
+    timeout: u64,
+    platform_only: bool,
+) -> Result<(), super::Failure> {
+    let mut lo = args.options(port, !platform_only).map_err(super::Failure::usage)?;
     lo.verbose = true;
+    let platform = config::load().and_then(|f| config::platform_listen(&f)).map_err(super::Failure::usage)?;
+    if platform_only && platform.is_none() {
+        return Err(super::Failure::usage(
+            "--platform-only needs [platform] in the config file (component_appid, component_appsecret, token, aes_key)",
+        ));
+    }
     let handler = match script {
         Some(f) => Some((f.display().to_string(), read_script(f)?)),
         None => None,
@@ -127,7 +139,24 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
         }
         None => None,
     };
-    let mode = if lo.aes_key.is_some() { format!("safe mode, appid {}", lo.appid) } else { "plaintext mode".into() };
+    if let Some(p) = platform {
+        lo.platform = Some(listen::PlatformOptions {
+            component_appid: p.component_appid,
+            token: p.token,
+            aes_key: p.aes_key,
+            client: tokio::sync::watch::channel(Some(session.ctx.client.clone())).1,
+            only: platform_only,
+        });
+    }
+    let mut mode =
+        if lo.aes_key.is_some() { format!("safe mode, appid {}", lo.appid) } else { "plaintext mode".into() };
+    if let Some(p) = &lo.platform {
+        mode = if p.only {
+            format!("platform {} only", p.component_appid)
+        } else {
+            format!("{mode}; platform {} at /platform", p.component_appid)
+        };
+    }
     let log_path = lo.log.clone();
     let listener = session
         .rt

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rhai::{Dynamic, Map, Scope};
 
 mod listen;
+mod platform;
 mod scaffold;
 
 pub use listen::ListenArgs;
@@ -250,8 +251,19 @@ enum Command {
         /// Total timeout of one HTTP request made by the script, in seconds.
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         timeout: u64,
+        /// Serve only the third-party platform's authorization event URL (on every path), as
+        /// [platform] in the config sets it up; without this flag it is served at /platform
+        /// beside the message URL whenever [platform] is configured.
+        #[arg(long)]
+        platform_only: bool,
         #[command(flatten)]
         opts: ListenArgs,
+    },
+    /// The third-party platform's authorizers: back up their refresh tokens, or restore them.
+    /// A lost refresh token means the merchant must authorise again.
+    Platform {
+        #[command(subcommand)]
+        action: PlatformAction,
     },
     /// Explore the API interactively: completion, hints, history, `:help NAME`.
     Repl {
@@ -406,13 +418,14 @@ fn execute() -> Result<(), Failure> {
             events.apply(&mut opts);
             crate::repl::run(&opts)
         }
-        Command::Listen { port, script, timeout, opts } => {
+        Command::Listen { port, script, timeout, platform_only, opts } => {
             let port = match port {
                 Some(p) => p,
                 None => config::load().map_err(Failure::usage)?.listen.port.unwrap_or(8080),
             };
-            listen::listen(port, &opts, script.as_deref(), timeout)
+            listen::listen(port, &opts, script.as_deref(), timeout, platform_only)
         }
+        Command::Platform { action } => platform::run(action),
         Command::Check { files, account } => {
             if account.is_some() || std::env::var_os("WXSCRIPT_ACCOUNT").is_some_and(|v| !v.is_empty()) {
                 let names = session::account_names(&SessionOptions::default())?;
@@ -638,6 +651,15 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
     drop(engine);
     session.close();
     outcome
+}
+
+/// `wxscript platform`'s actions.
+#[derive(clap::Subcommand)]
+enum PlatformAction {
+    /// Write every authorizer in the store, refresh tokens included, to FILE (JSON, mode 0600).
+    Export { file: PathBuf },
+    /// Restore authorizers from an export; a refresh token newer than the file's is kept.
+    Import { file: PathBuf },
 }
 
 /// `wxscript accounts`: every account with its token's source and time left (read from this

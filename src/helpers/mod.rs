@@ -3,7 +3,8 @@
 //! event parsing, `sleep`, the sandbox's own controls, and the bulk
 //! helpers (`csv::`, `district::`, `journal::`, `parallel`), shake-around paging and shakes
 //! (`shake::all_devices`, `sandbox::shake`, in `shake`), and the account calls are made as
-//! (`account::`, in `accounts`). Each is declared beside its code (a
+//! (`account::`, in `accounts`), and the third-party platform's authorisations (`platform::`).
+//! Each is declared beside its code (a
 //! `HelperDoc`); [`SET`] gathers the declarations and the registration, which the session hands
 //! to the engine and the catalog.
 
@@ -15,6 +16,7 @@ pub mod district;
 pub mod event;
 pub mod journal;
 mod parallel;
+mod platform;
 pub mod progress;
 pub mod shake;
 
@@ -37,6 +39,7 @@ pub const SET: HelperSet = HelperSet {
         shake::DOCS,
         WX,
         accounts::DOCS,
+        platform::DOCS,
         event::DOCS,
         GLOBALS,
         args::DOCS,
@@ -175,6 +178,7 @@ fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, c
     bulk::register(engine, modules, ctx);
     args::register(engine, modules, ctx);
     accounts::register(engine, modules, ctx);
+    platform::register(engine, modules, ctx);
     let c = ctx.clone();
     helper("store::all").set_into_module(
         modules.entry("store").or_default(),
