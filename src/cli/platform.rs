@@ -68,8 +68,12 @@ fn import(client: &crate::transport::Client, component: &str, file: &Path) -> Re
     let (mut restored, mut kept) = (0, Vec::new());
     for a in &backup.authorizers {
         match store.authorizer(component, &a.appid) {
-            // The store's copy was obtained later: the file's has stopped working.
-            Some(current) if current.refreshed_at > a.refreshed_at => kept.push(a.appid.clone()),
+            Some(current) if current.refresh_token == a.refresh_token && current.revoked_at == a.revoked_at => {
+                restored += 1
+            }
+            // The store's copy was obtained since (or in the same second): the file's has
+            // stopped working, since each refresh retires the one it used.
+            Some(current) if current.refreshed_at >= a.refreshed_at => kept.push(a.appid.clone()),
             _ => {
                 store
                     .put_authorizer(component, a)
