@@ -782,12 +782,14 @@ fn deeply_nested_pushes_are_refused_and_the_listener_stays_up() {
 fn a_plaintext_signature_replayed_with_another_body_is_refused() {
     let l = InProcess::start(None, "");
     let q = signed_query(TOKEN, now(), "replay-1");
-    assert_eq!(l.post(&q, audit_event(41).to_xml()), (200, "success".to_string()));
+    // One body, made once: it carries a CreateTime, which a second later would differ.
+    let first = audit_event(41).to_xml();
+    assert_eq!(l.post(&q, first.clone()), (200, "success".to_string()));
     let (status, why) = l.post(&q, audit_event(42).to_xml());
     assert_eq!(status, 403, "{why}");
     assert!(why.contains("replay"), "{why}");
     // The same push again is WeChat re-sending it: answered, stored once.
-    assert_eq!(l.post(&q, audit_event(41).to_xml()), (200, "success".to_string()));
+    assert_eq!(l.post(&q, first), (200, "success".to_string()));
     assert_eq!(l.log().len(), 1);
     assert_eq!(l.log()[0]["event"]["audit_id"], json!(41));
 }

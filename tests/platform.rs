@@ -203,6 +203,8 @@ fn ticket_push_to_authorizer_calls_then_refresh_and_revocation() {
     assert!(out.contains("kind auth"), "{out}");
     assert!(out.contains("says account wxsandboxauth1 revoked"), "{out}");
     assert!(out.contains("default goes on: i64"), "{out}");
+    let listed = ok(&a.cmd().args(["accounts", "--format", "json"]).output().expect("accounts"));
+    assert!(listed.contains("the account revoked its authorisation"), "{listed}");
 }
 
 #[test]

@@ -254,6 +254,14 @@ impl TokenCache {
         let left =
             |c: &Cached| Some(c.expires_at as i64 - now() as i64).filter(|s| *s > 0 && !c.access_token.is_empty());
         let failed = self.failed.lock().ok().and_then(|f| f.as_ref().map(|(_, e)| e.errmsg.clone()));
+        if let (Credentials::Authorizer { appid }, Some(platform)) = (&self.creds, &self.platform)
+            && let Some(component) = platform.appid()
+            && self.store.authorizer(component, appid).is_some_and(|a| a.revoked_at != 0)
+        {
+            // A revoked account's token, even one with time left, no longer works.
+            let last_error = Some("the account revoked its authorisation of the platform".to_string());
+            return TokenStatus { source, expires_in: None, last_error };
+        }
         if let Some(c) = self.current.lock().await.as_ref() {
             return TokenStatus { source, expires_in: left(c), last_error: failed };
         }
