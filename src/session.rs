@@ -206,9 +206,10 @@ pub fn account_names(opts: &SessionOptions) -> Result<Vec<(String, Option<String
 const TICKET_WAIT: Duration = Duration::from_secs(5);
 
 /// Plays the simulator's merchants authorising the platform, as `--sandbox` promises: the
-/// first ticket push is awaited (the in-process listener stores it), then each authorizer gets
-/// a pre-auth code, authorises on the simulator's admin route and its code is exchanged, so
-/// the refresh tokens are in the store before the script starts.
+/// first ticket push is awaited (the in-process listener stores it), and each authorizer's
+/// grant goes to the store as an exchanged code would, before the script starts. The grants
+/// come from the simulator in-process, so a run with `--latency-ms` does not wait for them;
+/// the listener, which receives the `authorized` pushes, finds their codes exchanged already.
 async fn authorize_sandbox(client: &Client, sim: &Sandbox) -> Result<(), String> {
     let component = sandbox::COMPONENT_APPID;
     let deadline = tokio::time::Instant::now() + TICKET_WAIT;
@@ -221,16 +222,20 @@ async fn authorize_sandbox(client: &Client, sim: &Sandbox) -> Result<(), String>
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    for appid in sim.authorizer_appids() {
-        let (code, _) = client.preauth_code().await.map_err(|e| format!("sandbox platform: {}", e.errmsg))?;
-        let body = serde_json::json!({ "pre_auth_code": code, "authorizer_appid": appid });
-        let answer = client
-            .plain(crate::api::Method::Post, "_sandbox/authorize", Some(body))
-            .await
-            .map_err(|e| format!("sandbox platform: {}", e.errmsg))?;
-        let auth_code = answer.get("auth_code").and_then(serde_json::Value::as_str).unwrap_or_default();
-        client.exchange_code(auth_code).await.map_err(|e| format!("sandbox platform: {appid}: {}", e.errmsg))?;
+    let now = crate::util::unix_now();
+    for (appid, code, refresh, sets) in sim.authorize_all() {
+        let record = crate::store::Authorizer {
+            appid: appid.clone(),
+            refresh_token: refresh,
+            func_info: sets,
+            authorized_at: now,
+            refreshed_at: now,
+            revoked_at: 0,
+            auth_code: code,
+        };
+        client.store().put_authorizer(component, &record).map_err(|e| format!("sandbox platform: {appid}: {e}"))?;
     }
+    client.adopt_authorizers();
     Ok(())
 }
 

@@ -145,6 +145,16 @@ const SANDBOX: &[HelperDoc] = &[
         returns: "the simulator's time, Unix seconds",
         example: "let now = sandbox::advance(86400);\nprint(`tomorrow on the simulator: ${shake::date(now)}`);",
     },
+    HelperDoc {
+        name: "sandbox::authorize",
+        signatures: &[
+            "sandbox::authorize(pre_auth_code, appid)",
+            "sandbox::authorize(pre_auth_code, appid, func_info)",
+        ],
+        doc: "Sandbox only: plays the admin of the simulator's merchant account `appid` (wxsandboxauth1..N) authorising the platform on the page of platform::authorize_url, with the permission sets `func_info` (ids; default all). The `authorized` push goes to the run's listener, which stores the account; the answer carries the redirect's `auth_code` for platform::query_auth.",
+        returns: "#{auth_code, expires_in, redirect_url, info_type}",
+        example: "let a = platform::authorize_url(#{redirect_uri: \"https://agency.example/authorized\"});\nlet r = sandbox::authorize(a.pre_auth_code, \"wxsandboxauth2\", [12]);\nprint(r.info_type);",
+    },
 ];
 
 /// The sample files and fault injection of the simulator.
@@ -268,6 +278,36 @@ fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, c
         let body = serde_json::json!({ "advance": arg_json("sandbox::advance", "seconds", &secs, pos)? });
         sandbox_route(&c, Method::Post, "_sandbox/clock", Some(body), pos).map(|v| convert::to_dynamic(&v["now"]))
     });
+    for with_sets in [false, true] {
+        let c = ctx.clone();
+        let authorize = move |nc: &NativeCallContext, code: &str, appid: &str, sets: Option<Dynamic>| -> RhaiResult {
+            let pos = nc.call_position();
+            let mut body = serde_json::json!({ "pre_auth_code": code, "authorizer_appid": appid });
+            if let Some(sets) = sets {
+                body["func_info"] = arg_json("sandbox::authorize", "func_info", &sets, pos)?;
+            }
+            let answer = sandbox_route(&c, Method::Post, "_sandbox/authorize", Some(body), pos)?;
+            if let Some(msg) = answer.get("errmsg").and_then(Value::as_str).filter(|_| answer["errcode"] != 0) {
+                return Err(throw(WxError::new(ErrorKind::Input, "sandbox::authorize", msg.to_string()), pos));
+            }
+            Ok(convert::to_dynamic(&answer))
+        };
+        if with_sets {
+            helper("sandbox::authorize").set_into_module(
+                sb,
+                move |nc: NativeCallContext, code: &str, appid: &str, sets: rhai::Array| -> RhaiResult {
+                    authorize(&nc, code, appid, Some(Dynamic::from_array(sets)))
+                },
+            );
+        } else {
+            helper("sandbox::authorize").set_into_module(
+                sb,
+                move |nc: NativeCallContext, code: &str, appid: &str| -> RhaiResult {
+                    authorize(&nc, code, appid, None)
+                },
+            );
+        }
+    }
     let c = ctx.clone();
     helper("sandbox::sample").set_into_module(sb, move |nc: NativeCallContext, name: &str| -> RhaiResult {
         sample(&c, name).map(Dynamic::from).map_err(|e| throw(e, nc.call_position()))

@@ -28,7 +28,7 @@ pub const DOCS: &[HelperDoc] = &[
         signatures: &["platform::query_auth(auth_code)"],
         doc: "Exchanges an authorization code (the `auth_code` of the redirect): the authorizer and its refresh token are stored, and it becomes an account of this run, named by its appid. A code works once and for an hour.",
         returns: "#{authorizer_appid, func_info: [permission set ids]}",
-        example: "let a = platform::query_auth(auth_code);\naccount::with(a.authorizer_appid, || print(store::list(0, 1).total_count));",
+        example: "let page = platform::authorize_url(#{redirect_uri: \"https://agency.example/authorized\"});\nlet auth_code = sandbox::authorize(page.pre_auth_code, \"wxsandboxauth1\").auth_code;\nlet a = platform::query_auth(auth_code);\naccount::with(a.authorizer_appid, || print(store::list(0, 1).total_count));",
     },
     HelperDoc {
         name: "platform::authorizers",

@@ -292,6 +292,13 @@ impl Sandbox {
         self.shared.accounts.iter().filter(|a| !a.authorizer).map(|a| a.appid.clone()).collect()
     }
 
+    /// Plays every authorizer's admin authorising the platform (every permission set), with
+    /// the pushes that go with it; returns each one's appid, authorization code, refresh token
+    /// and permission sets, in order.
+    pub fn authorize_all(&self) -> Vec<(String, String, String, Vec<i64>)> {
+        platform::authorize_all(&self.shared).into_iter().map(|(a, g)| (a, g.code, g.refresh, g.sets)).collect()
+    }
+
     /// The appids of the platform's authorizers, in order (`wxsandboxauth1` first).
     pub fn authorizer_appids(&self) -> Vec<String> {
         self.shared.accounts.iter().filter(|a| a.authorizer).map(|a| a.appid.clone()).collect()

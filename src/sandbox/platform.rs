@@ -394,21 +394,9 @@ pub(super) async fn authorize(sh: &Shared, req: Request) -> Value {
             );
         }
     }
-    let code = format!("queryauthcode@@@{}", random_id(48));
-    let code_expires = now / 1000 + CODE_SECS;
-    p.codes.insert(code.clone(), (idx, now.saturating_add(CODE_SECS * 1000)));
-    let Some(auth) = p.auths.get_mut(&idx) else {
+    let Some(Grant { code, decl, .. }) = grant(sh, &mut p, idx, sets, pre) else {
         return fail(61003, "");
     };
-    let decl = if auth.authorized { &events::UPDATEAUTHORIZED } else { &events::AUTHORIZED };
-    if !auth.authorized || auth.refresh.is_none() {
-        auth.refresh = Some(format!("refreshtoken@@@{}", random_id(48)));
-    }
-    auth.authorized = true;
-    auth.func_info = sets;
-    auth.auth_time = now / 1000;
-    let values = vec![sh.accounts[idx].appid.clone().into(), code.clone().into(), code_expires.into(), pre.into()];
-    p.pushes.push(Pushed::new(decl, now / 1000, values));
     let sep = if redirect.contains('?') { '&' } else { '?' };
     json!({
         "errcode": 0, "errmsg": "ok",
@@ -441,6 +429,48 @@ pub(super) async fn unauthorize(sh: &Shared, req: Request) -> Value {
     let revoked = lock(&sh.tokens).revoke(idx, super::tokens::Family::All);
     p.pushes.push(Pushed::new(&events::UNAUTHORIZED, now, vec![sh.accounts[idx].appid.clone().into()]));
     json!({ "errcode": 0, "errmsg": "ok", "revoked_tokens": revoked })
+}
+
+/// What an authorisation hands out.
+pub(super) struct Grant {
+    pub(super) code: String,
+    pub(super) refresh: String,
+    pub(super) sets: Vec<i64>,
+    decl: &'static PushEvent,
+}
+
+/// The admin of account `idx` authorises the platform with permission sets `sets`: a new
+/// authorization code (an hour), a refresh token unless it holds one, and the `authorized`
+/// (or `updateauthorized`) push. `None` for an account that is not an authorizer.
+fn grant(sh: &Shared, p: &mut Platform, idx: usize, sets: Vec<i64>, pre_auth_code: &str) -> Option<Grant> {
+    let now = sh.clock.now_ms();
+    let code = format!("queryauthcode@@@{}", random_id(48));
+    let code_expires = now / 1000 + CODE_SECS;
+    let auth = p.auths.get_mut(&idx)?;
+    let decl = if auth.authorized { &events::UPDATEAUTHORIZED } else { &events::AUTHORIZED };
+    if !auth.authorized || auth.refresh.is_none() {
+        auth.refresh = Some(format!("refreshtoken@@@{}", random_id(48)));
+    }
+    auth.authorized = true;
+    auth.func_info = sets.clone();
+    auth.auth_time = now / 1000;
+    let refresh = auth.refresh.clone().unwrap_or_default();
+    p.codes.insert(code.clone(), (idx, now.saturating_add(CODE_SECS * 1000)));
+    let values =
+        vec![sh.accounts[idx].appid.clone().into(), code.clone().into(), code_expires.into(), pre_auth_code.into()];
+    p.pushes.push(Pushed::new(decl, now / 1000, values));
+    Some(Grant { code, refresh, sets, decl })
+}
+
+/// Every authorizer authorises the platform with every permission set, as a `--sandbox` run
+/// starts: the pushes go out as from the admin page, and the grants come back in-process (a
+/// run with `--latency-ms` must not wait on its own set-up).
+pub(super) fn authorize_all(sh: &Shared) -> Vec<(String, Grant)> {
+    let mut p = platform(sh);
+    let idxs: Vec<usize> = p.auths.keys().copied().collect();
+    idxs.into_iter()
+        .filter_map(|idx| Some((sh.accounts[idx].appid.clone(), grant(sh, &mut p, idx, ALL_SETS.to_vec(), "")?)))
+        .collect()
 }
 
 /// `GET /_sandbox/platform[?since=N]`: the current ticket, the authorizers, and the pushes

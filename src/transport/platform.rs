@@ -11,6 +11,10 @@ use super::{Client, Credentials, RateLimit, TokenCache, answer::Target};
 use crate::api::{self, ErrorKind, WxError, check};
 use crate::store::{Authorizer, Store, Ticket, TokenEntry, TokenFamily, TokenKey};
 
+/// How long an exchange whose code was used already waits for the record of the exchange that
+/// used it (the listener's and a script's may race for one code).
+const EXCHANGE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The platform's own credentials (`[platform]` in the config, or the simulator's).
 #[derive(Clone)]
 pub struct PlatformConfig {
@@ -111,7 +115,26 @@ impl Client {
     pub async fn exchange_code(&self, code: &str) -> Result<Authorizer, WxError> {
         let mut body = Map::new();
         body.insert("authorization_code".into(), Value::String(code.to_string()));
-        let a = self.component_call("query_auth", body).await?;
+        let a = match self.component_call("query_auth", body).await {
+            Ok(a) => a,
+            // Used already: by this platform's listener (the `authorized` push carries the same
+            // code), whose record then stands.
+            Err(e) if e.errcode == Some(61009) => {
+                let p = self.platform_or("platform::query_auth")?;
+                // The other exchange may have its answer and not have stored it yet.
+                let deadline = tokio::time::Instant::now() + EXCHANGE_WAIT;
+                loop {
+                    if let Some(a) = self.store.authorizers(&p.appid).into_iter().find(|a| a.auth_code == code) {
+                        return Ok(a);
+                    }
+                    if tokio::time::Instant::now() > deadline {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let info = a.get("authorization_info").cloned().unwrap_or(Value::Null);
         let s = |k: &str| info.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         let (appid, refresh, token) =
