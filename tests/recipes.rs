@@ -464,11 +464,11 @@ fn agency_onboard_resumes_from_its_journal_and_reports_unknown_accounts() {
     );
     let journal = sim.dir.path().join("agency.journal");
     let result = sim.dir.path().join("agency.result.csv");
-    let run = || {
+    let run = |account: &str| {
         let o = sim
             .cmd()
             .env("WXSCRIPT_CONFIG", &cfg)
-            .args(["run", "--quiet", "scripts/agency_onboard.rhai", "--arg"])
+            .args(["run", "--quiet", "--account", account, "scripts/agency_onboard.rhai", "--arg"])
             .arg(format!("sheet={}", sheet.display()))
             .arg("--arg")
             .arg(format!("merchants={}", merchants.display()))
@@ -489,7 +489,7 @@ fn agency_onboard_resumes_from_its_journal_and_reports_unknown_accounts() {
         all.iter().find(|a| a["appid"] == appid).map(|a| a["stores"].as_i64().unwrap_or(-1)).unwrap_or(-1)
     };
 
-    let (out, csv) = run();
+    let (out, csv) = run("default");
     assert!(out.contains("\"added\": 3"), "{out}");
     assert!(out.contains("\"unknown_account\": 1") && out.contains("\"no_merchant\": 1"), "{out}");
     assert!(out.contains("  shop-2: #{\"added\": 2}, 2 store(s) on the account"), "{out}");
@@ -502,8 +502,9 @@ fn agency_onboard_resumes_from_its_journal_and_reports_unknown_accounts() {
     let (adds, applies) = (sim.count("wxa/add_store"), sim.count("wxa/apply_merchant"));
     assert_eq!(applies, 3);
 
-    // Again over the same journal: nothing is added or applied for twice.
-    let (out, csv) = run();
+    // Again over the same journal, started as another account: nothing is added or applied
+    // for twice.
+    let (out, csv) = run("shop-3");
     assert!(out.contains("\"done earlier\": 3") && !out.contains("\"added\""), "{out}");
     let shop3 = csv.lines().nth(4).unwrap_or_default();
     assert!(shop3.contains("failed: status 3") && shop3.contains("correct its row"), "{csv}");
