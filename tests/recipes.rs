@@ -101,6 +101,7 @@ fn recipes_run_from_any_directory_with_their_sample_data() {
             &["--arg", "journal=shops.journal", "--arg", "out=shops.result.csv", "--arg", "concurrency=8"][..],
             "\"added\": 200",
         ),
+        ("agency_onboard", &["--arg", "journal=agency.journal", "--arg", "out=agency.csv"][..], "\"added\": 20"),
     ] {
         let o = assert_cmd::Command::cargo_bin("wxscript")
             .expect("bin")
@@ -234,6 +235,7 @@ fn sample_defaults_are_refused_on_a_real_account_before_anything_is_sent() {
     let (base, seen) = recording_server();
     for (recipe, named) in [
         ("import_stores", &["--arg sheet=PATH"][..]),
+        ("agency_onboard", &["--arg sheet=PATH"]),
         (
             "onboard_store",
             &["--arg phone=TEL", "--arg credential=NUMBER", "--arg hours=HH:MM-HH:MM", "--arg category=ID"],
@@ -353,4 +355,159 @@ fn the_readme_go_live_step_passes_every_argument_a_real_account_needs() {
     // Past the arguments, to the (dead) server: an error of the run, not of its arguments.
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!stderr(&o).contains("error[usage]"), "{}", stderr(&o));
+}
+
+/// The first `n` shops of the sample sheet, each given the account of `accounts` in turn.
+fn agency_sheet(accounts: &[&str]) -> String {
+    let sample = std::fs::read_to_string(repo_root().join("scripts/data/shops.csv")).expect("sample sheet");
+    let mut lines = sample.lines();
+    let mut text = format!("account,{}\n", lines.next().expect("header"));
+    for (account, shop) in accounts.iter().zip(lines) {
+        text.push_str(&format!("{account},{shop}\n"));
+    }
+    text
+}
+
+#[test]
+fn agency_onboard_adds_each_accounts_shops_to_that_account() {
+    let d = scratch();
+    let p = d.path();
+    let out = run_recipe(p, "agency_onboard", &["--arg", "journal=agency.journal", "--arg", "out=agency.csv"]);
+    assert!(out.contains("\"added\": 20"), "{out}");
+    // Read back in the same run (the simulator dies with it), each account as itself.
+    for account in ["default", "wxsandbox2", "wxsandboxauth1", "wxsandboxauth2", "wxsandboxauth3"] {
+        assert!(out.contains(&format!("  {account}: #{{\"added\": 4}}, 4 store(s) on the account")), "{out}");
+    }
+    let result = std::fs::read_to_string(p.join("agency.csv")).expect("result CSV");
+    let mut lines = result.lines();
+    assert_eq!(lines.next(), Some("row,account,appid,name,status,audit_id,map_poi_id,error"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 20, "{result}");
+    assert!(rows.iter().all(|l| l.split(',').nth(4) == Some("added")), "{result}");
+    // A row naming the account by its appid is reported under the account's name.
+    assert_eq!(rows.iter().filter(|l| l.contains(",default,wxsandbox,")).count(), 4, "{result}");
+    assert_eq!(rows.iter().filter(|l| l.contains(",wxsandboxauth2,wxsandboxauth2,")).count(), 4, "{result}");
+
+    // Through the module, twice over one journal in one simulator: the second pass adds nothing,
+    // and each account holds exactly the shops its rows name.
+    let script = p.join("verify.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        import "stores" as stores;
+        import "rehearsal" as rehearsal;
+        let sheet = sandbox::sample("agency_shops.csv");
+        let opts = #{journal: "again.journal", out: "again.csv", application: rehearsal::application()};
+        let first = stores::import_for_accounts(sheet, opts);
+        let second = stores::import_for_accounts(sheet, opts);
+        print(`first ${first.added}, second ${second.added ?? 0} added, ${second["done earlier"]} done earlier`);
+        let want = #{};
+        for row in csv::read(sheet) {
+            let name = account::with(row.account, || account::current().name);
+            want[name] = (want[name] ?? []) + [row.name];
+        }
+        for name in want.keys() {
+            let have = account::with(name, || store::all().map(|s| s.business_name));
+            have.sort();
+            let w = want[name];
+            w.sort();
+            print(`${name}: ${have == w}`);
+        }
+        "#,
+    )
+    .expect("script");
+    let out = ok(&wx(p).current_dir(p).args(["run", "--sandbox", "--quiet"]).arg(&script).output().expect("runs"));
+    assert!(out.contains("first 20, second 0 added, 20 done earlier"), "{out}");
+    assert_eq!(out.matches(": true").count(), 5, "{out}");
+    assert!(!out.contains(": false"), "{out}");
+
+    // A dry run shows the merchant applications and writes neither the result nor the journal.
+    let o = wx(p)
+        .current_dir(p)
+        .args(["run", "--sandbox", "--dry-run", "--quiet", "scripts/agency_onboard.rhai"])
+        .args(["--arg", "journal=dry.journal", "--arg", "out=dry.csv"])
+        .output()
+        .expect("runs");
+    let out = ok(&o);
+    assert_eq!(out.matches("dry-run: POST wxa/apply_merchant").count(), 5, "{out}");
+    assert!(out.contains("\"merchant_applied\": 20") && out.contains("dry run: nothing was added"), "{out}");
+    assert!(!p.join("dry.csv").exists() && !p.join("dry.journal").exists());
+}
+
+#[test]
+fn agency_onboard_resumes_from_its_journal_and_reports_unknown_accounts() {
+    use wxscript::sandbox::{Config, own_appid, own_secret};
+    let sim = Sim::with(Config { own_accounts: 3, ..Config::default() });
+    let mut cfg = String::new();
+    for i in 2..=3 {
+        cfg.push_str(&format!(
+            "[accounts.shop-{i}]\nappid = \"{}\"\nappsecret = \"{}\"\n",
+            own_appid(i),
+            own_secret(i)
+        ));
+    }
+    let cfg = sim.write("accounts.toml", &cfg);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    // shop-2 named once by name and once by appid; shop-3's application fails its audit; shop_2
+    // is no account.
+    let sheet = sim.write("agency.csv", &agency_sheet(&["default", "shop-2", "wxsandbox2", "shop-3", "shop_2"]));
+    let merchants = sim.write(
+        "merchants.csv",
+        "account,nickname,intro,category,avatar\n\
+         default,一号连锁门店,社区便利店,279,scripts/data/logo.png\n\
+         wxsandbox2,二号连锁门店,社区便利店,279,scripts/data/logo.png\n\
+         shop-3,REJECT连锁门店,社区便利店,279,scripts/data/logo.png\n",
+    );
+    let journal = sim.dir.path().join("agency.journal");
+    let result = sim.dir.path().join("agency.result.csv");
+    let run = |account: &str| {
+        let o = sim
+            .cmd()
+            .env("WXSCRIPT_CONFIG", &cfg)
+            .args(["run", "--quiet", "--account", account, "scripts/agency_onboard.rhai", "--arg"])
+            .arg(format!("sheet={}", sheet.display()))
+            .arg("--arg")
+            .arg(format!("merchants={}", merchants.display()))
+            .arg("--arg")
+            .arg(format!("journal={}", journal.display()))
+            .arg("--arg")
+            .arg(format!("out={}", result.display()))
+            .output()
+            .expect("runs");
+        (ok(&o), std::fs::read_to_string(&result).expect("result CSV"))
+    };
+    let stores = |appid: &str| {
+        let url = format!("{}/_sandbox/accounts", sim.base);
+        let v: serde_json::Value =
+            sim.rt.block_on(async { reqwest::get(&url).await.expect("accounts").json().await.expect("JSON") });
+        let list = v.get("accounts").cloned().unwrap_or(v);
+        let all = list.as_array().cloned().unwrap_or_default();
+        all.iter().find(|a| a["appid"] == appid).map(|a| a["stores"].as_i64().unwrap_or(-1)).unwrap_or(-1)
+    };
+
+    let (out, csv) = run("default");
+    assert!(out.contains("\"added\": 3"), "{out}");
+    assert!(out.contains("\"unknown_account\": 1") && out.contains("\"no_merchant\": 1"), "{out}");
+    assert!(out.contains("  shop-2: #{\"added\": 2}, 2 store(s) on the account"), "{out}");
+    let line = |n: usize| csv.lines().nth(n).unwrap_or_default().to_string();
+    assert!(line(3).starts_with("4,shop-2,wxsandbox2,"), "an appid is reported as its account: {csv}");
+    assert!(line(4).contains(",shop-3,wxsandbox3,") && line(4).contains("failed: status 3"), "{csv}");
+    assert!(line(5).starts_with("6,shop_2,,") && line(5).contains("unknown_account"), "{csv}");
+    assert!(line(5).contains(r#"did you mean ""shop-2""?"#), "{csv}");
+    assert_eq!((stores("wxsandbox"), stores("wxsandbox2"), stores("wxsandbox3")), (1, 2, 0));
+    let (adds, applies) = (sim.count("wxa/add_store"), sim.count("wxa/apply_merchant"));
+    assert_eq!(applies, 3);
+
+    // Again over the same journal, started as another account: nothing is added or applied
+    // for twice.
+    let (out, csv) = run("shop-3");
+    assert!(out.contains("\"done earlier\": 3") && !out.contains("\"added\""), "{out}");
+    let shop3 = csv.lines().nth(4).unwrap_or_default();
+    assert!(shop3.contains("failed: status 3") && shop3.contains("correct its row"), "{csv}");
+    assert_eq!((stores("wxsandbox"), stores("wxsandbox2"), stores("wxsandbox3")), (1, 2, 0));
+    assert_eq!((sim.count("wxa/add_store"), sim.count("wxa/apply_merchant")), (adds, applies));
 }

@@ -152,7 +152,7 @@ fn the_last_value_habits_module_counts_and_whole_ids() {
     // An import counts each function once, however many overloads it has.
     r.eval("import \"stores\" as st;");
     let out = r.eval(":vars");
-    assert!(out.contains("st  module  3 functions"), "{out}");
+    assert!(out.contains("st  module  4 functions"), "{out}");
     // Ids are whole and first, headers whole, at this terminal's width; a huge result is cut
     // after 100 rows, the whole of it in `_`.
     r.send(

@@ -162,7 +162,7 @@ const SANDBOX_FILES: &[HelperDoc] = &[
     HelperDoc {
         name: "sandbox::sample",
         signatures: &["sandbox::sample(name)"],
-        doc: "The path of a sample file shipped inside wxscript, for rehearsals from any directory: \"logo.png\" (a small PNG for avatars and icons), \"shop.jpg\" (a store photo), \"shops.csv\" (200 sample shops in the store import's columns), \"hours.csv\" (new opening hours for five of them) or \"pages.csv\" (three shake-around pages). Written once to the user's cache directory (WXSCRIPT_CACHE_DIR, default the user cache directory + wxscript), under samples/.",
+        doc: "The path of a sample file shipped inside wxscript, for rehearsals from any directory: \"logo.png\" (a small PNG for avatars and icons), \"shop.jpg\" (a store photo), \"shops.csv\" (200 sample shops in the store import's columns), \"hours.csv\" (new opening hours for five of them), \"pages.csv\" (three shake-around pages) or \"agency_shops.csv\" (20 of the shops with an account column, spread over the simulator's accounts). Written once to the user's cache directory (WXSCRIPT_CACHE_DIR, default the user cache directory + wxscript), under samples/.",
         returns: "the file's path",
         example: "let m = media::upload(sandbox::sample(\"logo.png\"), \"image\");\nprint(m.type);",
     },
@@ -327,6 +327,7 @@ const SAMPLES: &[(&str, &[u8])] = &[
     ("shops.csv", include_bytes!("../../scripts/data/shops.csv")),
     ("hours.csv", include_bytes!("../../scripts/data/hours.csv")),
     ("pages.csv", include_bytes!("../../scripts/data/pages.csv")),
+    ("agency_shops.csv", include_bytes!("../../scripts/data/agency_shops.csv")),
 ];
 
 /// What the run's writes do, as `wx::mode()` says it. A dry run first: it sends nothing,
