@@ -333,16 +333,18 @@ impl Session {
         // The run's client is built last (it needs the simulator's address); a listener that
         // receives the platform's pushes waits for it.
         let (client_tx, client_rx) = tokio::sync::watch::channel::<Option<Arc<Client>>>(None);
-        let platform_listen = match &opts.sandbox {
-            Some(sc) => Some(config::PlatformListen {
-                component_appid: sandbox::COMPONENT_APPID.into(),
-                token: sc.platform_token.clone(),
-                aes_key: sc.platform_aes_key.clone(),
-            }),
-            None => config::load().and_then(|f| config::platform_listen(&f)).map_err(Failure::runtime)?,
-        };
         let listener = match listen_opts {
             Some(mut lo) => {
+                // Read only when a listener runs: a [platform] without push settings is fine
+                // for runs that only call.
+                let platform_listen = match &opts.sandbox {
+                    Some(sc) => Some(config::PlatformListen {
+                        component_appid: sandbox::COMPONENT_APPID.into(),
+                        token: sc.platform_token.clone(),
+                        aes_key: sc.platform_aes_key.clone(),
+                    }),
+                    None => config::load().and_then(|f| config::platform_listen(&f)).map_err(Failure::runtime)?,
+                };
                 if opts.sandbox.as_ref().is_some_and(|sc| sc.push_url.is_none()) {
                     // Fed by the simulator, whose encrypted pushes carry its own appid.
                     lo.appid = sandbox::APPID.into();
