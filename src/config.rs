@@ -9,7 +9,7 @@
 //! qps = 20
 //! timeout = 30
 //!
-//! token_mode = "classic"     # the `default` account's tokens: "classic" (as ever) or "stable"
+//! token_mode = "stable"      # the `default` account's tokens: "stable" (the default) or "classic"
 //!
 //! [accounts.shop-a]          # another own account, chosen with --account shop-a
 //! appid = "wx1111111111111111"
@@ -52,7 +52,7 @@ pub struct FileConfig {
     pub qps: Option<f64>,
     pub timeout: Option<u64>,
     pub cache_dir: Option<PathBuf>,
-    /// The `default` account's token family (classic unless set).
+    /// The `default` account's token family (stable unless set).
     pub token_mode: Option<TokenMode>,
     #[serde(default)]
     pub listen: ListenConfig,
@@ -268,7 +268,7 @@ pub fn transport_config() -> Result<transport::Config, String> {
     if matches!(cfg.credentials, Credentials::None) {
         cfg.credentials = match (file.access_token, file.appid, file.appsecret) {
             (Some(t), _, _) if !t.is_empty() => Credentials::Token(t),
-            (_, Some(a), Some(s)) => Credentials::AppSecret { appid: a, secret: s, mode: TokenMode::Classic },
+            (_, Some(a), Some(s)) => Credentials::AppSecret { appid: a, secret: s, mode: TokenMode::Stable },
             _ => Credentials::None,
         };
     }

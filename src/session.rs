@@ -387,7 +387,7 @@ impl Session {
                 cfg.credentials = Credentials::AppSecret {
                     appid: sandbox::APPID.into(),
                     secret: sandbox::SECRET.into(),
-                    mode: TokenMode::Classic,
+                    mode: TokenMode::Stable,
                 };
                 // The simulator's accounts only: a real account's secret has no business there.
                 cfg.accounts = sandbox_accounts(own);

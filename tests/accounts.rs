@@ -76,7 +76,7 @@ fn two_accounts_in_one_script_reach_their_own_state() {
     assert_eq!(held[sandbox_appid()]["media"], 2, "{held}");
     assert_eq!(held[own_appid(2)]["media"], 1, "{held}");
     assert!(out.contains(r#""name": "shop-2""#) && out.contains(r#""kind": "own""#), "{out}");
-    assert!(out.contains("default|wxsandbox|own|classic"), "{out}");
+    assert!(out.contains("default|wxsandbox|own|stable"), "every own account is stable by default: {out}");
     assert!(out.contains("shop-2|wxsandbox2|own|stable"), "{out}");
     assert!(!out.contains(&own_secret(2)) && !out.contains("sandbox-secret"), "{out}");
 }

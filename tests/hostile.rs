@@ -116,6 +116,9 @@ const LIST_OK: &str = r#"{"errcode":0,"errmsg":"ok","data":{"total_count":0,"bus
 
 /// The binary pointed at `base` with an appid and secret (or a fixed token) and a private cache.
 fn wx(base: &str, dir: &tempfile::TempDir) -> assert_cmd::Command {
+    // These servers play the classic token endpoint, `GET cgi-bin/token`.
+    let config = dir.path().join("classic.toml");
+    std::fs::write(&config, "token_mode = \"classic\"\n").expect("config");
     let mut c = assert_cmd::Command::cargo_bin("wxscript").expect("bin");
     c.current_dir(repo_root())
         .env("WECHAT_API_BASE", base)
@@ -124,7 +127,7 @@ fn wx(base: &str, dir: &tempfile::TempDir) -> assert_cmd::Command {
         .env_remove("WECHAT_ACCESS_TOKEN")
         .env_remove("WXSCRIPT_QPS")
         .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
-        .env("WXSCRIPT_CONFIG", "/dev/null")
+        .env("WXSCRIPT_CONFIG", &config)
         .env("NO_COLOR", "1");
     c
 }

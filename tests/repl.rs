@@ -411,3 +411,17 @@ fn help_knows_the_bundled_modules_and_their_import_aliases() {
     assert!(o.contains("audit::merchant(max_secs)"), "{o}");
     assert!(o.contains("Bundled modules") && o.contains("rehearsal"), "{o}");
 }
+
+#[test]
+fn the_prompt_follows_the_account_in_force() {
+    let (_d, h) = history_file();
+    let mut r = Repl::start(&h, &[]);
+    r.send("account::use(\"wxsandboxauth1\")\n");
+    r.expect("wx[sandbox wxsandboxauth1]> ");
+    let out = r.eval("account::current().kind");
+    assert!(out.contains("authorizer"), "{out}");
+    r.send("account::use(\"default\")\n");
+    r.expect("\n");
+    r.expect(PROMPT);
+    r.quit();
+}

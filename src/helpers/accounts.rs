@@ -20,7 +20,7 @@ pub const DOCS: &[HelperDoc] = &[
     HelperDoc {
         name: "account::list",
         signatures: &["account::list()"],
-        doc: "Every account calls can be made as: `default` first, then the config file's [accounts.NAME] (with --sandbox, the simulator's other own accounts by appid). `kind` is \"own\" (its own appid and secret), \"static\" (a fixed access token) or \"none\" (no credentials); `token` says where tokens come from (\"stable\", \"classic\" or \"static\") and the seconds the current one has left (() when none is held yet). Never a token or secret.",
+        doc: "Every account calls can be made as: `default` first, then the config file's [accounts.NAME] (with --sandbox, the simulator's other own accounts by appid). `kind` is \"own\" (its own appid and secret), \"authorizer\" (authorised to the config's [platform]; with --sandbox, the simulator's wxsandboxauth1..N), \"static\" (a fixed access token) or \"none\" (no credentials); `token` says where tokens come from (\"stable\", \"classic\", \"refresh_token\" or \"static\") and the seconds the current one has left (() when none is held yet). Never a token or secret.",
         returns: "array of #{name, appid, kind, qps, token: #{source, expires_in}}",
         example: "for a in account::list() { print(`${a.name}: ${a.appid} (${a.kind})`); }",
     },

@@ -21,7 +21,7 @@ pub struct ReplHelper {
     /// Terminal width, refreshed before every prompt.
     pub width: usize,
     /// The prompt's width, which the first line of an entry follows.
-    prompt_width: usize,
+    pub prompt_width: usize,
     /// Only parses: whether input is complete does not depend on what is registered.
     parser: rhai::Engine,
     files: FilenameCompleter,

@@ -143,16 +143,19 @@ fn default_case(src: &str, pos: rhai::Position) -> bool {
     src[after..].trim_start().starts_with("=>")
 }
 
-/// The prompt for a session: the simulator, or the account and whether writes are sent.
-fn prompt(sandbox: bool, appid: Option<&str>, dry_run: bool) -> String {
+/// The prompt for a session: the simulator, or the account and whether writes are sent. `named`
+/// is the account in force when it is not `default` (after `account::use`): it is shown.
+fn prompt(sandbox: bool, appid: Option<&str>, named: Option<&str>, dry_run: bool) -> String {
     let mode = if dry_run { " dry run" } else { "" };
     if sandbox {
-        return format!("wx[sandbox{mode}]> ");
+        let who = named.map(|n| format!(" {n}")).unwrap_or_default();
+        return format!("wx[sandbox{who}{mode}]> ");
     }
-    let account = match appid {
-        Some(a) if a.chars().count() > 6 => format!("{}…", a.chars().take(6).collect::<String>()),
-        Some(a) => a.to_string(),
-        None => "token".into(),
+    let account = match (named, appid) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(a)) if a.chars().count() > 6 => format!("{}…", a.chars().take(6).collect::<String>()),
+        (None, Some(a)) => a.to_string(),
+        (None, None) => "token".into(),
     };
     format!("wx[{account} {}]> ", if dry_run { "dry run" } else { "LIVE" })
 }
@@ -183,7 +186,8 @@ impl<'s> Repl<'s> {
         });
         let names = Names::new(session.catalog, engine_globals(&engine));
         let color = render::stderr_color();
-        let prompt = prompt(session.sandbox_appid().is_some(), session.ctx.appid().as_deref(), session.ctx.dry_run);
+        let prompt =
+            prompt(session.sandbox_appid().is_some(), session.ctx.appid().as_deref(), None, session.ctx.dry_run);
         let config = Config::builder()
             .max_history_size(1000)
             .and_then(|b| b.history_ignore_dups(true))
@@ -221,6 +225,21 @@ impl<'s> Repl<'s> {
         })
     }
 
+    /// The prompt as the account in force now says it (`account::use` changes it).
+    fn current_prompt(&mut self) -> String {
+        let ctx = &self.session.ctx;
+        let account = ctx.current_account();
+        let p = if account.name == crate::transport::DEFAULT_ACCOUNT {
+            self.prompt.clone()
+        } else {
+            prompt(self.session.sandbox_appid().is_some(), account.appid(), Some(&account.name), ctx.dry_run)
+        };
+        if let Some(h) = self.editor.helper_mut() {
+            h.prompt_width = pretty::width(&p);
+        }
+        p
+    }
+
     fn run(&mut self) -> Result<(), Failure> {
         println!("{}", self.banner());
         println!("Type :help for commands and keys, Tab to complete, Ctrl-D to leave.");
@@ -232,7 +251,7 @@ impl<'s> Repl<'s> {
                 h.vars = self.scope.iter_raw().map(|(name, _, v)| var(name, v)).collect();
                 h.names = names;
             }
-            let prompt = self.prompt.clone();
+            let prompt = self.current_prompt();
             match self.editor.readline(&prompt) {
                 Ok(line) => {
                     if line.trim().is_empty() {
@@ -590,10 +609,12 @@ mod tests {
 
     #[test]
     fn the_prompt_names_the_server_and_account() {
-        assert_eq!(prompt(true, Some("wxsandbox"), false), "wx[sandbox]> ");
-        assert_eq!(prompt(false, Some("wx0123456789abcdef"), false), "wx[wx0123… LIVE]> ");
-        assert_eq!(prompt(false, Some("wx0123456789abcdef"), true), "wx[wx0123… dry run]> ");
-        assert_eq!(prompt(false, None, false), "wx[token LIVE]> ");
+        assert_eq!(prompt(true, Some("wxsandbox"), None, false), "wx[sandbox]> ");
+        assert_eq!(prompt(false, Some("wx0123456789abcdef"), None, false), "wx[wx0123… LIVE]> ");
+        assert_eq!(prompt(false, Some("wx0123456789abcdef"), None, true), "wx[wx0123… dry run]> ");
+        assert_eq!(prompt(false, None, None, false), "wx[token LIVE]> ");
+        assert_eq!(prompt(false, Some("wx1111111111111111"), Some("shop-a"), false), "wx[shop-a LIVE]> ");
+        assert_eq!(prompt(true, Some("wxsandboxauth1"), Some("wxsandboxauth1"), false), "wx[sandbox wxsandboxauth1]> ");
     }
 
     #[test]

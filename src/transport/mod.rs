@@ -66,7 +66,7 @@ impl Config {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let credentials = match (var("WECHAT_ACCESS_TOKEN"), var("WECHAT_APPID"), var("WECHAT_APPSECRET")) {
             (Some(t), _, _) => Credentials::Token(t),
-            (None, Some(appid), Some(secret)) => Credentials::AppSecret { appid, secret, mode: TokenMode::Classic },
+            (None, Some(appid), Some(secret)) => Credentials::AppSecret { appid, secret, mode: TokenMode::Stable },
             _ => Credentials::None,
         };
         Config {

@@ -50,8 +50,10 @@ impl Sim {
         self.stats()["requests"].as_i64().unwrap_or(-1)
     }
 
+    /// Calls of either token endpoint: classic `cgi-bin/token` and `cgi-bin/stable_token`.
     pub fn token_fetches(&self) -> i64 {
-        self.stats()["token_fetches"].as_i64().unwrap_or(-1)
+        let s = self.stats();
+        s["token_fetches"].as_i64().unwrap_or(-1) + s["by_path"]["cgi-bin/stable_token"].as_i64().unwrap_or(0)
     }
 
     pub fn count(&self, path: &str) -> i64 {
