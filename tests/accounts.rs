@@ -371,3 +371,19 @@ fn account_tables_are_checked_and_their_secrets_guarded() {
     assert!(stderr(&o).contains("holds accounts.shop.appsecret"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("shop-secret-1"));
 }
+
+#[test]
+fn an_error_inside_account_with_points_at_its_field() {
+    let sim = Sim::start();
+    let o = sim.run(
+        r#"account::with("default", || {
+    store::add(#{business_name: "x", branch_name: "y", address: "a"});
+});"#,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("unknown field \"address\""), "{err}");
+    // At the field (column 56), not at the call (column 12): the source is read as the run
+    // reads it, `with` included.
+    assert!(err.contains("t.rhai:2:56"), "{err}");
+}

@@ -34,7 +34,11 @@ pub fn run(action: PlatformAction) -> Result<(), Failure> {
 }
 
 fn export(client: &crate::transport::Client, component: &str, file: &Path) -> Result<(), Failure> {
-    let authorizers = client.stored_authorizers().map_err(|e| Failure::runtime(e.errmsg))?;
+    let mut authorizers = client.stored_authorizers().map_err(|e| Failure::runtime(e.errmsg))?;
+    // A used authorization code is of no use in a backup.
+    for a in &mut authorizers {
+        a.auth_code.clear();
+    }
     let backup = Backup { component_appid: component.to_string(), exported_at: crate::util::unix_now(), authorizers };
     let bytes = serde_json::to_vec_pretty(&backup).map_err(Failure::runtime)?;
     crate::util::write_atomic(file, Some(0o600), |f| std::io::Write::write_all(f, &bytes))

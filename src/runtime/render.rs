@@ -258,6 +258,9 @@ impl Calls {
     fn parse(source: &str) -> Calls {
         let mut engine = Engine::new_raw();
         engine.set_max_expr_depths(0, 0);
+        // As the run parses it: `account::use` and `account::with` are names, not reserved words.
+        #[allow(deprecated)]
+        engine.on_parse_token(|token, _, _| super::map_token(token));
         // Constant folding would turn a literal map into a value without its keys' places.
         engine.set_optimization_level(rhai::OptimizationLevel::None);
         Calls { ast: engine.compile(source).ok() }
