@@ -17,6 +17,9 @@
 //! qps = 20                   # its own request rate (else the run's)
 //! token_mode = "stable"      # the default for named accounts
 //!
+//! store = "redis://127.0.0.1:6379/0"  # tokens, leases, rates and journals shared by several hosts
+//! key_prefix = "wxscript"    # the first part of every Redis key
+//!
 //! [listen]                   # wxscript listen, run --listen, and the log event::find reads
 //! token = "..."              # the message URL's Token (owner-only file!)
 //! aes_key = "..."            # its EncodingAESKey (safe mode); the account is `appid` above
@@ -50,6 +53,10 @@ pub struct FileConfig {
     /// `[accounts.NAME]`: the other accounts, by name.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountEntry>,
+    /// `file` or `redis://...`: where tokens, journals and events live (see `crate::store`).
+    pub store: Option<String>,
+    /// Replaces `wxscript` at the start of every Redis key.
+    pub key_prefix: Option<String>,
 }
 
 /// One `[accounts.NAME]` table: an own account with its own credentials.
@@ -149,6 +156,8 @@ fn warn_if_readable(p: &std::path::Path, file: &FileConfig) {
             ("access_token", file.access_token.is_some()),
             ("listen.token", file.listen.token.is_some()),
             ("listen.aes_key", file.listen.aes_key.is_some()),
+            // A Redis URL with `user:pass@` holds the password.
+            ("store", file.store.as_deref().is_some_and(|s| s.contains('@'))),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -231,6 +240,14 @@ pub fn transport_config() -> Result<transport::Config, String> {
         cfg.cache_dir = Some(d);
     }
     Ok(cfg)
+}
+
+/// The store a run uses: `flag` (`--store`), else `WXSCRIPT_STORE`, else the config file's
+/// `store`; `key_prefix` from the config file.
+pub fn store_config(flag: Option<&str>) -> Result<crate::store::StoreConfig, String> {
+    let file = load()?;
+    let env = std::env::var("WXSCRIPT_STORE").ok().filter(|v| !v.is_empty());
+    Ok(crate::store::StoreConfig { spec: flag.map(str::to_string).or(env).or(file.store), key_prefix: file.key_prefix })
 }
 
 /// An `[accounts.NAME]` table as the transport takes it.

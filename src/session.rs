@@ -160,6 +160,8 @@ pub struct SessionOptions {
     /// The account to start as (`--account`, a name or an appid); else `WXSCRIPT_ACCOUNT`,
     /// else `default`.
     pub account: Option<String>,
+    /// The store (`--store`: `file` or a Redis URL); else `WXSCRIPT_STORE`, else the config file.
+    pub store: Option<String>,
 }
 
 /// The simulator's own accounts besides `default` (= `wxsandbox`): `wxsandbox2` /
@@ -273,8 +275,9 @@ impl Session {
             // A fresh simulator each run: caching its tokens on disk would only leave litter.
             cfg.cache_dir = None;
         }
-        // Tokens, journals and events: files on this host.
-        let store: Arc<dyn Store> = Arc::new(FileStore::new(cfg.cache_dir.clone()));
+        // Tokens, journals and events: files on this host, or a Redis shared with others.
+        let store_cfg = config::store_config(opts.store.as_deref()).map_err(Failure::usage)?;
+        let store = rt.block_on(crate::store::open(&store_cfg, cfg.cache_dir.clone())).map_err(Failure::runtime)?;
         let mut listen_opts = opts.listen.clone();
         let mut temp_log = None;
         if let Some(sc) = &opts.sandbox

@@ -87,7 +87,13 @@ impl ListenArgs {
 }
 
 /// `wxscript listen`: serves until Ctrl-C; with `script`, runs its `on_event(e)` per new event.
-pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64) -> Result<(), super::Failure> {
+pub fn listen(
+    port: u16,
+    args: &ListenArgs,
+    store: Option<String>,
+    script: Option<&Path>,
+    timeout: u64,
+) -> Result<(), super::Failure> {
     let mut lo = args.options(port, true).map_err(super::Failure::usage)?;
     lo.verbose = true;
     let handler = match script {
@@ -97,6 +103,7 @@ pub fn listen(port: u16, args: &ListenArgs, script: Option<&Path>, timeout: u64)
     let sopts = SessionOptions {
         timeout: Some(std::time::Duration::from_secs(timeout.max(1))),
         event_log: Some(lo.log.clone()),
+        store,
         ..SessionOptions::default()
     };
     let session = Session::start(&sopts)?;

@@ -173,6 +173,8 @@ struct SessionArgs {
     /// Serve the event listener on this port during the session (event::wait sees its events).
     #[arg(long, value_name = "PORT")]
     listen: Option<u16>,
+    #[command(flatten)]
+    store: StoreArg,
     #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
     sandbox_opts: SandboxOpts,
     #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
@@ -186,10 +188,20 @@ impl SessionArgs {
         let opts = SessionOptions {
             quiet: self.quiet,
             account: self.account.clone(),
+            store: self.store.store.clone(),
             ..self.calls.session(self.sandbox.then(|| self.sandbox_opts.config()))
         };
         Ok((opts, events))
     }
+}
+
+/// Where tokens, journals and events live.
+#[derive(clap::Args, Clone)]
+struct StoreArg {
+    /// `file` (this host's cache directory) or a Redis shared by several hosts:
+    /// redis://[user:pass@]host:port/db or rediss://... [env: WXSCRIPT_STORE; config: store]
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 /// How calls are made, for `run` and `repl` alike.
@@ -252,6 +264,8 @@ enum Command {
         timeout: u64,
         #[command(flatten)]
         opts: ListenArgs,
+        #[command(flatten)]
+        store: StoreArg,
     },
     /// Explore the API interactively: completion, hints, history, `:help NAME`.
     Repl {
@@ -271,6 +285,8 @@ enum Command {
     Accounts {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+        #[command(flatten)]
+        store: StoreArg,
     },
     /// Print the reference of every registered function, or of one function, module or pushed
     /// event (`wxscript docs store::add`).
@@ -406,12 +422,12 @@ fn execute() -> Result<(), Failure> {
             events.apply(&mut opts);
             crate::repl::run(&opts)
         }
-        Command::Listen { port, script, timeout, opts } => {
+        Command::Listen { port, script, timeout, opts, store } => {
             let port = match port {
                 Some(p) => p,
                 None => config::load().map_err(Failure::usage)?.listen.port.unwrap_or(8080),
             };
-            listen::listen(port, &opts, script.as_deref(), timeout)
+            listen::listen(port, &opts, store.store, script.as_deref(), timeout)
         }
         Command::Check { files, account } => {
             if account.is_some() || std::env::var_os("WXSCRIPT_ACCOUNT").is_some_and(|v| !v.is_empty()) {
@@ -420,7 +436,7 @@ fn execute() -> Result<(), Failure> {
             }
             check(&files)
         }
-        Command::Accounts { format } => accounts(format),
+        Command::Accounts { format, store } => accounts(format, store.store),
         Command::Docs { name, format } => {
             let catalog = session::catalog();
             let item = name.map(|n| runtime::docs::find(catalog, &n)).transpose().map_err(Failure::usage)?;
@@ -642,8 +658,9 @@ fn run(file: &Path, mut opts: SessionOptions, args: Vec<(String, String)>, event
 
 /// `wxscript accounts`: every account with its token's source and time left (read from this
 /// process and the token cache, never fetched) and the last fetch error; never a token or secret.
-fn accounts(format: ListFormat) -> Result<(), Failure> {
-    let session = Session::start(&SessionOptions { quiet: true, ..SessionOptions::default() })?;
+fn accounts(format: ListFormat, store: Option<String>) -> Result<(), Failure> {
+    let session = Session::start(&SessionOptions { quiet: true, store, ..SessionOptions::default() })?;
+    let store = session.ctx.store.describe();
     let rows: Vec<serde_json::Value> = session
         .ctx
         .client
@@ -659,9 +676,10 @@ fn accounts(format: ListFormat) -> Result<(), Failure> {
                 "token": if a.kind() == "none" {
                     serde_json::Value::Null
                 } else {
-                    serde_json::json!({"source": st.source, "expires_in": st.expires_in})
+                    serde_json::json!({"source": st.source, "expires_in": st.expires_in, "lease_holder": st.lease_holder})
                 },
                 "last_error": st.last_error,
+                "store": store,
             })
         })
         .collect();
@@ -678,6 +696,10 @@ fn accounts(format: ListFormat) -> Result<(), Failure> {
                         (s, Some(left)) => format!("{} ({}m{:02}s left)", cell(s), left / 60, left % 60),
                         (s, None) if cell(s) == "static" => "static".to_string(),
                         (s, None) => format!("{} (none held)", cell(s)),
+                    };
+                    let token = match r["token"]["lease_holder"].as_str() {
+                        Some(holder) => format!("{token}, refreshing: {holder}"),
+                        None => token,
                     };
                     [cell(&r["name"]), cell(&r["appid"]), cell(&r["kind"]), token, cell(&r["last_error"])]
                 })
@@ -700,6 +722,7 @@ fn accounts(format: ListFormat) -> Result<(), Failure> {
             for r in &table {
                 out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
             }
+            out.push_str(&format!("\nstore: {store}\n"));
             out
         }
     };

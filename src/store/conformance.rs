@@ -14,28 +14,36 @@ pub fn entry(token: &str) -> TokenEntry {
         obtained_at: 0,
         forced_at: 30,
         last_error: Some("cgi-bin/token: busy".into()),
+        failed_at: 25,
     }
 }
 
-/// A token written is read back whole; another secret, family or appid never sees it.
-pub fn tokens_round_trip(store: &dyn Store) {
+/// A token written is read back whole; another secret, family or appid never sees it; the
+/// lease is taken, released and taken again.
+pub async fn tokens_round_trip(store: &dyn Store) {
     let base = "http://127.0.0.1:1";
     let key = TokenKey::new("wx1", true, base, "secret-a");
-    assert_eq!(store.token(&key), None);
-    let lease = store.lease_token(&key);
-    store.put_token(&key, &entry("tok-1")).expect("put");
-    drop(lease);
-    assert_eq!(store.token(&key), Some(entry("tok-1")));
+    assert_eq!(store.token(&key).await, None);
+    let lease = store.lease_token(&key).await.expect("lease");
+    store.put_token(&key, &entry("tok-1")).await.expect("put");
+    if let Some(l) = lease {
+        l.release().await;
+    }
+    assert_eq!(store.token(&key).await, Some(entry("tok-1")));
     for other in [
         TokenKey::new("wx1", true, base, "secret-b"),
         TokenKey::new("wx1", false, base, "secret-a"),
         TokenKey::new("wx2", true, base, "secret-a"),
         TokenKey::new("wx1", true, "http://127.0.0.1:2", "secret-a"),
     ] {
-        assert_eq!(store.token(&other), None, "{other:?}");
+        assert_eq!(store.token(&other).await, None, "{other:?}");
     }
-    store.put_token(&key, &entry("tok-2")).expect("replace");
-    assert_eq!(store.token(&key).map(|e| e.access_token), Some("tok-2".into()));
+    let again = store.lease_token(&key).await.expect("the lease again");
+    let mut later = entry("tok-2");
+    later.obtained_at = 1;
+    store.put_token(&key, &later).await.expect("replace");
+    drop(again);
+    assert_eq!(store.token(&key).await.map(|e| e.access_token), Some("tok-2".into()));
 }
 
 /// Records appended are read back in order after a reopen; a read-only open of a journal that

@@ -10,7 +10,8 @@ use std::sync::mpsc;
 use serde_json::{Map, Value};
 
 use super::{
-    EventLog, EventReader, JournalError, JournalWriter, OpenJournal, Store, TokenEntry, TokenKey, TokenLease, events,
+    EventLog, EventReader, JournalError, JournalWriter, LeaseGuard, OpenJournal, Store, StoreError, StoreFuture,
+    TokenEntry, TokenKey, TokenLease, events,
 };
 
 /// Files on this host. Without a cache directory, tokens live in memory only (the store keeps
@@ -35,22 +36,22 @@ impl FileStore {
     }
 }
 
-impl Store for FileStore {
-    fn token(&self, key: &TokenKey) -> Option<TokenEntry> {
+impl FileStore {
+    fn read_token(&self, key: &TokenKey) -> Option<TokenEntry> {
         let text = std::fs::read_to_string(self.token_path(key)?).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// Written to a temporary file and renamed, owner-only, so readers never see half a token.
-    fn put_token(&self, key: &TokenKey, entry: &TokenEntry) -> io::Result<()> {
+    fn write_token(&self, key: &TokenKey, entry: &TokenEntry) -> io::Result<()> {
         let Some(path) = self.token_path(key) else { return Ok(()) };
         let dir = path.parent().unwrap_or(Path::new("."));
         private_dir(dir)?;
         crate::util::write_atomic(&path, Some(0o600), |f| f.write_all(&serde_json::to_vec(entry).unwrap_or_default()))
     }
 
-    /// The token file's lock file (owner-only), locked.
-    fn lease_token(&self, key: &TokenKey) -> Option<TokenLease> {
+    /// The token file's lock file (owner-only), locked: blocks until it is free.
+    pub fn lease_blocking(&self, key: &TokenKey) -> Option<TokenLease> {
         let path = self.token_path(key)?;
         let dir = path.parent()?;
         private_dir(dir).ok()?;
@@ -62,10 +63,50 @@ impl Store for FileStore {
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let f = opts.open(lock_path).ok()?;
         f.lock().ok()?;
-        Some(TokenLease { _held: Box::new(f) })
+        Some(TokenLease::new(Box::new(LockedFile { _lock: f })))
+    }
+}
+
+/// A locked lock file: closing it unlocks.
+struct LockedFile {
+    _lock: File,
+}
+
+impl LeaseGuard for LockedFile {
+    fn release(self: Box<Self>) -> StoreFuture<'static, ()> {
+        drop(self);
+        Box::pin(async {})
+    }
+}
+
+impl Store for FileStore {
+    fn describe(&self) -> String {
+        match &self.cache_dir {
+            Some(d) => format!("file ({})", d.display()),
+            None => "file (tokens in memory only)".into(),
+        }
+    }
+
+    fn token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Option<TokenEntry>> {
+        Box::pin(async move { self.read_token(key) })
+    }
+
+    fn put_token<'a>(&'a self, key: &'a TokenKey, entry: &'a TokenEntry) -> StoreFuture<'a, io::Result<()>> {
+        Box::pin(async move { self.write_token(key, entry) })
+    }
+
+    /// The lock is waited for on a blocking thread: a lock file does not wake a task.
+    fn lease_token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Result<Option<TokenLease>, StoreError>> {
+        let (this, key) = (self.clone(), key.clone());
+        Box::pin(async move { Ok(tokio::task::spawn_blocking(move || this.lease_blocking(&key)).await.ok().flatten()) })
     }
 
     fn open_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError> {
+        if name.starts_with(super::redis::JOURNAL_SCHEME) {
+            return Err(JournalError::Io(io::Error::other(format!(
+                "a journal named {name} is kept in Redis, and this run's store is files: run with --store redis://HOST:PORT (or WXSCRIPT_STORE, or `store` in the config file)"
+            ))));
+        }
         let mut file = if !write && !Path::new(name).exists() {
             return Ok(None);
         } else if !write {
@@ -174,7 +215,8 @@ mod tests {
     fn the_file_store_passes_the_store_tests() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStore::new(Some(dir.path().join("cache")));
-        conformance::tokens_round_trip(&store);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(conformance::tokens_round_trip(&store));
         conformance::journal_append_and_read(&store, dir.path().join("j.journal").to_str().expect("utf8"));
         conformance::events_append_and_read(&store, &dir.path().join("events.jsonl"));
     }
@@ -186,8 +228,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStore::new(Some(dir.path().join("cache")));
         let key = TokenKey::new("wx1", true, "http://127.0.0.1:1", "s3cret");
-        let lease = store.lease_token(&key).expect("lease");
-        store.put_token(&key, &conformance::entry("tok")).expect("put");
+        let lease = store.lease_blocking(&key).expect("lease");
+        store.write_token(&key, &conformance::entry("tok")).expect("put");
         drop(lease);
         let tokens = dir.path().join("cache").join("tokens");
         let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
@@ -207,8 +249,8 @@ mod tests {
     fn without_a_cache_directory_no_token_is_kept() {
         let store = FileStore::new(None);
         let key = TokenKey::new("wx1", false, "http://127.0.0.1:1", "s");
-        store.put_token(&key, &conformance::entry("tok")).expect("put is a no-op");
-        assert_eq!(store.token(&key), None);
-        assert!(store.lease_token(&key).is_none());
+        store.write_token(&key, &conformance::entry("tok")).expect("put is a no-op");
+        assert_eq!(store.read_token(&key), None);
+        assert!(store.lease_blocking(&key).is_none());
     }
 }

@@ -1,0 +1,197 @@
+//! The Redis store across processes: several "hosts" (processes with their own cache
+//! directories, sharing only a Redis the test starts) against the simulator over HTTP. They
+//! fetch one token per expiry, hand a refused token on without a storm, take over a killed
+//! holder's lease, give up clearly on a silent token endpoint, and share an account's rate.
+
+mod common;
+
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{RedisServer, Sim, ok, stderr, stdout};
+use serde_json::Value;
+use wxscript::sandbox::{self, Config};
+
+/// A process of "host" `host`: its own cache directory, the store `url`.
+fn host_cmd(sim: &Sim, url: &str, host: usize) -> std::process::Command {
+    let mut c = sim.std_cmd();
+    c.env("WXSCRIPT_CACHE_DIR", sim.dir.path().join(format!("host{host}"))).env("WXSCRIPT_STORE", url);
+    c
+}
+
+fn run_on(sim: &Sim, url: &str, host: usize, script: &str, extra: &[&str]) -> Output {
+    let path = sim.write(&format!("h{host}.rhai"), script);
+    host_cmd(sim, url, host).arg("run").args(extra).arg(&path).output().expect("wxscript runs")
+}
+
+fn spawn_on(sim: &Sim, url: &str, host: usize, script: &str) -> Child {
+    let path = sim.write(&format!("h{host}.rhai"), script);
+    host_cmd(sim, url, host)
+        .args(["run", "--quiet"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wxscript starts")
+}
+
+fn redis_get(url: &str, key: &str) -> Option<String> {
+    let client = redis::Client::open(url).expect("url");
+    let mut c = client.get_connection_with_timeout(Duration::from_secs(2)).expect("connect");
+    redis::cmd("GET").arg(key).query(&mut c).expect("GET")
+}
+
+/// Calls `store::list` with `inflight` calls in flight until `secs` have passed; prints
+/// `N calls, M failed` and the first failure.
+fn busy_script(inflight: usize, secs: f64) -> String {
+    format!(
+        r#"
+        let items = [];
+        for i in 0..{inflight} {{ items.push(i); }}
+        let t = timestamp();
+        let n = 0;
+        let failed = [];
+        while t.elapsed < {secs} {{
+            let r = parallel(items, {inflight}, |i| store::list(0, 1));
+            n += r.len();
+            failed += r.filter(|x| !x.ok);
+        }}
+        print(`${{n}} calls, ${{failed.len()}} failed`);
+        for x in failed {{ print(x.error.errmsg); break; }}
+        "#
+    )
+}
+
+#[test]
+fn redis_down_at_start_is_an_error_naming_the_url_without_its_password() {
+    let sim = Sim::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let url = format!("redis://ops:hunter22@127.0.0.1:{port}/0");
+    let o = run_on(&sim, &url, 0, "store::list(0, 1);", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("redis://ops:***@127.0.0.1:{port}/0")), "{err}");
+    assert!(!err.contains("hunter22"), "{err}");
+    assert_eq!(sim.requests(), 0, "no call is made with files instead");
+    // A store that is neither files nor Redis is refused too.
+    let o = run_on(&sim, "memcache://x", 0, "1;", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("redis://"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_store_comes_from_the_flag_the_environment_or_the_config_file() {
+    let sim = Sim::start();
+    let redis = RedisServer::start();
+    let url = redis.url();
+    // The flag, and the persistence warning (this server saves nothing), once per process.
+    let path = sim.write("a.rhai", "store::list(0, 1); store::list(0, 1);");
+    let o = sim.cmd().args(["run", "--store", &url]).arg(&path).output().expect("runs");
+    ok(&o);
+    assert_eq!(stderr(&o).matches("keeps nothing on disk").count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("platform export"), "{}", stderr(&o));
+    let stored: Value =
+        serde_json::from_str(&redis_get(&url, &format!("wxscript:{}:token", sandbox::APPID)).expect("token key"))
+            .expect("JSON");
+    assert!(stored["access_token"].as_str().is_some_and(|t| !t.is_empty()) && stored["expires_at"].is_u64());
+    // The config file, with a key prefix: another host reuses the token, no second fetch.
+    let cfg = sim.write("cfg.toml", &format!("store = \"{url}\"\nkey_prefix = \"team-a\"\n"));
+    let fetches = sim.token_fetches();
+    let run_cfg = |host: usize| {
+        let mut c = sim.std_cmd();
+        c.env("WXSCRIPT_CONFIG", &cfg).env("WXSCRIPT_CACHE_DIR", sim.dir.path().join(format!("h{host}")));
+        c.arg("run").arg(&path).output().expect("runs")
+    };
+    ok(&run_cfg(1));
+    ok(&run_cfg(2));
+    assert_eq!(sim.token_fetches(), fetches + 1, "two hosts, one fetch");
+    assert!(redis_get(&url, &format!("team-a:{}:token", sandbox::APPID)).is_some());
+    // The accounts command says which store is in use, and never a token.
+    let o = sim.cmd().env("WXSCRIPT_STORE", &url).args(["accounts"]).output().expect("runs");
+    let table = ok(&o);
+    assert!(table.contains(&format!("store: {url}")), "{table}");
+    assert!(table.contains("classic ("), "the stored token's time left: {table}");
+    assert!(!table.contains(stored["access_token"].as_str().unwrap_or("?")), "{table}");
+    let o = sim.cmd().args(["accounts", "--format", "json"]).output().expect("runs");
+    let rows: Value = serde_json::from_str(&ok(&o)).expect("JSON");
+    assert!(rows[0]["store"].as_str().is_some_and(|s| s.starts_with("file (")), "{rows}");
+}
+
+#[test]
+fn four_hosts_fetch_one_token_per_expiry_and_a_refused_token_is_replaced_once() {
+    let sim = Sim::with(Config { token_ttl: 3, latency_ms: 150, ..Config::default() });
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let secs = 10.0;
+    let start = Instant::now();
+    let children: Vec<Child> = (0..4).map(|h| spawn_on(&sim, &url, h, &busy_script(32, secs))).collect();
+    // Half-way, WeChat refuses the current token of every host at once.
+    std::thread::sleep(Duration::from_secs(5));
+    let revoke = format!("{}/_sandbox/revoke_tokens", sim.base);
+    sim.rt.block_on(async {
+        reqwest::Client::new()
+            .post(&revoke)
+            .json(&serde_json::json!({"appid": sandbox::APPID}))
+            .send()
+            .await
+            .expect("revoke")
+    });
+    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().expect("waits")).collect();
+    let elapsed = start.elapsed().as_secs_f64();
+    for o in &outs {
+        let out = ok(o);
+        assert!(out.contains(", 0 failed"), "{out}");
+    }
+    // A token lives 3 s and is refreshed when its last second starts, so each lasts at least 2 s:
+    // at most one fetch per 2 s of the run, plus the first and the refused one's replacement.
+    // Four hosts each fetching for themselves would need four times as many.
+    let fetches = sim.token_fetches();
+    let bound = (elapsed / 2.0).ceil() as i64 + 2;
+    assert!((3..=bound).contains(&fetches), "{fetches} token fetches in {elapsed:.1} s (at most {bound})");
+}
+
+#[test]
+fn a_killed_lease_holder_is_taken_over_within_the_lease_time() {
+    let sim = Sim::with(Config { latency_ms: 6000, ..Config::default() });
+    let redis = RedisServer::start();
+    let url = redis.url();
+    // The first host takes the lease and waits on a slow token endpoint; it is killed there.
+    let mut first = spawn_on(&sim, &url, 0, "store::list(0, 1);");
+    let lease = format!("wxscript:{}:token:lease", sandbox::APPID);
+    let t = Instant::now();
+    while redis_get(&url, &lease).is_none() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the first host never took the lease");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let holder = redis_get(&url, &lease).unwrap_or_default();
+    assert!(holder.contains(&format!(":{}:", first.id())), "the lease names its holder: {holder}");
+    // While it is held, `wxscript accounts` says by whom.
+    let o = host_cmd(&sim, &url, 9).arg("accounts").output().expect("runs");
+    assert!(stdout(&o).contains(&format!(":{}", first.id())), "{}", stdout(&o));
+    first.kill().expect("kill -9");
+    let _ = first.wait();
+    sim.fault(serde_json::json!({"latency_ms": 0}));
+    let t = Instant::now();
+    ok(&run_on(&sim, &url, 1, "store::list(0, 1); print(\"ok\");", &[]));
+    assert!(t.elapsed() < Duration::from_secs(12), "taken over in {:?}", t.elapsed());
+}
+
+#[test]
+fn with_the_token_endpoint_silent_every_host_gives_up_within_the_deadline() {
+    let sim = Sim::with(Config { latency_ms: 60_000, ..Config::default() });
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let start = Instant::now();
+    let children: Vec<Child> = (0..3).map(|h| spawn_on(&sim, &url, h, "store::list(0, 1);")).collect();
+    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().expect("waits")).collect();
+    let elapsed = start.elapsed();
+    assert!(elapsed < Duration::from_secs(20), "gave up after {elapsed:?}");
+    for o in &outs {
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+        let err = stderr(o);
+        // The holder's own timeout, or (for those that waited for it) its failure or who held it.
+        assert!(err.contains("within 15 s") || err.contains("has been refreshing this token"), "{err}");
+    }
+    // One fetch, not a loop.
+    assert_eq!(sim.token_fetches(), 1);
+}
