@@ -239,6 +239,9 @@ impl Client {
                 let qps = a.qps.or(cfg.qps);
                 let tokens = TokenCache::new(a.credentials, &base, store.clone(), target.clone());
                 let mut rate = RateLimit::new(qps, true);
+                if let Some(appid) = tokens.appid() {
+                    rate = rate.shared(store.clone(), appid);
+                }
                 if several {
                     // WeChat's frequency limits are per account: a report says whose rate changed.
                     rate = rate.of_account(label(&a.name, tokens.appid()));

@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 use super::answer::{self, Target};
 pub use crate::api::STABLE_TOKEN_PATH;
 use crate::api::{ErrorKind, TOKEN_PATH, WxError};
-use crate::store::{Store, TokenEntry as Cached, TokenKey};
+use crate::store::{Store, StoreError, TokenEntry as Cached, TokenKey};
 
 /// How long a failed token fetch stands as the answer of every call before one is tried again.
 pub const FETCH_COOLDOWN: Duration = Duration::from_secs(5);
@@ -139,6 +139,8 @@ pub struct TokenStatus {
     pub source: &'static str,
     pub expires_in: Option<i64>,
     pub last_error: Option<String>,
+    /// Who holds the refresh lease now, when a shared store can tell (`HOST:PID`).
+    pub lease_holder: Option<String>,
 }
 
 /// The forms a secret may take when a server echoes it back: as is, percent-encoded (either
@@ -202,19 +204,24 @@ impl TokenCache {
     pub async fn status(&self) -> TokenStatus {
         let source = self.creds.source();
         if let Credentials::Token(_) = self.creds {
-            return TokenStatus { source, expires_in: None, last_error: None };
+            return TokenStatus { source, expires_in: None, last_error: None, lease_holder: None };
         }
         let left =
             |c: &Cached| Some(c.expires_at as i64 - now() as i64).filter(|s| *s > 0 && !c.access_token.is_empty());
         let failed = self.failed.lock().ok().and_then(|f| f.as_ref().map(|(_, e)| e.errmsg.clone()));
+        let lease_holder = match &self.key {
+            Some(k) => self.store.lease_holder(k).await,
+            None => None,
+        };
         if let Some(c) = self.current.lock().await.as_ref() {
-            return TokenStatus { source, expires_in: left(c), last_error: failed };
+            return TokenStatus { source, expires_in: left(c), last_error: failed, lease_holder };
         }
-        let cached = self.stored();
+        let cached = self.stored().await;
         TokenStatus {
             source,
             expires_in: cached.as_ref().and_then(left),
             last_error: failed.or_else(|| cached.and_then(|c| c.last_error)),
+            lease_holder,
         }
     }
 
@@ -300,34 +307,93 @@ impl TokenCache {
         result
     }
 
-    fn stored(&self) -> Option<Cached> {
-        self.key.as_ref().and_then(|k| self.store.token(k))
+    async fn stored(&self) -> Option<Cached> {
+        match &self.key {
+            Some(k) => self.store.token(k).await,
+            None => None,
+        }
+    }
+
+    /// A store error as the call's: a lease held past the deadline is an auth failure naming
+    /// its holder; a store out of reach, a network failure naming it.
+    fn store_error(&self, e: StoreError) -> WxError {
+        let path = self.creds_path();
+        match e {
+            StoreError::LeaseBusy { .. } => {
+                let mut w = WxError::new(ErrorKind::Auth, path, format!("no token: {e}"));
+                w.hint = "that process may be stuck on a token endpoint that does not answer; if it was killed, its lease lapses within seconds".into();
+                w
+            }
+            StoreError::Unavailable(why) => {
+                WxError::new(ErrorKind::Network, path, format!("cannot refresh the token: {why}"))
+            }
+        }
+    }
+
+    fn creds_path(&self) -> &'static str {
+        match &self.creds {
+            Credentials::AppSecret { mode, .. } => mode.path(),
+            _ => TOKEN_PATH,
+        }
     }
 
     /// From the store if it holds a fresh token other than `bad`, else from WeChat.
-    /// The store's lease is held across the fetch so that concurrent processes fetch once.
+    /// The store's lease is held across the fetch so that concurrent processes fetch once; a
+    /// shared store bounds the fetch by its waiters' deadline.
     async fn obtain(&self, http: &reqwest::Client, bad: Option<&str>) -> Result<Cached, WxError> {
         let lease = match &self.key {
-            Some(key) => {
-                let (store, key) = (self.store.clone(), key.clone());
-                tokio::task::spawn_blocking(move || store.lease_token(&key)).await.ok().flatten()
-            }
+            Some(key) => self.store.lease_token(key).await.map_err(|e| self.store_error(e))?,
             None => None,
         };
-        let cached = self.stored();
+        let cached = self.stored().await;
         if let Some(c) = &cached
             && c.fresh(now())
             && Some(c.access_token.as_str()) != bad
         {
             self.remember(&c.access_token);
+            if let Some(l) = lease {
+                l.release().await;
+            }
             return Ok(c.clone());
         }
+        if let Some(c) = &cached
+            && let Some(why) = &c.last_error
+            && self.store.refresh_deadline().is_some()
+            && now().saturating_sub(c.failed_at) < FETCH_COOLDOWN.as_secs()
+        {
+            // The fetch this caller waited for (another process's) failed just now: its answer
+            // stands for everyone, as within one process, instead of each host trying in turn.
+            if let Some(l) = lease {
+                l.release().await;
+            }
+            let e = WxError::new(
+                ErrorKind::Auth,
+                self.creds_path(),
+                format!("another process's token fetch failed just now: {why}"),
+            );
+            return Err(e);
+        }
+        if let (Some(key), Some(bad)) = (&self.key, bad) {
+            // Readers that do not wait for the lease must not pick the refused token up meanwhile.
+            let _ = self.store.discard_token(key, bad).await;
+        }
         let forced_before = cached.as_ref().map_or(0, |c| c.forced_at).max(self.forced_at.load(Relaxed));
-        let result = self.fetch_stable_aware(http, bad, forced_before).await;
+        let result = match self.store.refresh_deadline() {
+            Some(deadline) => tokio::time::timeout(deadline, self.fetch_stable_aware(http, bad, forced_before))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(WxError::new(
+                        ErrorKind::Network,
+                        self.creds_path(),
+                        format!("the token endpoint did not answer within {} s", deadline.as_secs()),
+                    ))
+                }),
+            None => self.fetch_stable_aware(http, bad, forced_before).await,
+        };
         if let Some(key) = &self.key {
             // A cache that cannot be written only costs a fetch next run.
             let _ = match &result {
-                Ok(fetched) => self.store.put_token(key, fetched),
+                Ok(fetched) => self.store.put_token(key, fetched).await,
                 Err(e) => {
                     // The old token stays (it may still serve); the error is for `wxscript accounts`.
                     let mut c = cached.unwrap_or(Cached {
@@ -336,13 +402,22 @@ impl TokenCache {
                         obtained_at: 0,
                         forced_at: 0,
                         last_error: None,
+                        failed_at: 0,
                     });
+                    if Some(c.access_token.as_str()) == bad {
+                        // Refused: written back, it would undo the discard above.
+                        c.access_token.clear();
+                        c.expires_at = 0;
+                    }
                     c.last_error = Some(format!("{}: {}", e.api, e.errmsg));
-                    self.store.put_token(key, &c)
+                    c.failed_at = now();
+                    self.store.put_token(key, &c).await
                 }
             };
         }
-        drop(lease);
+        if let Some(l) = lease {
+            l.release().await;
+        }
         result
     }
 
@@ -440,6 +515,7 @@ impl TokenCache {
                     obtained_at,
                     forced_at: 0,
                     last_error: None,
+                    failed_at: 0,
                 });
             }
             let code = v.get("errcode").and_then(Value::as_i64).unwrap_or(-1);
@@ -469,10 +545,24 @@ mod tests {
 
     #[test]
     fn margin_scales_with_life() {
-        let c = Cached { access_token: "t".into(), expires_at: 7200, obtained_at: 0, forced_at: 0, last_error: None };
+        let c = Cached {
+            access_token: "t".into(),
+            expires_at: 7200,
+            obtained_at: 0,
+            forced_at: 0,
+            last_error: None,
+            failed_at: 0,
+        };
         assert!(c.fresh(6899));
         assert!(!c.fresh(6900));
-        let short = Cached { access_token: "t".into(), expires_at: 10, obtained_at: 0, forced_at: 0, last_error: None };
+        let short = Cached {
+            access_token: "t".into(),
+            expires_at: 10,
+            obtained_at: 0,
+            forced_at: 0,
+            last_error: None,
+            failed_at: 0,
+        };
         assert!(short.fresh(8));
         assert!(!short.fresh(9));
     }
