@@ -231,3 +231,45 @@ fn an_accounts_rate_holds_for_three_hosts_together() {
     }
     assert!((45.0..=55.0).contains(&rate), "{rate:.1} requests/s for qps = 50");
 }
+
+#[test]
+fn a_redis_restart_mid_run_fails_only_what_needed_redis_and_the_run_goes_on() {
+    let sim = Sim::with(Config { token_ttl: 4, latency_ms: 50, ..Config::default() });
+    let mut redis = RedisServer::start();
+    let (url, port) = (redis.url(), redis.port);
+    let script = r#"
+        let items = [];
+        for i in 0..8 { items.push(i); }
+        let t = timestamp();
+        let n = 0;
+        let failed = [];
+        let last = [];
+        while t.elapsed < 10.0 {
+            last = parallel(items, 8, |i| store::list(0, 1));
+            n += last.len();
+            failed += last.filter(|x| !x.ok);
+        }
+        print(`${n} calls, ${failed.len()} failed, last batch ${last.filter(|x| x.ok).len()} ok`);
+        for x in failed { print(`${x.error.kind}: ${x.error.errmsg}`); }
+    "#;
+    let child = spawn_on(&sim, &url, 0, script);
+    // Down from 2 s to 6 s: the token fetched at start expires in between.
+    std::thread::sleep(Duration::from_secs(2));
+    redis.kill();
+    // A process started meanwhile is refused at once, naming the store.
+    let o = run_on(&sim, &url, 1, "1;", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(&url), "{}", stderr(&o));
+    std::thread::sleep(Duration::from_secs(4));
+    let _restarted = RedisServer::start_on(port).expect("redis-server restarts on its port");
+    let o = child.wait_with_output().expect("waits");
+    let out = ok(&o);
+    let head = out.lines().next().unwrap_or_default();
+    assert!(head.ends_with("last batch 8 ok"), "the run recovers: {out}");
+    let failures: Vec<&str> = out.lines().skip(1).collect();
+    assert!(!failures.is_empty(), "the refresh while Redis was down fails: {out}");
+    for f in &failures {
+        assert!(f.starts_with("network: ") && f.contains(&format!("Redis at {url}")), "{f}");
+    }
+    assert_eq!(stderr(&o).matches("keeps nothing on disk").count(), 1, "{}", stderr(&o));
+}

@@ -177,12 +177,32 @@ impl RedisStore {
             .await
             .map_err(|e| format!("cannot reach the store {shown}: {}", scrub(url, &e)))?;
         let prefix = prefix.map(str::trim).filter(|p| !p.is_empty()).unwrap_or(DEFAULT_PREFIX).to_string();
+        tokio::spawn(heartbeat(conn.clone()));
         Ok(RedisStore { url: shown, prefix, conn, files: FileStore::new(cache_dir), holder: holder() })
     }
 
     /// The key of `what` for account `appid` (`wxscript:wx123:token`).
     pub fn account_key(&self, appid: &str, what: &str) -> String {
         format!("{}:{appid}:{what}", self.prefix)
+    }
+
+    /// `cmd` on the shared connection; once more at once when the connection had been lost
+    /// (the manager has just started re-making it, and a restarted server answers the retry).
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        let mut conn = self.conn.clone();
+        match cmd.query_async(&mut conn).await {
+            Err(e) if e.is_io_error() || e.is_connection_dropped() => cmd.query_async(&mut conn).await,
+            other => other,
+        }
+    }
+
+    /// A Lua script on the shared connection, retried as [`Self::query`].
+    async fn invoke<T: redis::FromRedisValue>(&self, call: &redis::ScriptInvocation<'_>) -> redis::RedisResult<T> {
+        let mut conn = self.conn.clone();
+        match call.invoke_async(&mut conn).await {
+            Err(e) if e.is_io_error() || e.is_connection_dropped() => call.invoke_async(&mut conn).await,
+            other => other,
+        }
     }
 
     fn unavailable(&self, e: &redis::RedisError) -> StoreError {
@@ -271,9 +291,8 @@ impl Store for RedisStore {
 
     fn token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Option<TokenEntry>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
             let text: Option<String> =
-                redis::cmd("GET").arg(self.account_key(&key.appid, "token")).query_async(&mut conn).await.ok()?;
+                self.query(redis::cmd("GET").arg(self.account_key(&key.appid, "token"))).await.ok()?;
             let stored: RedisToken = serde_json::from_str(&text?).ok()?;
             (stored.mode == mode(key) && stored.identity == key.identity).then_some(stored.entry)
         })
@@ -284,13 +303,13 @@ impl Store for RedisStore {
             let stored =
                 RedisToken { entry: entry.clone(), mode: mode(key).to_string(), identity: key.identity.clone() };
             let json = serde_json::to_string(&stored).map_err(io::Error::other)?;
-            let mut conn = self.conn.clone();
-            let _: i64 = PUT
-                .key(self.account_key(&key.appid, "token"))
-                .arg(json)
-                .arg(format!("{}:{}", mode(key), key.identity))
-                .arg(entry.obtained_at)
-                .invoke_async(&mut conn)
+            let _: i64 = self
+                .invoke(
+                    PUT.key(self.account_key(&key.appid, "token"))
+                        .arg(json)
+                        .arg(format!("{}:{}", mode(key), key.identity))
+                        .arg(entry.obtained_at),
+                )
                 .await
                 .map_err(|e| io::Error::other(self.unavailable(&e).to_string()))?;
             Ok(())
@@ -301,19 +320,21 @@ impl Store for RedisStore {
         Box::pin(async move {
             let lease_key = self.account_key(&key.appid, "token:lease");
             let fence = format!("{}:{:016x}", self.holder, fastrand::u64(..));
-            let mut conn = self.conn.clone();
             let start = Instant::now();
             loop {
-                let set: Option<String> = redis::cmd("SET")
-                    .arg(&lease_key)
-                    .arg(&fence)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(LEASE_TTL.as_millis() as u64)
-                    .query_async(&mut conn)
+                let set: Option<String> = self
+                    .query(
+                        redis::cmd("SET")
+                            .arg(&lease_key)
+                            .arg(&fence)
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(LEASE_TTL.as_millis() as u64),
+                    )
                     .await
                     .map_err(|e| self.unavailable(&e))?;
                 if set.is_some() {
+                    let conn = self.conn.clone();
                     let renew = tokio::spawn(renew(conn.clone(), lease_key.clone(), fence.clone())).abort_handle();
                     let held = Held { conn, key: lease_key, fence, renew, released: false };
                     return Ok(Some(TokenLease::new(Box::new(held))));
@@ -332,11 +353,8 @@ impl Store for RedisStore {
 
     fn discard_token<'a>(&'a self, key: &'a TokenKey, bad: &'a str) -> StoreFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
-            let _: i64 = DISCARD
-                .key(self.account_key(&key.appid, "token"))
-                .arg(bad)
-                .invoke_async(&mut conn)
+            let _: i64 = self
+                .invoke(DISCARD.key(self.account_key(&key.appid, "token")).arg(bad))
                 .await
                 .map_err(|e| self.unavailable(&e))?;
             Ok(())
@@ -363,11 +381,8 @@ impl Store for RedisStore {
         interval: Duration,
     ) -> StoreFuture<'a, Result<Option<Duration>, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
-            let wait: i64 = RATE
-                .key(self.account_key(appid, "rate"))
-                .arg(interval.as_micros().max(1) as u64)
-                .invoke_async(&mut conn)
+            let wait: i64 = self
+                .invoke(RATE.key(self.account_key(appid, "rate")).arg(interval.as_micros().max(1) as u64))
                 .await
                 .map_err(|e| self.unavailable(&e))?;
             Ok(Some(Duration::from_micros(wait.max(0) as u64)))
@@ -388,6 +403,15 @@ impl Store for RedisStore {
 
     fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
         self.files.event_reader(log)
+    }
+}
+
+/// Keeps the connection alive: a lost one is re-made within a second of the server coming back,
+/// not on the next refresh that needs it.
+async fn heartbeat(mut conn: ConnectionManager) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
     }
 }
 
