@@ -273,3 +273,83 @@ fn a_redis_restart_mid_run_fails_only_what_needed_redis_and_the_run_goes_on() {
     }
     assert_eq!(stderr(&o).matches("keeps nothing on disk").count(), 1, "{}", stderr(&o));
 }
+
+#[test]
+fn three_hosts_split_an_import_through_one_redis_journal_and_take_a_killed_hosts_rows_over() {
+    let sim = Sim::with(Config { latency_ms: 20, ..Config::default() });
+    let redis = RedisServer::start();
+    let url = redis.url();
+    // Each pass claims rows one by one as its workers get to them; a row claimed by a host that
+    // died is free again once its claim lapses (3 s here), and the next pass takes it, first
+    // looking whether the dead host's last call went through after all.
+    let script = r#"
+        // Workers get the journal curried, not captured: a captured value is locked by each use.
+        fn row(j, icon, existing, i) {
+            let key = `r${i}`;
+            if !j.claim(key) { return 0; }
+            if !existing.contains(key) {
+                shake::add_page(#{title: key, description: "d", page_url: "https://example.com/p", icon_url: icon});
+            }
+            j.record(key, true);
+            1
+        }
+        let icon = shake::upload_material("scripts/data/logo.png", "icon");
+        let j = journal::open("redis:import");
+        let rows = [];
+        for i in 0..2000 { rows.push(i); }
+        let pass = 0;
+        let idle = 0;
+        while idle < 2 {
+            let existing = if pass == 0 { [] } else { shake::all_pages().map(|p| p.title) };
+            let r = parallel(rows, 8, Fn("row").curry(j).curry(icon).curry(existing));
+            let did = r.filter(|x| x.ok).reduce(|s, x| s + x.value, 0);
+            let failed = r.filter(|x| !x.ok);
+            if failed.len() > 0 { throw failed[0].error; }
+            if did == 0 { idle += 1; sleep(4); } else { idle = 0; }
+            pass += 1;
+        }
+        print("done");
+    "#;
+    // Shake-around is approved for the account first (the simulator's review moved past).
+    ok(&sim.run(
+        r#"shake::register(#{name: "张三", phone_number: "13512345678", email: "a@example.com", industry_id: "0118",
+                             qualification_cert_urls: [], apply_reason: "测试"});
+           sandbox::advance(3600);
+           if shake::audit_status().audit_status != 2 { throw "not approved"; }"#,
+    ));
+    let path = sim.write("import.rhai", script);
+    let mut children: Vec<Child> = (0..3)
+        .map(|h| {
+            host_cmd(&sim, &url, h)
+                .env("WXSCRIPT_CLAIM_LEASE", "3")
+                .args(["run", "--quiet"])
+                .arg(&path)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("starts")
+        })
+        .collect();
+    let t = Instant::now();
+    while sim.count("shakearound/page/add") < 600 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the import does not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut killed = children.remove(0);
+    killed.kill().expect("kill -9");
+    let _ = killed.wait();
+    for c in children {
+        let o = c.wait_with_output().expect("waits");
+        assert!(ok(&o).contains("done"), "{}", stdout(&o));
+    }
+    let o =
+        sim.cmd().arg("run").arg(sim.write("list.rhai", "for p in shake::all_pages() { print(p.title); }")).output();
+    let titles = ok(&o.expect("runs"));
+    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+    for t in titles.lines() {
+        *seen.entry(t).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 2000, "every row added");
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "added more than once: {twice:?}");
+}

@@ -152,6 +152,12 @@ pub trait JournalWriter: Send {
     fn settle(&mut self, start_over: bool) -> io::Result<()>;
     /// Appends one record and returns once it is durable.
     fn append(&mut self, record: &Value) -> io::Result<()>;
+    /// Claims record key `key` for this caller among every process sharing the journal: true
+    /// for exactly one until the key is recorded or the claim lapses. `None`: the journal is
+    /// this host's alone, and the caller keeps claims itself.
+    fn claim(&mut self, _key: &str) -> io::Result<Option<bool>> {
+        Ok(None)
+    }
 }
 
 /// Reads an event log incrementally.

@@ -109,11 +109,45 @@ return tat - now
     )
 });
 
+/// How long a journal claim lives unless its claimer renews it.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
+/// Replaces [`CLAIM_LEASE`] (whole seconds), so a rehearsal of a killed host need not wait a minute.
+pub const CLAIM_LEASE_ENV: &str = "WXSCRIPT_CLAIM_LEASE";
+
+/// True (1) and claims KEYS[2] with fence ARGV[2] for ARGV[3] ms, unless key ARGV[1] is done
+/// (in hash KEYS[1]) or claimed already.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
+return 0
+"#,
+    )
+});
+
+/// Appends record ARGV[1] to list KEYS[1]; a record of key ARGV[2] also marks it done (hash
+/// KEYS[2]) and ends its claim (KEYS[3]), all at once.
+static RECORD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+redis.call('RPUSH', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[2], 1)
+  redis.call('DEL', KEYS[3])
+end
+return 1
+"#,
+    )
+});
+
 /// A Redis server shared by every process pointed at it.
 pub struct RedisStore {
     /// The URL as shown to users: no password.
     url: String,
     prefix: String,
+    /// For the blocking side (journals, read from a script's thread).
+    client: redis::Client,
     conn: ConnectionManager,
     /// Journals and event logs that are files stay files.
     files: FileStore,
@@ -173,12 +207,12 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(100))
             .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_with_config(client, cfg)
+        let conn = ConnectionManager::new_with_config(client.clone(), cfg)
             .await
             .map_err(|e| format!("cannot reach the store {shown}: {}", scrub(url, &e)))?;
         let prefix = prefix.map(str::trim).filter(|p| !p.is_empty()).unwrap_or(DEFAULT_PREFIX).to_string();
         tokio::spawn(heartbeat(conn.clone()));
-        Ok(RedisStore { url: shown, prefix, conn, files: FileStore::new(cache_dir), holder: holder() })
+        Ok(RedisStore { url: shown, prefix, client, conn, files: FileStore::new(cache_dir), holder: holder() })
     }
 
     /// The key of `what` for account `appid` (`wxscript:wx123:token`).
@@ -203,6 +237,73 @@ impl RedisStore {
             Err(e) if e.is_io_error() || e.is_connection_dropped() => call.invoke_async(&mut conn).await,
             other => other,
         }
+    }
+
+    /// A blocking connection of its own, with the same timeouts as the shared one.
+    fn blocking(&self) -> io::Result<redis::Connection> {
+        let fail = |e: redis::RedisError| io::Error::other(self.unavailable(&e).to_string());
+        let c = self.client.get_connection_with_timeout(COMMAND_TIMEOUT).map_err(fail)?;
+        c.set_read_timeout(Some(COMMAND_TIMEOUT)).map_err(fail)?;
+        c.set_write_timeout(Some(COMMAND_TIMEOUT)).map_err(fail)?;
+        Ok(c)
+    }
+
+    /// The journal `redis:NAME`: its records (a list at `{prefix}:journal:NAME`), and a writer.
+    fn open_redis_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError> {
+        let short = &name[JOURNAL_SCHEME.len()..];
+        let list = format!("{}:journal:{short}", self.prefix);
+        let mut conn = self.blocking().map_err(JournalError::Io)?;
+        let fail = |e: redis::RedisError| JournalError::Io(io::Error::other(self.unavailable(&e).to_string()));
+        let raw: Vec<String> = redis::cmd("LRANGE").arg(&list).arg(0).arg(-1).query(&mut conn).map_err(fail)?;
+        // An emptied journal still exists: `{list}:created` outlives its records.
+        let created = format!("{list}:created");
+        if write {
+            let _: () = redis::cmd("SET")
+                .arg(&created)
+                .arg(crate::util::unix_now())
+                .arg("NX")
+                .query(&mut conn)
+                .map_err(fail)?;
+        } else if raw.is_empty() {
+            let exists: bool = redis::cmd("EXISTS").arg(&created).query(&mut conn).map_err(fail)?;
+            if !exists {
+                return Ok(None);
+            }
+        }
+        let mut records = Vec::with_capacity(raw.len());
+        for (i, r) in raw.iter().enumerate() {
+            let v = serde_json::from_str(r).map_err(|error| JournalError::BadLine { line: i + 1, error })?;
+            records.push(v);
+        }
+        let writer = if write {
+            let lease = std::env::var(CLAIM_LEASE_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|s| *s > 0)
+                .map_or(CLAIM_LEASE, Duration::from_secs);
+            let held = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+            let stop = std::sync::Arc::new(AtomicBool::new(false));
+            let renewer = self.blocking().map_err(JournalError::Io)?;
+            let (h, st) = (held.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("journal-claims".into())
+                .spawn(move || renew_claims(renewer, h, st, lease))
+                .map_err(JournalError::Io)?;
+            Some(Box::new(RedisJournal {
+                conn,
+                url: self.url.clone(),
+                list: list.clone(),
+                done: format!("{list}:done"),
+                claims: format!("{list}:claim:"),
+                fence: format!("{}:{:016x}", self.holder, fastrand::u64(..)),
+                lease,
+                held,
+                stop,
+            }) as Box<dyn super::JournalWriter>)
+        } else {
+            None
+        };
+        Ok(Some(OpenJournal { records, writer }))
     }
 
     fn unavailable(&self, e: &redis::RedisError) -> StoreError {
@@ -390,6 +491,9 @@ impl Store for RedisStore {
     }
 
     fn open_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError> {
+        if name.starts_with(JOURNAL_SCHEME) {
+            return self.open_redis_journal(name, write);
+        }
         self.files.open_journal(name, write)
     }
 
@@ -403,6 +507,107 @@ impl Store for RedisStore {
 
     fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
         self.files.event_reader(log)
+    }
+}
+
+/// A journal kept in Redis: records in a list, the keys recorded in a hash beside it, and one
+/// claim key per claimed record key, renewed by a thread while this writer lives.
+struct RedisJournal {
+    conn: redis::Connection,
+    url: String,
+    list: String,
+    done: String,
+    /// The claim keys' common start; the record key follows.
+    claims: String,
+    fence: String,
+    lease: Duration,
+    /// The claims this writer holds (claim key → fence), renewed until recorded.
+    held: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    stop: std::sync::Arc<AtomicBool>,
+}
+
+impl RedisJournal {
+    fn fail(&self, e: redis::RedisError) -> io::Error {
+        io::Error::other(format!("the store (Redis at {}) is unavailable: {e}", self.url))
+    }
+}
+
+impl Drop for RedisJournal {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl super::JournalWriter for RedisJournal {
+    /// Records are whole list items: nothing is ever torn. Starting over empties the journal.
+    fn settle(&mut self, start_over: bool) -> io::Result<()> {
+        if start_over {
+            let _: () =
+                redis::cmd("DEL").arg(&self.list).arg(&self.done).query(&mut self.conn).map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, record: &Value) -> io::Result<()> {
+        let key = record.get("key").and_then(Value::as_str).filter(|_| record.get("scope").is_none()).unwrap_or("");
+        let claim = format!("{}{key}", self.claims);
+        let _: i64 = RECORD
+            .key(&self.list)
+            .key(&self.done)
+            .key(&claim)
+            .arg(record.to_string())
+            .arg(key)
+            .invoke(&mut self.conn)
+            .map_err(|e| self.fail(e))?;
+        if let Ok(mut held) = self.held.lock() {
+            held.remove(&claim);
+        }
+        Ok(())
+    }
+
+    fn claim(&mut self, key: &str) -> io::Result<Option<bool>> {
+        let claim = format!("{}{key}", self.claims);
+        let won: i64 = CLAIM
+            .key(&self.done)
+            .key(&claim)
+            .arg(key)
+            .arg(&self.fence)
+            .arg(self.lease.as_millis() as u64)
+            .invoke(&mut self.conn)
+            .map_err(|e| self.fail(e))?;
+        if won == 1
+            && let Ok(mut held) = self.held.lock()
+        {
+            held.insert(claim, self.fence.clone());
+        }
+        Ok(Some(won == 1))
+    }
+}
+
+/// Renews a journal's held claims every third of their lease until the writer is dropped; a
+/// killed process renews nothing, so its claims lapse and other hosts take its records over.
+fn renew_claims(
+    mut conn: redis::Connection,
+    held: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    stop: std::sync::Arc<AtomicBool>,
+    lease: Duration,
+) {
+    let step = Duration::from_millis(100);
+    let every = lease / 3;
+    let mut since = Duration::ZERO;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(step);
+        since += step;
+        if since < every {
+            continue;
+        }
+        since = Duration::ZERO;
+        let claims: Vec<(String, String)> =
+            held.lock().map(|h| h.iter().map(|(k, f)| (k.clone(), f.clone())).collect()).unwrap_or_default();
+        for (key, fence) in claims {
+            let _: redis::RedisResult<i64> =
+                RENEW.key(&key).arg(&fence).arg(lease.as_millis() as u64).invoke(&mut conn);
+        }
     }
 }
 
@@ -460,6 +665,7 @@ mod tests {
         let rt = rt();
         let store = rt.block_on(RedisStore::connect(&server.url(), None, None)).expect("connect");
         rt.block_on(conformance::tokens_round_trip(&store));
+        conformance::journal_append_and_read(&store, "redis:j1");
         // Other programs read the token where the contract says, as JSON.
         let key = TokenKey::new("wx1", true, "http://127.0.0.1:1", "secret-a");
         let raw: String = rt.block_on(async {
@@ -549,5 +755,35 @@ mod tests {
             let other = a.rate_slot("wx2", interval).await.expect("slot").expect("shared");
             assert!(other < Duration::from_millis(5), "each account has its own rate");
         });
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::redis_server::RedisServer;
+
+    #[test]
+    fn a_claim_is_one_callers_until_recorded_on_any_host() {
+        let server = RedisServer::start();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let a = rt.block_on(RedisStore::connect(&server.url(), None, None)).expect("connect");
+        let b = rt.block_on(RedisStore::connect(&server.url(), None, None)).expect("connect");
+        let mut ja = a.open_journal("redis:import", true).expect("open").expect("writer").writer.expect("w");
+        let mut jb = b.open_journal("redis:import", true).expect("open").expect("writer").writer.expect("w");
+        assert_eq!(ja.claim("row-1").expect("claim"), Some(true));
+        assert_eq!(jb.claim("row-1").expect("claim"), Some(false), "another host's claim holds");
+        assert_eq!(ja.claim("row-1").expect("claim"), Some(false), "exactly one caller, even of one host");
+        ja.append(&json!({"key": "row-1", "value": 1, "at": 0})).expect("record");
+        assert_eq!(jb.claim("row-1").expect("claim"), Some(false), "recorded: nobody's to do");
+        assert_eq!(jb.claim("row-2").expect("claim"), Some(true));
+        let read = a.open_journal("redis:import", false).expect("read").expect("exists");
+        assert_eq!(read.records, vec![json!({"key": "row-1", "value": 1, "at": 0})]);
+        // The file store says where such a journal lives.
+        let files = FileStore::new(None);
+        let err = files.open_journal("redis:import", true).err().expect("refused");
+        assert!(matches!(&err, JournalError::Io(e) if e.to_string().contains("--store redis://")), "{err:?}");
     }
 }
