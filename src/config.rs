@@ -247,7 +247,11 @@ pub fn transport_config() -> Result<transport::Config, String> {
 pub fn store_config(flag: Option<&str>) -> Result<crate::store::StoreConfig, String> {
     let file = load()?;
     let env = std::env::var("WXSCRIPT_STORE").ok().filter(|v| !v.is_empty());
-    Ok(crate::store::StoreConfig { spec: flag.map(str::to_string).or(env).or(file.store), key_prefix: file.key_prefix })
+    Ok(crate::store::StoreConfig {
+        spec: flag.map(str::to_string).or(env).or(file.store),
+        key_prefix: file.key_prefix,
+        account: None,
+    })
 }
 
 /// An `[accounts.NAME]` table as the transport takes it.

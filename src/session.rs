@@ -276,7 +276,12 @@ impl Session {
             cfg.cache_dir = None;
         }
         // Tokens, journals and events: files on this host, or a Redis shared with others.
-        let store_cfg = config::store_config(opts.store.as_deref()).map_err(Failure::usage)?;
+        let mut store_cfg = config::store_config(opts.store.as_deref()).map_err(Failure::usage)?;
+        store_cfg.account = match (&opts.sandbox, &cfg.credentials) {
+            (Some(_), _) => Some(sandbox::APPID.to_string()),
+            (None, Credentials::AppSecret { appid, .. }) => Some(appid.clone()),
+            _ => None,
+        };
         let store = rt.block_on(crate::store::open(&store_cfg, cfg.cache_dir.clone())).map_err(Failure::runtime)?;
         let mut listen_opts = opts.listen.clone();
         let mut temp_log = None;

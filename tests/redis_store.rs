@@ -73,6 +73,11 @@ fn redis_down_at_start_is_an_error_naming_the_url_without_its_password() {
     assert!(err.contains(&format!("redis://ops:***@127.0.0.1:{port}/0")), "{err}");
     assert!(!err.contains("hunter22"), "{err}");
     assert_eq!(sim.requests(), 0, "no call is made with files instead");
+    // The Redis event stream with the file store: said so.
+    let path = sim.write("find.rhai", "event::find(#{});");
+    let o = sim.cmd().args(["run", "--log", "redis"]).arg(&path).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--store redis://"), "{}", stderr(&o));
     // A store that is neither files nor Redis is refused too.
     let o = run_on(&sim, "memcache://x", 0, "1;", &[]);
     assert_eq!(o.status.code(), Some(1));
@@ -352,4 +357,130 @@ fn three_hosts_split_an_import_through_one_redis_journal_and_take_a_killed_hosts
     assert_eq!(seen.len(), 2000, "every row added");
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "added more than once: {twice:?}");
+}
+
+/// `wxscript listen` on a free port of "host" `host`, appending to the store `url` (and its
+/// own log file); returns it with its port once it says where it listens.
+fn spawn_listener(sim: &Sim, url: &str, host: usize, token: &str) -> (Child, u16) {
+    use std::io::{BufRead, BufReader};
+    let log = sim.dir.path().join(format!("events{host}.jsonl"));
+    let mut child = host_cmd(sim, url, host)
+        .args(["listen", "--port", "0", "--token", token, "--log"])
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("listener starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let port = first
+        .split("http://")
+        .nth(1)
+        .and_then(|a| a.split([' ', '/']).next())
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("listener did not start: {first:?}"));
+    // Drained so the listener never blocks on a full pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    (child, port)
+}
+
+#[test]
+fn two_listeners_feed_one_stream_through_a_kill_and_a_third_host_sees_every_event() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use wxscript::sandbox::{AuditEvent, push};
+    const N: u64 = 1000;
+    const TOKEN: &str = "shared-listener-token";
+    let sim = Sim::start();
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let (mut first, p1) = spawn_listener(&sim, &url, 1, TOKEN);
+    let (mut second, p2) = spawn_listener(&sim, &url, 2, TOKEN);
+    let targets: Vec<push::Target> = [p1, p2]
+        .iter()
+        .map(|p| push::Target::new(&format!("http://127.0.0.1:{p}/wechat"), TOKEN, None).expect("target"))
+        .collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let events: Arc<Vec<AuditEvent>> = Arc::new(
+        (1..=N)
+            .map(|i| AuditEvent {
+                event: "add_store_audit_info",
+                create_time: now,
+                fields: vec![("audit_id", serde_json::json!(700_000 + i)), ("status", serde_json::json!(1))],
+            })
+            .collect(),
+    );
+    let (next, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let client = reqwest::Client::new();
+    // Eight senders; a load balancer sends event i to listener i % 2 until the first fails
+    // to answer, then everything to the second (which also gets the failed one again).
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (targets, client, next, answered, events, down) =
+                (targets.clone(), client.clone(), next.clone(), answered.clone(), events.clone(), down.clone());
+            sim.rt.spawn(async move {
+                let mut acked = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(ev) = events.get(i) else { break };
+                    let xml = ev.to_xml();
+                    let mut delivered = false;
+                    if i % 2 == 0 && !down.load(Ordering::SeqCst) {
+                        delivered = push::deliver(&client, &targets[0], &xml).await.is_ok();
+                        if !delivered {
+                            down.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    if !delivered {
+                        delivered = push::deliver(&client, &targets[1], &xml).await.is_ok();
+                    }
+                    if delivered {
+                        answered.fetch_add(1, Ordering::SeqCst);
+                        acked.push(700_001 + i as u64);
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    while answered.load(Ordering::SeqCst) < 300 && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    first.kill().expect("kill -9");
+    let _ = first.wait();
+    let acked: Vec<u64> = workers.into_iter().flat_map(|w| sim.rt.block_on(w).expect("sender")).collect::<Vec<_>>();
+    assert!(down.load(Ordering::SeqCst), "the burst ended before the kill; make it longer");
+    assert_eq!(acked.len(), N as usize, "the second listener answered for the first");
+    // The stream: every acknowledged event once.
+    let client = redis::Client::open(url.as_str()).expect("url");
+    let mut c = client.get_connection().expect("connect");
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(format!("wxscript:events:{}", sandbox::APPID))
+        .arg("-")
+        .arg("+")
+        .query(&mut c)
+        .expect("XRANGE");
+    let ids: Vec<u64> = entries
+        .iter()
+        .filter_map(|(_, f)| f.chunks(2).find(|kv| kv[0] == "event").map(|kv| kv[1].clone()))
+        .filter_map(|e| serde_json::from_str::<Value>(&e).ok()?["audit_id"].as_u64())
+        .collect();
+    let unique: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "an event is in the stream twice");
+    for id in &acked {
+        assert!(unique.contains(id), "event {id} was acknowledged but is not in the stream");
+    }
+    // A third host reads the stream.
+    let last = acked.iter().max().copied().unwrap_or_default();
+    let script = format!(
+        "let e = event::wait(#{{audit_id: {last}}}, 10); print(e.audit_id); print(event::find(#{{Event: \"add_store_audit_info\"}}).len());"
+    );
+    let out = ok(&run_on(&sim, &url, 3, &script, &["--log", "redis"]));
+    assert_eq!(out, format!("{last}\n{}\n", ids.len()));
+    let _ = second.kill();
+    let _ = second.wait();
 }

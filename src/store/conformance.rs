@@ -71,7 +71,7 @@ pub fn journal_append_and_read(store: &dyn Store, name: &str) {
 
 /// An event appended is read back once; the same event again is a duplicate.
 pub fn events_append_and_read(store: &dyn Store, log: &Path) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let (events, count) = store.open_event_log(log, None).expect("open");
     assert_eq!(count, 0);
     let ev = json!({"FromUserName": "u", "CreateTime": 1, "Event": "x", "audit_id": 7});

@@ -150,10 +150,16 @@ impl Store for FileStore {
         log: &Path,
         new_events: Option<mpsc::Sender<Map<String, Value>>>,
     ) -> io::Result<(EventLog, usize)> {
+        if events::is_shared(log) {
+            return Err(io::Error::other(NO_SHARED_LOG));
+        }
         EventLog::open(log, new_events)
     }
 
     fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
+        if events::is_shared(log) {
+            return Box::new(NoSharedLog);
+        }
         Box::new(events::Reader::new(log))
     }
 }
@@ -180,6 +186,18 @@ impl JournalWriter for JournalFile {
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
         self.file.sync_data()
+    }
+}
+
+/// What `--log redis` says with the file store.
+const NO_SHARED_LOG: &str = "the event log `redis` is the Redis store's event stream, and this run's store is files: run with --store redis://HOST:PORT (or WXSCRIPT_STORE, or `store` in the config file)";
+
+/// The reader of `--log redis` with the file store: it says why there is nothing to read.
+struct NoSharedLog;
+
+impl EventReader for NoSharedLog {
+    fn next_batch(&mut self) -> io::Result<Vec<Map<String, Value>>> {
+        Err(io::Error::other(NO_SHARED_LOG))
     }
 }
 

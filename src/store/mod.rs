@@ -224,6 +224,9 @@ pub struct StoreConfig {
     /// `file`, `redis://...` or `rediss://...`; `None` is `file`.
     pub spec: Option<String>,
     pub key_prefix: Option<String>,
+    /// The appid whose event stream (`{prefix}:events:{appid}`) the run's listener appends to
+    /// and `--log redis` reads: the session's `default` account.
+    pub account: Option<String>,
 }
 
 impl StoreConfig {
@@ -242,7 +245,9 @@ pub async fn open(cfg: &StoreConfig, cache_dir: Option<PathBuf>) -> Result<Arc<d
         None | Some("") | Some("file") => Ok(Arc::new(FileStore::new(cache_dir))),
         Some(_) if cfg.is_redis() => {
             let spec = cfg.spec.as_deref().unwrap_or_default().trim();
-            let store = RedisStore::connect(spec, cfg.key_prefix.as_deref(), cache_dir).await?;
+            let store = RedisStore::connect(spec, cfg.key_prefix.as_deref(), cache_dir)
+                .await?
+                .events_of(cfg.account.as_deref().unwrap_or(crate::transport::DEFAULT_ACCOUNT));
             store.warn_without_persistence().await;
             Ok(Arc::new(store))
         }

@@ -2,7 +2,9 @@
 //! account's access token, its single-flight refresh and its request rate (and journals kept
 //! in Redis). Keys are readable by other programs: `{prefix}:{appid}:token` (JSON
 //! `{access_token, expires_at, ...}`), `{prefix}:{appid}:token:lease`, `{prefix}:{appid}:rate`,
-//! with `wxscript` as the prefix unless `key_prefix` says otherwise.
+//! with `wxscript` as the prefix unless `key_prefix` says otherwise; journals named
+//! `redis:NAME` at `{prefix}:journal:NAME`, and the listeners' events in the stream
+//! `{prefix}:events:{appid}` (fields `received_at` and `event`, the event as JSON).
 //!
 //! The rules answer the known failures of shared token caches:
 //! - one fetch per expiry across hosts: the refresh lease is `SET NX PX` with a random fence,
@@ -28,6 +30,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::events::{self, SharedEvents, Stored};
 use super::{
     EventLog, EventReader, FileStore, JournalError, LeaseGuard, OpenJournal, Store, StoreError, StoreFuture,
     TokenEntry, TokenKey, TokenLease,
@@ -141,6 +144,18 @@ return 1
     )
 });
 
+/// Appends event ARGV[3] (received at ARGV[2]) to stream KEYS[1] unless its dedup key ARGV[1]
+/// is in set KEYS[2] already; 1 if appended.
+static EVENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[1], '*', 'received_at', ARGV[2], 'event', ARGV[3])
+return 1
+"#,
+    )
+});
+
 /// A Redis server shared by every process pointed at it.
 pub struct RedisStore {
     /// The URL as shown to users: no password.
@@ -153,6 +168,8 @@ pub struct RedisStore {
     files: FileStore,
     /// `HOST:PID`, the start of every fence this process takes, so a lease names its holder.
     holder: String,
+    /// The event stream's key.
+    events: String,
 }
 
 /// A Redis URL without its password (`redis://user:***@host:port/db`).
@@ -212,7 +229,18 @@ impl RedisStore {
             .map_err(|e| format!("cannot reach the store {shown}: {}", scrub(url, &e)))?;
         let prefix = prefix.map(str::trim).filter(|p| !p.is_empty()).unwrap_or(DEFAULT_PREFIX).to_string();
         tokio::spawn(heartbeat(conn.clone()));
-        Ok(RedisStore { url: shown, prefix, client, conn, files: FileStore::new(cache_dir), holder: holder() })
+        let events = format!("{prefix}:events:{}", crate::transport::DEFAULT_ACCOUNT);
+        Ok(RedisStore { url: shown, prefix, client, conn, files: FileStore::new(cache_dir), holder: holder(), events })
+    }
+
+    /// The same store, its event stream that of account `appid`.
+    pub fn events_of(mut self, appid: &str) -> RedisStore {
+        self.events = self.account_key_of("events", appid);
+        self
+    }
+
+    fn account_key_of(&self, what: &str, appid: &str) -> String {
+        format!("{}:{what}:{appid}", self.prefix)
     }
 
     /// The key of `what` for account `appid` (`wxscript:wx123:token`).
@@ -232,11 +260,7 @@ impl RedisStore {
 
     /// A Lua script on the shared connection, retried as [`Self::query`].
     async fn invoke<T: redis::FromRedisValue>(&self, call: &redis::ScriptInvocation<'_>) -> redis::RedisResult<T> {
-        let mut conn = self.conn.clone();
-        match call.invoke_async(&mut conn).await {
-            Err(e) if e.is_io_error() || e.is_connection_dropped() => call.invoke_async(&mut conn).await,
-            other => other,
-        }
+        invoke(&self.conn, call).await
     }
 
     /// A blocking connection of its own, with the same timeouts as the shared one.
@@ -332,6 +356,18 @@ impl RedisStore {
                 self.url
             );
         }
+    }
+}
+
+/// `call` on `conn`, once more at once when the connection had been lost.
+async fn invoke<T: redis::FromRedisValue>(
+    conn: &ConnectionManager,
+    call: &redis::ScriptInvocation<'_>,
+) -> redis::RedisResult<T> {
+    let mut conn = conn.clone();
+    match call.invoke_async(&mut conn).await {
+        Err(e) if e.is_io_error() || e.is_connection_dropped() => call.invoke_async(&mut conn).await,
+        other => other,
     }
 }
 
@@ -497,16 +533,124 @@ impl Store for RedisStore {
         self.files.open_journal(name, write)
     }
 
+    /// The file log as on one host, each event also appended to the account's stream; `--log
+    /// redis`, the stream alone.
     fn open_event_log(
         &self,
         log: &Path,
         new_events: Option<mpsc::Sender<Map<String, Value>>>,
     ) -> io::Result<(EventLog, usize)> {
-        self.files.open_event_log(log, new_events)
+        let stream = std::sync::Arc::new(RedisEvents {
+            conn: self.conn.clone(),
+            stream: self.events.clone(),
+            keys: format!("{}:keys", self.events),
+            url: self.url.clone(),
+        });
+        if events::is_shared(log) {
+            let mut conn = self.blocking()?;
+            let count: usize = redis::cmd("XLEN")
+                .arg(&self.events)
+                .query(&mut conn)
+                .map_err(|e| io::Error::other(self.unavailable(&e).to_string()))?;
+            return Ok((EventLog::shared_only(stream, new_events), count));
+        }
+        let (log, count) = self.files.open_event_log(log, new_events)?;
+        Ok((log.with_shared(stream), count))
     }
 
+    /// `--log redis` reads the account's stream; any other log is a file, as on one host.
     fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
+        if events::is_shared(log) {
+            return Box::new(StreamReader {
+                client: self.client.clone(),
+                conn: None,
+                stream: self.events.clone(),
+                after: None,
+                url: self.url.clone(),
+            });
+        }
         self.files.event_reader(log)
+    }
+}
+
+/// The account's event stream, as the listener appends to it.
+struct RedisEvents {
+    conn: ConnectionManager,
+    stream: String,
+    /// The set of the stored events' dedup keys: a re-sent event is stored once, whichever
+    /// listener it reaches.
+    keys: String,
+    url: String,
+}
+
+impl SharedEvents for RedisEvents {
+    fn append<'a>(&'a self, event: &'a Map<String, Value>) -> StoreFuture<'a, io::Result<Stored>> {
+        Box::pin(async move {
+            let json = Value::Object(event.clone()).to_string();
+            let new: i64 = invoke(
+                &self.conn,
+                EVENT
+                    .key(&self.stream)
+                    .key(&self.keys)
+                    .arg(events::dedup_key(event))
+                    .arg(crate::util::unix_now())
+                    .arg(json),
+            )
+            .await
+            .map_err(|e| io::Error::other(format!("the store (Redis at {}) is unavailable: {e}", self.url)))?;
+            Ok(if new == 1 { Stored::New } else { Stored::Duplicate })
+        })
+    }
+}
+
+/// Reads the account's event stream from its start, then what was added since each read.
+struct StreamReader {
+    client: redis::Client,
+    conn: Option<redis::Connection>,
+    stream: String,
+    /// The id of the last entry read.
+    after: Option<String>,
+    url: String,
+}
+
+impl EventReader for StreamReader {
+    fn next_batch(&mut self) -> io::Result<Vec<Map<String, Value>>> {
+        let fail = |url: &str, e: redis::RedisError| {
+            io::Error::other(format!("the store (Redis at {url}) is unavailable: {e}"))
+        };
+        let conn = match &mut self.conn {
+            Some(c) => c,
+            None => {
+                let c = self.client.get_connection_with_timeout(COMMAND_TIMEOUT).map_err(|e| fail(&self.url, e))?;
+                c.set_read_timeout(Some(COMMAND_TIMEOUT)).map_err(|e| fail(&self.url, e))?;
+                self.conn.insert(c)
+            }
+        };
+        let mut out = Vec::new();
+        loop {
+            let start = self.after.as_ref().map_or_else(|| "-".to_string(), |id| format!("({id}"));
+            let entries: redis::RedisResult<Vec<(String, Vec<String>)>> =
+                redis::cmd("XRANGE").arg(&self.stream).arg(&start).arg("+").arg("COUNT").arg(1000).query(conn);
+            let entries = match entries {
+                Ok(e) => e,
+                Err(e) => {
+                    // The next read connects afresh.
+                    self.conn = None;
+                    return Err(fail(&self.url, e));
+                }
+            };
+            let Some((last, _)) = entries.last() else { return Ok(out) };
+            self.after = Some(last.clone());
+            for (_, fields) in &entries {
+                let event = fields.chunks(2).find(|kv| kv[0] == "event").and_then(|kv| kv.get(1));
+                if let Some(Ok(Value::Object(ev))) = event.map(|e| serde_json::from_str::<Value>(e)) {
+                    out.push(ev);
+                }
+            }
+            if entries.len() < 1000 {
+                return Ok(out);
+            }
+        }
     }
 }
 
@@ -666,6 +810,7 @@ mod tests {
         let store = rt.block_on(RedisStore::connect(&server.url(), None, None)).expect("connect");
         rt.block_on(conformance::tokens_round_trip(&store));
         conformance::journal_append_and_read(&store, "redis:j1");
+        conformance::events_append_and_read(&store, Path::new(events::SHARED_LOG));
         // Other programs read the token where the contract says, as JSON.
         let key = TokenKey::new("wx1", true, "http://127.0.0.1:1", "secret-a");
         let raw: String = rt.block_on(async {
