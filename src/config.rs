@@ -17,6 +17,10 @@
 //! qps = 20                   # its own request rate (else the run's)
 //! token_mode = "stable"      # the default for named accounts
 //!
+//! [accounts.shop-b]          # a token another system keeps fresh in Redis (needs store = redis://...)
+//! appid = "wx2222222222222222"
+//! token_source = "redis-key:tokens:shop-b"
+//!
 //! store = "redis://127.0.0.1:6379/0"  # tokens, leases, rates and journals shared by several hosts
 //! key_prefix = "wxscript"    # the first part of every Redis key
 //!
@@ -68,6 +72,8 @@ pub struct AccountEntry {
     pub qps: Option<f64>,
     /// Stable unless set.
     pub token_mode: Option<TokenMode>,
+    /// `redis-key:KEY`: the account's token is kept by another system in that Redis key.
+    pub token_source: Option<String>,
 }
 
 /// The `[listen]` table: the event listener's settings.
@@ -261,12 +267,21 @@ fn account(name: String, a: AccountEntry) -> Result<AccountConfig, String> {
             "config: [accounts.{DEFAULT_ACCOUNT}]: `{DEFAULT_ACCOUNT}` is the top-level appid and appsecret; give this account another name"
         ));
     }
-    let (Some(appid), Some(secret)) = (a.appid, a.appsecret) else {
-        return Err(format!("config: [accounts.{name}] needs both appid and appsecret"));
-    };
     let qps = match a.qps {
         Some(q) => qps(q).map_err(|e| format!("config: accounts.{name}.qps: {e}"))?,
         None => None,
+    };
+    if let Some(source) = a.token_source {
+        let Some(key) = source.strip_prefix("redis-key:").filter(|k| !k.is_empty()) else {
+            return Err(format!(
+                "config: accounts.{name}.token_source: expected \"redis-key:KEY\" (the Redis key another program keeps the token in)"
+            ));
+        };
+        let credentials = Credentials::RedisKey { appid: a.appid, key: key.to_string() };
+        return Ok(AccountConfig { name, credentials, qps });
+    }
+    let (Some(appid), Some(secret)) = (a.appid, a.appsecret) else {
+        return Err(format!("config: [accounts.{name}] needs both appid and appsecret (or a token_source)"));
     };
     let mode = a.token_mode.unwrap_or(TokenMode::Stable);
     Ok(AccountConfig { name, credentials: Credentials::AppSecret { appid, secret, mode }, qps })

@@ -484,3 +484,82 @@ fn two_listeners_feed_one_stream_through_a_kill_and_a_third_host_sees_every_even
     let _ = second.kill();
     let _ = second.wait();
 }
+
+#[test]
+fn a_token_kept_by_another_program_in_redis_is_followed_and_a_stale_one_said_so() {
+    let sim = Sim::start();
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let conn = redis::Client::open(url.as_str()).expect("url");
+    let mut c = conn.get_connection().expect("connect");
+    // The other program: fetches tokens itself and keeps the current one in a key of its own.
+    let rotate = |c: &mut redis::Connection, revoke: bool| {
+        sim.rt.block_on(async {
+            let http = reqwest::Client::new();
+            if revoke {
+                let url = format!("{}/_sandbox/revoke_tokens", sim.base);
+                http.post(url).json(&serde_json::json!({"appid": sandbox::APPID})).send().await.expect("revoke");
+            }
+        });
+        let fetched: Value = sim.rt.block_on(async {
+            let url = format!(
+                "{}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+                sim.base,
+                sandbox::APPID,
+                sandbox::SECRET
+            );
+            reqwest::get(url).await.expect("token").json().await.expect("JSON")
+        });
+        let token = fetched["access_token"].as_str().expect("a token").to_string();
+        let _: () = redis::cmd("SET")
+            .arg("ops:wx-token")
+            .arg(serde_json::json!({"access_token": token}).to_string())
+            .query(c)
+            .expect("SET");
+        token
+    };
+    rotate(&mut c, false);
+    let cfg = sim.write(
+        "ext.toml",
+        &format!(
+            "store = \"{url}\"\n[accounts.ext]\nappid = \"{}\"\ntoken_source = \"redis-key:ops:wx-token\"\n",
+            sandbox::APPID
+        ),
+    );
+    let script = sim.write("ext.rhai", "store::list(0, 1); sleep(2); store::list(0, 1); print(\"ok\");");
+    let fetches = sim.token_fetches();
+    let child = sim
+        .std_cmd()
+        .env("WXSCRIPT_CONFIG", &cfg)
+        .args(["run", "--account", "ext"])
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // Mid-run the other program rotates: the old token is refused from now on.
+    std::thread::sleep(Duration::from_secs(1));
+    rotate(&mut c, true);
+    let o = child.wait_with_output().expect("waits");
+    assert!(ok(&o).contains("ok"));
+    assert_eq!(sim.token_fetches(), fetches + 1, "wxscript never fetched a token itself");
+    // The token is refused and the key does not change: said so, within the bounded wait.
+    let _ = sim.rt.block_on(async {
+        let url = format!("{}/_sandbox/revoke_tokens", sim.base);
+        reqwest::Client::new().post(url).json(&serde_json::json!({"appid": sandbox::APPID})).send().await
+    });
+    let t = Instant::now();
+    let o = sim
+        .std_cmd()
+        .env("WXSCRIPT_CONFIG", &cfg)
+        .args(["run", "--account", "ext"])
+        .arg(&script)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("redis-key:ops:wx-token, and the key still holds it"), "{}", stderr(&o));
+    assert!(t.elapsed() < Duration::from_secs(15));
+    // The accounts command names the source.
+    let table = ok(&sim.std_cmd().env("WXSCRIPT_CONFIG", &cfg).arg("accounts").output().expect("runs"));
+    assert!(table.contains("external") && table.contains("redis-key"), "{table}");
+}

@@ -194,6 +194,16 @@ pub trait Store: Send + Sync {
     fn lease_holder<'a>(&'a self, _key: &'a TokenKey) -> StoreFuture<'a, Option<String>> {
         Box::pin(async { None })
     }
+    /// The value of key `key` exactly as named (no prefix): a token another system keeps
+    /// (`token_source = "redis-key:KEY"`). Only a Redis store has such keys.
+    fn read_key<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            Err(StoreError::Unavailable(format!(
+                "the token source redis-key:{key} is a key in Redis, and this run's store is {}: run with --store redis://HOST:PORT (or WXSCRIPT_STORE, or `store` in the config file)",
+                self.describe()
+            )))
+        })
+    }
     /// Reserves the next request slot of account `appid` at one request per `interval`, for all
     /// processes sharing the store, and returns how long to wait for it. `Ok(None)`: the store
     /// keeps no shared rate, and the caller's own limit applies.

@@ -512,6 +512,10 @@ impl Store for RedisStore {
         })
     }
 
+    fn read_key<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move { self.query(redis::cmd("GET").arg(key)).await.map_err(|e| self.unavailable(&e)) })
+    }
+
     fn rate_slot<'a>(
         &'a self,
         appid: &'a str,

@@ -28,6 +28,11 @@ pub const FETCH_COOLDOWN: Duration = Duration::from_secs(5);
 /// The least time between two forced stable-token refreshes (WeChat refuses closer ones).
 pub const FORCE_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How often a token kept in a Redis key (`token_source`) is read again while it works.
+pub const KEY_REREAD: Duration = Duration::from_secs(30);
+/// How long a refused token kept in a Redis key is waited on to change.
+pub const KEY_WAIT: Duration = Duration::from_secs(10);
+
 /// Which of WeChat's token families an own account uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,6 +72,12 @@ pub enum Credentials {
         secret: String,
         mode: TokenMode,
     },
+    /// `token_source = "redis-key:KEY"`: the token another system keeps in a Redis key, read
+    /// from there and never fetched.
+    RedisKey {
+        appid: Option<String>,
+        key: String,
+    },
     None,
 }
 
@@ -76,6 +87,7 @@ impl Credentials {
         match self {
             Credentials::Token(_) => "static",
             Credentials::AppSecret { .. } => "own",
+            Credentials::RedisKey { .. } => "external",
             Credentials::None => "none",
         }
     }
@@ -85,6 +97,7 @@ impl Credentials {
         match self {
             Credentials::Token(_) => "static",
             Credentials::AppSecret { mode, .. } => mode.as_str(),
+            Credentials::RedisKey { .. } => "redis-key",
             Credentials::None => "none",
         }
     }
@@ -97,6 +110,7 @@ impl std::fmt::Debug for Credentials {
             Credentials::AppSecret { appid, mode, .. } => {
                 write!(f, "AppSecret {{ appid: {appid:?}, secret: ***, mode: {} }}", mode.as_str())
             }
+            Credentials::RedisKey { appid, key } => write!(f, "RedisKey {{ appid: {appid:?}, key: {key:?} }}"),
             Credentials::None => f.write_str("None"),
         }
     }
@@ -181,7 +195,7 @@ impl TokenCache {
         let seen = match &creds {
             Credentials::Token(t) => vec![t.clone()],
             Credentials::AppSecret { secret, .. } => vec![secret.clone()],
-            Credentials::None => Vec::new(),
+            Credentials::RedisKey { .. } | Credentials::None => Vec::new(),
         };
         TokenCache {
             creds,
@@ -228,12 +242,13 @@ impl TokenCache {
     pub fn appid(&self) -> Option<&str> {
         match &self.creds {
             Credentials::AppSecret { appid, .. } => Some(appid),
+            Credentials::RedisKey { appid, .. } => appid.as_deref(),
             _ => None,
         }
     }
 
     pub fn can_refresh(&self) -> bool {
-        matches!(self.creds, Credentials::AppSecret { .. })
+        matches!(self.creds, Credentials::AppSecret { .. } | Credentials::RedisKey { .. })
     }
 
     pub fn redact(&self, s: &str) -> String {
@@ -266,6 +281,17 @@ impl TokenCache {
                 ));
             }
             Credentials::AppSecret { .. } => {}
+            Credentials::RedisKey { key, .. } => {
+                let mut cur = self.current.lock().await;
+                if let Some(c) = cur.as_ref().filter(|c| now() < c.obtained_at + KEY_REREAD.as_secs() && c.fresh(now()))
+                {
+                    return Ok(c.access_token.clone());
+                }
+                let read = self.read_key(key).await?;
+                let token = read.access_token.clone();
+                *cur = Some(read);
+                return Ok(token);
+            }
         }
         let mut cur = self.current.lock().await;
         if let Some(c) = cur.as_ref().filter(|c| c.fresh(now())) {
@@ -279,6 +305,9 @@ impl TokenCache {
 
     /// WeChat refused `bad`: replace it, unless another caller already did.
     pub async fn refresh_after(&self, http: &reqwest::Client, bad: &str) -> Result<(), WxError> {
+        if let Credentials::RedisKey { key, .. } = &self.creds {
+            return self.follow_key(key, bad).await;
+        }
         let mut cur = self.current.lock().await;
         if let Some(c) = cur.as_ref()
             && c.access_token != bad
@@ -288,6 +317,84 @@ impl TokenCache {
         }
         *cur = Some(self.obtain_or_cool_down(http, Some(bad)).await?);
         Ok(())
+    }
+
+    /// The token in Redis key `key`: a JSON object with `access_token` (and maybe
+    /// `expires_at`) or a bare string.
+    async fn read_key(&self, key: &str) -> Result<Cached, WxError> {
+        let source = format!("redis-key:{key}");
+        let raw = self.store.read_key(key).await.map_err(|e| self.store_error(e))?;
+        let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+            return Err(WxError::new(
+                ErrorKind::Auth,
+                TOKEN_PATH,
+                format!("the token source {source} holds no token: the key is missing or empty"),
+            ));
+        };
+        let (token, expires_at) = match serde_json::from_str::<Value>(&raw) {
+            Ok(Value::Object(o)) => {
+                let t = o.get("access_token").and_then(Value::as_str).unwrap_or_default().to_string();
+                (t, o.get("expires_at").and_then(Value::as_u64))
+            }
+            Ok(Value::String(t)) => (t, None),
+            _ => (raw.trim().to_string(), None),
+        };
+        if token.is_empty() {
+            return Err(WxError::new(
+                ErrorKind::Auth,
+                TOKEN_PATH,
+                format!("the token source {source} holds JSON without access_token"),
+            ));
+        }
+        self.remember(&token);
+        let read_at = now();
+        Ok(Cached {
+            access_token: token,
+            // Unknown expiry: good until refused, re-read every KEY_REREAD all the same.
+            expires_at: expires_at.unwrap_or(u64::MAX),
+            obtained_at: read_at,
+            forced_at: 0,
+            last_error: None,
+            failed_at: 0,
+        })
+    }
+
+    /// WeChat refused `bad`, which came from Redis key `key`: the other system keeping it is
+    /// expected to put a new one there; waits for that (polling, at most [`KEY_WAIT`]).
+    async fn follow_key(&self, key: &str, bad: &str) -> Result<(), WxError> {
+        let mut cur = self.current.lock().await;
+        if let Some(c) = cur.as_ref()
+            && c.access_token != bad
+        {
+            return Ok(());
+        }
+        let start = Instant::now();
+        loop {
+            match self.read_key(key).await {
+                Ok(read) if read.access_token != bad => {
+                    *cur = Some(read);
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) if e.kind == ErrorKind::Network => return Err(e),
+                Err(_) => {}
+            }
+            if start.elapsed() >= KEY_WAIT {
+                let mut e = WxError::new(
+                    ErrorKind::Auth,
+                    TOKEN_PATH,
+                    format!(
+                        "WeChat refused the token in redis-key:{key}, and the key still holds it after {} s",
+                        KEY_WAIT.as_secs()
+                    ),
+                );
+                e.hint =
+                    "the token is kept by another program (token_source): check that it is still refreshing the key"
+                        .into();
+                return Err(e);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// [`Self::obtain`], unless a fetch failed less than [`FETCH_COOLDOWN`] ago: then that
