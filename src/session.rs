@@ -276,7 +276,7 @@ impl Session {
             cfg.cache_dir = None;
         }
         // Tokens, journals and events: files on this host, or a Redis shared with others.
-        let mut store_cfg = config::store_config(opts.store.as_deref()).map_err(Failure::usage)?;
+        let mut store_cfg = config::store_config(opts.store.as_deref()).map_err(Failure::runtime)?;
         store_cfg.account = match (&opts.sandbox, &cfg.credentials) {
             (Some(_), _) => Some(sandbox::APPID.to_string()),
             (None, Credentials::AppSecret { appid, .. }) => Some(appid.clone()),

@@ -28,7 +28,8 @@ pub struct ListenArgs {
     /// config: appid].
     #[arg(long, value_name = "APPID")]
     pub appid: Option<String>,
-    /// The event log [env: WXSCRIPT_EVENT_LOG; config: listen.log; default ./wxscript-events.jsonl].
+    /// The event log [env: WXSCRIPT_EVENT_LOG; config: listen.log; default ./wxscript-events.jsonl];
+    /// `redis`: the Redis store's event stream alone (with --store redis://...).
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
     /// Address to listen on (127.0.0.1: behind a reverse proxy; 0.0.0.0: every interface)
