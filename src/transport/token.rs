@@ -1,5 +1,6 @@
 //! Access tokens of one account: fetched from `cgi-bin/stable_token` (stable mode) or
-//! `cgi-bin/token` (classic mode), shared by every call in flight (one refresh at a time), and
+//! `cgi-bin/token` (classic mode), or read from the Redis key another system keeps them in
+//! (`token_source = "redis-key:KEY"`, never fetched), shared by every call in flight (one refresh at a time), and
 //! cached across runs in the store (`crate::store`) per API base, appid, secret and mode, under
 //! the store's lease while refreshing so that processes sharing the cache never fetch twice. A fetch that failed is the
 //! answer for every call of the next [`FETCH_COOLDOWN`], so a broken token endpoint costs one
@@ -287,10 +288,16 @@ impl TokenCache {
                 {
                     return Ok(c.access_token.clone());
                 }
-                let read = self.read_key(key).await?;
-                let token = read.access_token.clone();
-                *cur = Some(read);
-                return Ok(token);
+                return match self.read_key(key).await {
+                    Ok(read) => {
+                        let token = read.access_token.clone();
+                        *cur = Some(read);
+                        Ok(token)
+                    }
+                    // Redis is away: the token read before still serves until WeChat refuses it.
+                    Err(e) if e.kind == ErrorKind::Network => cur.as_ref().map(|c| c.access_token.clone()).ok_or(e),
+                    Err(e) => Err(e),
+                };
             }
         }
         let mut cur = self.current.lock().await;
@@ -672,5 +679,84 @@ mod tests {
         };
         assert!(short.fresh(8));
         assert!(!short.fresh(9));
+    }
+}
+
+#[cfg(test)]
+mod redis_key_tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::store::{FileStore, StoreFuture};
+
+    /// A store whose Redis key holds `tok-1` until it goes away.
+    struct Flaky {
+        files: FileStore,
+        up: AtomicBool,
+    }
+
+    impl Store for Flaky {
+        fn describe(&self) -> String {
+            "flaky".into()
+        }
+        fn token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Option<Cached>> {
+            self.files.token(key)
+        }
+        fn put_token<'a>(&'a self, key: &'a TokenKey, entry: &'a Cached) -> StoreFuture<'a, std::io::Result<()>> {
+            self.files.put_token(key, entry)
+        }
+        fn lease_token<'a>(
+            &'a self,
+            key: &'a TokenKey,
+        ) -> StoreFuture<'a, Result<Option<crate::store::TokenLease>, StoreError>> {
+            self.files.lease_token(key)
+        }
+        fn read_key<'a>(&'a self, _key: &'a str) -> StoreFuture<'a, Result<Option<String>, StoreError>> {
+            let up = self.up.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if up { Ok(Some("\"tok-1\"".into())) } else { Err(StoreError::Unavailable("Redis is away".into())) }
+            })
+        }
+        fn open_journal(
+            &self,
+            name: &str,
+            write: bool,
+        ) -> Result<Option<crate::store::OpenJournal>, crate::store::JournalError> {
+            self.files.open_journal(name, write)
+        }
+        fn open_event_log(
+            &self,
+            log: &std::path::Path,
+            new_events: Option<std::sync::mpsc::Sender<serde_json::Map<String, Value>>>,
+        ) -> std::io::Result<(crate::store::EventLog, usize)> {
+            self.files.open_event_log(log, new_events)
+        }
+        fn event_reader(&self, log: &std::path::Path) -> Box<dyn crate::store::EventReader> {
+            self.files.event_reader(log)
+        }
+    }
+
+    #[test]
+    fn a_token_read_from_a_redis_key_still_serves_while_redis_is_away() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let store = Arc::new(Flaky { files: FileStore::new(None), up: AtomicBool::new(true) });
+        let base = reqwest::Url::parse("http://127.0.0.1:9").expect("url");
+        let creds = Credentials::RedisKey { appid: None, key: "ops:token".into() };
+        let cache =
+            TokenCache::new(creds, "http://127.0.0.1:9", store.clone(), Target::new(&base, Duration::from_secs(1)));
+        let http = reqwest::Client::new();
+        rt.block_on(async {
+            assert_eq!(cache.get(&http).await.expect("read"), "tok-1");
+            store.up.store(false, Ordering::SeqCst);
+            // Due for a re-read, which fails: the token read before goes on.
+            if let Some(c) = cache.current.lock().await.as_mut() {
+                c.obtained_at -= KEY_REREAD.as_secs() + 1;
+            }
+            assert_eq!(cache.get(&http).await.expect("from memory"), "tok-1");
+            // Refused with Redis away: a network error, not a wait.
+            let e = cache.refresh_after(&http, "tok-1").await.expect_err("fails");
+            assert_eq!(e.kind, ErrorKind::Network, "{e:?}");
+            assert!(e.errmsg.contains("Redis is away"), "{}", e.errmsg);
+        });
     }
 }
