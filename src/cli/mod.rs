@@ -35,7 +35,8 @@ Environment:
   WXSCRIPT_QPS          run-wide request rate limit (0: unlimited)
   WXSCRIPT_CONFIG       the config file (default <config dir>/wxscript/config.toml)
   WXSCRIPT_CACHE_DIR    tokens and district tables (default <cache dir>/wxscript)
-  WXSCRIPT_EVENT_LOG    the event log (default ./wxscript-events.jsonl)
+  WXSCRIPT_EVENT_LOG    the event log (default ./wxscript-events.jsonl; redis: the Redis store's stream)
+  WXSCRIPT_STORE        where tokens, journals and events live: file (default) or redis://...
   WXSCRIPT_HISTORY      the REPL's history file
   NO_COLOR              no colour in error messages
 
