@@ -26,6 +26,13 @@
 //! [accounts.merchant-b]      # an account authorised to [platform]: a name and a qps
 //! authorizer_appid = "wx3333333333333333"
 //!
+//! [accounts.shop-b]          # a token another system keeps fresh in Redis (needs store = redis://...)
+//! appid = "wx2222222222222222"
+//! token_source = "redis-key:tokens:shop-b"
+//!
+//! store = "redis://127.0.0.1:6379/0"  # tokens, leases, rates and journals shared by several hosts
+//! key_prefix = "wxscript"    # the first part of every Redis key
+//!
 //! [listen]                   # wxscript listen, run --listen, and the log event::find reads
 //! token = "..."              # the message URL's Token (owner-only file!)
 //! aes_key = "..."            # its EncodingAESKey (safe mode); the account is `appid` above
@@ -61,6 +68,10 @@ pub struct FileConfig {
     pub accounts: BTreeMap<String, AccountEntry>,
     /// `[platform]`: our third-party platform.
     pub platform: Option<PlatformEntry>,
+    /// `file` or `redis://...`: where tokens, journals and events live (see `crate::store`).
+    pub store: Option<String>,
+    /// Replaces `wxscript` at the start of every Redis key.
+    pub key_prefix: Option<String>,
 }
 
 /// One `[accounts.NAME]` table: an own account with its own credentials, or a name (and a qps)
@@ -74,6 +85,8 @@ pub struct AccountEntry {
     pub qps: Option<f64>,
     /// Stable unless set.
     pub token_mode: Option<TokenMode>,
+    /// `redis-key:KEY`: the account's token is kept by another system in that Redis key.
+    pub token_source: Option<String>,
 }
 
 /// The `[platform]` table: the component's credentials and its authorization event URL's
@@ -214,6 +227,8 @@ fn warn_if_readable(p: &std::path::Path, file: &FileConfig) {
             ("access_token", file.access_token.is_some()),
             ("listen.token", file.listen.token.is_some()),
             ("listen.aes_key", file.listen.aes_key.is_some()),
+            // A Redis URL with `user:pass@` holds the password.
+            ("store", file.store.as_deref().is_some_and(|s| s.contains('@'))),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -313,6 +328,18 @@ pub fn transport_config() -> Result<transport::Config, String> {
     Ok(cfg)
 }
 
+/// The store a run uses: `flag` (`--store`), else `WXSCRIPT_STORE`, else the config file's
+/// `store`; `key_prefix` from the config file.
+pub fn store_config(flag: Option<&str>) -> Result<crate::store::StoreConfig, String> {
+    let file = load()?;
+    let env = std::env::var("WXSCRIPT_STORE").ok().filter(|v| !v.is_empty());
+    Ok(crate::store::StoreConfig {
+        spec: flag.map(str::to_string).or(env).or(file.store),
+        key_prefix: file.key_prefix,
+        account: None,
+    })
+}
+
 /// An `[accounts.NAME]` table as the transport takes it.
 fn account(name: String, a: AccountEntry) -> Result<AccountConfig, String> {
     if name == DEFAULT_ACCOUNT {
@@ -324,6 +351,18 @@ fn account(name: String, a: AccountEntry) -> Result<AccountConfig, String> {
         Some(q) => qps(q).map_err(|e| format!("config: accounts.{name}.qps: {e}"))?,
         None => None,
     };
+    if let Some(source) = a.token_source {
+        let Some(key) = source.strip_prefix("redis-key:").filter(|k| !k.is_empty()) else {
+            return Err(format!(
+                "config: accounts.{name}.token_source: expected \"redis-key:KEY\" (the Redis key another program keeps the token in)"
+            ));
+        };
+        if a.authorizer_appid.is_some() {
+            return Err(format!("config: [accounts.{name}] has both token_source and authorizer_appid: choose one"));
+        }
+        let credentials = Credentials::RedisKey { appid: a.appid, key: key.to_string() };
+        return Ok(AccountConfig { name, credentials, qps });
+    }
     let credentials = match (a.appid, a.appsecret, a.authorizer_appid) {
         (None, None, Some(appid)) if a.token_mode.is_none() => Credentials::Authorizer { appid },
         (_, _, Some(_)) => {
@@ -336,7 +375,7 @@ fn account(name: String, a: AccountEntry) -> Result<AccountConfig, String> {
         }
         _ => {
             return Err(format!(
-                "config: [accounts.{name}] needs both appid and appsecret (an own account), or authorizer_appid (an account authorised to [platform])"
+                "config: [accounts.{name}] needs both appid and appsecret (an own account), authorizer_appid (an account authorised to [platform]), or a token_source"
             ));
         }
     };

@@ -161,6 +161,8 @@ pub struct SessionOptions {
     /// The account to start as (`--account`, a name or an appid); else `WXSCRIPT_ACCOUNT`,
     /// else `default`.
     pub account: Option<String>,
+    /// The store (`--store`: `file` or a Redis URL); else `WXSCRIPT_STORE`, else the config file.
+    pub store: Option<String>,
 }
 
 /// The simulator's own accounts besides `default` (= `wxsandbox`): `wxsandbox2` /
@@ -213,7 +215,7 @@ const TICKET_WAIT: Duration = Duration::from_secs(5);
 async fn authorize_sandbox(client: &Client, sim: &Sandbox) -> Result<(), String> {
     let component = sandbox::COMPONENT_APPID;
     let deadline = tokio::time::Instant::now() + TICKET_WAIT;
-    while client.store().ticket(component).is_none() {
+    while client.store().ticket(component).await.is_none() {
         if tokio::time::Instant::now() > deadline {
             return Err(format!(
                 "the simulator's component_verify_ticket did not reach this run's listener within {} s",
@@ -233,9 +235,13 @@ async fn authorize_sandbox(client: &Client, sim: &Sandbox) -> Result<(), String>
             revoked_at: 0,
             auth_code: code,
         };
-        client.store().put_authorizer(component, &record).map_err(|e| format!("sandbox platform: {appid}: {e}"))?;
+        client
+            .store()
+            .put_authorizer(component, &record)
+            .await
+            .map_err(|e| format!("sandbox platform: {appid}: {e}"))?;
     }
-    client.adopt_authorizers();
+    client.adopt_authorizers().await;
     Ok(())
 }
 
@@ -311,8 +317,14 @@ impl Session {
             // A fresh simulator each run: caching its tokens on disk would only leave litter.
             cfg.cache_dir = None;
         }
-        // Tokens, journals and events: files on this host.
-        let store: Arc<dyn Store> = Arc::new(FileStore::new(cfg.cache_dir.clone()));
+        // Tokens, journals and events: files on this host, or a Redis shared with others.
+        let mut store_cfg = config::store_config(opts.store.as_deref()).map_err(Failure::runtime)?;
+        store_cfg.account = match (&opts.sandbox, &cfg.credentials) {
+            (Some(_), _) => Some(sandbox::APPID.to_string()),
+            (None, Credentials::AppSecret { appid, .. }) => Some(appid.clone()),
+            _ => None,
+        };
+        let store = rt.block_on(crate::store::open(&store_cfg, cfg.cache_dir.clone())).map_err(Failure::runtime)?;
         let mut listen_opts = opts.listen.clone();
         let mut temp_log = None;
         if let Some(sc) = &opts.sandbox
@@ -402,6 +414,7 @@ impl Session {
         let listener = listener.map(|(l, _)| l);
         let event_log = listener.as_ref().map(|l| l.log_path().to_path_buf()).or_else(|| opts.event_log.clone());
         let client = Arc::new(Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::runtime)?);
+        rt.block_on(client.adopt_authorizers());
         let _ = client_tx.send(Some(client.clone()));
         if let (Some(sim), true) = (&sim, listener.is_some()) {
             rt.block_on(authorize_sandbox(&client, sim)).map_err(Failure::runtime)?;

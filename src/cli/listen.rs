@@ -28,7 +28,8 @@ pub struct ListenArgs {
     /// config: appid].
     #[arg(long, value_name = "APPID")]
     pub appid: Option<String>,
-    /// The event log [env: WXSCRIPT_EVENT_LOG; config: listen.log; default ./wxscript-events.jsonl].
+    /// The event log [env: WXSCRIPT_EVENT_LOG; config: listen.log; default ./wxscript-events.jsonl];
+    /// `redis`: the Redis store's event stream alone (with --store redis://...).
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
     /// Address to listen on (127.0.0.1: behind a reverse proxy; 0.0.0.0: every interface)
@@ -90,6 +91,7 @@ impl ListenArgs {
 pub fn listen(
     port: u16,
     args: &ListenArgs,
+    store: Option<String>,
     script: Option<&Path>,
     timeout: u64,
     platform_only: bool,
@@ -109,6 +111,7 @@ pub fn listen(
     let sopts = SessionOptions {
         timeout: Some(std::time::Duration::from_secs(timeout.max(1))),
         event_log: Some(lo.log.clone()),
+        store,
         ..SessionOptions::default()
     };
     let session = Session::start(&sopts)?;

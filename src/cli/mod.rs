@@ -36,7 +36,8 @@ Environment:
   WXSCRIPT_QPS          run-wide request rate limit (0: unlimited)
   WXSCRIPT_CONFIG       the config file (default <config dir>/wxscript/config.toml)
   WXSCRIPT_CACHE_DIR    tokens and district tables (default <cache dir>/wxscript)
-  WXSCRIPT_EVENT_LOG    the event log (default ./wxscript-events.jsonl)
+  WXSCRIPT_EVENT_LOG    the event log (default ./wxscript-events.jsonl; redis: the Redis store's stream)
+  WXSCRIPT_STORE        where tokens, journals and events live: file (default) or redis://...
   WXSCRIPT_HISTORY      the REPL's history file
   NO_COLOR              no colour in error messages
 
@@ -174,6 +175,8 @@ struct SessionArgs {
     /// Serve the event listener on this port during the session (event::wait sees its events).
     #[arg(long, value_name = "PORT")]
     listen: Option<u16>,
+    #[command(flatten)]
+    store: StoreArg,
     #[command(flatten, next_help_heading = "Sandbox (with --sandbox)")]
     sandbox_opts: SandboxOpts,
     #[command(flatten, next_help_heading = "Events (event::find, event::wait, --listen)")]
@@ -187,10 +190,20 @@ impl SessionArgs {
         let opts = SessionOptions {
             quiet: self.quiet,
             account: self.account.clone(),
+            store: self.store.store.clone(),
             ..self.calls.session(self.sandbox.then(|| self.sandbox_opts.config()))
         };
         Ok((opts, events))
     }
+}
+
+/// Where tokens, journals and events live.
+#[derive(clap::Args, Clone)]
+struct StoreArg {
+    /// `file` (this host's cache directory) or a Redis shared by several hosts:
+    /// redis://[user:pass@]host:port/db or rediss://... [env: WXSCRIPT_STORE; config: store]
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 /// How calls are made, for `run` and `repl` alike.
@@ -258,6 +271,8 @@ enum Command {
         platform_only: bool,
         #[command(flatten)]
         opts: ListenArgs,
+        #[command(flatten)]
+        store: StoreArg,
     },
     /// The third-party platform's authorizers: back up their refresh tokens, or restore them.
     /// A lost refresh token means the merchant must authorise again.
@@ -283,6 +298,8 @@ enum Command {
     Accounts {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+        #[command(flatten)]
+        store: StoreArg,
     },
     /// Print the reference of every registered function, or of one function, module or pushed
     /// event (`wxscript docs store::add`).
@@ -418,12 +435,12 @@ fn execute() -> Result<(), Failure> {
             events.apply(&mut opts);
             crate::repl::run(&opts)
         }
-        Command::Listen { port, script, timeout, platform_only, opts } => {
+        Command::Listen { port, script, timeout, platform_only, opts, store } => {
             let port = match port {
                 Some(p) => p,
                 None => config::load().map_err(Failure::usage)?.listen.port.unwrap_or(8080),
             };
-            listen::listen(port, &opts, script.as_deref(), timeout, platform_only)
+            listen::listen(port, &opts, store.store, script.as_deref(), timeout, platform_only)
         }
         Command::Platform { action } => platform::run(action),
         Command::Check { files, account } => {
@@ -433,7 +450,7 @@ fn execute() -> Result<(), Failure> {
             }
             check(&files)
         }
-        Command::Accounts { format } => accounts(format),
+        Command::Accounts { format, store } => accounts(format, store.store),
         Command::Docs { name, format } => {
             let catalog = session::catalog();
             let item = name.map(|n| runtime::docs::find(catalog, &n)).transpose().map_err(Failure::usage)?;
@@ -664,8 +681,9 @@ enum PlatformAction {
 
 /// `wxscript accounts`: every account with its token's source and time left (read from this
 /// process and the token cache, never fetched) and the last fetch error; never a token or secret.
-fn accounts(format: ListFormat) -> Result<(), Failure> {
-    let session = Session::start(&SessionOptions { quiet: true, ..SessionOptions::default() })?;
+fn accounts(format: ListFormat, store: Option<String>) -> Result<(), Failure> {
+    let session = Session::start(&SessionOptions { quiet: true, store, ..SessionOptions::default() })?;
+    let store = session.ctx.store.describe();
     let rows: Vec<serde_json::Value> = session
         .ctx
         .client
@@ -681,9 +699,10 @@ fn accounts(format: ListFormat) -> Result<(), Failure> {
                 "token": if a.kind() == "none" {
                     serde_json::Value::Null
                 } else {
-                    serde_json::json!({"source": st.source, "expires_in": st.expires_in})
+                    serde_json::json!({"source": st.source, "expires_in": st.expires_in, "lease_holder": st.lease_holder})
                 },
                 "last_error": st.last_error,
+                "store": store,
             })
         })
         .collect();
@@ -700,6 +719,10 @@ fn accounts(format: ListFormat) -> Result<(), Failure> {
                         (s, Some(left)) => format!("{} ({}m{:02}s left)", cell(s), left / 60, left % 60),
                         (s, None) if cell(s) == "static" => "static".to_string(),
                         (s, None) => format!("{} (none held)", cell(s)),
+                    };
+                    let token = match r["token"]["lease_holder"].as_str() {
+                        Some(holder) => format!("{token}, refreshing: {holder}"),
+                        None => token,
                     };
                     [cell(&r["name"]), cell(&r["appid"]), cell(&r["kind"]), token, cell(&r["last_error"])]
                 })
@@ -722,6 +745,7 @@ fn accounts(format: ListFormat) -> Result<(), Failure> {
             for r in &table {
                 out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
             }
+            out.push_str(&format!("\nstore: {store}\n"));
             out
         }
     };

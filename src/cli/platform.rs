@@ -26,15 +26,15 @@ pub fn run(action: PlatformAction) -> Result<(), Failure> {
         ));
     };
     let result = match action {
-        PlatformAction::Export { file } => export(&client, &component, &file),
-        PlatformAction::Import { file } => import(&client, &component, &file),
+        PlatformAction::Export { file } => session.rt.block_on(export(&client, &component, &file)),
+        PlatformAction::Import { file } => session.rt.block_on(import(&client, &component, &file)),
     };
     session.close();
     result
 }
 
-fn export(client: &crate::transport::Client, component: &str, file: &Path) -> Result<(), Failure> {
-    let mut authorizers = client.stored_authorizers().map_err(|e| Failure::runtime(e.errmsg))?;
+async fn export(client: &crate::transport::Client, component: &str, file: &Path) -> Result<(), Failure> {
+    let mut authorizers = client.stored_authorizers().await.map_err(|e| Failure::runtime(e.errmsg))?;
     // A used authorization code is of no use in a backup.
     for a in &mut authorizers {
         a.auth_code.clear();
@@ -51,7 +51,7 @@ fn export(client: &crate::transport::Client, component: &str, file: &Path) -> Re
     Ok(())
 }
 
-fn import(client: &crate::transport::Client, component: &str, file: &Path) -> Result<(), Failure> {
+async fn import(client: &crate::transport::Client, component: &str, file: &Path) -> Result<(), Failure> {
     let text =
         std::fs::read_to_string(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
     let backup: Backup = serde_json::from_str(&text).map_err(|e| {
@@ -71,7 +71,11 @@ fn import(client: &crate::transport::Client, component: &str, file: &Path) -> Re
     let store = client.store();
     let (mut restored, mut kept) = (0, Vec::new());
     for a in &backup.authorizers {
-        match store.authorizer(component, &a.appid) {
+        let current = store
+            .authorizer(component, &a.appid)
+            .await
+            .map_err(|e| Failure::runtime(format!("cannot read the authorizer {}: {e}", a.appid)))?;
+        match current {
             Some(current) if current.refresh_token == a.refresh_token && current.revoked_at == a.revoked_at => {
                 restored += 1
             }
@@ -81,6 +85,7 @@ fn import(client: &crate::transport::Client, component: &str, file: &Path) -> Re
             _ => {
                 store
                     .put_authorizer(component, a)
+                    .await
                     .map_err(|e| Failure::runtime(format!("cannot store the authorizer {}: {e}", a.appid)))?;
                 restored += 1;
             }

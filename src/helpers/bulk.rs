@@ -253,6 +253,9 @@ pub fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module
         },
     );
     engine.register_fn("done", |j: &mut Journal, key: Dynamic| j.done(&json_key(&key)));
+    engine.register_fn("claim", |nc: NativeCallContext, j: &mut Journal, key: Dynamic| -> RhaiResult {
+        j.claim(&json_key(&key)).map(Dynamic::from).map_err(|e| throw(e, nc.call_position()))
+    });
     engine.register_fn("get", |j: &mut Journal, key: Dynamic| {
         j.get(&json_key(&key)).map(|v| convert::to_dynamic(&v)).unwrap_or(Dynamic::UNIT)
     });

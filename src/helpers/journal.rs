@@ -10,6 +10,11 @@
 //! against a different one. A rehearsal's journal (written against a simulator, whose state
 //! dies with it) is started afresh; any other is refused. In a dry run the journal is read but
 //! not written: its records would claim work that was never done.
+//!
+//! `journal::open("redis:NAME")` keeps the journal in the session's Redis store instead, shared
+//! by every host, and `j.claim(key)` splits the work: true for exactly one caller on any host
+//! until the key is recorded or its claim lapses (60 s, renewed while the claimer lives). With
+//! a file journal, a claim holds among this run's callers only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +41,8 @@ struct Inner {
     entries: HashMap<String, Value>,
     /// Keys in the order first recorded.
     order: Vec<String>,
+    /// Keys claimed in this run, when the journal keeps no claims of its own (a file).
+    claimed: std::collections::HashSet<String>,
 }
 
 /// A journal shared by every clone (scripts pass it around and into `parallel`).
@@ -119,7 +126,8 @@ impl Journal {
         entries: HashMap<String, Value>,
         order: Vec<String>,
     ) -> Journal {
-        Journal { inner: Arc::new(Mutex::new(Inner { path: path.to_string(), writer, entries, order })) }
+        let claimed = Default::default();
+        Journal { inner: Arc::new(Mutex::new(Inner { path: path.to_string(), writer, entries, order, claimed })) }
     }
 
     /// A dry run's journal with nothing on disk to read: records live in memory.
@@ -156,6 +164,30 @@ impl Journal {
         self.lock().path.clone()
     }
 
+    /// Whether this caller may do the work of `key`: false when it is recorded, or claimed by
+    /// another caller (on any host, for a journal in Redis) whose claim has not lapsed.
+    pub fn claim(&self, key: &str) -> Result<bool, WxError> {
+        let mut inner = self.lock();
+        if inner.entries.contains_key(key) {
+            return Ok(false);
+        }
+        let path = inner.path.clone();
+        if let Some(writer) = inner.writer.as_mut() {
+            match writer.claim(key) {
+                Ok(Some(won)) => return Ok(won),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(WxError::new(
+                        crate::api::ErrorKind::Network,
+                        API,
+                        format!("cannot claim {key:?} in journal {path}: {e}"),
+                    ));
+                }
+            }
+        }
+        Ok(inner.claimed.insert(key.to_string()))
+    }
+
     /// Appends and fsyncs one record; only then is the key `done`. In a dry run the record is
     /// kept in memory only, so the rest of the run sees it but the journal on disk does not.
     pub fn record(&self, key: &str, value: Value) -> Result<(), WxError> {
@@ -178,10 +210,18 @@ impl Journal {
 /// The declaration of `journal::open` and a journal's methods.
 pub const DOCS: &[HelperDoc] = &[HelperDoc {
     name: "journal::open",
-    signatures: &["journal::open(path)", "j.done(key)", "j.record(key, value)", "j.get(key)", "j.len()", "j.keys()"],
-    doc: "An append-only, fsync'd journal of finished work: `j.record(key, value)` returns only once the record is on disk, `j.done(key)` tells whether it was recorded (in this run or an earlier one), `j.get(key)` returns its value or (). A job killed and run again skips what it recorded and repeats nothing. A journal belongs to the server and account it was first written against: a simulator rehearsal's journal is started afresh by the next rehearsal, any other is refused (an input error) on another server or account. In a dry run records are kept in memory, never written.",
+    signatures: &[
+        "journal::open(path)",
+        "j.done(key)",
+        "j.claim(key)",
+        "j.record(key, value)",
+        "j.get(key)",
+        "j.len()",
+        "j.keys()",
+    ],
+    doc: "An append-only, fsync'd journal of finished work: `j.record(key, value)` returns only once the record is on disk, `j.done(key)` tells whether it was recorded (in this run or an earlier one), `j.get(key)` returns its value or (). A job killed and run again skips what it recorded and repeats nothing. A journal belongs to the server and account it was first written against: a simulator rehearsal's journal is started afresh by the next rehearsal, any other is refused (an input error) on another server or account. In a dry run records are kept in memory, never written. `journal::open(\"redis:NAME\")` keeps the journal in the Redis store (`--store redis://...`; with the file store it is an error), shared by every host: `j.claim(key)` is true for exactly one caller on any host until the key is recorded or its claim lapses (60 s, renewed while the claimer runs), so several hosts running one import split it and a killed host's rows are taken over; a claim Redis cannot answer throws #{kind: \"network\"}. With a file journal, `j.claim(key)` holds among this run's callers (`parallel` workers).",
     returns: "a Journal",
-    example: "let j = journal::open(\"example.journal\");\nif !j.done(\"row-1\") { j.record(\"row-1\", #{audit_id: 1}); }\nprint(j.get(\"row-1\"));",
+    example: "let j = journal::open(\"example.journal\");\nif j.claim(\"row-1\") { j.record(\"row-1\", #{audit_id: 1}); }\nprint(j.get(\"row-1\"));",
 }];
 
 #[cfg(test)]

@@ -111,8 +111,8 @@ fn query_auth(ctx: &Ctx, code: &str, pos: Position) -> RhaiResult {
 
 /// `platform::authorizers()`.
 fn authorizers(ctx: &Ctx, pos: Position) -> RhaiResult {
-    let stored = ctx.client.stored_authorizers().map_err(|e| throw(e, pos))?;
-    ctx.client.adopt_authorizers();
+    let stored = ctx.block(ctx.client.stored_authorizers()).map_err(|e| throw(e, pos))?;
+    ctx.block(ctx.client.adopt_authorizers());
     let accounts = ctx.client.accounts();
     let list = stored
         .into_iter()

@@ -464,16 +464,18 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
     match info_type.as_str() {
         "component_verify_ticket" => {
             let ticket = field(pushes::COMPONENT_VERIFY_TICKET.fields[0].name).unwrap_or_default();
-            client.store_ticket(&ticket, created).map_err(|e| unavailable(e.errmsg))?;
+            client.store_ticket(&ticket, created).await.map_err(|e| unavailable(e.errmsg))?;
             // The log is not a secret store: the ticket stays out of it.
             push.insert(pushes::COMPONENT_VERIFY_TICKET.fields[0].name.into(), Value::from("(stored)"));
         }
         "authorized" | "updateauthorized" => {
             let code = field(pushes::AUTHORIZED.fields[1].name).unwrap_or_default();
-            let known = client
-                .platform_appid()
-                .and_then(|c| client.store().authorizer(c, &appid))
-                .is_some_and(|a| a.auth_code == code);
+            let known = match client.platform_appid() {
+                Some(c) => {
+                    client.store().authorizer(c, &appid).await.ok().flatten().is_some_and(|a| a.auth_code == code)
+                }
+                None => false,
+            };
             if !known {
                 match client.exchange_code(&code).await {
                     Ok(_) => {}
@@ -489,7 +491,7 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
             }
             push.insert(pushes::AUTHORIZED.fields[1].name.into(), Value::from("(exchanged)"));
         }
-        "unauthorized" => client.revoke_authorizer(&appid).map_err(|e| unavailable(e.errmsg))?,
+        "unauthorized" => client.revoke_authorizer(&appid).await.map_err(|e| unavailable(e.errmsg))?,
         _ => {}
     }
     let summary = app.verbose.then(|| summary(&push));

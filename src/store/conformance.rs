@@ -14,18 +14,22 @@ pub fn entry(token: &str) -> TokenEntry {
         obtained_at: 0,
         forced_at: 30,
         last_error: Some("cgi-bin/token: busy".into()),
+        failed_at: 25,
     }
 }
 
-/// A token written is read back whole; another secret, family or appid never sees it.
-pub fn tokens_round_trip(store: &dyn Store) {
+/// A token written is read back whole; another secret, family or appid never sees it; the
+/// lease is taken, released and taken again.
+pub async fn tokens_round_trip(store: &dyn Store) {
     let base = "http://127.0.0.1:1";
     let key = TokenKey::new("wx1", true, base, "secret-a");
-    assert_eq!(store.token(&key), None);
-    let lease = store.lease_token(&key);
-    store.put_token(&key, &entry("tok-1")).expect("put");
-    drop(lease);
-    assert_eq!(store.token(&key), Some(entry("tok-1")));
+    assert_eq!(store.token(&key).await, None);
+    let lease = store.lease_token(&key).await.expect("lease");
+    store.put_token(&key, &entry("tok-1")).await.expect("put");
+    if let Some(l) = lease {
+        l.release().await;
+    }
+    assert_eq!(store.token(&key).await, Some(entry("tok-1")));
     for other in [
         TokenKey::new("wx1", true, base, "secret-b"),
         TokenKey::new("wx1", false, base, "secret-a"),
@@ -34,10 +38,14 @@ pub fn tokens_round_trip(store: &dyn Store) {
         TokenKey::of("wx1", TokenFamily::Component, base, "secret-a"),
         TokenKey::of("wx1", TokenFamily::Authorizer, base, "secret-a"),
     ] {
-        assert_eq!(store.token(&other), None, "{other:?}");
+        assert_eq!(store.token(&other).await, None, "{other:?}");
     }
-    store.put_token(&key, &entry("tok-2")).expect("replace");
-    assert_eq!(store.token(&key).map(|e| e.access_token), Some("tok-2".into()));
+    let again = store.lease_token(&key).await.expect("the lease again");
+    let mut later = entry("tok-2");
+    later.obtained_at = 1;
+    store.put_token(&key, &later).await.expect("replace");
+    drop(again);
+    assert_eq!(store.token(&key).await.map(|e| e.access_token), Some("tok-2".into()));
 }
 
 /// Records appended are read back in order after a reopen; a read-only open of a journal that
@@ -65,7 +73,7 @@ pub fn journal_append_and_read(store: &dyn Store, name: &str) {
 
 /// An event appended is read back once; the same event again is a duplicate.
 pub fn events_append_and_read(store: &dyn Store, log: &Path) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let (events, count) = store.open_event_log(log, None).expect("open");
     assert_eq!(count, 0);
     let ev = json!({"FromUserName": "u", "CreateTime": 1, "Event": "x", "audit_id": 7});
@@ -93,23 +101,23 @@ pub fn authorizer(appid: &str, refresh: &str, at: u64) -> Authorizer {
 }
 
 /// The newest ticket wins; authorizers are kept per platform, read back whole, and replaced.
-pub fn platform_records(store: &dyn Store) {
-    assert_eq!(store.ticket("wxc"), None);
+pub async fn platform_records(store: &dyn Store) {
+    assert_eq!(store.ticket("wxc").await, None);
     let ticket = |t: &str, at: u64| Ticket { ticket: t.into(), created_at: at, received_at: at };
-    store.put_ticket("wxc", &ticket("t-2", 20)).expect("put");
-    store.put_ticket("wxc", &ticket("t-1", 10)).expect("an older push");
-    assert_eq!(store.ticket("wxc"), Some(ticket("t-2", 20)), "an older push never replaces a newer ticket");
-    store.put_ticket("wxc", &ticket("t-3", 30)).expect("put");
-    assert_eq!(store.ticket("wxc").map(|t| t.ticket), Some("t-3".into()));
-    assert_eq!(store.ticket("wxother"), None);
+    store.put_ticket("wxc", &ticket("t-2", 20)).await.expect("put");
+    store.put_ticket("wxc", &ticket("t-1", 10)).await.expect("an older push");
+    assert_eq!(store.ticket("wxc").await, Some(ticket("t-2", 20)), "an older push never replaces a newer ticket");
+    store.put_ticket("wxc", &ticket("t-3", 30)).await.expect("put");
+    assert_eq!(store.ticket("wxc").await.map(|t| t.ticket), Some("t-3".into()));
+    assert_eq!(store.ticket("wxother").await, None);
 
-    assert!(store.authorizers("wxc").is_empty());
-    store.put_authorizer("wxc", &authorizer("wxb", "r-b", 1)).expect("put");
-    store.put_authorizer("wxc", &authorizer("wxa", "r-a", 1)).expect("put");
-    store.put_authorizer("wxother", &authorizer("wxz", "r-z", 1)).expect("put");
-    let appids: Vec<String> = store.authorizers("wxc").into_iter().map(|a| a.appid).collect();
+    assert!(store.authorizers("wxc").await.expect("list").is_empty());
+    store.put_authorizer("wxc", &authorizer("wxb", "r-b", 1)).await.expect("put");
+    store.put_authorizer("wxc", &authorizer("wxa", "r-a", 1)).await.expect("put");
+    store.put_authorizer("wxother", &authorizer("wxz", "r-z", 1)).await.expect("put");
+    let appids: Vec<String> = store.authorizers("wxc").await.expect("list").into_iter().map(|a| a.appid).collect();
     assert_eq!(appids, ["wxa", "wxb"]);
-    store.put_authorizer("wxc", &authorizer("wxa", "r-a2", 2)).expect("replace");
-    assert_eq!(store.authorizer("wxc", "wxa"), Some(authorizer("wxa", "r-a2", 2)));
-    assert_eq!(store.authorizer("wxother", "wxa"), None);
+    store.put_authorizer("wxc", &authorizer("wxa", "r-a2", 2)).await.expect("replace");
+    assert_eq!(store.authorizer("wxc", "wxa").await.expect("read"), Some(authorizer("wxa", "r-a2", 2)));
+    assert_eq!(store.authorizer("wxother", "wxa").await.expect("read"), None);
 }

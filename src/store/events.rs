@@ -9,6 +9,11 @@
 //!
 //! Readers (`event::find`, `event::wait`, in this process or another) read the same file and
 //! ignore anything after the last complete line.
+//!
+//! A shared store adds a second destination ([`SharedEvents`], the Redis stream several
+//! listeners feed): an event is written to the file, then to the stream, and only then is the
+//! listener answered; the stream's answer (new or re-sent) is the one that counts. The log
+//! named [`SHARED_LOG`] (`--log redis`) is the stream alone.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -23,6 +28,19 @@ use tokio::sync::oneshot;
 pub const ENV: &str = "WXSCRIPT_EVENT_LOG";
 /// The event log when neither `--log` nor the environment names one (relative to the working directory).
 pub const DEFAULT_FILE: &str = "wxscript-events.jsonl";
+/// The log that is the shared store's event stream only, no file (`--log redis`).
+pub const SHARED_LOG: &str = "redis";
+
+/// Whether `log` names the shared store's stream instead of a file.
+pub fn is_shared(log: &Path) -> bool {
+    log.as_os_str() == SHARED_LOG
+}
+
+/// Where a shared store keeps events (several listeners append, every host reads).
+pub trait SharedEvents: Send + Sync {
+    /// Appends `event` unless the store holds it already; returns once the store has it.
+    fn append<'a>(&'a self, event: &'a Map<String, Value>) -> super::StoreFuture<'a, io::Result<Stored>>;
+}
 
 /// `WXSCRIPT_EVENT_LOG`, else `./wxscript-events.jsonl`.
 pub fn default_path() -> PathBuf {
@@ -68,8 +86,12 @@ struct Job {
 /// The writing side of a log. Cloning shares the writer.
 #[derive(Clone)]
 pub struct EventLog {
-    tx: mpsc::Sender<Job>,
+    /// The file's writer thread; `None` when the log is the shared stream alone.
+    tx: Option<mpsc::Sender<Job>>,
     path: PathBuf,
+    shared: Option<std::sync::Arc<dyn SharedEvents>>,
+    /// Where new events go when no file writer sends them (the stream alone).
+    new_events: Option<mpsc::Sender<Map<String, Value>>>,
 }
 
 impl EventLog {
@@ -84,18 +106,50 @@ impl EventLog {
         let count = keys.len();
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new().name("event-log".into()).spawn(move || writer(file, keys, rx, new_events))?;
-        Ok((EventLog { tx, path: path.to_path_buf() }, count))
+        Ok((EventLog { tx: Some(tx), path: path.to_path_buf(), shared: None, new_events: None }, count))
+    }
+
+    /// The same log, each event also appended to `shared` before it is answered.
+    pub fn with_shared(mut self, shared: std::sync::Arc<dyn SharedEvents>) -> EventLog {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// A log that is `shared` alone ([`SHARED_LOG`]); new events go to `new_events`.
+    pub fn shared_only(
+        shared: std::sync::Arc<dyn SharedEvents>,
+        new_events: Option<mpsc::Sender<Map<String, Value>>>,
+    ) -> EventLog {
+        EventLog { tx: None, path: PathBuf::from(SHARED_LOG), shared: Some(shared), new_events }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Appends `event` unless it is a re-sent one; returns once the outcome is durable.
+    /// Appends `event` unless it is a re-sent one; returns once the outcome is durable (in the
+    /// file, and in the shared store when there is one).
     pub async fn append(&self, event: Map<String, Value>) -> io::Result<Stored> {
-        let (done, rx) = oneshot::channel();
-        self.tx.send(Job { event, done }).map_err(|_| io::Error::other("the event log writer has stopped"))?;
-        rx.await.map_err(|_| io::Error::other("the event log writer has stopped"))?
+        let in_file = match &self.tx {
+            Some(tx) => {
+                let (done, rx) = oneshot::channel();
+                let job = Job { event: event.clone(), done };
+                tx.send(job).map_err(|_| io::Error::other("the event log writer has stopped"))?;
+                Some(rx.await.map_err(|_| io::Error::other("the event log writer has stopped"))??)
+            }
+            None => None,
+        };
+        let Some(shared) = &self.shared else { return in_file.ok_or_else(|| io::Error::other("no event log")) };
+        // A failure here is answered as one, so WeChat sends the event again: the file already
+        // holding it then says re-sent, and the stream gets it.
+        let stored = shared.append(&event).await?;
+        if stored == Stored::New
+            && self.tx.is_none()
+            && let Some(tx) = &self.new_events
+        {
+            let _ = tx.send(event);
+        }
+        Ok(stored)
     }
 }
 

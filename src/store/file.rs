@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use serde_json::{Map, Value};
 
 use super::{
-    Authorizer, EventLog, EventReader, JournalError, JournalWriter, OpenJournal, Store, Ticket, TokenEntry,
-    TokenFamily, TokenKey, TokenLease, events,
+    Authorizer, EventLog, EventReader, JournalError, JournalWriter, LeaseGuard, OpenJournal, Store, StoreError,
+    StoreFuture, Ticket, TokenEntry, TokenFamily, TokenKey, TokenLease, events,
 };
 
 /// Files on this host. Without a cache directory, tokens live in the callers' memory only
@@ -81,22 +81,22 @@ impl FileStore {
     }
 }
 
-impl Store for FileStore {
-    fn token(&self, key: &TokenKey) -> Option<TokenEntry> {
+impl FileStore {
+    fn read_token(&self, key: &TokenKey) -> Option<TokenEntry> {
         let text = std::fs::read_to_string(self.token_path(key)?).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// Written to a temporary file and renamed, owner-only, so readers never see half a token.
-    fn put_token(&self, key: &TokenKey, entry: &TokenEntry) -> io::Result<()> {
+    fn write_token(&self, key: &TokenKey, entry: &TokenEntry) -> io::Result<()> {
         let Some(path) = self.token_path(key) else { return Ok(()) };
         let dir = path.parent().unwrap_or(Path::new("."));
         private_dir(dir)?;
         crate::util::write_atomic(&path, Some(0o600), |f| f.write_all(&serde_json::to_vec(entry).unwrap_or_default()))
     }
 
-    /// The token file's lock file (owner-only), locked.
-    fn lease_token(&self, key: &TokenKey) -> Option<TokenLease> {
+    /// The token file's lock file (owner-only), locked: blocks until it is free.
+    pub fn lease_blocking(&self, key: &TokenKey) -> Option<TokenLease> {
         let path = self.token_path(key)?;
         let dir = path.parent()?;
         private_dir(dir).ok()?;
@@ -108,18 +108,33 @@ impl Store for FileStore {
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let f = opts.open(lock_path).ok()?;
         f.lock().ok()?;
-        Some(TokenLease { _held: Box::new(f) })
+        Some(TokenLease::new(Box::new(LockedFile { _lock: f })))
     }
+}
 
-    fn ticket(&self, component_appid: &str) -> Option<Ticket> {
+/// A locked lock file: closing it unlocks.
+struct LockedFile {
+    _lock: File,
+}
+
+impl LeaseGuard for LockedFile {
+    fn release(self: Box<Self>) -> StoreFuture<'static, ()> {
+        drop(self);
+        Box::pin(async {})
+    }
+}
+
+/// The platform's records, as the trait's methods read and write them.
+impl FileStore {
+    fn read_ticket(&self, component_appid: &str) -> Option<Ticket> {
         match self.platform_dir(component_appid) {
             Some(dir) => Self::read_json(&dir.join("ticket.json")),
             None => memory(&self.memory).tickets.get(component_appid).cloned(),
         }
     }
 
-    fn put_ticket(&self, component_appid: &str, ticket: &Ticket) -> io::Result<()> {
-        if self.ticket(component_appid).is_some_and(|t| t.created_at > ticket.created_at) {
+    fn write_ticket(&self, component_appid: &str, ticket: &Ticket) -> io::Result<()> {
+        if self.read_ticket(component_appid).is_some_and(|t| t.created_at > ticket.created_at) {
             return Ok(());
         }
         match self.platform_dir(component_appid) {
@@ -131,7 +146,7 @@ impl Store for FileStore {
         }
     }
 
-    fn authorizers(&self, component_appid: &str) -> Vec<Authorizer> {
+    fn read_authorizers(&self, component_appid: &str) -> Vec<Authorizer> {
         let Some(dir) = self.platform_dir(component_appid) else {
             let m = memory(&self.memory);
             return m.authorizers.iter().filter(|((c, _), _)| c == component_appid).map(|(_, a)| a.clone()).collect();
@@ -146,7 +161,7 @@ impl Store for FileStore {
         list
     }
 
-    fn authorizer(&self, component_appid: &str, appid: &str) -> Option<Authorizer> {
+    fn read_authorizer(&self, component_appid: &str, appid: &str) -> Option<Authorizer> {
         match self.authorizer_path(component_appid, appid) {
             Some(path) => Self::read_json(&path),
             None => memory(&self.memory).authorizers.get(&(component_appid.to_string(), appid.to_string())).cloned(),
@@ -155,7 +170,7 @@ impl Store for FileStore {
 
     /// Written to a temporary file, synced and renamed: a crash leaves the old record or the
     /// new one, never a torn one.
-    fn put_authorizer(&self, component_appid: &str, record: &Authorizer) -> io::Result<()> {
+    fn write_authorizer(&self, component_appid: &str, record: &Authorizer) -> io::Result<()> {
         match self.authorizer_path(component_appid, &record.appid) {
             Some(path) => Self::write_private(&path, record),
             None => {
@@ -166,8 +181,64 @@ impl Store for FileStore {
             }
         }
     }
+}
+
+impl Store for FileStore {
+    fn describe(&self) -> String {
+        match &self.cache_dir {
+            Some(d) => format!("file ({})", d.display()),
+            None => "file (tokens in memory only)".into(),
+        }
+    }
+
+    fn token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Option<TokenEntry>> {
+        Box::pin(async move { self.read_token(key) })
+    }
+
+    fn put_token<'a>(&'a self, key: &'a TokenKey, entry: &'a TokenEntry) -> StoreFuture<'a, io::Result<()>> {
+        Box::pin(async move { self.write_token(key, entry) })
+    }
+
+    /// The lock is waited for on a blocking thread: a lock file does not wake a task.
+    fn lease_token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Result<Option<TokenLease>, StoreError>> {
+        let (this, key) = (self.clone(), key.clone());
+        Box::pin(async move { Ok(tokio::task::spawn_blocking(move || this.lease_blocking(&key)).await.ok().flatten()) })
+    }
+
+    fn ticket<'a>(&'a self, component_appid: &'a str) -> StoreFuture<'a, Option<Ticket>> {
+        Box::pin(async move { self.read_ticket(component_appid) })
+    }
+
+    fn put_ticket<'a>(&'a self, component_appid: &'a str, ticket: &'a Ticket) -> StoreFuture<'a, io::Result<()>> {
+        Box::pin(async move { self.write_ticket(component_appid, ticket) })
+    }
+
+    fn authorizers<'a>(&'a self, component_appid: &'a str) -> StoreFuture<'a, io::Result<Vec<Authorizer>>> {
+        Box::pin(async move { Ok(self.read_authorizers(component_appid)) })
+    }
+
+    fn authorizer<'a>(
+        &'a self,
+        component_appid: &'a str,
+        appid: &'a str,
+    ) -> StoreFuture<'a, io::Result<Option<Authorizer>>> {
+        Box::pin(async move { Ok(self.read_authorizer(component_appid, appid)) })
+    }
+
+    fn put_authorizer<'a>(
+        &'a self,
+        component_appid: &'a str,
+        record: &'a Authorizer,
+    ) -> StoreFuture<'a, io::Result<()>> {
+        Box::pin(async move { self.write_authorizer(component_appid, record) })
+    }
 
     fn open_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError> {
+        if name.starts_with(super::redis::JOURNAL_SCHEME) {
+            return Err(JournalError::Io(io::Error::other(format!(
+                "a journal named {name} is kept in Redis, and this run's store is files: run with --store redis://HOST:PORT (or WXSCRIPT_STORE, or `store` in the config file)"
+            ))));
+        }
         let mut file = if !write && !Path::new(name).exists() {
             return Ok(None);
         } else if !write {
@@ -211,10 +282,16 @@ impl Store for FileStore {
         log: &Path,
         new_events: Option<mpsc::Sender<Map<String, Value>>>,
     ) -> io::Result<(EventLog, usize)> {
+        if events::is_shared(log) {
+            return Err(io::Error::other(NO_SHARED_LOG));
+        }
         EventLog::open(log, new_events)
     }
 
     fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
+        if events::is_shared(log) {
+            return Box::new(NoSharedLog);
+        }
         Box::new(events::Reader::new(log))
     }
 }
@@ -241,6 +318,18 @@ impl JournalWriter for JournalFile {
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
         self.file.sync_data()
+    }
+}
+
+/// What `--log redis` says with the file store.
+const NO_SHARED_LOG: &str = "the event log `redis` is the Redis store's event stream, and this run's store is files: run with --store redis://HOST:PORT (or WXSCRIPT_STORE, or `store` in the config file)";
+
+/// The reader of `--log redis` with the file store: it says why there is nothing to read.
+struct NoSharedLog;
+
+impl EventReader for NoSharedLog {
+    fn next_batch(&mut self) -> io::Result<Vec<Map<String, Value>>> {
+        Err(io::Error::other(NO_SHARED_LOG))
     }
 }
 
@@ -276,8 +365,9 @@ mod tests {
     fn the_file_store_passes_the_store_tests() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStore::new(Some(dir.path().join("cache")));
-        conformance::tokens_round_trip(&store);
-        conformance::platform_records(&store);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(conformance::tokens_round_trip(&store));
+        rt.block_on(conformance::platform_records(&store));
         conformance::journal_append_and_read(&store, dir.path().join("j.journal").to_str().expect("utf8"));
         conformance::events_append_and_read(&store, &dir.path().join("events.jsonl"));
     }
@@ -289,8 +379,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStore::new(Some(dir.path().join("cache")));
         let key = TokenKey::new("wx1", true, "http://127.0.0.1:1", "s3cret");
-        let lease = store.lease_token(&key).expect("lease");
-        store.put_token(&key, &conformance::entry("tok")).expect("put");
+        let lease = store.lease_blocking(&key).expect("lease");
+        store.write_token(&key, &conformance::entry("tok")).expect("put");
         drop(lease);
         let tokens = dir.path().join("cache").join("tokens");
         let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
@@ -308,7 +398,8 @@ mod tests {
 
     #[test]
     fn without_a_cache_directory_the_platform_is_kept_in_memory() {
-        conformance::platform_records(&FileStore::new(None));
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(conformance::platform_records(&FileStore::new(None)));
     }
 
     #[cfg(unix)]
@@ -317,7 +408,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStore::new(Some(dir.path().join("cache")));
-        store.put_authorizer("wxc", &conformance::authorizer("wxa", "refresh-1", 1)).expect("put");
+        store.write_authorizer("wxc", &conformance::authorizer("wxa", "refresh-1", 1)).expect("put");
         let path = dir.path().join("cache/platform/wxc/authorizers/wxa.json");
         assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
         let platform = dir.path().join("cache/platform");
@@ -328,8 +419,8 @@ mod tests {
     fn without_a_cache_directory_no_token_is_kept() {
         let store = FileStore::new(None);
         let key = TokenKey::new("wx1", false, "http://127.0.0.1:1", "s");
-        store.put_token(&key, &conformance::entry("tok")).expect("put is a no-op");
-        assert_eq!(store.token(&key), None);
-        assert!(store.lease_token(&key).is_none());
+        store.write_token(&key, &conformance::entry("tok")).expect("put is a no-op");
+        assert_eq!(store.read_token(&key), None);
+        assert!(store.lease_blocking(&key).is_none());
     }
 }

@@ -1,24 +1,34 @@
 //! Where what must outlive a call is kept: access tokens with the lease that lets one caller
 //! refresh at a time, the third-party platform's ticket and its authorizers' refresh tokens,
 //! journals, and the event log. Callers reach it only through [`Store`], a
-//! value the session builds and hands down; [`FileStore`] keeps it in files on one host, and a
-//! store shared by several hosts plugs in behind the same trait. `events` holds the event log's
-//! line format, its writer and its reader.
+//! value the session builds and hands down ([`open`] picks it from the run's settings);
+//! [`FileStore`] keeps it in files on one host, [`RedisStore`] in a Redis server that processes
+//! on several hosts share. `events` holds the event log's line format, its writer and its reader.
 
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod events;
 mod file;
+pub mod redis;
+#[cfg(test)]
+pub(crate) mod redis_server;
 
+use std::future::Future;
 use std::io;
-use std::path::Path;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use events::{EventLog, Stored};
 pub use file::{FileStore, private_dir};
+pub use redis::RedisStore;
+
+/// What a store's token methods return: they may wait on the network (Redis) or on a lock.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Whether `s` is safe as one path segment or key part (appids are).
 fn safe_name(s: &str) -> String {
@@ -98,6 +108,10 @@ pub struct TokenEntry {
     /// Why the last fetch failed, for `wxscript accounts` (never a token or secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Unix seconds of that failure (0: none known): with a shared store, processes that waited
+    /// for the failed fetch take its failure instead of each fetching again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_at: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -153,9 +167,50 @@ impl std::fmt::Debug for Authorizer {
 }
 
 /// Held by the one caller refreshing a token; dropping it lets the next one in.
+/// Held by the one caller refreshing a token; [`TokenLease::release`] (or dropping it) lets
+/// the next one in.
 pub struct TokenLease {
-    /// What the store releases on drop (the file store: the locked lock file).
-    _held: Box<dyn Send>,
+    held: Box<dyn LeaseGuard>,
+}
+
+impl TokenLease {
+    pub fn new(held: Box<dyn LeaseGuard>) -> TokenLease {
+        TokenLease { held }
+    }
+
+    /// Lets the next caller in now (a shared store is told before this returns).
+    pub async fn release(self) {
+        self.held.release().await
+    }
+}
+
+/// What a store holds while a token lease is held (the file store: the locked lock file; Redis:
+/// the lease key with its fence). Dropped without [`LeaseGuard::release`], it is released as
+/// soon as it can be.
+pub trait LeaseGuard: Send {
+    fn release(self: Box<Self>) -> StoreFuture<'static, ()>;
+}
+
+/// Why a store could not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// Another caller held the token's refresh lease for the whole of the wait.
+    LeaseBusy { holder: String, waited: Duration },
+    /// The store cannot be reached: what was tried, and why it failed (never a password).
+    Unavailable(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::LeaseBusy { holder, waited } => write!(
+                f,
+                "another process ({holder}) has been refreshing this token for {} s and has not finished",
+                waited.as_secs()
+            ),
+            StoreError::Unavailable(why) => f.write_str(why),
+        }
+    }
 }
 
 /// Why a journal could not be read.
@@ -183,6 +238,12 @@ pub trait JournalWriter: Send {
     fn settle(&mut self, start_over: bool) -> io::Result<()>;
     /// Appends one record and returns once it is durable.
     fn append(&mut self, record: &Value) -> io::Result<()>;
+    /// Claims record key `key` for this caller among every process sharing the journal: true
+    /// for exactly one until the key is recorded or the claim lapses. `None`: the journal is
+    /// this host's alone, and the caller keeps claims itself.
+    fn claim(&mut self, _key: &str) -> io::Result<Option<bool>> {
+        Ok(None)
+    }
 }
 
 /// Reads an event log incrementally.
@@ -193,23 +254,70 @@ pub trait EventReader: Send {
 
 /// Tokens, journals and events, wherever they are kept.
 pub trait Store: Send + Sync {
-    /// The stored token entry, if any.
-    fn token(&self, key: &TokenKey) -> Option<TokenEntry>;
-    /// Replaces the stored entry; readers never see half of one.
-    fn put_token(&self, key: &TokenKey, entry: &TokenEntry) -> io::Result<()>;
-    /// Waits for the refresh lease of `key` (blocking); `None` when there is no lease to take
-    /// (the store keeps no tokens, or cannot lock), and callers then just race.
-    fn lease_token(&self, key: &TokenKey) -> Option<TokenLease>;
-    /// The platform's newest ticket.
-    fn ticket(&self, component_appid: &str) -> Option<Ticket>;
+    /// What the store is, for `wxscript accounts` and errors: `file (DIR)`, `redis://HOST:PORT/DB`
+    /// (never a password).
+    fn describe(&self) -> String;
+    /// The stored token entry, if any (none when the store cannot be read).
+    fn token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Option<TokenEntry>>;
+    /// Stores `entry`; readers never see half of one. A shared store keeps a token obtained
+    /// later than `entry` instead.
+    fn put_token<'a>(&'a self, key: &'a TokenKey, entry: &'a TokenEntry) -> StoreFuture<'a, io::Result<()>>;
+    /// Waits for the refresh lease of `key`; `Ok(None)` when there is no lease to take (the
+    /// store keeps no tokens, or cannot lock), and callers then just race. A shared store's
+    /// wait has a deadline ([`Store::refresh_deadline`]), past which it says who holds it.
+    fn lease_token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Result<Option<TokenLease>, StoreError>>;
+    /// WeChat refused `bad`: the stored token is removed if it is still `bad` (a token another
+    /// caller stored since is kept). The file store leaves it to the lease holder's write.
+    fn discard_token<'a>(&'a self, _key: &'a TokenKey, _bad: &'a str) -> StoreFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// How long a token fetch may take in all, when the store is shared: its waiters give up
+    /// then, so the fetch does too. `None`: as long as the HTTP timeouts allow.
+    fn refresh_deadline(&self) -> Option<Duration> {
+        None
+    }
+    /// Who holds the refresh lease of `key` now, if the store can tell (`HOST:PID`).
+    fn lease_holder<'a>(&'a self, _key: &'a TokenKey) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async { None })
+    }
+    /// The value of key `key` exactly as named (no prefix): a token another system keeps
+    /// (`token_source = "redis-key:KEY"`). Only a Redis store has such keys.
+    fn read_key<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            Err(StoreError::Unavailable(format!(
+                "the token source redis-key:{key} is a key in Redis, and this run's store is {}: run with --store redis://HOST:PORT (or WXSCRIPT_STORE, or `store` in the config file)",
+                self.describe()
+            )))
+        })
+    }
+    /// Reserves the next request slot of account `appid` at one request per `interval`, for all
+    /// processes sharing the store, and returns how long to wait for it. `Ok(None)`: the store
+    /// keeps no shared rate, and the caller's own limit applies.
+    fn rate_slot<'a>(
+        &'a self,
+        _appid: &'a str,
+        _interval: Duration,
+    ) -> StoreFuture<'a, Result<Option<Duration>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// The platform's newest ticket (none when the store cannot be read).
+    fn ticket<'a>(&'a self, component_appid: &'a str) -> StoreFuture<'a, Option<Ticket>>;
     /// Stores a ticket unless the stored one was pushed later.
-    fn put_ticket(&self, component_appid: &str, ticket: &Ticket) -> io::Result<()>;
+    fn put_ticket<'a>(&'a self, component_appid: &'a str, ticket: &'a Ticket) -> StoreFuture<'a, io::Result<()>>;
     /// Every authorizer of the platform, by appid.
-    fn authorizers(&self, component_appid: &str) -> Vec<Authorizer>;
+    fn authorizers<'a>(&'a self, component_appid: &'a str) -> StoreFuture<'a, io::Result<Vec<Authorizer>>>;
     /// One authorizer of the platform.
-    fn authorizer(&self, component_appid: &str, appid: &str) -> Option<Authorizer>;
+    fn authorizer<'a>(
+        &'a self,
+        component_appid: &'a str,
+        appid: &'a str,
+    ) -> StoreFuture<'a, io::Result<Option<Authorizer>>>;
     /// Replaces an authorizer's record and returns once it is durable.
-    fn put_authorizer(&self, component_appid: &str, record: &Authorizer) -> io::Result<()>;
+    fn put_authorizer<'a>(
+        &'a self,
+        component_appid: &'a str,
+        record: &'a Authorizer,
+    ) -> StoreFuture<'a, io::Result<()>>;
     /// Opens journal `name`, creating it when `write`; `None` when read only and it does not exist.
     fn open_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError>;
     /// Opens the event log `log` for appending (see [`EventLog::open`]); returns it with the
@@ -221,4 +329,45 @@ pub trait Store: Send + Sync {
     ) -> io::Result<(EventLog, usize)>;
     /// A reader of the event log `log`, from its first event.
     fn event_reader(&self, log: &Path) -> Box<dyn EventReader>;
+}
+
+/// Which store a run uses: `--store`, else `WXSCRIPT_STORE`, else the config file's `store`,
+/// else files; and the config's `key_prefix` for Redis keys.
+#[derive(Clone, Debug, Default)]
+pub struct StoreConfig {
+    /// `file`, `redis://...` or `rediss://...`; `None` is `file`.
+    pub spec: Option<String>,
+    pub key_prefix: Option<String>,
+    /// The appid whose event stream (`{prefix}:events:{appid}`) the run's listener appends to
+    /// and `--log redis` reads: the session's `default` account.
+    pub account: Option<String>,
+}
+
+impl StoreConfig {
+    /// Whether this names a Redis server.
+    pub fn is_redis(&self) -> bool {
+        self.spec.as_deref().is_some_and(|s| s.starts_with("redis://") || s.starts_with("rediss://"))
+    }
+}
+
+/// Opens the store `cfg` names, with the file store's cache directory `cache_dir`. A Redis
+/// server that cannot be reached is an error naming it, never a quiet fall-back to files: hosts
+/// would then each keep tokens of their own and invalidate each other's. Called inside the
+/// session's runtime (Redis's connection lives on it).
+pub async fn open(cfg: &StoreConfig, cache_dir: Option<PathBuf>) -> Result<Arc<dyn Store>, String> {
+    match cfg.spec.as_deref().map(str::trim) {
+        None | Some("") | Some("file") => Ok(Arc::new(FileStore::new(cache_dir))),
+        Some(_) if cfg.is_redis() => {
+            let spec = cfg.spec.as_deref().unwrap_or_default().trim();
+            let store = RedisStore::connect(spec, cfg.key_prefix.as_deref(), cache_dir)
+                .await?
+                .events_of(cfg.account.as_deref().unwrap_or(crate::transport::DEFAULT_ACCOUNT));
+            store.warn_without_persistence().await;
+            Ok(Arc::new(store))
+        }
+        Some(other) => Err(format!(
+            "store {:?}: expected \"file\", redis://[user:pass@]host:port/db or rediss://...",
+            redis::redact_url(other)
+        )),
+    }
 }

@@ -262,7 +262,6 @@ impl Client {
         let accounts =
             std::iter::once(default).chain(cfg.accounts).map(|a| Arc::new(client.build_account(a))).collect();
         client.accounts = RwLock::new(accounts);
-        client.adopt_authorizers();
         Ok(client)
     }
 
@@ -274,6 +273,10 @@ impl Client {
         let component = self.platform.as_ref().map(|p| p.tokens.clone());
         let tokens = TokenCache::new(a.credentials, &self.base, self.store.clone(), self.target.clone(), component);
         let mut rate = RateLimit::new(qps, true);
+        if let Some(appid) = tokens.appid() {
+            // With a shared store, the account's rate holds for every host together.
+            rate = rate.shared(self.store.clone(), appid);
+        }
         if self.several {
             rate = rate.of_account(label(&a.name, tokens.appid()));
         }
@@ -282,9 +285,10 @@ impl Client {
 
     /// Adds the platform's authorizers that the store knows and no account names yet (a
     /// listener or another run may have stored them since), each named by its appid.
-    pub fn adopt_authorizers(&self) {
+    pub async fn adopt_authorizers(&self) {
         let Some(p) = &self.platform else { return };
-        let stored = self.store.authorizers(&p.appid);
+        // A store out of reach adds none now; the next look does.
+        let stored = self.store.authorizers(&p.appid).await.unwrap_or_default();
         let mut accounts = self.accounts.write().unwrap_or_else(|e| e.into_inner());
         for a in stored {
             if !accounts.iter().any(|acc| acc.appid() == Some(a.appid.as_str())) {

@@ -124,7 +124,13 @@ impl Client {
                 // The other exchange may have its answer and not have stored it yet.
                 let deadline = tokio::time::Instant::now() + EXCHANGE_WAIT;
                 loop {
-                    if let Some(a) = self.store.authorizers(&p.appid).into_iter().find(|a| a.auth_code == code) {
+                    if let Some(a) = self
+                        .store
+                        .authorizers(&p.appid)
+                        .await
+                        .ok()
+                        .and_then(|l| l.into_iter().find(|a| a.auth_code == code))
+                    {
                         return Ok(a);
                     }
                     if tokio::time::Instant::now() > deadline {
@@ -157,7 +163,7 @@ impl Client {
             revoked_at: 0,
             auth_code: code.to_string(),
         };
-        self.store.put_authorizer(&p.appid, &record).map_err(|e| store_failed(&appid, e))?;
+        self.store.put_authorizer(&p.appid, &record).await.map_err(|e| store_failed(&appid, e))?;
         if !token.is_empty() {
             let expires_in = info.get("expires_in").and_then(Value::as_u64).unwrap_or(7200);
             let key = TokenKey::of(&appid, TokenFamily::Authorizer, &self.base, &p.appid);
@@ -167,11 +173,12 @@ impl Client {
                 obtained_at: now,
                 forced_at: 0,
                 last_error: None,
+                failed_at: 0,
             };
             // Only a fetch saved: without it the refresh token makes a new one.
-            let _ = self.store.put_token(&key, &entry);
+            let _ = self.store.put_token(&key, &entry).await;
         }
-        self.adopt_authorizers();
+        self.adopt_authorizers().await;
         Ok(record)
     }
 
@@ -195,7 +202,7 @@ impl Client {
                     continue;
                 }
                 seen += 1;
-                let known = self.store.authorizer(&p.appid, &appid);
+                let known = self.store.authorizer(&p.appid, &appid).await.map_err(|e| store_failed(&appid, e))?;
                 if known.as_ref().is_some_and(|k| k.refresh_token == refresh && k.revoked_at == 0) {
                     continue;
                 }
@@ -209,39 +216,42 @@ impl Client {
                     revoked_at: 0,
                     auth_code: String::new(),
                 };
-                self.store.put_authorizer(&p.appid, &record).map_err(|e| store_failed(&appid, e))?;
+                self.store.put_authorizer(&p.appid, &record).await.map_err(|e| store_failed(&appid, e))?;
             }
             offset += list.len();
             if list.is_empty() || offset >= total {
                 break;
             }
         }
-        self.adopt_authorizers();
+        self.adopt_authorizers().await;
         Ok(seen)
     }
 
     /// Marks an authorizer revoked (the `unauthorized` push): its calls fail as `auth` naming
     /// it until it authorises again.
-    pub fn revoke_authorizer(&self, appid: &str) -> Result<(), WxError> {
+    pub async fn revoke_authorizer(&self, appid: &str) -> Result<(), WxError> {
         let p = self.platform_or("platform")?;
-        let Some(mut record) = self.store.authorizer(&p.appid, appid) else { return Ok(()) };
+        let record = self.store.authorizer(&p.appid, appid).await.map_err(|e| store_failed(appid, e))?;
+        let Some(mut record) = record else { return Ok(()) };
         record.revoked_at = crate::util::unix_now();
-        self.store.put_authorizer(&p.appid, &record).map_err(|e| store_failed(appid, e))
+        self.store.put_authorizer(&p.appid, &record).await.map_err(|e| store_failed(appid, e))
     }
 
     /// Stores a pushed ticket (the newest push wins).
-    pub fn store_ticket(&self, ticket: &str, created_at: u64) -> Result<(), WxError> {
+    pub async fn store_ticket(&self, ticket: &str, created_at: u64) -> Result<(), WxError> {
         let p = self.platform_or("platform")?;
         let t = Ticket { ticket: ticket.to_string(), created_at, received_at: crate::util::unix_now() };
-        self.store.put_ticket(&p.appid, &t).map_err(|e| {
+        self.store.put_ticket(&p.appid, &t).await.map_err(|e| {
             WxError::new(ErrorKind::Io, "platform", format!("cannot store the component_verify_ticket: {e}"))
         })
     }
 
     /// The authorizers in the store, as `platform::authorizers()` lists them.
-    pub fn stored_authorizers(&self) -> Result<Vec<Authorizer>, WxError> {
+    pub async fn stored_authorizers(&self) -> Result<Vec<Authorizer>, WxError> {
         let p = self.platform_or("platform::authorizers")?;
-        Ok(self.store.authorizers(&p.appid))
+        self.store.authorizers(&p.appid).await.map_err(|e| {
+            WxError::new(ErrorKind::Io, "platform::authorizers", format!("cannot read the authorizers: {e}"))
+        })
     }
 }
 

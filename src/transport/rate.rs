@@ -1,12 +1,16 @@
 //! The run-wide request rate: requests spaced evenly at the configured rate (or not at all),
 //! lowered when WeChat answers 45009 (frequency limit) and raised back step by step as calls
 //! succeed, so that a few refusals cost seconds, not the rest of the run at one call a second.
+//! With a shared store (Redis) an account's slots are taken from the store, so its rate holds
+//! for every process together; while the store is out of reach, each process spaces its own.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::store::Store;
 
 /// Where an unlimited run starts when WeChat first says 45009.
 const FIRST_LIMIT: f64 = 20.0;
@@ -28,6 +32,8 @@ pub struct RateLimit {
     report: bool,
     /// The account named in those reports, when the run has several.
     who: Option<String>,
+    /// The store whose slots this account's requests take, and the account's appid.
+    shared: Option<(Arc<dyn Store>, String)>,
 }
 
 struct State {
@@ -77,7 +83,15 @@ impl RateLimit {
             lowered: AtomicBool::new(false),
             report,
             who: None,
+            shared: None,
         }
+    }
+
+    /// The same, its slots shared through `store` (if it keeps a shared rate) with every
+    /// process limiting account `appid`.
+    pub fn shared(mut self, store: Arc<dyn Store>, appid: &str) -> RateLimit {
+        self.shared = Some((store, appid.to_string()));
+        self
     }
 
     /// The same, its reports naming the account it limits (`shop-a (wx1111…)`).
@@ -89,6 +103,13 @@ impl RateLimit {
     pub async fn acquire(&self) {
         if !self.limited.load(Ordering::Relaxed) {
             return;
+        }
+        if let Some((store, appid)) = &self.shared {
+            let Some(rate) = self.current() else { return };
+            if let Ok(Some(wait)) = store.rate_slot(appid, Duration::from_secs_f64(1.0 / rate)).await {
+                tokio::time::sleep(wait).await;
+                return;
+            }
         }
         let slot = {
             let Ok(mut st) = self.state.lock() else { return };

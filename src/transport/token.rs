@@ -1,5 +1,6 @@
 //! Access tokens of one account: fetched from `cgi-bin/stable_token` (stable mode) or
-//! `cgi-bin/token` (classic mode), shared by every call in flight (one refresh at a time), and
+//! `cgi-bin/token` (classic mode), or read from the Redis key another system keeps them in
+//! (`token_source = "redis-key:KEY"`, never fetched), shared by every call in flight (one refresh at a time), and
 //! cached across runs in the store (`crate::store`) per API base, appid, secret and mode, under
 //! the store's lease while refreshing so that processes sharing the cache never fetch twice. A fetch that failed is the
 //! answer for every call of the next [`FETCH_COOLDOWN`], so a broken token endpoint costs one
@@ -21,13 +22,18 @@ use super::answer::{self, Target};
 pub use crate::api::STABLE_TOKEN_PATH;
 use crate::api::errors;
 use crate::api::{ErrorKind, TOKEN_PATH, WxError};
-use crate::store::{Authorizer, Store, TokenEntry as Cached, TokenFamily, TokenKey};
+use crate::store::{Authorizer, Store, StoreError, TokenEntry as Cached, TokenFamily, TokenKey};
 
 /// How long a failed token fetch stands as the answer of every call before one is tried again.
 pub const FETCH_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// The least time between two forced stable-token refreshes (WeChat refuses closer ones).
 pub const FORCE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How often a token kept in a Redis key (`token_source`) is read again while it works.
+pub const KEY_REREAD: Duration = Duration::from_secs(30);
+/// How long a refused token kept in a Redis key is waited on to change.
+pub const KEY_WAIT: Duration = Duration::from_secs(10);
 
 /// Which of WeChat's token families an own account uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -78,6 +84,12 @@ pub enum Credentials {
     Authorizer {
         appid: String,
     },
+    /// `token_source = "redis-key:KEY"`: the token another system keeps in a Redis key, read
+    /// from there and never fetched.
+    RedisKey {
+        appid: Option<String>,
+        key: String,
+    },
     None,
 }
 
@@ -89,6 +101,7 @@ impl Credentials {
             Credentials::AppSecret { .. } => "own",
             Credentials::Component { .. } => "component",
             Credentials::Authorizer { .. } => "authorizer",
+            Credentials::RedisKey { .. } => "external",
             Credentials::None => "none",
         }
     }
@@ -99,6 +112,7 @@ impl Credentials {
             Credentials::AppSecret { appid, .. }
             | Credentials::Component { appid, .. }
             | Credentials::Authorizer { appid } => Some(appid),
+            Credentials::RedisKey { appid, .. } => appid.as_deref(),
             Credentials::Token(_) | Credentials::None => None,
         }
     }
@@ -110,6 +124,7 @@ impl Credentials {
             Credentials::AppSecret { mode, .. } => mode.as_str(),
             Credentials::Component { .. } => "component",
             Credentials::Authorizer { .. } => "refresh_token",
+            Credentials::RedisKey { .. } => "redis-key",
             Credentials::None => "none",
         }
     }
@@ -124,6 +139,7 @@ impl std::fmt::Debug for Credentials {
             }
             Credentials::Component { appid, .. } => write!(f, "Component {{ appid: {appid:?}, secret: *** }}"),
             Credentials::Authorizer { appid } => write!(f, "Authorizer {{ appid: {appid:?} }}"),
+            Credentials::RedisKey { appid, key } => write!(f, "RedisKey {{ appid: {appid:?}, key: {key:?} }}"),
             Credentials::None => f.write_str("None"),
         }
     }
@@ -171,6 +187,8 @@ pub struct TokenStatus {
     pub source: &'static str,
     pub expires_in: Option<i64>,
     pub last_error: Option<String>,
+    /// Who holds the refresh lease now, when a shared store can tell (`HOST:PID`).
+    pub lease_holder: Option<String>,
 }
 
 /// The forms a secret may take when a server echoes it back: as is, percent-encoded (either
@@ -224,7 +242,7 @@ impl TokenCache {
         let seen = match &creds {
             Credentials::Token(t) => vec![t.clone()],
             Credentials::AppSecret { secret, .. } | Credentials::Component { secret, .. } => vec![secret.clone()],
-            Credentials::Authorizer { .. } | Credentials::None => Vec::new(),
+            Credentials::Authorizer { .. } | Credentials::RedisKey { .. } | Credentials::None => Vec::new(),
         };
         TokenCache {
             creds,
@@ -249,27 +267,32 @@ impl TokenCache {
     pub async fn status(&self) -> TokenStatus {
         let source = self.creds.source();
         if let Credentials::Token(_) = self.creds {
-            return TokenStatus { source, expires_in: None, last_error: None };
+            return TokenStatus { source, expires_in: None, last_error: None, lease_holder: None };
         }
         let left =
             |c: &Cached| Some(c.expires_at as i64 - now() as i64).filter(|s| *s > 0 && !c.access_token.is_empty());
         let failed = self.failed.lock().ok().and_then(|f| f.as_ref().map(|(_, e)| e.errmsg.clone()));
         if let (Credentials::Authorizer { appid }, Some(platform)) = (&self.creds, &self.platform)
             && let Some(component) = platform.appid()
-            && self.store.authorizer(component, appid).is_some_and(|a| a.revoked_at != 0)
+            && self.store.authorizer(component, appid).await.ok().flatten().is_some_and(|a| a.revoked_at != 0)
         {
             // A revoked account's token, even one with time left, no longer works.
             let last_error = Some("the account revoked its authorisation of the platform".to_string());
-            return TokenStatus { source, expires_in: None, last_error };
+            return TokenStatus { source, expires_in: None, last_error, lease_holder: None };
         }
+        let lease_holder = match &self.key {
+            Some(k) => self.store.lease_holder(k).await,
+            None => None,
+        };
         if let Some(c) = self.current.lock().await.as_ref() {
-            return TokenStatus { source, expires_in: left(c), last_error: failed };
+            return TokenStatus { source, expires_in: left(c), last_error: failed, lease_holder };
         }
-        let cached = self.stored();
+        let cached = self.stored().await;
         TokenStatus {
             source,
             expires_in: cached.as_ref().and_then(left),
             last_error: failed.or_else(|| cached.and_then(|c| c.last_error)),
+            lease_holder,
         }
     }
 
@@ -280,7 +303,10 @@ impl TokenCache {
     pub fn can_refresh(&self) -> bool {
         matches!(
             self.creds,
-            Credentials::AppSecret { .. } | Credentials::Component { .. } | Credentials::Authorizer { .. }
+            Credentials::AppSecret { .. }
+                | Credentials::Component { .. }
+                | Credentials::Authorizer { .. }
+                | Credentials::RedisKey { .. }
         )
     }
 
@@ -314,6 +340,23 @@ impl TokenCache {
                 ));
             }
             Credentials::AppSecret { .. } | Credentials::Component { .. } | Credentials::Authorizer { .. } => {}
+            Credentials::RedisKey { key, .. } => {
+                let mut cur = self.current.lock().await;
+                if let Some(c) = cur.as_ref().filter(|c| now() < c.obtained_at + KEY_REREAD.as_secs() && c.fresh(now()))
+                {
+                    return Ok(c.access_token.clone());
+                }
+                return match self.read_key(key).await {
+                    Ok(read) => {
+                        let token = read.access_token.clone();
+                        *cur = Some(read);
+                        Ok(token)
+                    }
+                    // Redis is away: the token read before still serves until WeChat refuses it.
+                    Err(e) if e.kind == ErrorKind::Network => cur.as_ref().map(|c| c.access_token.clone()).ok_or(e),
+                    Err(e) => Err(e),
+                };
+            }
         }
         let mut cur = self.current.lock().await;
         if let Some(c) = cur.as_ref().filter(|c| c.fresh(now())) {
@@ -327,6 +370,9 @@ impl TokenCache {
 
     /// WeChat refused `bad`: replace it, unless another caller already did.
     pub async fn refresh_after(&self, http: &reqwest::Client, bad: &str) -> Result<(), WxError> {
+        if let Credentials::RedisKey { key, .. } = &self.creds {
+            return self.follow_key(key, bad).await;
+        }
         let mut cur = self.current.lock().await;
         if let Some(c) = cur.as_ref()
             && c.access_token != bad
@@ -336,6 +382,84 @@ impl TokenCache {
         }
         *cur = Some(self.obtain_or_cool_down(http, Some(bad)).await?);
         Ok(())
+    }
+
+    /// The token in Redis key `key`: a JSON object with `access_token` (and maybe
+    /// `expires_at`) or a bare string.
+    async fn read_key(&self, key: &str) -> Result<Cached, WxError> {
+        let source = format!("redis-key:{key}");
+        let raw = self.store.read_key(key).await.map_err(|e| self.store_error(e))?;
+        let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+            return Err(WxError::new(
+                ErrorKind::Auth,
+                TOKEN_PATH,
+                format!("the token source {source} holds no token: the key is missing or empty"),
+            ));
+        };
+        let (token, expires_at) = match serde_json::from_str::<Value>(&raw) {
+            Ok(Value::Object(o)) => {
+                let t = o.get("access_token").and_then(Value::as_str).unwrap_or_default().to_string();
+                (t, o.get("expires_at").and_then(Value::as_u64))
+            }
+            Ok(Value::String(t)) => (t, None),
+            _ => (raw.trim().to_string(), None),
+        };
+        if token.is_empty() {
+            return Err(WxError::new(
+                ErrorKind::Auth,
+                TOKEN_PATH,
+                format!("the token source {source} holds JSON without access_token"),
+            ));
+        }
+        self.remember(&token);
+        let read_at = now();
+        Ok(Cached {
+            access_token: token,
+            // Unknown expiry: good until refused, re-read every KEY_REREAD all the same.
+            expires_at: expires_at.unwrap_or(u64::MAX),
+            obtained_at: read_at,
+            forced_at: 0,
+            last_error: None,
+            failed_at: 0,
+        })
+    }
+
+    /// WeChat refused `bad`, which came from Redis key `key`: the other system keeping it is
+    /// expected to put a new one there; waits for that (polling, at most [`KEY_WAIT`]).
+    async fn follow_key(&self, key: &str, bad: &str) -> Result<(), WxError> {
+        let mut cur = self.current.lock().await;
+        if let Some(c) = cur.as_ref()
+            && c.access_token != bad
+        {
+            return Ok(());
+        }
+        let start = Instant::now();
+        loop {
+            match self.read_key(key).await {
+                Ok(read) if read.access_token != bad => {
+                    *cur = Some(read);
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) if e.kind == ErrorKind::Network => return Err(e),
+                Err(_) => {}
+            }
+            if start.elapsed() >= KEY_WAIT {
+                let mut e = WxError::new(
+                    ErrorKind::Auth,
+                    TOKEN_PATH,
+                    format!(
+                        "WeChat refused the token in redis-key:{key}, and the key still holds it after {} s",
+                        KEY_WAIT.as_secs()
+                    ),
+                );
+                e.hint =
+                    "the token is kept by another program (token_source): check that it is still refreshing the key"
+                        .into();
+                return Err(e);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// [`Self::obtain`], unless a fetch failed less than [`FETCH_COOLDOWN`] ago: then that
@@ -355,34 +479,93 @@ impl TokenCache {
         result
     }
 
-    fn stored(&self) -> Option<Cached> {
-        self.key.as_ref().and_then(|k| self.store.token(k))
+    async fn stored(&self) -> Option<Cached> {
+        match &self.key {
+            Some(k) => self.store.token(k).await,
+            None => None,
+        }
+    }
+
+    /// A store error as the call's: a lease held past the deadline is an auth failure naming
+    /// its holder; a store out of reach, a network failure naming it.
+    fn store_error(&self, e: StoreError) -> WxError {
+        let path = self.creds_path();
+        match e {
+            StoreError::LeaseBusy { .. } => {
+                let mut w = WxError::new(ErrorKind::Auth, path, format!("no token: {e}"));
+                w.hint = "that process may be stuck on a token endpoint that does not answer; if it was killed, its lease lapses within seconds".into();
+                w
+            }
+            StoreError::Unavailable(why) => {
+                WxError::new(ErrorKind::Network, path, format!("cannot refresh the token: {why}"))
+            }
+        }
+    }
+
+    fn creds_path(&self) -> &'static str {
+        match &self.creds {
+            Credentials::AppSecret { mode, .. } => mode.path(),
+            _ => TOKEN_PATH,
+        }
     }
 
     /// From the store if it holds a fresh token other than `bad`, else from WeChat.
-    /// The store's lease is held across the fetch so that concurrent processes fetch once.
+    /// The store's lease is held across the fetch so that concurrent processes fetch once; a
+    /// shared store bounds the fetch by its waiters' deadline.
     async fn obtain(&self, http: &reqwest::Client, bad: Option<&str>) -> Result<Cached, WxError> {
         let lease = match &self.key {
-            Some(key) => {
-                let (store, key) = (self.store.clone(), key.clone());
-                tokio::task::spawn_blocking(move || store.lease_token(&key)).await.ok().flatten()
-            }
+            Some(key) => self.store.lease_token(key).await.map_err(|e| self.store_error(e))?,
             None => None,
         };
-        let cached = self.stored();
+        let cached = self.stored().await;
         if let Some(c) = &cached
             && c.fresh(now())
             && Some(c.access_token.as_str()) != bad
         {
             self.remember(&c.access_token);
+            if let Some(l) = lease {
+                l.release().await;
+            }
             return Ok(c.clone());
         }
+        if let Some(c) = &cached
+            && let Some(why) = &c.last_error
+            && self.store.refresh_deadline().is_some()
+            && now().saturating_sub(c.failed_at) < FETCH_COOLDOWN.as_secs()
+        {
+            // The fetch this caller waited for (another process's) failed just now: its answer
+            // stands for everyone, as within one process, instead of each host trying in turn.
+            if let Some(l) = lease {
+                l.release().await;
+            }
+            let e = WxError::new(
+                ErrorKind::Auth,
+                self.creds_path(),
+                format!("another process's token fetch failed just now: {why}"),
+            );
+            return Err(e);
+        }
+        if let (Some(key), Some(bad)) = (&self.key, bad) {
+            // Readers that do not wait for the lease must not pick the refused token up meanwhile.
+            let _ = self.store.discard_token(key, bad).await;
+        }
         let forced_before = cached.as_ref().map_or(0, |c| c.forced_at).max(self.forced_at.load(Relaxed));
-        let result = self.fetch_stable_aware(http, bad, forced_before).await;
+        let result = match self.store.refresh_deadline() {
+            Some(deadline) => tokio::time::timeout(deadline, self.fetch_stable_aware(http, bad, forced_before))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(WxError::new(
+                        ErrorKind::Network,
+                        self.creds_path(),
+                        format!("the token endpoint did not answer within {} s", deadline.as_secs()),
+                    ))
+                }),
+            None => self.fetch_stable_aware(http, bad, forced_before).await,
+        };
         if let Some(key) = &self.key {
             // A cache that cannot be written only costs a fetch next run.
             let _ = match &result {
-                Ok(fetched) => self.store.put_token(key, fetched),
+                Ok(fetched) => self.store.put_token(key, fetched).await,
                 Err(e) => {
                     // The old token stays (it may still serve); the error is for `wxscript accounts`.
                     let mut c = cached.unwrap_or(Cached {
@@ -391,13 +574,22 @@ impl TokenCache {
                         obtained_at: 0,
                         forced_at: 0,
                         last_error: None,
+                        failed_at: 0,
                     });
+                    if Some(c.access_token.as_str()) == bad {
+                        // Refused: written back, it would undo the discard above.
+                        c.access_token.clear();
+                        c.expires_at = 0;
+                    }
                     c.last_error = Some(format!("{}: {}", e.api, e.errmsg));
-                    self.store.put_token(key, &c)
+                    c.failed_at = now();
+                    self.store.put_token(key, &c).await
                 }
             };
         }
-        drop(lease);
+        if let Some(l) = lease {
+            l.release().await;
+        }
         result
     }
 
@@ -440,7 +632,7 @@ impl TokenCache {
             Credentials::AppSecret { appid, secret, mode } => self.fetch_own(http, appid, secret, *mode, force).await,
             Credentials::Component { appid, secret } => self.fetch_component(http, appid, secret).await,
             Credentials::Authorizer { appid } => self.fetch_authorizer(http, appid).await,
-            Credentials::Token(_) | Credentials::None => {
+            Credentials::Token(_) | Credentials::RedisKey { .. } | Credentials::None => {
                 Err(WxError::new(ErrorKind::Auth, TOKEN_PATH, "no appid/secret to fetch a token with"))
             }
         }
@@ -481,7 +673,7 @@ impl TokenCache {
     /// The component token, from the newest ticket the platform listener stored.
     async fn fetch_component(&self, http: &reqwest::Client, appid: &str, secret: &str) -> Result<Cached, WxError> {
         let path = crate::api::platform::COMPONENT_TOKEN_PATH;
-        let Some(ticket) = self.store.ticket(appid) else {
+        let Some(ticket) = self.store.ticket(appid).await else {
             let mut e = WxError::new(
                 ErrorKind::Auth,
                 path,
@@ -528,7 +720,7 @@ impl TokenCache {
         };
         let component = platform.appid().unwrap_or_default().to_string();
         let unsaved = self.unsaved.lock().ok().and_then(|u| u.clone());
-        let stored = self.store.authorizer(&component, appid);
+        let stored = self.store.authorizer(&component, appid).await.ok().flatten();
         let record = match (unsaved, stored) {
             (Some(u), Some(s)) if s.refreshed_at > u.refreshed_at => Some(s),
             (Some(u), _) => Some(u),
@@ -586,7 +778,7 @@ impl TokenCache {
             record.refresh_token = r.to_string();
             record.refreshed_at = token.obtained_at;
         }
-        if let Err(e) = self.store.put_authorizer(&component, &record) {
+        if let Err(e) = self.store.put_authorizer(&component, &record).await {
             if let Ok(mut u) = self.unsaved.lock() {
                 *u = Some(record);
             }
@@ -618,6 +810,7 @@ impl TokenCache {
             obtained_at,
             forced_at: 0,
             last_error: None,
+            failed_at: 0,
         })
     }
 
@@ -683,11 +876,124 @@ mod tests {
 
     #[test]
     fn margin_scales_with_life() {
-        let c = Cached { access_token: "t".into(), expires_at: 7200, obtained_at: 0, forced_at: 0, last_error: None };
+        let c = Cached {
+            access_token: "t".into(),
+            expires_at: 7200,
+            obtained_at: 0,
+            forced_at: 0,
+            last_error: None,
+            failed_at: 0,
+        };
         assert!(c.fresh(6899));
         assert!(!c.fresh(6900));
-        let short = Cached { access_token: "t".into(), expires_at: 10, obtained_at: 0, forced_at: 0, last_error: None };
+        let short = Cached {
+            access_token: "t".into(),
+            expires_at: 10,
+            obtained_at: 0,
+            forced_at: 0,
+            last_error: None,
+            failed_at: 0,
+        };
         assert!(short.fresh(8));
         assert!(!short.fresh(9));
+    }
+}
+
+#[cfg(test)]
+mod redis_key_tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::store::{FileStore, StoreFuture};
+
+    /// A store whose Redis key holds `tok-1` until it goes away.
+    struct Flaky {
+        files: FileStore,
+        up: AtomicBool,
+    }
+
+    impl Store for Flaky {
+        fn describe(&self) -> String {
+            "flaky".into()
+        }
+        fn token<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Option<Cached>> {
+            self.files.token(key)
+        }
+        fn put_token<'a>(&'a self, key: &'a TokenKey, entry: &'a Cached) -> StoreFuture<'a, std::io::Result<()>> {
+            self.files.put_token(key, entry)
+        }
+        fn lease_token<'a>(
+            &'a self,
+            key: &'a TokenKey,
+        ) -> StoreFuture<'a, Result<Option<crate::store::TokenLease>, StoreError>> {
+            self.files.lease_token(key)
+        }
+        fn read_key<'a>(&'a self, _key: &'a str) -> StoreFuture<'a, Result<Option<String>, StoreError>> {
+            let up = self.up.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if up { Ok(Some("\"tok-1\"".into())) } else { Err(StoreError::Unavailable("Redis is away".into())) }
+            })
+        }
+        fn ticket<'a>(&'a self, c: &'a str) -> StoreFuture<'a, Option<crate::store::Ticket>> {
+            self.files.ticket(c)
+        }
+        fn put_ticket<'a>(&'a self, c: &'a str, t: &'a crate::store::Ticket) -> StoreFuture<'a, std::io::Result<()>> {
+            self.files.put_ticket(c, t)
+        }
+        fn authorizers<'a>(&'a self, c: &'a str) -> StoreFuture<'a, std::io::Result<Vec<Authorizer>>> {
+            self.files.authorizers(c)
+        }
+        fn authorizer<'a>(&'a self, c: &'a str, a: &'a str) -> StoreFuture<'a, std::io::Result<Option<Authorizer>>> {
+            self.files.authorizer(c, a)
+        }
+        fn put_authorizer<'a>(&'a self, c: &'a str, r: &'a Authorizer) -> StoreFuture<'a, std::io::Result<()>> {
+            self.files.put_authorizer(c, r)
+        }
+        fn open_journal(
+            &self,
+            name: &str,
+            write: bool,
+        ) -> Result<Option<crate::store::OpenJournal>, crate::store::JournalError> {
+            self.files.open_journal(name, write)
+        }
+        fn open_event_log(
+            &self,
+            log: &std::path::Path,
+            new_events: Option<std::sync::mpsc::Sender<serde_json::Map<String, Value>>>,
+        ) -> std::io::Result<(crate::store::EventLog, usize)> {
+            self.files.open_event_log(log, new_events)
+        }
+        fn event_reader(&self, log: &std::path::Path) -> Box<dyn crate::store::EventReader> {
+            self.files.event_reader(log)
+        }
+    }
+
+    #[test]
+    fn a_token_read_from_a_redis_key_still_serves_while_redis_is_away() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let store = Arc::new(Flaky { files: FileStore::new(None), up: AtomicBool::new(true) });
+        let base = reqwest::Url::parse("http://127.0.0.1:9").expect("url");
+        let creds = Credentials::RedisKey { appid: None, key: "ops:token".into() };
+        let cache = TokenCache::new(
+            creds,
+            "http://127.0.0.1:9",
+            store.clone(),
+            Target::new(&base, Duration::from_secs(1)),
+            None,
+        );
+        let http = reqwest::Client::new();
+        rt.block_on(async {
+            assert_eq!(cache.get(&http).await.expect("read"), "tok-1");
+            store.up.store(false, Ordering::SeqCst);
+            // Due for a re-read, which fails: the token read before goes on.
+            if let Some(c) = cache.current.lock().await.as_mut() {
+                c.obtained_at -= KEY_REREAD.as_secs() + 1;
+            }
+            assert_eq!(cache.get(&http).await.expect("from memory"), "tok-1");
+            // Refused with Redis away: a network error, not a wait.
+            let e = cache.refresh_after(&http, "tok-1").await.expect_err("fails");
+            assert_eq!(e.kind, ErrorKind::Network, "{e:?}");
+            assert!(e.errmsg.contains("Redis is away"), "{}", e.errmsg);
+        });
     }
 }

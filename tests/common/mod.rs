@@ -9,6 +9,13 @@ use assert_cmd::Command;
 use serde_json::Value;
 use wxscript::sandbox::{self, Config, Sandbox};
 
+/// A throw-away `redis-server` per test (the same helper the crate's unit tests use).
+#[path = "../../src/store/redis_server.rs"]
+mod redis_server;
+// Not every test file starts a Redis.
+#[allow(unused_imports)]
+pub use redis_server::RedisServer;
+
 pub struct Sim {
     pub rt: tokio::runtime::Runtime,
     pub sandbox: Option<Sandbox>,
