@@ -911,3 +911,32 @@ mod journal_tests {
         assert!(matches!(&err, JournalError::Io(e) if e.to_string().contains("--store redis://")), "{err:?}");
     }
 }
+
+#[cfg(test)]
+mod event_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::redis_server::RedisServer;
+
+    #[test]
+    fn an_event_redis_cannot_take_is_refused_and_stored_once_when_sent_again() {
+        let mut server = RedisServer::start();
+        let port = server.port;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let store = rt.block_on(RedisStore::connect(&server.url(), None, None)).expect("connect").events_of("wx1");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, _) = store.open_event_log(&dir.path().join("e.jsonl"), None).expect("open");
+        let ev = json!({"FromUserName": "u", "CreateTime": 1, "MsgType": "event", "Event": "x", "audit_id": 9});
+        let ev = ev.as_object().cloned().unwrap_or_default();
+        server.kill();
+        let err = rt.block_on(log.append(ev.clone())).expect_err("no Redis, no success");
+        assert!(err.to_string().contains(&format!("Redis at {}", server.url())), "{err}");
+        let _back = RedisServer::start_on(port).expect("restart");
+        // WeChat sends it again: the file has it already, the stream gets it now, once.
+        assert_eq!(rt.block_on(log.append(ev.clone())).expect("append"), Stored::New);
+        assert_eq!(rt.block_on(log.append(ev)).expect("append"), Stored::Duplicate);
+        let mut reader = store.event_reader(Path::new(events::SHARED_LOG));
+        assert_eq!(reader.next_batch().expect("read").len(), 1);
+    }
+}
