@@ -566,5 +566,6 @@ fn a_token_kept_by_another_program_in_redis_is_followed_and_a_stale_one_said_so(
     assert!(t.elapsed() < Duration::from_secs(15));
     // The accounts command names the source.
     let table = ok(&sim.std_cmd().env("WXSCRIPT_CONFIG", &cfg).arg("accounts").output().expect("runs"));
-    assert!(table.contains("external") && table.contains("redis-key"), "{table}");
+    let row = table.lines().find(|l| l.starts_with("ext ")).unwrap_or_default();
+    assert!(row.contains(" own ") && row.contains("redis-key"), "{table}");
 }

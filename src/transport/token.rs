@@ -87,8 +87,8 @@ impl Credentials {
     pub fn kind(&self) -> &'static str {
         match self {
             Credentials::Token(_) => "static",
-            Credentials::AppSecret { .. } => "own",
-            Credentials::RedisKey { .. } => "external",
+            // A token another system keeps for an own account: its source says so.
+            Credentials::AppSecret { .. } | Credentials::RedisKey { .. } => "own",
             Credentials::None => "none",
         }
     }
