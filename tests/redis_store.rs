@@ -99,6 +99,13 @@ fn the_store_comes_from_the_flag_the_environment_or_the_config_file() {
         serde_json::from_str(&redis_get(&url, &format!("wxscript:{}:token", sandbox::APPID)).expect("token key"))
             .expect("JSON");
     assert!(stored["access_token"].as_str().is_some_and(|t| !t.is_empty()) && stored["expires_at"].is_u64());
+    // A server that keeps an append-only file: no warning.
+    let client = redis::Client::open(url.as_str()).expect("url");
+    let mut c = client.get_connection().expect("connect");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("yes").query(&mut c).expect("CONFIG SET");
+    let o = sim.cmd().args(["run", "--store", &url]).arg(&path).output().expect("runs");
+    ok(&o);
+    assert!(!stderr(&o).contains("keeps nothing on disk"), "{}", stderr(&o));
     // The config file, with a key prefix: another host reuses the token, no second fetch.
     let cfg = sim.write("cfg.toml", &format!("store = \"{url}\"\nkey_prefix = \"team-a\"\n"));
     let fetches = sim.token_fetches();
