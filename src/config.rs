@@ -10,6 +10,8 @@
 //! timeout = 30
 //!
 //! token_mode = "stable"      # the `default` account's tokens: "stable" (the default) or "classic"
+//! store = "redis://127.0.0.1:6379/0"  # tokens, leases, rates, journals, events shared by several hosts
+//! key_prefix = "wxscript"    # the first part of every Redis key
 //!
 //! [accounts.shop-a]          # another own account, chosen with --account shop-a
 //! appid = "wx1111111111111111"
@@ -29,9 +31,6 @@
 //! [accounts.shop-b]          # a token another system keeps fresh in Redis (needs store = redis://...)
 //! appid = "wx2222222222222222"
 //! token_source = "redis-key:tokens:shop-b"
-//!
-//! store = "redis://127.0.0.1:6379/0"  # tokens, leases, rates and journals shared by several hosts
-//! key_prefix = "wxscript"    # the first part of every Redis key
 //!
 //! [listen]                   # wxscript listen, run --listen, and the log event::find reads
 //! token = "..."              # the message URL's Token (owner-only file!)

@@ -371,3 +371,95 @@ fn sandbox_runs_have_the_platform_wired_up() {
     assert!(out.contains("wrong: 0 of 64"), "{out}");
     assert!(out.contains("authorizers: 3"), "{out}");
 }
+
+fn redis_get(url: &str, key: &str) -> Option<String> {
+    let client = redis::Client::open(url).expect("url");
+    let mut c = client.get_connection_with_timeout(Duration::from_secs(2)).expect("connect");
+    redis::cmd("GET").arg(key).query(&mut c).expect("GET")
+}
+
+#[test]
+fn hosts_sharing_redis_share_the_ticket_and_each_refresh_token() {
+    let redis = common::RedisServer::start();
+    let url = redis.url();
+    let port = free_port();
+    let sim = Sim::with(Config {
+        authorizers: 1,
+        platform_push_url: Some(format!("http://127.0.0.1:{port}/")),
+        ..Config::default()
+    });
+    let config = platform_config(sim.dir.path());
+    // Each "host" has a cache directory of its own: only Redis is shared.
+    let host = |n: usize| {
+        let mut c = sim.std_cmd();
+        c.env("WXSCRIPT_CONFIG", &config)
+            .env("WXSCRIPT_STORE", &url)
+            .env("WXSCRIPT_CACHE_DIR", sim.dir.path().join(format!("host{n}")));
+        c
+    };
+    let mut listener = host(0)
+        .args(["listen", "--platform-only", "--port", &port.to_string(), "--log"])
+        .arg(sim.dir.path().join("events.jsonl"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("listener starts");
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let ticket_key = format!("wxscript:platform:{}:ticket", sandbox::COMPONENT_APPID);
+    wait("the ticket in Redis", &|| redis_get(&url, &ticket_key).is_some());
+
+    // Host 1 asks for the authorisation page; the listener (host 0) stores the authorizer.
+    let script = sim
+        .write("auth.rhai", "print(platform::authorize_url(#{redirect_uri: \"https://a.example/cb\"}).pre_auth_code);");
+    let out = ok(&host(1).arg("run").arg(&script).output().expect("runs"));
+    let code = out.trim().lines().last().unwrap_or_default().to_string();
+    let answer: Value = sim.rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/_sandbox/authorize", sim.base))
+            .json(&json!({ "pre_auth_code": code, "authorizer_appid": "wxsandboxauth1" }))
+            .send()
+            .await
+            .expect("authorize")
+            .json()
+            .await
+            .expect("json")
+    });
+    assert_eq!(answer["info_type"], "authorized", "{answer}");
+    let record_key = format!("wxscript:platform:{}:authorizer:wxsandboxauth1", sandbox::COMPONENT_APPID);
+    wait("the authorizer in Redis", &|| redis_get(&url, &record_key).is_some());
+    let refresh = |url: &str| -> String {
+        let rec: Value = serde_json::from_str(&redis_get(url, &record_key).unwrap_or_default()).unwrap_or_default();
+        rec["refresh_token"].as_str().unwrap_or_default().to_string()
+    };
+    let first = refresh(&url);
+
+    // Its token expires; two hosts call as it at once: one refresh between them (each refresh
+    // retires the refresh token it used, so a second one with the old token would get 61023).
+    sim.expire_tokens();
+    // The component token (expired too) is renewed first, so that what follows counts only
+    // the authorizer's refreshes.
+    ok(&host(1).arg("run").arg(&script).output().expect("runs"));
+    let before = sim.count("cgi-bin/component/api_authorizer_token");
+    let calls = sim.write(
+        "calls.rhai",
+        "account::use(\"wxsandboxauth1\"); for i in 0..5 { merchant::categories(); } print(\"done\");",
+    );
+    let a = host(2).arg("run").arg(&calls).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("host 2");
+    let b = host(3).arg("run").arg(&calls).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("host 3");
+    for (n, child) in [(2, a), (3, b)] {
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success() && stdout(&o).contains("done"), "host {n}: {}", stderr(&o));
+    }
+    let second = refresh(&url);
+    assert!(!second.is_empty() && second != first, "the rotated refresh token is in Redis");
+    let refreshes = sim.count("cgi-bin/component/api_authorizer_token") - before;
+    assert_eq!(refreshes, 1, "one refresh for both hosts: {}", sim.stats());
+    let _ = listener.kill();
+    let _ = listener.wait();
+}

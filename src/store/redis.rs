@@ -299,32 +299,24 @@ impl RedisStore {
     }
 
     /// A blocking connection of its own, with the same timeouts as the shared one.
-    fn blocking(&self) -> io::Result<redis::Connection> {
-        let fail = |e: redis::RedisError| io::Error::other(self.unavailable(&e).to_string());
-        let c = self.client.get_connection_with_timeout(COMMAND_TIMEOUT).map_err(fail)?;
-        c.set_read_timeout(Some(COMMAND_TIMEOUT)).map_err(fail)?;
-        c.set_write_timeout(Some(COMMAND_TIMEOUT)).map_err(fail)?;
-        Ok(c)
+    fn blocking(&self) -> Blocking {
+        Blocking { client: self.client.clone(), conn: None, url: self.url.clone() }
     }
 
     /// The journal `redis:NAME`: its records (a list at `{prefix}:journal:NAME`), and a writer.
     fn open_redis_journal(&self, name: &str, write: bool) -> Result<Option<OpenJournal>, JournalError> {
         let short = &name[JOURNAL_SCHEME.len()..];
         let list = format!("{}:journal:{short}", self.prefix);
-        let mut conn = self.blocking().map_err(JournalError::Io)?;
-        let fail = |e: redis::RedisError| JournalError::Io(io::Error::other(self.unavailable(&e).to_string()));
-        let raw: Vec<String> = redis::cmd("LRANGE").arg(&list).arg(0).arg(-1).query(&mut conn).map_err(fail)?;
+        let mut conn = self.blocking();
+        let raw: Vec<String> =
+            conn.run(|c| redis::cmd("LRANGE").arg(&list).arg(0).arg(-1).query(c)).map_err(JournalError::Io)?;
         // An emptied journal still exists: `{list}:created` outlives its records.
         let created = format!("{list}:created");
         if write {
-            let _: () = redis::cmd("SET")
-                .arg(&created)
-                .arg(crate::util::unix_now())
-                .arg("NX")
-                .query(&mut conn)
-                .map_err(fail)?;
+            conn.run(|c| redis::cmd("SET").arg(&created).arg(crate::util::unix_now()).arg("NX").query::<()>(c))
+                .map_err(JournalError::Io)?;
         } else if raw.is_empty() {
-            let exists: bool = redis::cmd("EXISTS").arg(&created).query(&mut conn).map_err(fail)?;
+            let exists: bool = conn.run(|c| redis::cmd("EXISTS").arg(&created).query(c)).map_err(JournalError::Io)?;
             if !exists {
                 return Ok(None);
             }
@@ -342,7 +334,7 @@ impl RedisStore {
                 .map_or(CLAIM_LEASE, Duration::from_secs);
             let held = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
             let stop = std::sync::Arc::new(AtomicBool::new(false));
-            let renewer = self.blocking().map_err(JournalError::Io)?;
+            let renewer = self.blocking();
             let (h, st) = (held.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("journal-claims".into())
@@ -350,7 +342,6 @@ impl RedisStore {
                 .map_err(JournalError::Io)?;
             Some(Box::new(RedisJournal {
                 conn,
-                url: self.url.clone(),
                 list: list.clone(),
                 done: format!("{list}:done"),
                 claims: format!("{list}:claim:"),
@@ -658,11 +649,8 @@ impl Store for RedisStore {
             url: self.url.clone(),
         });
         if events::is_shared(log) {
-            let mut conn = self.blocking()?;
-            let count: usize = redis::cmd("XLEN")
-                .arg(&self.events)
-                .query(&mut conn)
-                .map_err(|e| io::Error::other(self.unavailable(&e).to_string()))?;
+            let events = &self.events;
+            let count: usize = self.blocking().run(|c| redis::cmd("XLEN").arg(events).query(c))?;
             return Ok((EventLog::shared_only(stream, new_events), count));
         }
         let (log, count) = self.files.open_event_log(log, new_events)?;
@@ -672,13 +660,7 @@ impl Store for RedisStore {
     /// `--log redis` reads the account's stream; any other log is a file, as on one host.
     fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
         if events::is_shared(log) {
-            return Box::new(StreamReader {
-                client: self.client.clone(),
-                conn: None,
-                stream: self.events.clone(),
-                after: None,
-                url: self.url.clone(),
-            });
+            return Box::new(StreamReader { conn: self.blocking(), stream: self.events.clone(), after: None });
         }
         self.files.event_reader(log)
     }
@@ -716,40 +698,21 @@ impl SharedEvents for RedisEvents {
 
 /// Reads the account's event stream from its start, then what was added since each read.
 struct StreamReader {
-    client: redis::Client,
-    conn: Option<redis::Connection>,
+    conn: Blocking,
     stream: String,
     /// The id of the last entry read.
     after: Option<String>,
-    url: String,
 }
 
 impl EventReader for StreamReader {
     fn next_batch(&mut self) -> io::Result<Vec<Map<String, Value>>> {
-        let fail = |url: &str, e: redis::RedisError| {
-            io::Error::other(format!("the store (Redis at {url}) is unavailable: {e}"))
-        };
-        let conn = match &mut self.conn {
-            Some(c) => c,
-            None => {
-                let c = self.client.get_connection_with_timeout(COMMAND_TIMEOUT).map_err(|e| fail(&self.url, e))?;
-                c.set_read_timeout(Some(COMMAND_TIMEOUT)).map_err(|e| fail(&self.url, e))?;
-                self.conn.insert(c)
-            }
-        };
         let mut out = Vec::new();
         loop {
             let start = self.after.as_ref().map_or_else(|| "-".to_string(), |id| format!("({id}"));
-            let entries: redis::RedisResult<Vec<(String, Vec<String>)>> =
-                redis::cmd("XRANGE").arg(&self.stream).arg(&start).arg("+").arg("COUNT").arg(1000).query(conn);
-            let entries = match entries {
-                Ok(e) => e,
-                Err(e) => {
-                    // The next read connects afresh.
-                    self.conn = None;
-                    return Err(fail(&self.url, e));
-                }
-            };
+            let stream = &self.stream;
+            let entries: Vec<(String, Vec<String>)> = self
+                .conn
+                .run(|c| redis::cmd("XRANGE").arg(stream).arg(&start).arg("+").arg("COUNT").arg(1000).query(c))?;
             let Some((last, _)) = entries.last() else { return Ok(out) };
             self.after = Some(last.clone());
             for (_, fields) in &entries {
@@ -765,11 +728,39 @@ impl EventReader for StreamReader {
     }
 }
 
+/// A blocking connection for journals and event reads (a script's thread), made when first
+/// needed and made again after a failure, so a restarted server is used again.
+struct Blocking {
+    client: redis::Client,
+    conn: Option<redis::Connection>,
+    url: String,
+}
+
+impl Blocking {
+    fn run<T>(&mut self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> io::Result<T> {
+        let url = self.url.clone();
+        let fail =
+            move |e: redis::RedisError| io::Error::other(format!("the store (Redis at {url}) is unavailable: {e}"));
+        let conn = match &mut self.conn {
+            Some(c) => c,
+            None => {
+                let c = self.client.get_connection_with_timeout(COMMAND_TIMEOUT).map_err(&fail)?;
+                c.set_read_timeout(Some(COMMAND_TIMEOUT)).map_err(&fail)?;
+                c.set_write_timeout(Some(COMMAND_TIMEOUT)).map_err(&fail)?;
+                self.conn.insert(c)
+            }
+        };
+        f(conn).map_err(|e| {
+            self.conn = None;
+            fail(e)
+        })
+    }
+}
+
 /// A journal kept in Redis: records in a list, the keys recorded in a hash beside it, and one
 /// claim key per claimed record key, renewed by a thread while this writer lives.
 struct RedisJournal {
-    conn: redis::Connection,
-    url: String,
+    conn: Blocking,
     list: String,
     done: String,
     /// The claim keys' common start; the record key follows.
@@ -779,12 +770,6 @@ struct RedisJournal {
     /// The claims this writer holds (claim key → fence), renewed until recorded.
     held: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     stop: std::sync::Arc<AtomicBool>,
-}
-
-impl RedisJournal {
-    fn fail(&self, e: redis::RedisError) -> io::Error {
-        io::Error::other(format!("the store (Redis at {}) is unavailable: {e}", self.url))
-    }
 }
 
 impl Drop for RedisJournal {
@@ -797,8 +782,8 @@ impl super::JournalWriter for RedisJournal {
     /// Records are whole list items: nothing is ever torn. Starting over empties the journal.
     fn settle(&mut self, start_over: bool) -> io::Result<()> {
         if start_over {
-            let _: () =
-                redis::cmd("DEL").arg(&self.list).arg(&self.done).query(&mut self.conn).map_err(|e| self.fail(e))?;
+            let (list, done) = (self.list.clone(), self.done.clone());
+            self.conn.run(|c| redis::cmd("DEL").arg(list).arg(done).query::<()>(c))?;
         }
         Ok(())
     }
@@ -806,14 +791,9 @@ impl super::JournalWriter for RedisJournal {
     fn append(&mut self, record: &Value) -> io::Result<()> {
         let key = record.get("key").and_then(Value::as_str).filter(|_| record.get("scope").is_none()).unwrap_or("");
         let claim = format!("{}{key}", self.claims);
-        let _: i64 = RECORD
-            .key(&self.list)
-            .key(&self.done)
-            .key(&claim)
-            .arg(record.to_string())
-            .arg(key)
-            .invoke(&mut self.conn)
-            .map_err(|e| self.fail(e))?;
+        let mut call = RECORD.key(&self.list);
+        call.key(&self.done).key(&claim).arg(record.to_string()).arg(key);
+        self.conn.run(|c| call.invoke::<i64>(c))?;
         if let Ok(mut held) = self.held.lock() {
             held.remove(&claim);
         }
@@ -822,14 +802,9 @@ impl super::JournalWriter for RedisJournal {
 
     fn claim(&mut self, key: &str) -> io::Result<Option<bool>> {
         let claim = format!("{}{key}", self.claims);
-        let won: i64 = CLAIM
-            .key(&self.done)
-            .key(&claim)
-            .arg(key)
-            .arg(&self.fence)
-            .arg(self.lease.as_millis() as u64)
-            .invoke(&mut self.conn)
-            .map_err(|e| self.fail(e))?;
+        let mut call = CLAIM.key(&self.done);
+        call.key(&claim).arg(key).arg(&self.fence).arg(self.lease.as_millis() as u64);
+        let won: i64 = self.conn.run(|c| call.invoke(c))?;
         if won == 1
             && let Ok(mut held) = self.held.lock()
         {
@@ -842,7 +817,7 @@ impl super::JournalWriter for RedisJournal {
 /// Renews a journal's held claims every third of their lease until the writer is dropped; a
 /// killed process renews nothing, so its claims lapse and other hosts take its records over.
 fn renew_claims(
-    mut conn: redis::Connection,
+    mut conn: Blocking,
     held: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     stop: std::sync::Arc<AtomicBool>,
     lease: Duration,
@@ -860,8 +835,8 @@ fn renew_claims(
         let claims: Vec<(String, String)> =
             held.lock().map(|h| h.iter().map(|(k, f)| (k.clone(), f.clone())).collect()).unwrap_or_default();
         for (key, fence) in claims {
-            let _: redis::RedisResult<i64> =
-                RENEW.key(&key).arg(&fence).arg(lease.as_millis() as u64).invoke(&mut conn);
+            // A renewal Redis misses is made again at the next turn, on a new connection.
+            let _ = conn.run(|c| RENEW.key(&key).arg(&fence).arg(lease.as_millis() as u64).invoke::<i64>(c));
         }
     }
 }
@@ -1042,5 +1017,34 @@ mod journal_tests {
         let files = FileStore::new(None);
         let err = files.open_journal("redis:import", true).err().expect("refused");
         assert!(matches!(&err, JournalError::Io(e) if e.to_string().contains("--store redis://")), "{err:?}");
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::redis_server::RedisServer;
+
+    #[test]
+    fn an_event_redis_cannot_take_is_refused_and_stored_once_when_sent_again() {
+        let mut server = RedisServer::start();
+        let port = server.port;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let store = rt.block_on(RedisStore::connect(&server.url(), None, None)).expect("connect").events_of("wx1");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, _) = store.open_event_log(&dir.path().join("e.jsonl"), None).expect("open");
+        let ev = json!({"FromUserName": "u", "CreateTime": 1, "MsgType": "event", "Event": "x", "audit_id": 9});
+        let ev = ev.as_object().cloned().unwrap_or_default();
+        server.kill();
+        let err = rt.block_on(log.append(ev.clone())).expect_err("no Redis, no success");
+        assert!(err.to_string().contains(&format!("Redis at {}", server.url())), "{err}");
+        let _back = RedisServer::start_on(port).expect("restart");
+        // WeChat sends it again: the file has it already, the stream gets it now, once.
+        assert_eq!(rt.block_on(log.append(ev.clone())).expect("append"), Stored::New);
+        assert_eq!(rt.block_on(log.append(ev)).expect("append"), Stored::Duplicate);
+        let mut reader = store.event_reader(Path::new(events::SHARED_LOG));
+        assert_eq!(reader.next_batch().expect("read").len(), 1);
     }
 }

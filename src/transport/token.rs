@@ -98,10 +98,10 @@ impl Credentials {
     pub fn kind(&self) -> &'static str {
         match self {
             Credentials::Token(_) => "static",
-            Credentials::AppSecret { .. } => "own",
+            // A token another system keeps for an own account: its source says so.
+            Credentials::AppSecret { .. } | Credentials::RedisKey { .. } => "own",
             Credentials::Component { .. } => "component",
             Credentials::Authorizer { .. } => "authorizer",
-            Credentials::RedisKey { .. } => "external",
             Credentials::None => "none",
         }
     }
