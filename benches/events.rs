@@ -18,6 +18,8 @@ const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
 fn event(id: u64) -> AuditEvent {
     AuditEvent {
+        appid: sandbox::APPID.into(),
+        to: sandbox::TO_USER_NAME.into(),
         event: "add_store_audit_info",
         create_time: 1_795_000_000,
         fields: vec![

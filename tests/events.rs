@@ -45,6 +45,8 @@ fn log_lines(path: &Path) -> Vec<Value> {
 
 fn audit_event(audit_id: u64) -> AuditEvent {
     AuditEvent {
+        appid: sandbox::APPID.into(),
+        to: sandbox::TO_USER_NAME.into(),
         event: "add_store_audit_info",
         create_time: now() as u64,
         fields: vec![

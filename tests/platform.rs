@@ -43,6 +43,7 @@ struct Agency {
     sim: Sim,
     config: PathBuf,
     listener: Child,
+    port: u16,
 }
 
 impl Drop for Agency {
@@ -70,7 +71,7 @@ impl Agency {
             .stderr(Stdio::null())
             .spawn()
             .expect("listener starts");
-        let a = Agency { sim, config, listener };
+        let a = Agency { sim, config, listener, port };
         a.wait_for("the first ticket push", || a.platform_dir().join("ticket.json").exists());
         a
     }
@@ -161,6 +162,37 @@ fn ticket_push_to_authorizer_calls_then_refresh_and_revocation() {
     )));
     assert!(out.contains("auth1 merchant 1"), "{out}");
     assert!(!out.contains("default merchant 1"), "the default account has no merchant: {out}");
+    // Its audit came to the platform's message URL (`/$APPID$` here), addressed to it.
+    let log = a.sim.dir.path().join("events.jsonl");
+    let pushed = || std::fs::read_to_string(&log).unwrap_or_default();
+    a.wait_for("the authorizer's audit event", || pushed().contains("apply_merchant_audit_info"));
+    let event: Value = pushed()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["event"]["Event"] == "apply_merchant_audit_info")
+        .map(|e| e["event"].clone())
+        .unwrap_or_default();
+    assert_eq!(event["AuthorizerAppid"], "wxsandboxauth1", "{event}");
+    assert_eq!(event["ToUserName"], "gh_sandboxauth0001", "{event}");
+    // A message whose URL names no authorizer, or signed with another Token, is refused.
+    let xml = "<xml><ToUserName><![CDATA[gh_sandboxauth0001]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[x]]></Event></xml>";
+    for (path, token, status, says) in [
+        ("/callback", sandbox::PLATFORM_TOKEN, 400, "$APPID$"),
+        ("/wxsandboxauth1", "another-token", 403, "msg_signature"),
+    ] {
+        let target = sandbox::push::Target::platform(
+            &format!("http://127.0.0.1:{}{path}", a.port),
+            token,
+            sandbox::PLATFORM_AES_KEY,
+        )
+        .expect("target");
+        let (url, body) = target.sign_to(xml, "gh_sandboxauth0001", "");
+        let (code, text) = a.sim.rt.block_on(async {
+            let r = reqwest::Client::new().post(&url).body(body).send().await.expect("posts");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        });
+        assert_eq!((code, text.contains(says)), (status, true), "{path}: {text}");
+    }
     // That run used the token the exchange brought: the refresh token is the first still.
     let second = a.refresh_token("wxsandboxauth1");
     assert_eq!(second, first);
@@ -347,6 +379,13 @@ fn sandbox_runs_have_the_platform_wired_up() {
         let wrong = seen.filter(|r| { let p = r.value.split("="); `${expected[p[0]]}` != p[1] });
         print(`wrong: ${wrong.len()} of ${seen.len()}`);
         print(`authorizers: ${platform::authorizers().len()}`);
+        // Each merchant audit is pushed to its own account: an authorizer's through the
+        // platform's message URL, named by the appid in it.
+        for name in ["wxsandbox2", "wxsandboxauth1"] {
+            let id = account::with(name, || merchant::audit_info().audit_id);
+            let e = event::wait(#{audit_id: id}, 10);
+            print(`pushed ${name}: ${e.ToUserName} ${e.AuthorizerAppid ?? "none"}`);
+        }
         "#,
     )
     .expect("script");
@@ -370,6 +409,8 @@ fn sandbox_runs_have_the_platform_wired_up() {
     assert!(out.contains("after error: default"), "{out}");
     assert!(out.contains("wrong: 0 of 64"), "{out}");
     assert!(out.contains("authorizers: 3"), "{out}");
+    assert!(out.contains("pushed wxsandbox2: gh_sandbox000002 none"), "{out}");
+    assert!(out.contains("pushed wxsandboxauth1: gh_sandboxauth0001 wxsandboxauth1"), "{out}");
 }
 
 fn redis_get(url: &str, key: &str) -> Option<String> {

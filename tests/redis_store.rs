@@ -418,6 +418,8 @@ fn two_listeners_feed_one_stream_through_a_kill_and_a_third_host_sees_every_even
     let events: Arc<Vec<AuditEvent>> = Arc::new(
         (1..=N)
             .map(|i| AuditEvent {
+                appid: sandbox::APPID.into(),
+                to: sandbox::TO_USER_NAME.into(),
                 event: "add_store_audit_info",
                 create_time: now,
                 fields: vec![("audit_id", serde_json::json!(700_000 + i)), ("status", serde_json::json!(1))],

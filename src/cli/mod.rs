@@ -109,6 +109,11 @@ struct SandboxOpts {
     /// without it they are read from GET /_sandbox/platform.
     #[arg(long, value_name = "URL")]
     platform_push_url: Option<String>,
+    /// The platform's message URL: the authorizers' events (audits of their stores, ...) are
+    /// POSTed there, encrypted with the platform's key, "$APPID$" in it replaced by the
+    /// authorizer's appid [default: --platform-push-url + "/$APPID$"].
+    #[arg(long, value_name = "URL")]
+    platform_message_url: Option<String>,
     /// Seconds between two component_verify_ticket pushes.
     #[arg(long, default_value_t = 600, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     ticket_interval: u64,
@@ -150,6 +155,7 @@ impl SandboxOpts {
             daily_quota: self.daily_quota,
             authorizers: usize::try_from(self.authorizers).unwrap_or(0),
             platform_push_url: self.platform_push_url.clone(),
+            platform_message_url: self.platform_message_url.clone(),
             ticket_interval: self.ticket_interval,
             platform_token: self.platform_token.clone().into(),
             platform_aes_key: self.platform_aes_key.clone().into(),

@@ -12,7 +12,10 @@
 //! (path `/platform`, or every path with `--platform-only`): a `component_verify_ticket` is
 //! stored, an `authorized`/`updateauthorized` code is exchanged at once (the refresh token is
 //! stored before `success` is answered), an `unauthorized` account is marked revoked; each of
-//! these pushes goes to the event log too (a ticket without its value).
+//! these pushes goes to the event log too (a ticket without its value). It is the platform's
+//! message URL too (`/platform/$APPID$`, or any path with the appid as a segment with
+//! `--platform-only`): an authorizer's events, encrypted with the platform's key, go to the
+//! event log with `AuthorizerAppid` added from the path.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -319,9 +322,27 @@ fn unix_now() -> i64 {
     crate::util::unix_now() as i64
 }
 
+/// The platform's URLs: its authorization event URL `/platform` and its message URL
+/// `/platform/$APPID$`.
+fn is_platform_path(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path == "/platform" || path.starts_with("/platform/")
+}
+
+/// The authorizer a message URL names: its last segment that is an appid (`wx` and letters or
+/// digits), as WeChat puts it where the console's URL says `$APPID$`.
+fn path_appid(path: &str) -> Option<&str> {
+    path.rsplit('/').find(|seg| {
+        seg.len() > 2
+            && seg.len() <= 32
+            && seg.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("wx"))
+            && seg.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
 async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
     if let Some(p) = &app.platform
-        && (p.only || req.uri().path().trim_end_matches('/') == "/platform")
+        && (p.only || is_platform_path(req.uri().path()))
     {
         return serve_platform(app, p, req).await;
     }
@@ -432,6 +453,7 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
         return Err(refuse(StatusCode::METHOD_NOT_ALLOWED, "only GET and POST"));
     }
     let msg_signature = get("msg_signature").to_string();
+    let path = req.uri().path().to_string();
     let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
         .await
         .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
@@ -445,6 +467,10 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
     let plain = p.crypt.open(enc).map_err(bad)?;
     let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
     let mut push = xml::read(&plain).map_err(bad)?;
+    // The platform's own pushes carry `AppId`; an authorizer's messages, `ToUserName`.
+    if !outer.contains_key("AppId") && outer.contains_key("ToUserName") {
+        return authorizer_message(app, &path, push).await;
+    }
     let field = |k: &str| push.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
     let info_type = field("InfoType").unwrap_or_default();
     if field("AppId").as_deref() != Some(p.appid.as_str()) || info_type.is_empty() {
@@ -504,6 +530,39 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
             Ok("success".into())
         }
         Err(e) => Err(unavailable(format!("cannot write the event log: {e}"))),
+    }
+}
+
+/// An authorizer's message, pushed to the platform's message URL and already decrypted: logged
+/// with the appid the URL names as `AuthorizerAppid`.
+async fn authorizer_message(app: &App, path: &str, mut push: Map<String, Value>) -> Result<String, Refusal> {
+    let Some(appid) = path_appid(path) else {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "an authorizer's message without its appid in the path: set the platform's message URL to .../platform/$APPID$",
+        ));
+    };
+    for k in ["FromUserName", "CreateTime", "MsgType"] {
+        if push.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
+            return Err(refuse(StatusCode::BAD_REQUEST, format!("not a WeChat message: no {k}")));
+        }
+    }
+    push.insert(pushes::AUTHORIZED.fields[0].name.into(), Value::from(appid));
+    let summary = app.verbose.then(|| summary(&push));
+    match app.log.append(push).await {
+        Ok(stored) => {
+            let again = matches!(stored, Stored::Duplicate);
+            let counter = if again { &app.stats.duplicates } else { &app.stats.accepted };
+            counter.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = summary {
+                println!("event {s}{}", if again { " (re-sent, already logged)" } else { "" });
+            }
+            Ok("success".into())
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the event log: {e}");
+            Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"))
+        }
     }
 }
 

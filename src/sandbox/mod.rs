@@ -75,8 +75,25 @@ pub fn own_secret(n: usize) -> String {
     if n <= 1 { SECRET.to_string() } else { format!("{SECRET}{n}") }
 }
 
-/// The official account the events are addressed to, as in the documents' XML pushes.
+/// The original id (`gh_...`) of the first own account, `wxsandbox`, as in the documents' XML
+/// pushes: its events are addressed to it.
 pub const TO_USER_NAME: &str = "gh_5a4e8b1c0d2f";
+
+/// The original id of the simulator's account `appid`, which its pushed events carry as
+/// `ToUserName`: [`TO_USER_NAME`] for `wxsandbox`, `gh_sandbox000002` for `wxsandbox2`,
+/// `gh_sandboxauth0001` for `wxsandboxauth1` (as `api_get_authorizer_info` says).
+pub fn user_name(appid: &str) -> String {
+    if appid == APPID {
+        return TO_USER_NAME.to_string();
+    }
+    if let Some(n) = appid.strip_prefix("wxsandboxauth") {
+        return format!("gh_sandboxauth{n:0>4}");
+    }
+    match appid.strip_prefix(APPID) {
+        Some(n) => format!("gh_sandbox{n:0>6}"),
+        None => format!("gh_{appid}"),
+    }
+}
 /// The sender of the events (the platform's system user).
 pub const FROM_USER_NAME: &str = "od1P50M-fNQI5Gcq-sandbox0001";
 
@@ -142,6 +159,10 @@ pub struct Config {
     /// Push the platform's tickets and authorisation events to this URL (default none: they
     /// are read from `GET /_sandbox/platform`).
     pub platform_push_url: Option<String>,
+    /// The platform's message URL, where the authorizers' events go, encrypted with the
+    /// platform's key; `$APPID$` in it becomes the authorizer's appid, as in WeChat's console
+    /// (default: `{platform_push_url}/$APPID$`, none without a platform push URL).
+    pub platform_message_url: Option<String>,
     /// Seconds between two `component_verify_ticket`s (default 600, as WeChat; one at start).
     pub ticket_interval: u64,
     /// The Token the platform's pushes are signed with (default [`PLATFORM_TOKEN`]).
@@ -168,6 +189,7 @@ impl Default for Config {
             daily_quota: None,
             authorizers: 3,
             platform_push_url: None,
+            platform_message_url: None,
             ticket_interval: 600,
             platform_token: PLATFORM_TOKEN.into(),
             platform_aes_key: PLATFORM_AES_KEY.into(),
@@ -203,6 +225,22 @@ impl Sandbox {
                         std::io::Error::new(
                             std::io::ErrorKind::InvalidInput,
                             format!("the platform push settings: {e}"),
+                        )
+                    },
+                )?)
+            }
+            None => None,
+        };
+        let message_url = cfg.platform_message_url.clone().or_else(|| {
+            cfg.platform_push_url.as_ref().map(|u| format!("{}/{}", u.trim_end_matches('/'), push::APPID_PLACEHOLDER))
+        });
+        let message_target = match &message_url {
+            Some(url) => {
+                Some(push::Target::platform(url, cfg.platform_token.expose(), cfg.platform_aes_key.expose()).map_err(
+                    |e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!("the platform message settings: {e}"),
                         )
                     },
                 )?)
@@ -258,7 +296,8 @@ impl Sandbox {
                 .await;
         });
         let pushes = Arc::new(push::Counts::default());
-        let pusher = target.map(|t| tokio::spawn(push::run(shared.clone(), t, pushes.clone())));
+        let pusher = (target.is_some() || message_target.is_some())
+            .then(|| tokio::spawn(push::run(shared.clone(), target, message_target, pushes.clone())));
         let platform_pushes = Arc::new(push::Counts::default());
         let platform_pusher =
             platform_target.map(|t| tokio::spawn(push::run_platform(shared.clone(), t, platform_pushes.clone())));
@@ -339,6 +378,10 @@ impl Drop for Sandbox {
 /// One decided audit (or a simulated shake), as its declared event push carries it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEvent {
+    /// The appid of the account whose audit it is.
+    pub appid: String,
+    /// That account's original id, the push's `ToUserName` (see [`user_name`]).
+    pub to: String,
     /// The declared event's name (one of `message::EVENTS`).
     pub event: &'static str,
     /// Unix seconds of the decision.
@@ -351,7 +394,13 @@ impl AuditEvent {
     /// The event `decl` declares, with its fields' values in the declaration's order; it is
     /// stamped with the simulator's time when [`State::record`] keeps it.
     fn new(decl: &PushEvent, values: Vec<Value>) -> Self {
-        AuditEvent { event: decl.name, create_time: 0, fields: decl.with(values) }
+        AuditEvent {
+            appid: String::new(),
+            to: String::new(),
+            event: decl.name,
+            create_time: 0,
+            fields: decl.with(values),
+        }
     }
 
     /// One field of the event.
@@ -359,10 +408,10 @@ impl AuditEvent {
         self.fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
-    /// The push: to the sandbox's account, from the platform's system user unless a user's.
+    /// The push: to its account, from the platform's system user unless a user's.
     fn push(&self) -> Push<'_> {
         Push {
-            to: TO_USER_NAME,
+            to: &self.to,
             from: FROM_USER_NAME,
             create_time: self.create_time,
             event: self.event,
@@ -625,6 +674,8 @@ impl State {
     /// and the subscribers.
     fn record(&mut self, mut ev: AuditEvent) {
         ev.create_time = self.now();
+        ev.to = user_name(&self.appid);
+        ev.appid = self.appid.clone();
         // The log's lock is taken while holding an account's, never the other way round.
         let mut events = lock(&self.log.events);
         // No subscriber is the normal case; the log keeps the event anyway.

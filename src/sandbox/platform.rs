@@ -343,7 +343,7 @@ fn authorizer_info(sh: &Shared, b: &Map<String, Value>) -> Value {
     json!({
         "authorizer_info": {
             "nick_name": format!("Sandbox merchant {n}"),
-            "user_name": format!("gh_sandboxauth{n:0>4}"),
+            "user_name": super::user_name(appid),
             "principal_name": format!("Sandbox Merchant {n} Co., Ltd."),
             "service_type_info": { "id": 2 },
             "verify_type_info": { "id": 0 },

@@ -2,7 +2,9 @@
 //! with the Token (`signature`, `timestamp`, `nonce` in the query) and, when an EncodingAESKey
 //! is set, encrypted (`encrypt_type=aes`, `msg_signature`, an `<Encrypt>` body). A push whose
 //! answer is not `success` is sent again, at most 3 more times. The third-party platform's
-//! pushes (tickets, authorisations) go to their own URL the same way, always encrypted.
+//! pushes (tickets, authorisations) go to their own URL the same way, always encrypted; its
+//! authorizers' events go to the platform's message URL (`$APPID$` replaced by the authorizer's
+//! appid), encrypted with the platform's key, as WeChat sends an agency its merchants' events.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +17,10 @@ use serde_json::Value;
 
 use crate::message::{MsgCrypt, crypto, xml};
 use crate::util::Secret;
+
+/// What WeChat's console asks for in a platform's message URL, replaced by the appid of the
+/// authorizer an event is for.
+pub const APPID_PLACEHOLDER: &str = "$APPID$";
 
 /// Retries after the first attempt.
 pub const RETRIES: u32 = 3;
@@ -64,21 +70,29 @@ impl Target {
         (url, xml::write([("AppId", &appid), ("Encrypt", &enc)]))
     }
 
-    /// The URL with its signed query and the body, for one push of `xml`.
+    /// The URL with its signed query and the body, for one push of `xml` to the first own
+    /// account.
     pub fn sign(&self, xml: &str) -> (String, String) {
+        self.sign_to(xml, TO_USER_NAME, "")
+    }
+
+    /// The URL with its signed query and the body, for one push of `xml` addressed to `to`;
+    /// `appid` replaces [`APPID_PLACEHOLDER`] in the URL.
+    pub fn sign_to(&self, xml: &str, to: &str, appid: &str) -> (String, String) {
         // The real time, not the simulator's: the listener checks it against its own clock.
         let timestamp = crate::util::unix_now().to_string();
         let nonce = fastrand::u32(100_000_000..u32::MAX).to_string();
         let signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce]);
-        let sep = if self.url.contains('?') { '&' } else { '?' };
-        let mut url = format!("{}{sep}signature={signature}&timestamp={timestamp}&nonce={nonce}", self.url);
+        let base = self.url.replace(APPID_PLACEHOLDER, appid);
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let mut url = format!("{base}{sep}signature={signature}&timestamp={timestamp}&nonce={nonce}");
         let body = match &self.crypt {
             None => xml.to_string(),
             Some(c) => {
                 let enc = c.encrypt(xml.as_bytes());
                 let msg_signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce, &enc]);
-                url += &format!("&openid={TO_USER_NAME}&encrypt_type=aes&msg_signature={msg_signature}");
-                crypto::envelope(TO_USER_NAME, &enc)
+                url += &format!("&openid={to}&encrypt_type=aes&msg_signature={msg_signature}");
+                crypto::envelope(to, &enc)
             }
         };
         (url, body)
@@ -141,9 +155,10 @@ pub struct Counts {
 }
 
 /// The push task: every decided audit, oldest first, one at a time (so the listener sees them in
-/// order). It also reads the state every 100 ms, which decides audits that fall due while no
-/// request arrives.
-pub(super) async fn run(shared: Arc<Shared>, target: Target, counts: Arc<Counts>) {
+/// order): an own account's to `own`, an authorizer's to the platform's message URL `messages`
+/// (an event with no URL to go to is not sent, as WeChat sends none without one). It also
+/// reads the state every 100 ms, which decides audits that fall due while no request arrives.
+pub(super) async fn run(shared: Arc<Shared>, own: Option<Target>, messages: Option<Target>, counts: Arc<Counts>) {
     let Ok(client) = reqwest::Client::builder().connect_timeout(ATTEMPT_TIMEOUT).build() else {
         eprintln!("sandbox: cannot build the push client");
         return;
@@ -157,7 +172,12 @@ pub(super) async fn run(shared: Arc<Shared>, target: Target, counts: Arc<Counts>
         };
         sent += batch.len();
         for ev in batch {
-            match deliver(&client, &target, &ev.to_xml()).await {
+            let authorizer = shared.account(&ev.appid).is_some_and(|i| shared.accounts[i].authorizer);
+            let Some(target) = (if authorizer { &messages } else { &own }) else {
+                continue;
+            };
+            let (url, body) = target.sign_to(&ev.to_xml(), &ev.to, &ev.appid);
+            match deliver_signed(&client, &url, body).await {
                 Ok(_) => {
                     counts.delivered.fetch_add(1, Ordering::Relaxed);
                 }
