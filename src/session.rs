@@ -134,6 +134,7 @@ pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Fail
         dry_run: false,
         event_log: None,
         sandbox: Default::default(),
+        clock_offset: Default::default(),
     };
     Ok(runtime::engine(Arc::new(ctx), catalog()))
 }
@@ -431,6 +432,7 @@ impl Session {
             event_log,
             store,
             sandbox: Default::default(),
+            clock_offset: Default::default(),
         });
         Ok(Session { ctx, catalog: catalog(), cancel, sim, listener, temp_log, rt })
     }

@@ -636,8 +636,19 @@ fn serve_help_lists_the_rehearsal_words_and_the_clock() {
 fn start_time_sets_the_rehearsal_clock() {
     let dir = tempfile::tempdir().expect("tempdir");
     let script = dir.path().join("t.rhai");
-    std::fs::write(&script, "print(shake::date(sandbox::advance(0)));\nprint(shake::date(sandbox::advance(86400)));")
-        .expect("write");
+    // Today and the statistics window follow the simulator's clock, not this machine's: a week
+    // before 2026-01-02 is within the last 90 days, 100 days before is not.
+    let stats = |begin: &str, end: &str| {
+        format!(
+            "try {{ shake::page_stats(#{{page_id: 1, begin_date: \"{begin}\", end_date: \"{end}\"}}); }} catch (e) {{ print(`${{e.kind}} ${{e.field ?? \"\"}}`); }}\n"
+        )
+    };
+    let text = format!(
+        "print(shake::date(sandbox::advance(0)));\nprint(shake::date(sandbox::advance(86400)));\nprint(shake::date(shake::today()));\n{}{}",
+        stats("2025-12-26", "2026-01-01"),
+        stats("2025-09-20", "2025-09-21"),
+    );
+    std::fs::write(&script, text).expect("write");
     let out = wxscript()
         .args(["run", "--sandbox", "--start-time", "2026-01-01 09:00:00"])
         .arg(&script)
@@ -645,7 +656,10 @@ fn start_time_sets_the_rehearsal_clock() {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2026-01-01\n2026-01-02");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "2026-01-01\n2026-01-02\n2026-01-02\napi \ninput begin_date"
+    );
     let bad = wxscript().args(["sandbox", "serve", "--start-time", "yesterday"]).output().expect("runs");
     assert_eq!(bad.status.code(), Some(2), "a usage error");
 }

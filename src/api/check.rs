@@ -111,8 +111,9 @@ pub fn field_value(ep: &Endpoint, f: &Field, v: &Value) -> Result<Value, WxError
     wire::encode(ep, f.name, f.ty, v)
 }
 
-/// Checks `args` against the declaration and encodes them for the wire.
-pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxError> {
+/// Checks `args` against the declaration and encodes them for the wire; `now` tells the
+/// server's time (Unix seconds) to the checks that depend on the date.
+pub fn prepare(ep: &Endpoint, args: Map<String, Value>, now: &dyn Fn() -> i64) -> Result<Request, WxError> {
     let api = ep.path;
     if let Some(key) = args.keys().find(|k| ep.field(k).is_none()) {
         return Err(unknown_field(ep, key));
@@ -149,7 +150,7 @@ pub fn prepare(ep: &Endpoint, args: Map<String, Value>) -> Result<Request, WxErr
         panic!("{}: the encoding breaks the wire rule ({e:?})", ep.qualified());
     }
     if let Some(check) = ep.extra_check {
-        check(ep, &args)?;
+        check(ep, &args, now)?;
     }
     let payload = match ep.body {
         Body::None => Payload::None,

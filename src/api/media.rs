@@ -59,7 +59,7 @@ pub fn check_file(api: &str, path: &str, kinds: &[&str], max: u64, what: &str) -
     }
 }
 
-fn check_upload(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn check_upload(ep: &Endpoint, args: &Map<String, Value>, _now: &dyn Fn() -> i64) -> Result<(), WxError> {
     let path = args.get("path").and_then(Value::as_str).unwrap_or_default();
     let ty = args.get("type").and_then(Value::as_str).unwrap_or_default();
     let (kinds, max) = media_limits(ty).ok_or_else(|| WxError::input(ep.path, "type", "unknown media type"))?;
@@ -70,7 +70,7 @@ fn check_upload(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError>
 pub const UPLOADIMG_KINDS: &[&str] = &["jpg", "png"];
 pub const UPLOADIMG_MAX: u64 = (1 << 20) - 1;
 
-fn check_image(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn check_image(ep: &Endpoint, args: &Map<String, Value>, _now: &dyn Fn() -> i64) -> Result<(), WxError> {
     let path = args.get("path").and_then(Value::as_str).unwrap_or_default();
     check_file(ep.path, path, UPLOADIMG_KINDS, UPLOADIMG_MAX, "an uploadimg picture")
 }

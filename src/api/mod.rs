@@ -314,8 +314,11 @@ impl TokenKind {
     }
 }
 
-/// A local check beyond field types, given the script's argument map.
-pub type ExtraCheck = fn(&Endpoint, &serde_json::Map<String, serde_json::Value>) -> Result<(), WxError>;
+/// A local check beyond field types, given the script's argument map and the server's clock
+/// (Unix seconds: WeChat's, or a simulator's whose clock was moved), asked only by the checks
+/// that depend on the date.
+pub type ExtraCheck =
+    fn(&Endpoint, &serde_json::Map<String, serde_json::Value>, &dyn Fn() -> i64) -> Result<(), WxError>;
 
 /// One declared endpoint: the single source of truth for a script function.
 #[derive(Debug)]

@@ -80,7 +80,7 @@ fn variants(ep: &Endpoint, args: &Map<String, Value>, table: &[(i64, &[&str])]) 
     Ok(())
 }
 
-fn search_devices_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn search_devices_check(ep: &Endpoint, args: &Map<String, Value>, _now: &dyn Fn() -> i64) -> Result<(), WxError> {
     variants(
         ep,
         args,
@@ -88,15 +88,15 @@ fn search_devices_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), 
     )
 }
 
-fn search_relations_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn search_relations_check(ep: &Endpoint, args: &Map<String, Value>, _now: &dyn Fn() -> i64) -> Result<(), WxError> {
     variants(ep, args, &[(1, &["device_identifier"]), (2, &["page_id", "begin", "count"])])
 }
 
-fn search_pages_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn search_pages_check(ep: &Endpoint, args: &Map<String, Value>, _now: &dyn Fn() -> i64) -> Result<(), WxError> {
     variants(ep, args, &[(1, &["page_ids"]), (2, &["begin", "count"])])
 }
 
-fn bind_location_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn bind_location_check(ep: &Endpoint, args: &Map<String, Value>, _now: &dyn Fn() -> i64) -> Result<(), WxError> {
     let other = args.get("type").and_then(Value::as_i64) == Some(2);
     let appid = args.get("poi_appid").is_some_and(|v| !v.is_null());
     match (other, appid) {
@@ -124,13 +124,9 @@ pub fn today_utc8(now: i64) -> i64 {
     now.saturating_add(UTC8).div_euclid(86_400) * 86_400 - UTC8
 }
 
-fn now() -> i64 {
-    crate::util::unix_now() as i64
-}
-
 /// `end_date - begin_date` within `STATS_SPAN_DAYS`, `begin_date` within the last
 /// `STATS_WINDOW_DAYS` (UTC+8).
-fn stats_window(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn stats_window(ep: &Endpoint, args: &Map<String, Value>, now: &dyn Fn() -> i64) -> Result<(), WxError> {
     let get = |k: &str| args.get(k).and_then(|v| date_secs(v, false)).unwrap_or(0);
     let (begin, end) = (get("begin_date"), get("end_date"));
     let earliest = today_utc8(now()) - STATS_WINDOW_DAYS * 86_400;
@@ -179,7 +175,7 @@ pub fn lottery_logo(use_template: i64, logo_url: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn lottery_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn lottery_check(ep: &Endpoint, args: &Map<String, Value>, _now: &dyn Fn() -> i64) -> Result<(), WxError> {
     let template = args.get("use_template").and_then(Value::as_i64).unwrap_or(0);
     let logo = args.get("logo_url").and_then(Value::as_str).unwrap_or_default();
     lottery_logo(template, logo)
@@ -223,7 +219,7 @@ pub fn image_size(b: &[u8]) -> Option<(u32, u32)> {
     None
 }
 
-fn material_check(ep: &Endpoint, args: &Map<String, Value>) -> Result<(), WxError> {
+fn material_check(ep: &Endpoint, args: &Map<String, Value>, _now: &dyn Fn() -> i64) -> Result<(), WxError> {
     let path = args.get("path").and_then(Value::as_str).unwrap_or_default();
     match args.get("type").and_then(Value::as_str) {
         Some("license") => check_file(ep.path, path, MATERIAL_KINDS, LICENSE_MAX_BYTES, "a license picture"),

@@ -513,7 +513,8 @@ mod tests {
             "map_poi_id": 123, "pic_list": ["http://a/b.jpg"], "contract_phone": "1",
             "hour": "10:00-21:00", "credential": "x", "qualification_list": ["m1", "m2"],
         });
-        let req = super::super::check::prepare(add, args.as_object().cloned().expect("object")).expect("encodes");
+        let req =
+            super::super::check::prepare(add, args.as_object().cloned().expect("object"), &|| 0).expect("encodes");
         let super::super::check::Payload::Json(Value::Object(body)) = req.payload else { panic!("a JSON body") };
         assert_eq!(check(add, &body), Ok(()));
     }

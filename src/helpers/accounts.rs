@@ -104,7 +104,7 @@ fn clear_quota(ctx: &Ctx, pos: Position) -> RhaiResult {
         );
         return Err(throw(WxError::new(ErrorKind::Auth, ep.path, msg), pos));
     };
-    let mut req = check::prepare(ep, serde_json::Map::new()).map_err(|e| throw(e, pos))?;
+    let mut req = check::prepare(ep, serde_json::Map::new(), &|| ctx.now()).map_err(|e| throw(e, pos))?;
     req.payload = Payload::Json(serde_json::json!({ "appid": appid }));
     if ctx.dry_run {
         crate::runtime::dry_run_print(&req);

@@ -276,7 +276,11 @@ fn register(engine: &mut Engine, modules: &mut BTreeMap<&'static str, Module>, c
     helper("sandbox::advance").set_into_module(sb, move |nc: NativeCallContext, secs: Dynamic| -> RhaiResult {
         let pos = nc.call_position();
         let body = serde_json::json!({ "advance": arg_json("sandbox::advance", "seconds", &secs, pos)? });
-        sandbox_route(&c, Method::Post, "_sandbox/clock", Some(body), pos).map(|v| convert::to_dynamic(&v["now"]))
+        let answer = sandbox_route(&c, Method::Post, "_sandbox/clock", Some(body), pos)?;
+        if let Some(now) = answer["now"].as_i64() {
+            c.set_server_now(now);
+        }
+        Ok(convert::to_dynamic(&answer["now"]))
     });
     for with_sets in [false, true] {
         let c = ctx.clone();

@@ -40,7 +40,8 @@ pub fn register(modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
     let c = ctx.clone();
     helper("shake::all_groups")
         .set_into_module(m, move |nc: NativeCallContext| -> RhaiResult { all_groups(&c, nc.call_position()) });
-    helper("shake::today").set_into_module(m, || -> rhai::INT { today_utc8(now()) });
+    let c = ctx.clone();
+    helper("shake::today").set_into_module(m, move || -> rhai::INT { today_utc8(c.now()) });
     helper("shake::date").set_into_module(m, |secs: rhai::INT| -> String { api::check::date_utc8(secs) });
 
     let sb = modules.entry("sandbox").or_default();
@@ -55,10 +56,6 @@ pub fn register(modules: &mut BTreeMap<&'static str, Module>, ctx: &Arc<Ctx>) {
             shake(&c, &device, Some(&openid), nc.call_position())
         },
     );
-}
-
-fn now() -> i64 {
-    crate::util::unix_now() as i64
 }
 
 /// Every device (type 2) or every device of one application (type 3), following the
@@ -177,7 +174,7 @@ pub const DOCS: &[HelperDoc] = &[
     HelperDoc {
         name: "shake::today",
         signatures: &["shake::today()"],
-        doc: "Today's midnight in China Standard Time (UTC+8) as Unix seconds, the form the statistics dates take; yesterday is shake::today() - 86400.",
+        doc: "Today's midnight in China Standard Time (UTC+8) as Unix seconds, the form the statistics dates take; yesterday is shake::today() - 86400. On the simulator, its day (--start-time, sandbox::advance).",
         returns: "int",
         example: "let yesterday = shake::today() - 86400;\nprint(yesterday);",
     },

@@ -140,6 +140,6 @@ fn literal_map(ep: &'static Endpoint, args: &[Expr]) -> Option<WxError> {
         given.into_iter().map(|(k, v)| v.map(|v| (k.to_string(), v))).collect();
     match (all, ep.body) {
         (_, Body::Multipart { .. }) | (None, _) => None,
-        (Some(all), _) => check::prepare(ep, all).err(),
+        (Some(all), _) => check::prepare(ep, all, &|| crate::util::unix_now() as i64).err(),
     }
 }

@@ -74,6 +74,9 @@ pub struct Ctx {
     /// Whether the server is a wxscript simulator, and which instance, asked once per run (see
     /// [`Ctx::is_sandbox`]).
     pub sandbox: std::sync::OnceLock<Option<String>>,
+    /// Seconds a simulator's clock is ahead of this machine's (`--start-time`,
+    /// `sandbox::advance`), learned with [`Ctx::is_sandbox`]'s question and from each advance.
+    pub clock_offset: std::sync::atomic::AtomicI64,
 }
 
 impl Ctx {
@@ -98,9 +101,25 @@ impl Ctx {
                 }
                 let v = self.block(self.client.plain(api::Method::Get, "_sandbox/stats", None)).ok()?;
                 v.get("token_fetches")?;
+                if let Some(now) = v.get("now").and_then(Value::as_i64) {
+                    self.set_server_now(now);
+                }
                 Some(v.get("instance").and_then(Value::as_str).unwrap_or_default().to_string())
             })
             .as_deref()
+    }
+
+    /// The server's time in Unix seconds: this machine's clock, moved as a simulator's was.
+    /// Only a server on loopback is asked whether it is a simulator (see [`Ctx::is_sandbox`]).
+    pub fn now(&self) -> i64 {
+        let machine = crate::util::unix_now() as i64;
+        if self.is_sandbox() { machine + self.clock_offset.load(std::sync::atomic::Ordering::Relaxed) } else { machine }
+    }
+
+    /// Records the simulator's time `now` (Unix seconds), as its answers tell it.
+    pub fn set_server_now(&self, now: i64) {
+        let offset = now - crate::util::unix_now() as i64;
+        self.clock_offset.store(offset, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The index of the account calls are made as now, on this thread.
@@ -351,7 +370,7 @@ pub fn invoke_json(
     args: serde_json::Map<String, Value>,
     pos: Position,
 ) -> Result<Value, Box<EvalAltResult>> {
-    let req = check::prepare(ep, args).map_err(|e| throw(e, pos))?;
+    let req = check::prepare(ep, args, &|| ctx.now()).map_err(|e| throw(e, pos))?;
     if ctx.dry_run && req.policy.mutates() {
         dry_run_print(&req);
         let sample = serde_json::from_str(ep.sample).unwrap_or(Value::Null);

@@ -956,6 +956,7 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
                 "stable_token_forced": s.stable_token_forced,
                 "requests_by_appid": s.requests_by_appid,
                 "instance": sh.instance,
+                "now": sh.clock.unix(),
                 "in_flight": sh.in_flight.load(Ordering::SeqCst),
                 "max_in_flight": sh.max_in_flight.load(Ordering::SeqCst),
             })

@@ -98,7 +98,7 @@ impl Client {
             .find(|ep| ep.name == name)
             .ok_or_else(|| WxError::new(ErrorKind::Input, &qualified, "not a component call"))?;
         body.insert("component_appid".into(), Value::String(p.appid.clone()));
-        let req = check::prepare(ep, body)?;
+        let req = check::prepare(ep, body, &|| crate::util::unix_now() as i64)?;
         self.send_as(&p.tokens, &p.rate, &req).await
     }
 
