@@ -49,6 +49,15 @@ impl Failure {
         Failure { kind: FailureKind::Runtime, message: format!("error: {msg}") }
     }
 
+    /// A client's refusal to start: a usage error (a bad API base) exits as one, the rest as
+    /// runtime failures.
+    pub fn of(e: crate::api::WxError) -> Failure {
+        match e.kind {
+            crate::api::ErrorKind::Usage => Failure::usage(e.errmsg),
+            _ => Failure::runtime(e),
+        }
+    }
+
     pub fn interrupted() -> Failure {
         Failure { kind: FailureKind::Interrupted, message: "interrupted".into() }
     }
@@ -123,7 +132,7 @@ pub fn offline_engine(rt: &tokio::runtime::Runtime) -> Result<rhai::Engine, Fail
         platform: None,
     };
     let store: Arc<dyn Store> = Arc::new(FileStore::new(None));
-    let client = Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::runtime)?;
+    let client = Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::of)?;
     let ctx = Ctx {
         client: Arc::new(client),
         store,
@@ -414,7 +423,7 @@ impl Session {
         };
         let listener = listener.map(|(l, _)| l);
         let event_log = listener.as_ref().map(|l| l.log_path().to_path_buf()).or_else(|| opts.event_log.clone());
-        let client = Arc::new(Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::runtime)?);
+        let client = Arc::new(Client::with_store(cfg, store.clone(), cancel.clone()).map_err(Failure::of)?);
         rt.block_on(client.adopt_authorizers());
         let _ = client_tx.send(Some(client.clone()));
         if let (Some(sim), true) = (&sim, listener.is_some()) {

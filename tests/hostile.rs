@@ -261,7 +261,7 @@ fn a_base_without_a_scheme_is_refused_at_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let t = Instant::now();
     let o = wx("127.0.0.1:9", &dir).arg("run").arg(script(&dir, "print(\"ran\");")).output().expect("runs");
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2), "a usage error");
     let err = stderr(&o);
     assert!(err.contains("\"127.0.0.1:9\"") && err.contains("http:// or https://"), "{err}");
     assert!(!stdout(&o).contains("ran"), "nothing runs");
