@@ -197,6 +197,11 @@ fn every_recipe_declares_its_arguments_and_prints_its_help() {
     assert!(help.starts_with("Import shops from a spreadsheet"), "the header comment: {help}");
     assert!(help.contains("--arg sheet=PATH") && help.contains("sample shops.csv"), "{help}");
     assert!(help.contains("--arg concurrency=N") && help.contains("(default 8)"), "{help}");
+    // `wxscript help FILE` says the same; `help COMMAND` is still the command's.
+    let o = wx(d.path()).args(["help", "scripts/import_stores.rhai"]).output().expect("runs");
+    assert_eq!(ok(&o), help);
+    let o = wx(d.path()).args(["help", "run"]).output().expect("runs");
+    assert!(ok(&o).contains("--arg <KEY=VALUE>"), "{}", stdout(&o));
     // Without a file, --help is the command's own.
     let o = wx(d.path()).args(["run", "--help"]).output().expect("runs");
     assert!(ok(&o).contains("--arg <KEY=VALUE>"), "{}", stdout(&o));

@@ -419,7 +419,16 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Command>, Fa
 }
 
 fn execute() -> Result<(), Failure> {
-    let command = match parse(std::env::args_os())? {
+    // `wxscript help FILE`: a script's help, as `wxscript run FILE --help` (clap's own `help`
+    // takes only command names).
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if let [_, help, file] = argv.as_slice()
+        && help == "help"
+        && Path::new(file).is_file()
+    {
+        return script_help(Path::new(file));
+    }
+    let command = match parse(argv)? {
         Some(Command::Script(argv)) => script_command(argv)?,
         other => other,
     };
