@@ -168,6 +168,37 @@ fn parallel_keeps_order_isolates_errors_and_bounds_concurrency() {
 }
 
 #[test]
+fn workers_use_captured_variables_without_a_data_race_and_a_lost_change_is_an_error() {
+    let sim = Sim::start();
+    let path = sim.dir.path().join("captured.jsonl");
+    let out = ok(&sim.run(&format!(
+        r#"
+        let j = journal::open("{}");
+        let by_key = #{{}};
+        for i in 0..100 {{ by_key[`${{i}}`] = i; }}
+        let items = [];
+        for i in 0..3000 {{ items.push(i); }}
+        let r = parallel(items, 16, |i| {{
+            let k = `${{i}}`;
+            if !j.done(k) {{ j.record(k, by_key[`${{i % 100}}`]); }}
+            by_key.len()
+        }});
+        let failed = r.filter(|x| !x.ok);
+        print(`${{failed.len()}} failed, ${{r.filter(|x| x.value == 100).len()}} saw the map`);
+        for x in failed {{ print(x.error.errmsg); break; }}
+        let n = 0;
+        try {{ parallel([1, 2, 3], 2, |x| {{ n += x; }}); }} catch (e) {{ print(`${{e.kind}}: ${{e.errmsg}}`); }}
+        "#,
+        path.display()
+    )));
+    assert!(out.starts_with("0 failed, 3000 saw the map"), "{out}");
+    assert!(out.contains("script: parallel: the function changed a variable it captured"), "{out}");
+    let text = std::fs::read_to_string(&path).expect("journal");
+    // Its header, then one record per item.
+    assert_eq!(text.lines().count(), 3001);
+}
+
+#[test]
 fn qps_is_honoured_sequential_and_parallel() {
     let sim = Sim::start();
     let path = sim.write(

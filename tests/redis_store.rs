@@ -300,7 +300,7 @@ fn three_hosts_split_an_import_through_one_redis_journal_and_take_a_killed_hosts
     // died is free again once its claim lapses (3 s here), and the next pass takes it, first
     // looking whether the dead host's last call went through after all.
     let script = r#"
-        // Workers get the journal curried, not captured: a captured value is locked by each use.
+        // Workers get the journal curried, a function's argument.
         fn row(j, icon, existing, i) {
             let key = `r${i}`;
             if !j.claim(key) { return 0; }

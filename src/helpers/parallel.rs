@@ -9,6 +9,8 @@
 //! Every item starts as the account in force where `parallel` was called; an item that
 //! switches (`account::use`) switches only itself, not the other items or the caller.
 //!
+//! Each worker gets its own copy of the variables the closure captured (see [`copied`]).
+//!
 //! An item's error has the shape of every error (`runtime::script_error`). When every item
 //! fails with the same error of the script itself (a misspelt function in the closure), the
 //! fault is the script's, not the data's: the call throws it instead of returning it per item.
@@ -53,6 +55,67 @@ fn is_terminated(e: &EvalAltResult) -> bool {
     }
 }
 
+/// The values (array elements, map entries, nested) all workers' copies of the captured
+/// variables may hold together; a larger variable stays shared (see [`copied`]).
+const COPY_BUDGET: usize = 2_000_000;
+
+/// The values in `v`, counting nested ones, up to `cap`.
+fn size(v: &Dynamic, cap: usize) -> usize {
+    fn walk(v: &Dynamic, n: &mut usize, cap: usize) {
+        *n += 1;
+        if *n >= cap {
+            return;
+        }
+        let mut each = |x: &Dynamic| {
+            if *n < cap {
+                walk(x, n, cap);
+            }
+        };
+        if let Some(a) = v.read_lock::<Array>() {
+            a.iter().for_each(&mut each);
+        } else if let Some(m) = v.read_lock::<Map>() {
+            m.values().for_each(&mut each);
+        }
+    }
+    let mut n = 0;
+    walk(v, &mut n, cap);
+    n
+}
+
+/// Which of `f`'s curried values are captured variables each worker gets a copy of: rhai
+/// locks a captured variable for every use (a read of a map's key included) and refuses a lock
+/// another thread holds as a "data race", so workers sharing the script's variables would fail
+/// now and then; a worker's own copy is used by one thread at a time. A journal is a handle to
+/// state shared and locked already: its copies are the same journal. A variable too big to
+/// copy for every worker stays shared, as rhai has it.
+fn copied(f: &FnPtr, workers: usize) -> Vec<bool> {
+    let cap = COPY_BUDGET / workers.max(1);
+    f.iter_curry().map(|v| v.is_shared() && size(v, cap + 1) <= cap).collect()
+}
+
+/// `f` for one worker, with copies of its own of the `copy` values.
+fn worker_copy(f: &FnPtr, copy: &[bool]) -> FnPtr {
+    let mut g = f.clone();
+    for (v, _) in g.iter_curry_mut().zip(copy).filter(|(_, c)| **c) {
+        *v = v.flatten_clone().into_shared();
+    }
+    g
+}
+
+/// How the `copy` values look, to tell whether a worker changed its copy.
+fn looks(f: &FnPtr, copy: &[bool]) -> Vec<Option<String>> {
+    f.iter_curry().zip(copy).map(|(v, c)| c.then(|| format!("{:?}", v.flatten_clone()))).collect()
+}
+
+/// The first captured value some worker changed, as it now looks: a change made to a copy, which
+/// the script would miss after `parallel`.
+fn changed_capture(before: &[Option<String>], copies: &[FnPtr], copy: &[bool]) -> Option<String> {
+    copies.iter().flat_map(|c| looks(c, copy).into_iter().zip(before)).find_map(|(now, was)| match (now, was) {
+        (Some(now), Some(was)) if now != *was => Some(now),
+        _ => None,
+    })
+}
+
 pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f: FnPtr) -> RhaiResult {
     let pos = nc.call_position();
     if concurrency < 1 {
@@ -68,9 +131,13 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
     let results: Vec<Mutex<Option<Dynamic>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let progress = Progress::new("parallel", n as u64, ctx.quiet);
     let account = ctx.account();
+    let copy = copied(&f, workers);
+    let before = looks(&f, &copy);
+    let copies: Vec<FnPtr> = (0..workers).map(|_| worker_copy(&f, &copy)).collect();
     std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
+        for f in &copies {
+            let (next, stop, results, progress, items) = (&next, &stop, &results, &progress, &items);
+            s.spawn(move || {
                 loop {
                     if stop.load(Ordering::Relaxed) || ctx.cancel.is_cancelled() {
                         return;
@@ -108,6 +175,15 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
     if stop.load(Ordering::Relaxed) || ctx.cancel.is_cancelled() {
         return Err(EvalAltResult::ErrorTerminated("cancelled".into(), pos).into());
     }
+    if let Some(now) = changed_capture(&before, &copies, &copy) {
+        let now: String = now.chars().take(80).collect();
+        let msg = format!(
+            "parallel: the function changed a variable it captured (to {now}); each worker changes a copy of its own, so the change is not seen after parallel: return what each item makes and read it from parallel's results"
+        );
+        // In the shape of every error, as a catch sees it.
+        let e = script_error(&EvalAltResult::ErrorRuntime(msg.into(), pos));
+        return Err(EvalAltResult::ErrorRuntime(e, pos).into());
+    }
     let results: Vec<Dynamic> =
         results.into_iter().map(|m| m.into_inner().ok().flatten().unwrap_or(Dynamic::UNIT)).collect();
     if let Some(mut e) = same_script_error(&results) {
@@ -129,7 +205,7 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
 pub const DOCS: &[HelperDoc] = &[HelperDoc {
     name: "parallel",
     signatures: &["parallel(items, concurrency, fn)"],
-    doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. A failed item's error has the shape of every error (`kind` \"script\" for the script's own mistakes); when every item fails with the same script error (a typo in `fn`), the call throws it instead. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
+    doc: "Calls `fn(item)` for every item with at most `concurrency` calls in flight; one failure does not stop the rest. Each worker reads its own copy of the variables `fn` captured (a journal stays one journal); a change `fn` makes to one would be lost, so it is an error after the run: return what each item makes instead. A failed item's error has the shape of every error (`kind` \"script\" for the script's own mistakes); when every item fails with the same script error (a typo in `fn`), the call throws it instead. Shows progress on long runs (hidden by --quiet). Every request still honours the run's --qps.",
     returns: "array, in input order, of #{ok: true, value} or #{ok: false, error}",
     example: "let r = parallel([1, 2, 3], 2, |x| x * 10);\nprint(r.map(|o| o.value));",
 }];
