@@ -144,8 +144,6 @@ return 1
     )
 });
 
-/// Appends event ARGV[3] (received at ARGV[2]) to stream KEYS[1] unless its dedup key ARGV[1]
-/// is in set KEYS[2] already; 1 if appended.
 /// Stores a ticket (ARGV[1], JSON) unless the stored one was pushed later than ARGV[2].
 static TICKET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -163,6 +161,8 @@ return 1
     )
 });
 
+/// Appends event ARGV[3] (received at ARGV[2]) to stream KEYS[1] unless its dedup key ARGV[1]
+/// is in set KEYS[2] already; 1 if appended.
 static EVENT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
