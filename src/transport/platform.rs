@@ -67,9 +67,8 @@ fn func_ids(v: Option<&Value>) -> Vec<i64> {
 }
 
 fn no_platform(api: &str) -> WxError {
-    let mut e = WxError::new(ErrorKind::Auth, api, "no third-party platform is configured");
-    e.hint = "add [platform] (component_appid, component_appsecret, token, aes_key) to the config file".into();
-    e
+    WxError::new(ErrorKind::Auth, api, "no third-party platform is configured")
+        .with_hint("add [platform] (component_appid, component_appsecret, token, aes_key) to the config file")
 }
 
 impl Client {

@@ -445,18 +445,17 @@ impl TokenCache {
                 Err(_) => {}
             }
             if start.elapsed() >= KEY_WAIT {
-                let mut e = WxError::new(
+                return Err(WxError::new(
                     ErrorKind::Auth,
                     TOKEN_PATH,
                     format!(
                         "WeChat refused the token in redis-key:{key}, and the key still holds it after {} s",
                         KEY_WAIT.as_secs()
                     ),
-                );
-                e.hint =
-                    "the token is kept by another program (token_source): check that it is still refreshing the key"
-                        .into();
-                return Err(e);
+                )
+                .with_hint(
+                    "the token is kept by another program (token_source): check that it is still refreshing the key",
+                ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -674,15 +673,13 @@ impl TokenCache {
     async fn fetch_component(&self, http: &reqwest::Client, appid: &str, secret: &str) -> Result<Cached, WxError> {
         let path = crate::api::platform::COMPONENT_TOKEN_PATH;
         let Some(ticket) = self.store.ticket(appid).await else {
-            let mut e = WxError::new(
+            return Err(WxError::new(
                 ErrorKind::Auth,
                 path,
                 format!(
                     "no component_verify_ticket of platform {appid} in the store: WeChat pushes one every 10 minutes to the platform's authorization event URL"
                 ),
-            );
-            e.hint = "run the platform listener (wxscript listen, with [platform] in the config) at that URL, sharing this store, and wait for a push".into();
-            return Err(e);
+            ).with_hint("run the platform listener (wxscript listen, with [platform] in the config) at that URL, sharing this store, and wait for a push"));
         };
         let url = format!("{}/{}", self.base, path);
         let body = serde_json::json!({
@@ -727,22 +724,19 @@ impl TokenCache {
             (None, s) => s,
         };
         let Some(mut record) = record else {
-            let mut e = WxError::new(
+            return Err(WxError::new(
                 ErrorKind::Auth,
                 path,
                 format!("account {appid} has not authorised platform {component} (no refresh token in the store)"),
-            );
-            e.hint = "have its admin authorise (platform::authorize_url), run platform::sync_authorizers(), or import a backup with wxscript platform import".into();
-            return Err(e);
+            ).with_hint("have its admin authorise (platform::authorize_url), run platform::sync_authorizers(), or import a backup with wxscript platform import"));
         };
         if record.revoked_at != 0 {
-            let mut e = WxError::new(
+            return Err(WxError::new(
                 ErrorKind::Auth,
                 path,
                 format!("account {appid} revoked its authorisation of platform {component}"),
-            );
-            e.hint = "its admin must authorise the platform again (platform::authorize_url)".into();
-            return Err(e);
+            )
+            .with_hint("its admin must authorise the platform again (platform::authorize_url)"));
         }
         let url = format!("{}/{}", self.base, path);
         let body = serde_json::json!({
