@@ -609,16 +609,15 @@ impl TokenCache {
         }
         let since = now().saturating_sub(forced_before);
         if forced_before != 0 && since < FORCE_INTERVAL.as_secs() {
-            let mut e = WxError::new(
+            return Err(WxError::new(
                 ErrorKind::Auth,
                 STABLE_TOKEN_PATH,
                 format!(
                     "WeChat refused the stable token and hands the same one back; a forced refresh was made {since} s ago and WeChat allows one per {} s: try again shortly",
                     FORCE_INTERVAL.as_secs()
                 ),
-            );
-            e.hint = "if another system forces refreshes of this account, let one of them own the token".into();
-            return Err(e);
+            )
+            .with_hint("if another system forces refreshes of this account, let one of them own the token"));
         }
         let mut forced = self.fetch(http, true).await?;
         forced.forced_at = now();
