@@ -116,6 +116,21 @@ fn changed_capture(before: &[Option<String>], copies: &[FnPtr], copy: &[bool]) -
     })
 }
 
+/// An item's error; rhai's "data race" (a captured variable too big to copy for each worker,
+/// in use by another) says what to do about it.
+fn item_error(e: &EvalAltResult) -> Dynamic {
+    let mut error = script_error(e);
+    if matches!(e.unwrap_inner(), EvalAltResult::ErrorDataRace(..))
+        && let Some(mut m) = error.write_lock::<Map>()
+    {
+        m.insert(
+            "hint".into(),
+            "a variable the function captured is too big to copy for every worker, and another worker was using it: put what each item needs in the items, e.g. items.map(|r| #{row: r, store: by_name[r.name]})".into(),
+        );
+    }
+    error
+}
+
 pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f: FnPtr) -> RhaiResult {
     let pos = nc.call_position();
     if concurrency < 1 {
@@ -160,7 +175,7 @@ pub fn run(ctx: &Ctx, nc: &NativeCallContext, items: Array, concurrency: i64, f:
                         }
                         Err(e) => {
                             m.insert("ok".into(), false.into());
-                            m.insert("error".into(), script_error(&e));
+                            m.insert("error".into(), item_error(&e));
                         }
                     }
                     if let Ok(mut slot) = results[i].lock() {
@@ -209,3 +224,40 @@ pub const DOCS: &[HelperDoc] = &[HelperDoc {
     returns: "array, in input order, of #{ok: true, value} or #{ok: false, error}",
     example: "let r = parallel([1, 2, 3], 2, |x| x * 10);\nprint(r.map(|o| o.value));",
 }];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_race_says_what_to_do_and_other_errors_keep_their_hint() {
+        let race = EvalAltResult::ErrorDataRace(String::new(), rhai::Position::NONE);
+        let e = item_error(&race);
+        let hint = e.read_lock::<Map>().and_then(|m| m.get("hint").map(|h| h.to_string())).unwrap_or_default();
+        assert!(hint.contains("put what each item needs in the items"), "{hint}");
+        let other = EvalAltResult::ErrorRuntime("boom".into(), rhai::Position::NONE);
+        let e = item_error(&other);
+        let hint = e.read_lock::<Map>().and_then(|m| m.get("hint").map(|h| h.to_string())).unwrap_or_default();
+        assert_eq!(hint, "");
+    }
+
+    #[test]
+    fn only_captured_values_within_the_budget_are_copied() {
+        let mut f = FnPtr::new("f").expect("a name");
+        let small = Dynamic::from_array(vec![Dynamic::from_int(1); 10]).into_shared();
+        let big = Dynamic::from_array(vec![Dynamic::from_int(1); COPY_BUDGET / 4]).into_shared();
+        f.set_curry([small, big, Dynamic::from_int(3)]);
+        assert_eq!(copied(&f, 1), [true, true, false], "one worker: both fit, a plain value is no capture");
+        assert_eq!(copied(&f, 8), [true, false, false], "eight workers: the big one stays shared");
+        let copies = [worker_copy(&f, &copied(&f, 8))];
+        let before = looks(&f, &copied(&f, 8));
+        assert_eq!(changed_capture(&before, &copies, &copied(&f, 8)), None);
+        // A clone of a shared value is the same cell.
+        let mut cell = copies[0].curry()[0].clone();
+        if let Some(mut a) = cell.write_lock::<Array>() {
+            a.push(Dynamic::from_int(2));
+        }
+        assert!(changed_capture(&before, &copies, &copied(&f, 8)).is_some(), "a worker's change is seen");
+        assert_eq!(f.curry()[0].read_lock::<Array>().map(|a| a.len()), Some(10), "the original is untouched");
+    }
+}
