@@ -413,10 +413,14 @@ fn help_knows_the_bundled_modules_and_their_import_aliases() {
 }
 
 #[test]
-fn the_prompt_follows_the_account_in_force() {
+fn account_names_complete_and_the_prompt_follows_the_account_in_force() {
     let (_d, h) = history_file();
     let mut r = Repl::start(&h, &[]);
-    r.send("account::use(\"wxsandboxauth1\")\n");
+    // The account's name completes from the session's accounts.
+    r.send("account::use(\"wxsandboxauth\t\t");
+    r.expect("wxsandboxauth2");
+    r.expect("wxsandboxauth3");
+    r.send("1\")\n");
     r.expect("wx[sandbox wxsandboxauth1]> ");
     let out = r.eval("account::current().kind");
     assert!(out.contains("authorizer"), "{out}");

@@ -1,8 +1,9 @@
 //! Tab completion and signature hints, from the catalog of functions and the declarations:
 //! modules (`sto` -> `store::`), functions (`store::ad` -> `store::add`), variables in scope
 //! and the keys of maps reached from them (`poi.so`, `r.devices[0].ma`), and the request keys
-//! of the function whose map is being typed (`store::add(#{ma` -> `map_poi_id`). Pure
-//! functions of the text before the cursor, so they are tested here.
+//! of the function whose map is being typed (`store::add(#{ma` -> `map_poi_id`), and the
+//! session's account names and appids in `account::use("` / `account::with("`. Pure functions
+//! of the text before the cursor, so they are tested here.
 
 use std::collections::BTreeSet;
 
@@ -28,6 +29,8 @@ pub struct Names {
     pub functions: Vec<String>,
     /// Functions called without a module (`sleep`, `print`, `parse_int`, ...).
     pub globals: Vec<String>,
+    /// The session's accounts: names, then the appids not among them.
+    pub accounts: Vec<String>,
 }
 
 impl Names {
@@ -50,7 +53,17 @@ impl Names {
             modules: modules.into_iter().collect(),
             functions: functions.into_iter().collect(),
             globals: globals.into_iter().collect(),
+            accounts: Vec::new(),
         }
+    }
+
+    /// These names with the session's accounts, `(name, appid)` each.
+    pub fn with_accounts(mut self, accounts: impl IntoIterator<Item = (String, Option<String>)>) -> Names {
+        let (names, appids): (Vec<String>, Vec<Option<String>>) = accounts.into_iter().unzip();
+        let mut all = names.clone();
+        all.extend(appids.into_iter().flatten().filter(|a| !names.contains(a)));
+        self.accounts = all;
+        self
     }
 
     /// These names plus the session's own: the functions it defined, and for each module it
@@ -302,6 +315,10 @@ pub fn complete(pre: &str, names: &Names, vars: &[Var]) -> (usize, Vec<String>) 
     if let Some(cmd) = pre.strip_prefix(':') {
         return complete_command(cmd, names);
     }
+    if let Some(typed) = account_argument(pre) {
+        let found = names.accounts.iter().filter(|a| a.starts_with(typed)).cloned().collect();
+        return (pre.len() - typed.len(), found);
+    }
     if let Some(k) = key_context(pre) {
         let start = pre.len() - k.prefix.len();
         let fields = k
@@ -342,6 +359,24 @@ pub fn complete(pre: &str, names: &Names, vars: &[Var]) -> (usize, Vec<String>) 
         out.extend(KEYWORDS.iter().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
     }
     (start, out.into_iter().collect())
+}
+
+/// The part of an account's name typed so far when the cursor is in the first argument of
+/// `account::use("` or `account::with("`.
+fn account_argument(pre: &str) -> Option<&str> {
+    let (before, typed) = pre.rsplit_once('"')?;
+    if typed.contains('\\') {
+        return None;
+    }
+    let call = before.trim_end().strip_suffix('(')?.trim_end();
+    ["account::use", "account::with"]
+        .iter()
+        .any(|f| call.strip_suffix(f).is_some_and(|rest| !rest.ends_with(|c: char| is_ident_char(c) || c == ':')))
+        .then_some(typed)
+}
+
+fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
 }
 
 fn complete_command(cmd: &str, names: &Names) -> (usize, Vec<String>) {
@@ -444,6 +479,22 @@ mod tests {
         let rows = Var { name: "rows".into(), shape: Shape { keys: vec![], item: Some(Box::new(found.clone())) } };
         let r = Var { name: "r".into(), shape: found };
         complete(pre, &names(), &[Var { name: "stores".into(), shape: Shape::default() }, poi, r, rows]).1
+    }
+
+    #[test]
+    fn account_names_complete_in_the_first_argument_of_use_and_with() {
+        let n = names().with_accounts([
+            ("default".to_string(), Some("wxsandbox".to_string())),
+            ("shop-a".to_string(), Some("wx1111".to_string())),
+            ("wxsandboxauth1".to_string(), Some("wxsandboxauth1".to_string())),
+        ]);
+        let at = |pre: &str| complete(pre, &n, &[]);
+        assert_eq!(at("account::use(\"sh"), (14, vec!["shop-a".to_string()]));
+        assert_eq!(at("account::with( \"wx").1, ["wxsandboxauth1", "wxsandbox", "wx1111"]);
+        assert_eq!(at("let r = account::with(\"").1.len(), 5, "every name and appid once");
+        assert!(at("myaccount::use(\"sh").1.is_empty(), "another module's function");
+        assert!(at("print(\"sh").1.is_empty(), "not another function's string");
+        assert!(at("account::use(\"shop-a\", \"sh").1.is_empty(), "only the first argument");
     }
 
     #[test]

@@ -294,7 +294,8 @@ impl<'s> Repl<'s> {
             let (fns, vars) = module_names(m);
             (alias.to_string(), fns.into_iter().chain(vars).collect())
         });
-        self.names.with_session(fns, imports)
+        // Accounts come and go (platform::sync_authorizers adopts new ones).
+        self.names.with_session(fns, imports).with_accounts(self.session.ctx.client.account_names())
     }
 
     /// A name through an import alias of a bundled module (`st::import_csv` after
