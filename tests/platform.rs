@@ -237,6 +237,21 @@ fn ticket_push_to_authorizer_calls_then_refresh_and_revocation() {
     assert!(out.contains("default goes on: i64"), "{out}");
     let listed = ok(&a.cmd().args(["accounts", "--format", "json"]).output().expect("accounts"));
     assert!(listed.contains("the account revoked its authorisation"), "{listed}");
+    // The health check: the revoked account fails it (exit 1), the default account passes.
+    let o = a.cmd().args(["accounts", "--check"]).output().expect("accounts --check");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let table = stdout(&o);
+    let row = |name: &str| table.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_string();
+    assert!(row("default").ends_with("  ok"), "{table}");
+    assert!(row("wxsandboxauth1").contains("failed: account wxsandboxauth1 revoked"), "{table}");
+    assert!(stderr(&o).contains("1 of "), "{}", stderr(&o));
+    let o = a.cmd().args(["accounts", "--check", "--format", "json"]).output().expect("accounts --check");
+    let rows: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let check = |appid: &str| {
+        rows.as_array().and_then(|r| r.iter().find(|r| r["appid"] == appid)).map(|r| r["check"]["ok"].clone())
+    };
+    assert_eq!(check(sandbox::APPID), Some(json!(true)), "{rows}");
+    assert_eq!(check("wxsandboxauth1"), Some(json!(false)), "{rows}");
 }
 
 #[test]

@@ -304,6 +304,10 @@ enum Command {
     Accounts {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+        /// Obtain every account's token (from the store, else fetching one), proving its
+        /// credentials, or its refresh token and the platform's ticket; exits 1 when one fails.
+        #[arg(long)]
+        check: bool,
         #[command(flatten)]
         store: StoreArg,
     },
@@ -465,7 +469,7 @@ fn execute() -> Result<(), Failure> {
             }
             check(&files)
         }
-        Command::Accounts { format, store } => accounts(format, store.store),
+        Command::Accounts { format, check, store } => accounts(format, check, store.store),
         Command::Docs { name, format } => {
             let catalog = session::catalog();
             let item = name.map(|n| runtime::docs::find(catalog, &n)).transpose().map_err(Failure::usage)?;
@@ -696,17 +700,25 @@ enum PlatformAction {
 
 /// `wxscript accounts`: every account with its token's source and time left (read from this
 /// process and the token cache, never fetched) and the last fetch error; never a token or secret.
-fn accounts(format: ListFormat, store: Option<String>) -> Result<(), Failure> {
+fn accounts(format: ListFormat, check: bool, store: Option<String>) -> Result<(), Failure> {
     let session = Session::start(&SessionOptions { quiet: true, store, ..SessionOptions::default() })?;
     let store = session.ctx.store.describe();
-    let rows: Vec<serde_json::Value> = session
-        .ctx
-        .client
-        .accounts()
+    let client = &session.ctx.client;
+    let list = client.accounts();
+    // Each account's check: `Some(None)` passed, `Some(Some(error))` failed, `None` not made.
+    let checks: Vec<Option<Option<String>>> = list
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
+            (check && a.kind() != "none").then(|| session.rt.block_on(client.check_account(i)).err().map(|e| e.errmsg))
+        })
+        .collect();
+    let rows: Vec<serde_json::Value> = list
+        .iter()
+        .zip(&checks)
+        .map(|(a, checked)| {
             let st = session.rt.block_on(a.status());
-            serde_json::json!({
+            let mut row = serde_json::json!({
                 "name": a.name,
                 "appid": a.appid(),
                 "kind": a.kind(),
@@ -718,10 +730,18 @@ fn accounts(format: ListFormat, store: Option<String>) -> Result<(), Failure> {
                 },
                 "last_error": st.last_error,
                 "store": store,
-            })
+            });
+            if let Some(failed) = checked {
+                row["check"] = match failed {
+                    None => serde_json::json!({"ok": true}),
+                    Some(e) => serde_json::json!({"ok": false, "error": e}),
+                };
+            }
+            row
         })
         .collect();
     session.close();
+    let failed = checks.iter().filter(|c| matches!(c, Some(Some(_)))).count();
     let text = match format {
         ListFormat::Json => serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n",
         ListFormat::Table => {
@@ -739,10 +759,15 @@ fn accounts(format: ListFormat, store: Option<String>) -> Result<(), Failure> {
                         Some(holder) => format!("{token}, refreshing: {holder}"),
                         None => token,
                     };
-                    [cell(&r["name"]), cell(&r["appid"]), cell(&r["kind"]), token, cell(&r["last_error"])]
+                    let last = match (&r["check"]["ok"], r["check"]["error"].as_str()) {
+                        (serde_json::Value::Bool(true), _) => "ok".to_string(),
+                        (_, Some(e)) => format!("failed: {e}"),
+                        _ => cell(&r["last_error"]),
+                    };
+                    [cell(&r["name"]), cell(&r["appid"]), cell(&r["kind"]), token, last]
                 })
                 .collect();
-            let head = ["NAME", "APPID", "KIND", "TOKEN", "LAST ERROR"];
+            let head = ["NAME", "APPID", "KIND", "TOKEN", if check { "CHECK" } else { "LAST ERROR" }];
             let width = |i: usize| table.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0);
             let widths: Vec<usize> = (0..4).map(width).collect();
             let line = |cols: [&str; 5]| {
@@ -764,7 +789,11 @@ fn accounts(format: ListFormat, store: Option<String>) -> Result<(), Failure> {
             out
         }
     };
-    write_out(|out| out.write_all(text.as_bytes()))
+    write_out(|out| out.write_all(text.as_bytes()))?;
+    if failed > 0 {
+        return Err(Failure::runtime(format!("{failed} of {} accounts failed the check", checks.len())));
+    }
+    Ok(())
 }
 
 fn serve(port: u16, opts: &SandboxOpts) -> Result<(), Failure> {

@@ -350,6 +350,17 @@ impl Client {
     /// Sends a request as the account at `account` with its token, retrying what is safe to
     /// retry. Returns the parsed answer with `errcode` 0 (or none); a non-zero errcode is an
     /// `Api` error.
+    /// Obtains account `index`'s token, from the store or by fetching one: proof that its
+    /// credentials (own), its refresh token and the platform's ticket (authorizer) work. A
+    /// fixed token is taken as given.
+    pub async fn check_account(&self, index: usize) -> Result<(), WxError> {
+        let account = self.account(index);
+        tokio::select! {
+            r = account.tokens.get(&self.http) => r.map(|_| ()).map_err(|e| self.scrub(e)),
+            _ = self.cancel.cancelled() => Err(WxError::new(ErrorKind::Cancelled, "token", "cancelled")),
+        }
+    }
+
     pub async fn send(&self, account: usize, req: &Request) -> Result<Value, WxError> {
         let account = self.account(account);
         self.send_as(&account.tokens, &account.rate, req).await
