@@ -18,6 +18,8 @@
 //! appsecret = "..."
 //! qps = 20                   # its own request rate (else the run's)
 //! token_mode = "stable"      # the default for named accounts
+//! token = "..."              # its message URL's Token and EncodingAESKey, where they differ
+//! aes_key = "..."            # from [listen]'s: the listener serves it at .../shop-a
 //!
 //! [platform]                 # our third-party platform (开放平台), for agencies
 //! component_appid = "wx2222222222222222"
@@ -86,6 +88,33 @@ pub struct AccountEntry {
     pub token_mode: Option<TokenMode>,
     /// `redis-key:KEY`: the account's token is kept by another system in that Redis key.
     pub token_source: Option<String>,
+    /// Its message URL's Token, where it differs from `[listen]`'s.
+    pub token: Option<String>,
+    /// Its message URL's EncodingAESKey, where it differs from `[listen]`'s.
+    pub aes_key: Option<String>,
+}
+
+/// The own accounts of the config file as the listener serves them: each named account with
+/// an appid, with its message URL's settings where it has its own.
+pub fn listen_accounts(file: &FileConfig) -> Result<Vec<crate::listen::AccountListen>, String> {
+    let mut out = Vec::new();
+    for (name, a) in &file.accounts {
+        let Some(appid) = a.appid.clone().filter(|_| a.authorizer_appid.is_none()) else {
+            if a.token.is_some() || a.aes_key.is_some() {
+                return Err(format!(
+                    "config: [accounts.{name}] has a message URL token or aes_key but is no own account: an authorizer's messages come through [platform]"
+                ));
+            }
+            continue;
+        };
+        out.push(crate::listen::AccountListen {
+            name: name.clone(),
+            appid,
+            token: a.token.clone().filter(|t| !t.is_empty()).map(Into::into),
+            aes_key: a.aes_key.clone().filter(|k| !k.is_empty()).map(Into::into),
+        });
+    }
+    Ok(out)
 }
 
 /// The `[platform]` table: the component's credentials and its authorization event URL's

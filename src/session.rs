@@ -367,9 +367,16 @@ impl Session {
                     }),
                     None => config::load().and_then(|f| config::platform_listen(&f)).map_err(Failure::runtime)?,
                 };
-                if opts.sandbox.as_ref().is_some_and(|sc| sc.push_url.is_none()) {
-                    // Fed by the simulator, whose encrypted pushes carry its own appid.
+                if let Some(sc) = opts.sandbox.as_ref().filter(|sc| sc.push_url.is_none()) {
+                    // Fed by the simulator, whose encrypted pushes carry the appid of the own
+                    // account each is for, all with the listener's Token and key.
                     lo.appid = sandbox::APPID.into();
+                    lo.accounts.extend((2..=sandbox_own_accounts(sc)).map(|n| listen::AccountListen {
+                        name: sandbox::own_appid(n),
+                        appid: sandbox::own_appid(n),
+                        token: None,
+                        aes_key: None,
+                    }));
                 }
                 if let Some(p) = &platform_listen {
                     lo.platform = Some(listen::PlatformOptions {

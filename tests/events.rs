@@ -173,7 +173,8 @@ fn handshake_signature_and_refusals() {
 
 /// A safe-mode push of `xml` as WeChat makes it.
 fn encrypted_push(c: &MsgCrypt, token: &str, xml: &str) -> (String, String) {
-    let target = push::Target { url: "http://x/".into(), token: token.into(), crypt: Some(c.clone()) };
+    let target =
+        push::Target { url: "http://x/".into(), token: token.into(), crypt: Some(c.clone()), per_account: false };
     let (url, body) = target.sign(xml);
     (url.split_once('?').expect("query").1.to_string(), body)
 }
@@ -632,6 +633,72 @@ fn listen_takes_its_settings_from_the_config_file() {
 }
 
 #[test]
+fn one_listener_serves_several_own_accounts_each_with_its_settings() {
+    const KEY_B: &str = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("accounts.jsonl");
+    let config = dir.path().join("config.toml");
+    // shop-b has a Token and key of its own; shop-c shares the listener's.
+    std::fs::write(
+        &config,
+        format!(
+            "appid = \"wxsandbox\"\nappsecret = \"s\"\n\n[accounts.shop-b]\nappid = \"wxsandbox2\"\nappsecret = \"s2\"\ntoken = \"tok-b\"\naes_key = \"{KEY_B}\"\n\n[accounts.shop-c]\nappid = \"wxsandbox3\"\nappsecret = \"s3\"\n\n[listen]\ntoken = \"{TOKEN}\"\naes_key = \"{SAMPLE_KEY}\"\nlog = \"{}\"\n",
+            log_path.display()
+        ),
+    )
+    .expect("config");
+    #[cfg(unix)]
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let mut child = Command::new(bin())
+        .args(["listen", "--port", "0"])
+        .env("WXSCRIPT_CONFIG", &config)
+        .env_remove("WECHAT_TOKEN")
+        .env_remove("WECHAT_AES_KEY")
+        .env_remove("WECHAT_APPID")
+        .env_remove("WXSCRIPT_EVENT_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("listener starts");
+    let mut first = String::new();
+    // Closed after the first line: a listener whose stdout is gone still answers every push
+    // (it prints a line per event and lets the line go).
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
+    let port: u16 = first
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|a| a.split(['/', ' ']).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {first:?}"));
+    let runtime = rt();
+    let post = |path: &str, token: &str, key: &str, appid: &str, audit_id: u64| {
+        let target = push::Target::new(&format!("http://127.0.0.1:{port}{path}"), token, Some(key)).expect("target");
+        let mut ev = audit_event(audit_id);
+        ev.appid = appid.into();
+        let (url, body) = target.sign_to(&ev.to_xml(), "gh_x", appid);
+        runtime.block_on(async {
+            let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+            client.post(url).body(body).send().await.expect("answer").status().as_u16()
+        })
+    };
+    // shop-b at its own path, by name or appid, with its own settings.
+    assert_eq!(post("/wx/shop-b", "tok-b", KEY_B, "wxsandbox2", 1), 200);
+    assert_eq!(post("/wxsandbox2", "tok-b", KEY_B, "wxsandbox2", 2), 200);
+    // ... not with the listener's Token, nor at an unnamed path.
+    assert_eq!(post("/wx/shop-b", TOKEN, KEY_B, "wxsandbox2", 3), 403);
+    assert_eq!(post("/", TOKEN, SAMPLE_KEY, "wxsandbox2", 4), 400);
+    // shop-c shares the listener's settings: anywhere; the default account too; a stranger not.
+    assert_eq!(post("/", TOKEN, SAMPLE_KEY, "wxsandbox3", 5), 200);
+    assert_eq!(post("/wx/shop-c", TOKEN, SAMPLE_KEY, "wxsandbox3", 6), 200);
+    assert_eq!(post("/", TOKEN, SAMPLE_KEY, "wxsandbox", 7), 200);
+    assert_eq!(post("/", TOKEN, SAMPLE_KEY, "wxstranger", 8), 400);
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged: Vec<i64> = log_lines(&log_path).iter().filter_map(|l| l["event"]["audit_id"].as_i64()).collect();
+    assert_eq!(logged, [1, 2, 5, 6, 7]);
+}
+
+#[test]
 fn listen_needs_a_token_and_serve_push_needs_one_too() {
     let o = Command::new(bin()).args(["listen", "--port", "0"]).env_remove("WECHAT_TOKEN").output().expect("runs");
     assert_eq!(o.status.code(), Some(2));
@@ -695,6 +762,40 @@ fn simulator_pushes_decided_audits_to_a_listener() {
     assert_eq!(lines[1]["event"]["status"], json!(1));
     assert!(lines[1]["event"]["poiid"].as_u64().is_some());
     drop(l);
+}
+
+#[test]
+fn a_sandbox_run_in_safe_mode_receives_every_own_accounts_events() {
+    // Each own account's pushes are encrypted with its own appid; the run's listener knows them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("own2.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        account::with("wxsandbox2", || {
+            let head = media::upload("scripts/data/logo.png", "image");
+            let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+            merchant::apply(#{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "测试便利店", intro: "测试"});
+        });
+        let id = account::with("wxsandbox2", || merchant::audit_info().audit_id);
+        print(`pushed: ${event::wait(#{audit_id: id}, 10).ToUserName}`);
+        "#,
+    )
+    .expect("script");
+    let o = Command::new(bin())
+        .args(["run", "--sandbox", "--listen", "0", "--log"])
+        .arg(dir.path().join("events.jsonl"))
+        .arg(&script)
+        .env("WXSCRIPT_CONFIG", "/dev/null")
+        .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
+        .env("WECHAT_TOKEN", TOKEN)
+        .env("WECHAT_AES_KEY", SAMPLE_KEY)
+        .env_remove("WECHAT_APPID")
+        .current_dir(repo_root())
+        .output()
+        .expect("runs");
+    let out = ok(&o);
+    assert!(out.contains("pushed: gh_sandbox000002"), "{out}{}", stderr(&o));
 }
 
 #[test]

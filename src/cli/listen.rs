@@ -57,6 +57,7 @@ impl ListenArgs {
     /// `token_required` is false where a private token will do.
     pub fn options(&self, port: u16, token_required: bool) -> Result<listen::Options, String> {
         let file = config::load()?;
+        let accounts = config::listen_accounts(&file)?;
         let token = match self.token.clone().or_else(|| env("WECHAT_TOKEN")).or(file.listen.token) {
             Some(t) => t,
             None if !token_required => (0..32).map(|_| fastrand::alphanumeric()).collect(),
@@ -83,6 +84,7 @@ impl ListenArgs {
         o.port = port;
         o.aes_key = aes_key.map(Into::into);
         o.appid = appid;
+        o.accounts = accounts;
         Ok(o)
     }
 }

@@ -74,8 +74,9 @@ struct SandboxOpts {
     /// errcode of injected failures.
     #[arg(long, default_value_t = -1, value_name = "C", allow_hyphen_values = true)]
     fail_code: i64,
-    /// POST each decided audit to this message URL as WeChat's XML event (with `run
-    /// --sandbox` the run's own listener gets them without it).
+    /// POST each own account's decided audits to this message URL as WeChat's XML event
+    /// ("$APPID$" in it becomes the account's appid; with `run --sandbox` the run's own
+    /// listener gets them without it).
     #[arg(long, value_name = "URL")]
     push_url: Option<String>,
     /// The Token pushes are signed with [env: WECHAT_TOKEN]. Never printed.
@@ -619,7 +620,7 @@ fn check(files: &[PathBuf]) -> Result<(), Failure> {
 /// Where a run's events come from.
 enum EventOpts {
     /// A listener inside the run.
-    Listen(crate::listen::Options),
+    Listen(Box<crate::listen::Options>),
     /// Only read a log (`--log`, else the default) another process writes.
     Read(Option<PathBuf>),
 }
@@ -629,7 +630,7 @@ impl EventOpts {
     /// there); otherwise the log to read.
     fn of(listen: Option<u16>, sandbox: bool, events: &ListenArgs) -> Result<EventOpts, String> {
         match listen.or((sandbox && events.log.is_some()).then_some(0)) {
-            Some(port) => events.options(port, !sandbox).map(EventOpts::Listen),
+            Some(port) => events.options(port, !sandbox).map(|o| EventOpts::Listen(Box::new(o))),
             // The log another process writes: wherever the flags, environment or config put it.
             None => Ok(EventOpts::Read(Some(events.log_path()))),
         }
@@ -637,7 +638,7 @@ impl EventOpts {
 
     fn apply(self, opts: &mut SessionOptions) {
         match self {
-            EventOpts::Listen(o) => opts.listen = Some(o),
+            EventOpts::Listen(o) => opts.listen = Some(*o),
             EventOpts::Read(p) => opts.event_log = p,
         }
     }

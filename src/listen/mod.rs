@@ -8,6 +8,11 @@
 //! refused, and never reaches the log. The same server runs inside
 //! `wxscript run --listen PORT` and, wired to the simulator's pusher, inside `run --sandbox`.
 //!
+//! It can be the message URL of several own accounts: a path naming one (`/wx/shop-b`, by its
+//! name or appid) is checked with that account's Token and EncodingAESKey (the listener's when
+//! it has none of its own); at any other path, a safe-mode message may carry the appid of an
+//! own account that shares the listener's.
+//!
 //! With the third-party platform configured it is also the platform's authorization event URL
 //! (path `/platform`, or every path with `--platform-only`): a `component_verify_ticket` is
 //! stored, an `authorized`/`updateauthorized` code is exchanged at once (the refresh token is
@@ -70,6 +75,31 @@ struct PlatformApp {
     only: bool,
 }
 
+/// An own account a path may name, and the settings its messages are checked with.
+struct AccountApp {
+    name: String,
+    appid: String,
+    token: Secret,
+    crypt: Option<MsgCrypt>,
+}
+
+/// A line on stdout. A closed or full stdout (a supervisor that dropped it, `| head`) must not
+/// fail the push being answered: the line is let go, unlike `println!`, which panics.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// A line on stderr, let go as [`say!`] lets go of stdout's.
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// Bodies larger than this are refused (WeChat's pushes are a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
 /// How far a request's timestamp may be from the listener's clock.
@@ -94,6 +124,19 @@ pub struct Options {
     pub verbose: bool,
     /// Also (or only) the third-party platform's authorization event URL.
     pub platform: Option<PlatformOptions>,
+    /// The other own accounts whose message URL this listener is too.
+    pub accounts: Vec<AccountListen>,
+}
+
+/// Another own account whose message URL a listener is too.
+#[derive(Clone, Debug)]
+pub struct AccountListen {
+    /// Its name: a path segment naming it (or its appid) picks its settings.
+    pub name: String,
+    pub appid: String,
+    /// Its message URL's Token and EncodingAESKey, where they differ from the listener's.
+    pub token: Option<Secret>,
+    pub aes_key: Option<Secret>,
 }
 
 impl Options {
@@ -107,6 +150,7 @@ impl Options {
             log,
             verbose: false,
             platform: None,
+            accounts: Vec::new(),
         }
     }
 }
@@ -122,6 +166,11 @@ pub struct Stats {
 struct App {
     token: Secret,
     crypt: Option<MsgCrypt>,
+    /// The appids a safe-mode message at an unnamed path may carry besides the listener's: the
+    /// own accounts without settings of their own.
+    shared: Vec<String>,
+    /// The own accounts a path may name, each with its settings.
+    accounts: Vec<AccountApp>,
     log: EventLog,
     stats: Arc<Stats>,
     verbose: bool,
@@ -216,6 +265,24 @@ impl Listener {
             ),
             None => None,
         };
+        let mut accounts = Vec::new();
+        for a in &opts.accounts {
+            let key = a.aes_key.as_ref().or(opts.aes_key.as_ref());
+            let crypt = match key {
+                Some(k) => Some(MsgCrypt::new(k.expose(), &a.appid).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("account {}'s aes_key: {e}", a.name))
+                })?),
+                None => None,
+            };
+            let token = a.token.clone().unwrap_or_else(|| opts.token.clone());
+            accounts.push(AccountApp { name: a.name.clone(), appid: a.appid.clone(), token, crypt });
+        }
+        let shared = opts
+            .accounts
+            .iter()
+            .filter(|a| a.token.is_none() && a.aes_key.is_none())
+            .map(|a| a.appid.clone())
+            .collect();
         // Each failure says what failed: the log and the port are different fixes.
         let (log, recovered) = store.open_event_log(&opts.log, new_events).map_err(|e| {
             std::io::Error::new(e.kind(), format!("cannot open the event log {}: {e}", opts.log.display()))
@@ -228,6 +295,8 @@ impl Listener {
         let app = Arc::new(App {
             token: opts.token,
             crypt,
+            shared,
+            accounts,
             log: log.clone(),
             stats: stats.clone(),
             verbose: opts.verbose,
@@ -305,7 +374,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(body) => text(StatusCode::OK, body),
         Err(r) => {
             app.stats.refused.fetch_add(1, Ordering::Relaxed);
-            eprintln!("refused {method} {path}: {}", r.reason);
+            warn!("refused {method} {path}: {}", r.reason);
             let too_large = r.status == StatusCode::PAYLOAD_TOO_LARGE;
             let mut resp = text(r.status, r.reason);
             if too_large {
@@ -354,11 +423,20 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
     if signature.is_empty() || timestamp.is_empty() || nonce.is_empty() {
         return Err(refuse(StatusCode::BAD_REQUEST, "signature, timestamp and nonce are required"));
     }
+    // The settings of the account the path names, else the listener's own.
+    let named = app
+        .accounts
+        .iter()
+        .find(|a| req.uri().path().split('/').any(|seg| !seg.is_empty() && (seg == a.name || seg == a.appid)));
+    let account = match named {
+        Some(a) => Settings { token: &a.token, crypt: a.crypt.as_ref(), also: &[] },
+        None => Settings { token: &app.token, crypt: app.crypt.as_ref(), also: &app.shared },
+    };
     let ts: i64 = timestamp.parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
     if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
         return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
     }
-    if !crypto::same(&crypto::signature(&[app.token.expose(), timestamp, nonce]), signature) {
+    if !crypto::same(&crypto::signature(&[account.token.expose(), timestamp, nonce]), signature) {
         return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
     }
     match *req.method() {
@@ -386,9 +464,9 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
                 .await
                 .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
             let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
-            let event = message(app, body, encrypted, timestamp, nonce, &msg_signature)?;
+            let event = message(&account, body, encrypted, timestamp, nonce, &msg_signature)?;
             // Safe mode's msg_signature covers the body too: only plaintext pushes can be replayed.
-            let held = match app.crypt.is_none().then(|| app.replays.check(ts, nonce, body)) {
+            let held = match account.crypt.is_none().then(|| app.replays.check(ts, nonce, body)) {
                 Some(Seen::Replayed) => {
                     return Err(refuse(
                         StatusCode::FORBIDDEN,
@@ -408,18 +486,18 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
                 Ok(Stored::New) => {
                     app.stats.accepted.fetch_add(1, Ordering::Relaxed);
                     if let Some(s) = summary {
-                        println!("event {s}");
+                        say!("event {s}");
                     }
                 }
                 Ok(Stored::Duplicate) => {
                     app.stats.duplicates.fetch_add(1, Ordering::Relaxed);
                     if let Some(s) = summary {
-                        println!("event {s} (re-sent, already logged)");
+                        say!("event {s} (re-sent, already logged)");
                     }
                 }
                 Err(e) => {
                     // Not `success`: WeChat will send it again.
-                    eprintln!("error: cannot write the event log: {e}");
+                    warn!("error: cannot write the event log: {e}");
                     return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"));
                 }
             }
@@ -478,7 +556,7 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
     }
     let created = push.get("CreateTime").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
     let unavailable = |why: String| {
-        eprintln!("error: platform push {info_type}: {why}");
+        warn!("error: platform push {info_type}: {why}");
         refuse(StatusCode::SERVICE_UNAVAILABLE, why)
     };
     let mut client = p.client.clone();
@@ -511,7 +589,7 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
                         return Err(unavailable(format!("cannot exchange the code of {appid}: {}", e.errmsg)));
                     }
                     Err(e) => {
-                        eprintln!("error: platform push {info_type}: the code of {appid} was refused: {}", e.errmsg)
+                        warn!("error: platform push {info_type}: the code of {appid} was refused: {}", e.errmsg)
                     }
                 }
             }
@@ -525,7 +603,7 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
         Ok(_) => {
             app.stats.accepted.fetch_add(1, Ordering::Relaxed);
             if let Some(s) = summary {
-                println!("platform {s}");
+                say!("platform {s}");
             }
             Ok("success".into())
         }
@@ -555,20 +633,28 @@ async fn authorizer_message(app: &App, path: &str, mut push: Map<String, Value>)
             let counter = if again { &app.stats.duplicates } else { &app.stats.accepted };
             counter.fetch_add(1, Ordering::Relaxed);
             if let Some(s) = summary {
-                println!("event {s}{}", if again { " (re-sent, already logged)" } else { "" });
+                say!("event {s}{}", if again { " (re-sent, already logged)" } else { "" });
             }
             Ok("success".into())
         }
         Err(e) => {
-            eprintln!("error: cannot write the event log: {e}");
+            warn!("error: cannot write the event log: {e}");
             Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"))
         }
     }
 }
 
+/// What one account's messages are checked with.
+struct Settings<'a> {
+    token: &'a Secret,
+    crypt: Option<&'a MsgCrypt>,
+    /// Other appids a safe-mode message may carry (accounts sharing these settings).
+    also: &'a [String],
+}
+
 /// The pushed message as a JSON object: decrypted in safe mode, parsed, checked.
 fn message(
-    app: &App,
+    app: &Settings<'_>,
     body: &str,
     encrypted: bool,
     timestamp: &str,
@@ -577,7 +663,7 @@ fn message(
 ) -> Result<Map<String, Value>, Refusal> {
     let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
     let outer = xml::read(body).map_err(bad)?;
-    let inner = match (&app.crypt, encrypted) {
+    let inner = match (app.crypt, encrypted) {
         (None, false) => outer,
         (None, true) => return Err(bad("encrypted message but no EncodingAESKey is configured".into())),
         (Some(_), false) => return Err(bad("safe mode: the message is not encrypted".into())),
@@ -587,7 +673,10 @@ fn message(
             if !crypto::same(&crypto::signature(&[app.token.expose(), timestamp, nonce, enc]), msg_signature) {
                 return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
             }
-            let plain = crypt.open(enc).map_err(bad)?;
+            let (plain, appid) = crypt.decrypt(enc).map_err(bad)?;
+            if appid != crypt.appid() && !app.also.contains(&appid) {
+                return Err(bad(format!("appid mismatch: the message is for {appid:?}")));
+            }
             let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
             xml::read(&plain).map_err(bad)?
         }

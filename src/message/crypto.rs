@@ -94,6 +94,11 @@ impl MsgCrypt {
         &self.appid
     }
 
+    /// The same key for another appid's messages.
+    pub fn for_appid(&self, appid: &str) -> MsgCrypt {
+        MsgCrypt { key: self.key.clone(), appid: appid.to_string() }
+    }
+
     /// The AES key (32 bytes); the IV is its first 16.
     pub fn key(&self) -> &[u8; 32] {
         self.key.expose()

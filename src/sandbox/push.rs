@@ -33,20 +33,23 @@ pub struct Target {
     pub url: String,
     pub token: Secret,
     pub crypt: Option<MsgCrypt>,
+    /// Each message is encrypted with the appid of the account it is for (an own account's
+    /// message URL), not the crypt's own (the platform's, whose appid every push carries).
+    pub per_account: bool,
 }
 
 impl Target {
     /// `aes_key` is the 43-character EncodingAESKey; the appid is the sandbox's.
     pub fn new(url: &str, token: &str, aes_key: Option<&str>) -> Result<Target, String> {
         let crypt = aes_key.map(|k| MsgCrypt::new(k, APPID)).transpose()?;
-        Ok(Target { url: url.to_string(), token: token.into(), crypt })
+        Ok(Target { url: url.to_string(), token: token.into(), crypt, per_account: true })
     }
 
     /// A target for the third-party platform's pushes: always encrypted, the component appid
     /// in the crypt.
     pub fn platform(url: &str, token: &str, aes_key: &str) -> Result<Target, String> {
         let crypt = MsgCrypt::new(aes_key, super::COMPONENT_APPID)?;
-        Ok(Target { url: url.to_string(), token: token.into(), crypt: Some(crypt) })
+        Ok(Target { url: url.to_string(), token: token.into(), crypt: Some(crypt), per_account: false })
     }
 
     /// The URL with its signed query and the body, for one platform push of `xml`: the
@@ -73,11 +76,12 @@ impl Target {
     /// The URL with its signed query and the body, for one push of `xml` to the first own
     /// account.
     pub fn sign(&self, xml: &str) -> (String, String) {
-        self.sign_to(xml, TO_USER_NAME, "")
+        self.sign_to(xml, TO_USER_NAME, APPID)
     }
 
-    /// The URL with its signed query and the body, for one push of `xml` addressed to `to`;
-    /// `appid` replaces [`APPID_PLACEHOLDER`] in the URL.
+    /// The URL with its signed query and the body, for one push of `xml` addressed to `to`, for
+    /// account `appid`: it replaces [`APPID_PLACEHOLDER`] in the URL (and is the appid an own
+    /// account's message is encrypted with).
     pub fn sign_to(&self, xml: &str, to: &str, appid: &str) -> (String, String) {
         // The real time, not the simulator's: the listener checks it against its own clock.
         let timestamp = crate::util::unix_now().to_string();
@@ -89,7 +93,10 @@ impl Target {
         let body = match &self.crypt {
             None => xml.to_string(),
             Some(c) => {
-                let enc = c.encrypt(xml.as_bytes());
+                let enc = match self.per_account && !appid.is_empty() {
+                    true => c.for_appid(appid).encrypt(xml.as_bytes()),
+                    false => c.encrypt(xml.as_bytes()),
+                };
                 let msg_signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce, &enc]);
                 url += &format!("&openid={to}&encrypt_type=aes&msg_signature={msg_signature}");
                 crypto::envelope(to, &enc)
