@@ -516,6 +516,24 @@ fn hosts_sharing_redis_share_the_ticket_and_each_refresh_token() {
     assert!(!second.is_empty() && second != first, "the rotated refresh token is in Redis");
     let refreshes = sim.count("cgi-bin/component/api_authorizer_token") - before;
     assert_eq!(refreshes, 1, "one refresh for both hosts: {}", sim.stats());
+
+    // The authorizer's audit comes to the listener's message URL and into its own stream,
+    // where another host waiting as that account sees it; the default account's has none.
+    let apply = sim.write(
+        "apply.rhai",
+        r#"account::use("wxsandboxauth1");
+           let head = media::upload("scripts/data/logo.png", "image");
+           let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+           merchant::apply(#{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "测试便利店", intro: "测试"});
+           let id = merchant::audit_info().audit_id;
+           print(`as it: ${event::wait(#{audit_id: id}, 10).AuthorizerAppid}`);
+           account::use("default");
+           print(`as default: ${event::find(#{audit_id: id}).len()}`);"#,
+    );
+    let o =
+        host(4).args(["run", "--log", "redis"]).arg(&apply).current_dir(common::repo_root()).output().expect("runs");
+    let out = ok(&o);
+    assert!(out.contains("as it: wxsandboxauth1") && out.contains("as default: 0"), "{out}");
     let _ = listener.kill();
     let _ = listener.wait();
 }

@@ -127,7 +127,7 @@ pub fn listen(
             // Events logged while the script was not running are handed to it first, in order.
             let cursor = Cursor::for_script(&lo.log, Path::new(&name));
             let backlog = cursor
-                .backlog(session.ctx.store.as_ref(), &lo.log)
+                .backlog(session.ctx.store.as_ref(), &lo.log, Some(lo.appid.as_str()).filter(|a| !a.is_empty()))
                 .map_err(|e| super::Failure::runtime(format!("cannot read the event log {}: {e}", lo.log.display())))?;
             let replay = (!backlog.events.is_empty()).then(|| {
                 format!(
@@ -213,8 +213,8 @@ impl Cursor {
 
     /// The logged events after the cursor. A script attached to a log for the first time starts
     /// after what is already there: it reacts to what comes, not to history.
-    fn backlog(&self, store: &dyn Store, log: &Path) -> std::io::Result<Backlog> {
-        let all = store.event_reader(log).next_batch()?;
+    fn backlog(&self, store: &dyn Store, log: &Path, account: Option<&str>) -> std::io::Result<Backlog> {
+        let all = store.event_reader(log, account).next_batch()?;
         let done = match std::fs::read_to_string(&self.path) {
             Ok(t) => match t.trim().parse::<usize>() {
                 Ok(n) if n <= all.len() => n,

@@ -43,7 +43,9 @@ pub fn log_path(ctx: &Ctx) -> std::path::PathBuf {
 pub fn find(ctx: &Ctx, filter: &Map) -> Result<Array, WxError> {
     let f = filter_json("event::find", filter)?;
     let path = log_path(ctx);
-    let all = ctx.store.event_reader(&path).next_batch().map_err(|e| io_error("event::find", &path, &e))?;
+    let account = ctx.current_account();
+    let all =
+        ctx.store.event_reader(&path, account.appid()).next_batch().map_err(|e| io_error("event::find", &path, &e))?;
     Ok(all.iter().filter(|ev| events::matches(ev, &f)).map(to_map).collect())
 }
 
@@ -56,7 +58,8 @@ pub fn wait(ctx: &Ctx, filter: &Map, timeout_secs: f64) -> Result<Dynamic, WxErr
     }
     let path = log_path(ctx);
     let deadline = Instant::now() + Duration::from_secs_f64(timeout_secs.min(31_536_000.0));
-    let mut reader = ctx.store.event_reader(&path);
+    let account = ctx.current_account();
+    let mut reader = ctx.store.event_reader(&path, account.appid());
     loop {
         let batch = reader.next_batch().map_err(|e| io_error(API, &path, &e))?;
         if let Some(ev) = batch.iter().find(|ev| events::matches(ev, &f)) {
@@ -142,7 +145,7 @@ pub const DOCS: &[crate::runtime::catalog::HelperDoc] = {
         HelperDoc {
             name: "event::find",
             signatures: &["event::find(filter)"],
-            doc: "Events in the event log (written by `wxscript listen`, `run --listen` or the sandbox's pushes) whose fields equal every key of `filter`, oldest first. Numbers and numeric strings compare by value (audit_id: 123 matches \"123\"). The log is --log, else WXSCRIPT_EVENT_LOG, else ./wxscript-events.jsonl; with --sandbox, the run's own log.",
+            doc: "Events in the event log (written by `wxscript listen`, `run --listen` or the sandbox's pushes) whose fields equal every key of `filter`, oldest first. Numbers and numeric strings compare by value (audit_id: 123 matches \"123\"). The log is --log, else WXSCRIPT_EVENT_LOG, else ./wxscript-events.jsonl; with --sandbox, the run's own log; with --log redis, the Redis stream of the account in force (account::with to read another's).",
             returns: "array of event maps",
             example: "for e in event::find(#{Event: \"add_store_audit_info\", status: 1}) { print(e.poiid); }",
         },

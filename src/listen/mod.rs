@@ -164,6 +164,8 @@ pub struct Stats {
 }
 
 struct App {
+    /// The listener's own account (its appid; empty when not known).
+    appid: String,
     token: Secret,
     crypt: Option<MsgCrypt>,
     /// The appids a safe-mode message at an unnamed path may carry besides the listener's: the
@@ -293,6 +295,7 @@ impl Listener {
         let addr = listener.local_addr()?;
         let stats = Arc::new(Stats::default());
         let app = Arc::new(App {
+            appid: opts.appid.clone(),
             token: opts.token,
             crypt,
             shared,
@@ -464,7 +467,10 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
                 .await
                 .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
             let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
-            let event = message(&account, body, encrypted, timestamp, nonce, &msg_signature)?;
+            let (event, sealed_for) = message(&account, body, encrypted, timestamp, nonce, &msg_signature)?;
+            // The account it is for: the one the path names, else the one a safe-mode message
+            // was sealed for, else the listener's.
+            let for_account = named.map(|a| a.appid.clone()).or(sealed_for).unwrap_or_else(|| app.appid.clone());
             // Safe mode's msg_signature covers the body too: only plaintext pushes can be replayed.
             let held = match account.crypt.is_none().then(|| app.replays.check(ts, nonce, body)) {
                 Some(Seen::Replayed) => {
@@ -477,7 +483,7 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
                 Some(Seen::Again) | None => false,
             };
             let summary = app.verbose.then(|| summary(&event));
-            let stored = app.log.append(event).await;
+            let stored = app.log.append_for(event, Some(for_account.as_str()).filter(|a| !a.is_empty())).await;
             if held && stored.is_err() {
                 // Not stored: WeChat's retry of this very push must not look like a replay.
                 app.replays.release(ts, nonce);
@@ -599,7 +605,9 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
         _ => {}
     }
     let summary = app.verbose.then(|| summary(&push));
-    match app.log.append(push).await {
+    // A ticket is the platform's own event: it goes to the platform's stream; the others carry
+    // the authorizer they are about.
+    match app.log.append_for(push, Some(p.appid.as_str())).await {
         Ok(_) => {
             app.stats.accepted.fetch_add(1, Ordering::Relaxed);
             if let Some(s) = summary {
@@ -652,7 +660,8 @@ struct Settings<'a> {
     also: &'a [String],
 }
 
-/// The pushed message as a JSON object: decrypted in safe mode, parsed, checked.
+/// The pushed message as a JSON object: decrypted in safe mode, parsed, checked; with the
+/// appid a safe-mode message was sealed for.
 fn message(
     app: &Settings<'_>,
     body: &str,
@@ -660,9 +669,10 @@ fn message(
     timestamp: &str,
     nonce: &str,
     msg_signature: &str,
-) -> Result<Map<String, Value>, Refusal> {
+) -> Result<(Map<String, Value>, Option<String>), Refusal> {
     let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
     let outer = xml::read(body).map_err(bad)?;
+    let mut sealed_for = None;
     let inner = match (app.crypt, encrypted) {
         (None, false) => outer,
         (None, true) => return Err(bad("encrypted message but no EncodingAESKey is configured".into())),
@@ -678,6 +688,7 @@ fn message(
                 return Err(bad(format!("appid mismatch: the message is for {appid:?}")));
             }
             let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
+            sealed_for = Some(appid);
             xml::read(&plain).map_err(bad)?
         }
     };
@@ -687,7 +698,7 @@ fn message(
             return Err(bad(format!("not a WeChat message: no {k}")));
         }
     }
-    Ok(inner)
+    Ok((inner, sealed_for))
 }
 
 /// One line naming an event: its type and ids (`add_store_audit_info audit_id=7 status=1`).

@@ -80,7 +80,7 @@ pub fn events_append_and_read(store: &dyn Store, log: &Path) {
     let ev = ev.as_object().cloned().unwrap_or_default();
     assert_eq!(rt.block_on(events.append(ev.clone())).expect("append"), Stored::New);
     assert_eq!(rt.block_on(events.append(ev.clone())).expect("append"), Stored::Duplicate);
-    let mut reader = store.event_reader(log);
+    let mut reader = store.event_reader(log, None);
     assert_eq!(reader.next_batch().expect("read"), vec![ev.clone()]);
     assert!(reader.next_batch().expect("read again").is_empty());
     drop(events);

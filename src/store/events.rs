@@ -36,10 +36,17 @@ pub fn is_shared(log: &Path) -> bool {
     log.as_os_str() == SHARED_LOG
 }
 
-/// Where a shared store keeps events (several listeners append, every host reads).
+/// Where a shared store keeps events (several listeners append, every host reads), a stream
+/// per account.
 pub trait SharedEvents: Send + Sync {
-    /// Appends `event` unless the store holds it already; returns once the store has it.
-    fn append<'a>(&'a self, event: &'a Map<String, Value>) -> super::StoreFuture<'a, io::Result<Stored>>;
+    /// Appends `event` to the stream of its account unless the store holds it already; returns
+    /// once the store has it. The account is the event's `AuthorizerAppid`, else `account`,
+    /// else the store's own.
+    fn append<'a>(
+        &'a self,
+        event: &'a Map<String, Value>,
+        account: Option<&'a str>,
+    ) -> super::StoreFuture<'a, io::Result<Stored>>;
 }
 
 /// `WXSCRIPT_EVENT_LOG`, else `./wxscript-events.jsonl`.
@@ -130,6 +137,12 @@ impl EventLog {
     /// Appends `event` unless it is a re-sent one; returns once the outcome is durable (in the
     /// file, and in the shared store when there is one).
     pub async fn append(&self, event: Map<String, Value>) -> io::Result<Stored> {
+        self.append_for(event, None).await
+    }
+
+    /// [`EventLog::append`] for account `account` (its appid): in a shared store, the event
+    /// goes to that account's stream (an authorizer's message to its own, whatever `account`).
+    pub async fn append_for(&self, event: Map<String, Value>, account: Option<&str>) -> io::Result<Stored> {
         let in_file = match &self.tx {
             Some(tx) => {
                 let (done, rx) = oneshot::channel();
@@ -142,7 +155,7 @@ impl EventLog {
         let Some(shared) = &self.shared else { return in_file.ok_or_else(|| io::Error::other("no event log")) };
         // A failure here is answered as one, so WeChat sends the event again: the file already
         // holding it then says re-sent, and the stream gets it.
-        let stored = shared.append(&event).await?;
+        let stored = shared.append(&event, account).await?;
         if stored == Stored::New
             && self.tx.is_none()
             && let Some(tx) = &self.new_events

@@ -288,7 +288,7 @@ impl Store for FileStore {
         EventLog::open(log, new_events)
     }
 
-    fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
+    fn event_reader(&self, log: &Path, _account: Option<&str>) -> Box<dyn EventReader> {
         if events::is_shared(log) {
             return Box::new(NoSharedLog);
         }

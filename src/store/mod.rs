@@ -327,8 +327,9 @@ pub trait Store: Send + Sync {
         log: &Path,
         new_events: Option<mpsc::Sender<Map<String, Value>>>,
     ) -> io::Result<(EventLog, usize)>;
-    /// A reader of the event log `log`, from its first event.
-    fn event_reader(&self, log: &Path) -> Box<dyn EventReader>;
+    /// A reader of the event log `log`, from its first event: in a shared store's stream
+    /// (`--log redis`), the stream of account `account` (an appid; `None`: the store's own).
+    fn event_reader(&self, log: &Path, account: Option<&str>) -> Box<dyn EventReader>;
 }
 
 /// Which store a run uses: `--store`, else `WXSCRIPT_STORE`, else the config file's `store`,

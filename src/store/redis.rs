@@ -645,7 +645,7 @@ impl Store for RedisStore {
         let stream = std::sync::Arc::new(RedisEvents {
             conn: self.conn.clone(),
             stream: self.events.clone(),
-            keys: format!("{}:keys", self.events),
+            streams: self.account_key_of("events", ""),
             url: self.url.clone(),
         });
         if events::is_shared(log) {
@@ -658,33 +658,55 @@ impl Store for RedisStore {
     }
 
     /// `--log redis` reads the account's stream; any other log is a file, as on one host.
-    fn event_reader(&self, log: &Path) -> Box<dyn EventReader> {
+    fn event_reader(&self, log: &Path, account: Option<&str>) -> Box<dyn EventReader> {
         if events::is_shared(log) {
-            return Box::new(StreamReader { conn: self.blocking(), stream: self.events.clone(), after: None });
+            let stream = match account.filter(|a| !a.is_empty()) {
+                Some(a) => self.account_key_of("events", a),
+                None => self.events.clone(),
+            };
+            return Box::new(StreamReader { conn: self.blocking(), stream, after: None });
         }
-        self.files.event_reader(log)
+        self.files.event_reader(log, account)
     }
 }
 
-/// The account's event stream, as the listener appends to it.
+/// The accounts' event streams, as the listener appends to them. Each stream has the set of its
+/// stored events' dedup keys beside it (`{stream}:keys`): a re-sent event is stored once,
+/// whichever listener it reaches.
 struct RedisEvents {
     conn: ConnectionManager,
+    /// The stream of the store's own account.
     stream: String,
-    /// The set of the stored events' dedup keys: a re-sent event is stored once, whichever
-    /// listener it reaches.
-    keys: String,
+    /// Every account's stream but the appid (`wxscript:events:`).
+    streams: String,
     url: String,
 }
 
+impl RedisEvents {
+    /// The stream of `event`: its authorizer's, else `account`'s, else the store's own.
+    fn stream_of(&self, event: &Map<String, Value>, account: Option<&str>) -> String {
+        let authorizer = event.get("AuthorizerAppid").and_then(Value::as_str);
+        match authorizer.or(account).filter(|a| !a.is_empty()) {
+            Some(a) => format!("{}{a}", self.streams),
+            None => self.stream.clone(),
+        }
+    }
+}
+
 impl SharedEvents for RedisEvents {
-    fn append<'a>(&'a self, event: &'a Map<String, Value>) -> StoreFuture<'a, io::Result<Stored>> {
+    fn append<'a>(
+        &'a self,
+        event: &'a Map<String, Value>,
+        account: Option<&'a str>,
+    ) -> StoreFuture<'a, io::Result<Stored>> {
         Box::pin(async move {
             let json = Value::Object(event.clone()).to_string();
+            let stream = self.stream_of(event, account);
             let new: i64 = invoke(
                 &self.conn,
                 EVENT
-                    .key(&self.stream)
-                    .key(&self.keys)
+                    .key(&stream)
+                    .key(format!("{stream}:keys"))
                     .arg(events::dedup_key(event))
                     .arg(crate::util::unix_now())
                     .arg(json),
@@ -1044,7 +1066,38 @@ mod event_tests {
         // WeChat sends it again: the file has it already, the stream gets it now, once.
         assert_eq!(rt.block_on(log.append(ev.clone())).expect("append"), Stored::New);
         assert_eq!(rt.block_on(log.append(ev)).expect("append"), Stored::Duplicate);
-        let mut reader = store.event_reader(Path::new(events::SHARED_LOG));
+        let mut reader = store.event_reader(Path::new(events::SHARED_LOG), None);
         assert_eq!(reader.next_batch().expect("read").len(), 1);
+    }
+
+    #[test]
+    fn each_account_has_its_stream() {
+        let server = RedisServer::start();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let store = rt.block_on(RedisStore::connect(&server.url(), None, None)).expect("connect").events_of("wx1");
+        let (log, _) = store.open_event_log(Path::new(events::SHARED_LOG), None).expect("open");
+        let ev = |id: i64, extra: Value| {
+            let mut m = json!({"FromUserName": "u", "CreateTime": 1, "MsgType": "event", "Event": "x", "audit_id": id});
+            if let (Some(m), Value::Object(x)) = (m.as_object_mut(), extra) {
+                m.extend(x);
+            }
+            m.as_object().cloned().unwrap_or_default()
+        };
+        rt.block_on(log.append(ev(1, json!({})))).expect("the store's own account");
+        rt.block_on(log.append_for(ev(2, json!({})), Some("wx2"))).expect("another own account");
+        // An authorizer's message goes to its stream whatever account it came in as.
+        rt.block_on(log.append_for(ev(3, json!({"AuthorizerAppid": "wxauth"})), Some("wxcomponent")))
+            .expect("an authorizer's");
+        // The same event in two accounts is two events.
+        assert_eq!(rt.block_on(log.append_for(ev(1, json!({})), Some("wx2"))).expect("again"), Stored::New);
+        let ids = |account: Option<&str>| -> Vec<i64> {
+            let mut r = store.event_reader(Path::new(events::SHARED_LOG), account);
+            r.next_batch().expect("read").iter().filter_map(|e| e["audit_id"].as_i64()).collect()
+        };
+        assert_eq!(ids(None), [1]);
+        assert_eq!(ids(Some("wx1")), [1]);
+        assert_eq!(ids(Some("wx2")), [2, 1]);
+        assert_eq!(ids(Some("wxauth")), [3]);
+        assert!(ids(Some("wxcomponent")).is_empty());
     }
 }

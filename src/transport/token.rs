@@ -956,8 +956,8 @@ mod redis_key_tests {
         ) -> std::io::Result<(crate::store::EventLog, usize)> {
             self.files.open_event_log(log, new_events)
         }
-        fn event_reader(&self, log: &std::path::Path) -> Box<dyn crate::store::EventReader> {
-            self.files.event_reader(log)
+        fn event_reader(&self, log: &std::path::Path, account: Option<&str>) -> Box<dyn crate::store::EventReader> {
+            self.files.event_reader(log, account)
         }
     }
 
