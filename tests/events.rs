@@ -596,6 +596,26 @@ fn sandbox_runs_clean_up_their_own_logs_and_those_of_killed_runs() {
     assert_eq!(left.len(), 3, "the run removed its own log: {left:?}");
 }
 
+/// `wxscript listen` with settings from `config` alone (none from the environment), and its
+/// first line; its stdout is closed after that line.
+fn listen_with_config(config: &Path, args: &[&str], stderr: Stdio) -> (Child, String) {
+    let mut child = Command::new(bin())
+        .arg("listen")
+        .args(args)
+        .env("WXSCRIPT_CONFIG", config)
+        .env_remove("WECHAT_TOKEN")
+        .env_remove("WECHAT_AES_KEY")
+        .env_remove("WECHAT_APPID")
+        .env_remove("WXSCRIPT_EVENT_LOG")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("listener starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
+    (child, first)
+}
+
 #[test]
 fn listen_takes_its_settings_from_the_config_file() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -610,19 +630,7 @@ fn listen_takes_its_settings_from_the_config_file() {
         ),
     )
     .expect("config");
-    let mut child = Command::new(bin())
-        .arg("listen")
-        .env("WXSCRIPT_CONFIG", &config)
-        .env_remove("WECHAT_TOKEN")
-        .env_remove("WECHAT_AES_KEY")
-        .env_remove("WECHAT_APPID")
-        .env_remove("WXSCRIPT_EVENT_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("listener starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
+    let (mut child, first) = listen_with_config(&config, &[], Stdio::piped());
     let _ = child.kill();
     let out = child.wait_with_output().expect("output");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -649,21 +657,9 @@ fn one_listener_serves_several_own_accounts_each_with_its_settings() {
     .expect("config");
     #[cfg(unix)]
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
-    let mut child = Command::new(bin())
-        .args(["listen", "--port", "0"])
-        .env("WXSCRIPT_CONFIG", &config)
-        .env_remove("WECHAT_TOKEN")
-        .env_remove("WECHAT_AES_KEY")
-        .env_remove("WECHAT_APPID")
-        .env_remove("WXSCRIPT_EVENT_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("listener starts");
-    let mut first = String::new();
-    // Closed after the first line: a listener whose stdout is gone still answers every push
-    // (it prints a line per event and lets the line go).
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
+    // Its stdout is closed after the first line: a listener whose stdout is gone still answers
+    // every push (it prints a line per event and lets the line go).
+    let (mut child, first) = listen_with_config(&config, &["--port", "0"], Stdio::null());
     let port: u16 = first
         .split("http://127.0.0.1:")
         .nth(1)

@@ -212,41 +212,26 @@ impl Sandbox {
     /// Binds 127.0.0.1:port (0 = ephemeral) and serves on the current tokio runtime.
     pub async fn start(cfg: Config, port: u16) -> std::io::Result<Sandbox> {
         let aes_key = cfg.push_aes_key.as_ref().map(|k| k.expose().as_str());
-        let target = match &cfg.push_url {
-            Some(url) => Some(push::Target::new(url, cfg.push_token.expose(), aes_key).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("the push settings: {e}"))
-            })?),
-            None => None,
+        let invalid = |what: &str, e: String| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("the {what} settings: {e}"))
         };
-        let platform_target = match &cfg.platform_push_url {
+        let target = match &cfg.push_url {
             Some(url) => {
-                Some(push::Target::platform(url, cfg.platform_token.expose(), cfg.platform_aes_key.expose()).map_err(
-                    |e| {
-                        std::io::Error::new(
-                            std::io::ErrorKind::InvalidInput,
-                            format!("the platform push settings: {e}"),
-                        )
-                    },
-                )?)
+                Some(push::Target::new(url, cfg.push_token.expose(), aes_key).map_err(|e| invalid("push", e))?)
             }
             None => None,
+        };
+        // The platform's pushes and its authorizers' messages: its Token and key, two URLs.
+        let platform_target = |url: &str, what: &str| {
+            push::Target::platform(url, cfg.platform_token.expose(), cfg.platform_aes_key.expose())
+                .map_err(|e| invalid(what, e))
         };
         let message_url = cfg.platform_message_url.clone().or_else(|| {
             cfg.platform_push_url.as_ref().map(|u| format!("{}/{}", u.trim_end_matches('/'), push::APPID_PLACEHOLDER))
         });
-        let message_target = match &message_url {
-            Some(url) => {
-                Some(push::Target::platform(url, cfg.platform_token.expose(), cfg.platform_aes_key.expose()).map_err(
-                    |e| {
-                        std::io::Error::new(
-                            std::io::ErrorKind::InvalidInput,
-                            format!("the platform message settings: {e}"),
-                        )
-                    },
-                )?)
-            }
-            None => None,
-        };
+        let message_target = message_url.as_deref().map(|u| platform_target(u, "platform message")).transpose()?;
+        let platform_target =
+            cfg.platform_push_url.as_deref().map(|u| platform_target(u, "platform push")).transpose()?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
