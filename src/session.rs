@@ -401,7 +401,9 @@ impl Session {
                 let own = sandbox_own_accounts(&sc);
                 if let Some((l, (token, key))) = &listener {
                     if sc.push_url.is_none() {
-                        sc.push_url = Some(l.url());
+                        // A path per own account, so the listener knows whose each event is
+                        // (its stream in a shared store) in plaintext mode too.
+                        sc.push_url = Some(format!("{}{}", l.url(), sandbox::push::APPID_PLACEHOLDER));
                         sc.push_token = token.clone();
                         sc.push_aes_key = key.clone();
                     }

@@ -578,3 +578,43 @@ fn a_token_kept_by_another_program_in_redis_is_followed_and_a_stale_one_said_so(
     let row = table.lines().find(|l| l.starts_with("ext ")).unwrap_or_default();
     assert!(row.contains(" own ") && row.contains("redis-key"), "{table}");
 }
+
+#[test]
+fn a_sandbox_run_on_redis_keeps_each_own_accounts_events_in_its_stream() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("own.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        for name in ["default", "wxsandbox2"] {
+            account::with(name, || {
+                let head = media::upload("scripts/data/logo.png", "image");
+                let cat = merchant::categories().filter(|c| c.level == 2 && c.sensitive_type == 0)[0];
+                merchant::apply(#{first_catid: cat.father, second_catid: cat.id, headimg_mediaid: head.media_id, nickname: "测试便利店", intro: "测试"});
+            });
+        }
+        for name in ["default", "wxsandbox2"] {
+            let id = account::with(name, || merchant::audit_info().audit_id);
+            let mine = account::with(name, || event::wait(#{audit_id: id}, 10).ToUserName);
+            let others = account::with(if name == "default" { "wxsandbox2" } else { "default" }, || event::find(#{audit_id: id}).len());
+            print(`${name}: ${mine}, ${others} in the other stream`);
+        }
+        "#,
+    )
+    .expect("script");
+    let o = assert_cmd::Command::cargo_bin("wxscript")
+        .expect("binary")
+        .current_dir(common::repo_root())
+        .env("WXSCRIPT_CONFIG", "/dev/null")
+        .env("WXSCRIPT_CACHE_DIR", dir.path().join("cache"))
+        .env("NO_COLOR", "1")
+        .args(["run", "--sandbox", "--store", &redis.url(), "--log", "redis"])
+        .arg(&script)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    let out = ok(&o);
+    assert!(out.contains("default: gh_5a4e8b1c0d2f, 0 in the other stream"), "{out}");
+    assert!(out.contains("wxsandbox2: gh_sandbox000002, 0 in the other stream"), "{out}");
+}
