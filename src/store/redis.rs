@@ -3,7 +3,7 @@
 //! in Redis). Keys are readable by other programs: `{prefix}:{appid}:token` (JSON
 //! `{access_token, expires_at, ...}`), `{prefix}:{appid}:token:lease`, `{prefix}:{appid}:rate`,
 //! with `wxscript` as the prefix unless `key_prefix` says otherwise; journals named
-//! `redis:NAME` at `{prefix}:journal:NAME`, and the listeners' events in the stream
+//! `redis:NAME` at `{prefix}:journal:NAME`, and the listeners' events in a stream per account,
 //! `{prefix}:events:{appid}` (fields `received_at` and `event`, the event as JSON).
 //!
 //! The rules answer the known failures of shared token caches:
