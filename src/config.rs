@@ -217,6 +217,8 @@ fn key_at(text: &str, at: usize) -> Option<String> {
 fn describe(message: &str, key: Option<String>) -> String {
     let wrong = ["invalid type", "invalid value", "invalid length"].iter().find(|w| message.starts_with(**w));
     match (wrong, key) {
+        // A choice among names (token_mode): the value is one of them or a typo, no secret.
+        (None, Some(key)) if message.starts_with("unknown variant") => format!("`{key}`: {}", message.trim()),
         (Some(w), Some(key)) => {
             let expected = message.rsplit_once(", expected ").map(|(_, e)| e).unwrap_or("another value");
             format!("`{key}`: {w}, expected {expected}")

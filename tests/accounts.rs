@@ -365,6 +365,7 @@ fn account_tables_are_checked_and_their_secrets_guarded() {
     assert!(stderr(&o).contains("[accounts.shop] needs both appid and appsecret"), "{}", stderr(&o));
     let o = run("[accounts.shop]\nappid = \"wx1\"\nappsecret = \"s\"\ntoken_mode = \"fast\"\n", 0o600);
     assert!(stderr(&o).contains("bad.toml:4") && stderr(&o).contains("`stable` or `classic`"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`accounts.shop.token_mode`: unknown variant `fast`"), "{}", stderr(&o));
     let o = run("[accounts.shop]\nappid = \"wx1\"\nappsecret = \"shop-secret-1\"\n", 0o644);
     assert_eq!(ok(&o).trim(), "2");
     #[cfg(unix)]
