@@ -597,8 +597,12 @@ fn sandbox_runs_clean_up_their_own_logs_and_those_of_killed_runs() {
 }
 
 /// `wxscript listen` with settings from `config` alone (none from the environment), and its
-/// first line; its stdout is closed after that line.
-fn listen_with_config(config: &Path, args: &[&str], stderr: Stdio) -> (Child, String) {
+/// stdout after the first line, which is returned too.
+fn listen_with_config(
+    config: &Path,
+    args: &[&str],
+    stderr: Stdio,
+) -> (Child, BufReader<std::process::ChildStdout>, String) {
     let mut child = Command::new(bin())
         .arg("listen")
         .args(args)
@@ -612,8 +616,9 @@ fn listen_with_config(config: &Path, args: &[&str], stderr: Stdio) -> (Child, St
         .spawn()
         .expect("listener starts");
     let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
-    (child, first)
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    out.read_line(&mut first).expect("first line");
+    (child, out, first)
 }
 
 #[test]
@@ -630,7 +635,7 @@ fn listen_takes_its_settings_from_the_config_file() {
         ),
     )
     .expect("config");
-    let (mut child, first) = listen_with_config(&config, &[], Stdio::piped());
+    let (mut child, _, first) = listen_with_config(&config, &[], Stdio::piped());
     let _ = child.kill();
     let out = child.wait_with_output().expect("output");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -657,9 +662,16 @@ fn one_listener_serves_several_own_accounts_each_with_its_settings() {
     .expect("config");
     #[cfg(unix)]
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
-    // Its stdout is closed after the first line: a listener whose stdout is gone still answers
-    // every push (it prints a line per event and lets the line go).
-    let (mut child, first) = listen_with_config(&config, &["--port", "0"], Stdio::null());
+    let (mut child, mut out, first) = listen_with_config(&config, &["--port", "0"], Stdio::null());
+    let mut second = String::new();
+    out.read_line(&mut second).expect("second line");
+    assert!(
+        second.contains("also the message URL of shop-b (wxsandbox2, at .../shop-b, its own Token/key), shop-c"),
+        "{second}"
+    );
+    // Its stdout closed: a listener whose stdout is gone still answers every push (it prints a
+    // line per event and lets the line go).
+    drop(out);
     let port: u16 = first
         .split("http://127.0.0.1:")
         .nth(1)

@@ -163,6 +163,15 @@ pub fn listen(
         };
     }
     let log_path = lo.log.clone();
+    // Which other own accounts it serves, and where: what an operator checks the consoles against.
+    let served: Vec<String> = lo
+        .accounts
+        .iter()
+        .map(|a| {
+            let own = if a.token.is_some() || a.aes_key.is_some() { ", its own Token/key" } else { "" };
+            format!("{} ({}, at .../{}{own})", a.name, a.appid, a.name)
+        })
+        .collect();
     let listener = session
         .rt
         .block_on(listen::Listener::start_in(lo, session.ctx.store.as_ref(), worker.is_some().then_some(tx)))
@@ -173,6 +182,9 @@ pub fn listen(
         log_path.display(),
         listener.recovered()
     );
+    if !served.is_empty() {
+        println!("also the message URL of {}", served.join(", "));
+    }
     if let Some((_, Some(replay))) = &worker {
         println!("{replay}");
     }
