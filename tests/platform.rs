@@ -243,6 +243,7 @@ fn ticket_push_to_authorizer_calls_then_refresh_and_revocation() {
     let table = stdout(&o);
     let row = |name: &str| table.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_string();
     assert!(row("default").ends_with("  ok"), "{table}");
+    assert!(row("(platform)").contains("component (") && row("(platform)").ends_with("  ok"), "{table}");
     assert!(row("wxsandboxauth1").contains("failed: account wxsandboxauth1 revoked"), "{table}");
     assert!(stderr(&o).contains("1 of "), "{}", stderr(&o));
     let o = a.cmd().args(["accounts", "--check", "--format", "json"]).output().expect("accounts --check");
@@ -251,6 +252,11 @@ fn ticket_push_to_authorizer_calls_then_refresh_and_revocation() {
         rows.as_array().and_then(|r| r.iter().find(|r| r["appid"] == appid)).map(|r| r["check"]["ok"].clone())
     };
     assert_eq!(check(sandbox::APPID), Some(json!(true)), "{rows}");
+    assert_eq!(check(sandbox::COMPONENT_APPID), Some(json!(true)), "{rows}");
+    // Without --check, the platform's row says how old the newest ticket is.
+    let table = ok(&a.cmd().args(["accounts"]).output().expect("accounts"));
+    let platform = table.lines().find(|l| l.starts_with("(platform)")).unwrap_or_default();
+    assert!(platform.contains(sandbox::COMPONENT_APPID) && platform.contains("ticket received"), "{table}");
     assert_eq!(check("wxsandboxauth1"), Some(json!(false)), "{rows}");
 }
 
@@ -536,4 +542,20 @@ fn hosts_sharing_redis_share_the_ticket_and_each_refresh_token() {
     assert!(out.contains("as it: wxsandboxauth1") && out.contains("as default: 0"), "{out}");
     let _ = listener.kill();
     let _ = listener.wait();
+}
+
+#[test]
+fn without_a_ticket_the_platform_row_says_so_and_fails_the_check() {
+    // A platform configured, no listener ever received its ticket.
+    let sim = Sim::start();
+    let config = platform_config(sim.dir.path());
+    let table = ok(&sim.cmd().env("WXSCRIPT_CONFIG", &config).arg("accounts").output().expect("accounts"));
+    let platform = table.lines().find(|l| l.starts_with("(platform)")).unwrap_or_default();
+    assert!(platform.contains("no component_verify_ticket in the store"), "{table}");
+    let o = sim.cmd().env("WXSCRIPT_CONFIG", &config).args(["accounts", "--check"]).output().expect("accounts");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let table = stdout(&o);
+    let platform = table.lines().find(|l| l.starts_with("(platform)")).unwrap_or_default();
+    assert!(platform.contains("failed: no component_verify_ticket"), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("default") && l.ends_with("  ok")), "{table}");
 }

@@ -706,6 +706,9 @@ fn accounts(format: ListFormat, check: bool, store: Option<String>) -> Result<()
     let store = session.ctx.store.describe();
     let client = &session.ctx.client;
     let list = client.accounts();
+    // The platform's first: the authorizers' checks then use the component token it brings.
+    let platform_check: Option<Option<String>> = (check && client.platform_appid().is_some())
+        .then(|| session.rt.block_on(client.check_platform()).err().map(|e| e.errmsg));
     // Each account's check: `Some(None)` passed, `Some(Some(error))` failed, `None` not made.
     let to_check: Vec<usize> = (0..list.len()).filter(|i| check && list[*i].kind() != "none").collect();
     let mut checks: Vec<Option<Option<String>>> = vec![None; list.len()];
@@ -716,7 +719,11 @@ fn accounts(format: ListFormat, check: bool, store: Option<String>) -> Result<()
     for (i, outcome) in session.rt.block_on(check_accounts(client.clone(), to_check)) {
         checks[i] = Some(outcome);
     }
-    let rows: Vec<serde_json::Value> = list
+    let check_json = |failed: &Option<String>| match failed {
+        None => serde_json::json!({"ok": true}),
+        Some(e) => serde_json::json!({"ok": false, "error": e}),
+    };
+    let mut rows: Vec<serde_json::Value> = list
         .iter()
         .zip(&checks)
         .map(|(a, checked)| {
@@ -735,16 +742,32 @@ fn accounts(format: ListFormat, check: bool, store: Option<String>) -> Result<()
                 "store": store,
             });
             if let Some(failed) = checked {
-                row["check"] = match failed {
-                    None => serde_json::json!({"ok": true}),
-                    Some(e) => serde_json::json!({"ok": false, "error": e}),
-                };
+                row["check"] = check_json(failed);
             }
             row
         })
         .collect();
+    // The platform: its component token, and how old the newest ticket is (no ticket, no token).
+    if let Some((appid, ticket_age, st)) = session.rt.block_on(client.platform_status()) {
+        let no_ticket = "no component_verify_ticket in the store: run the platform listener (wxscript listen)";
+        let mut row = serde_json::json!({
+            "name": "(platform)",
+            "appid": appid,
+            "kind": "component",
+            "qps": null,
+            "token": {"source": st.source, "expires_in": st.expires_in, "lease_holder": st.lease_holder},
+            "ticket_age": ticket_age,
+            "last_error": st.last_error.or_else(|| ticket_age.is_none().then(|| no_ticket.to_string())),
+            "store": store,
+        });
+        if let Some(failed) = &platform_check {
+            row["check"] = check_json(failed);
+        }
+        rows.push(row);
+    }
     session.close();
-    let failed = checks.iter().filter(|c| matches!(c, Some(Some(_)))).count();
+    let failed = checks.iter().chain([&platform_check]).filter(|c| matches!(c, Some(Some(_)))).count();
+    let checked = checks.iter().chain([&platform_check]).filter(|c| c.is_some()).count();
     let text = match format {
         ListFormat::Json => serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n",
         ListFormat::Table => {
@@ -765,7 +788,12 @@ fn accounts(format: ListFormat, check: bool, store: Option<String>) -> Result<()
                     let last = match (&r["check"]["ok"], r["check"]["error"].as_str()) {
                         (serde_json::Value::Bool(true), _) => "ok".to_string(),
                         (_, Some(e)) => format!("failed: {e}"),
-                        _ => cell(&r["last_error"]),
+                        _ => match (r["last_error"].as_str(), r["ticket_age"].as_u64()) {
+                            (None, Some(age)) => {
+                                format!("ticket received {} ago", crate::util::human_duration(age))
+                            }
+                            _ => cell(&r["last_error"]),
+                        },
                     };
                     [cell(&r["name"]), cell(&r["appid"]), cell(&r["kind"]), token, last]
                 })
@@ -794,7 +822,7 @@ fn accounts(format: ListFormat, check: bool, store: Option<String>) -> Result<()
     };
     write_out(|out| out.write_all(text.as_bytes()))?;
     if failed > 0 {
-        return Err(Failure::runtime(format!("{failed} of {} accounts failed the check", checks.len())));
+        return Err(Failure::runtime(format!("{failed} of {checked} checked failed")));
     }
     Ok(())
 }

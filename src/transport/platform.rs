@@ -77,6 +77,25 @@ impl Client {
         self.platform.as_ref().map(|p| p.appid.as_str())
     }
 
+    /// The platform's state for `wxscript accounts`: its appid, how long ago the newest ticket
+    /// was received (`None`: no ticket in the store), and its component token's status.
+    pub async fn platform_status(&self) -> Option<(String, Option<u64>, super::token::TokenStatus)> {
+        let p = self.platform.as_ref()?;
+        let ticket = self.store.ticket(&p.appid).await;
+        let age = ticket.map(|t| crate::util::unix_now().saturating_sub(t.received_at));
+        Some((p.appid.clone(), age, p.tokens.status().await))
+    }
+
+    /// Obtains the component token, from the store or with the stored ticket: proof that the
+    /// platform's credentials and its ticket work.
+    pub async fn check_platform(&self) -> Result<(), WxError> {
+        let p = self.platform_or("platform")?;
+        tokio::select! {
+            r = p.tokens.get(&self.http) => r.map(|_| ()).map_err(|e| self.scrub(e)),
+            _ = self.cancel.cancelled() => Err(WxError::new(ErrorKind::Cancelled, "token", "cancelled")),
+        }
+    }
+
     fn platform_or(&self, api: &str) -> Result<&Platform, WxError> {
         self.platform.as_ref().ok_or_else(|| no_platform(api))
     }
