@@ -16,16 +16,6 @@ pub fn unix_now() -> u64 {
 /// renamed over it, so a reader or a crash sees the old file or the new one, never half of
 /// either. With `mode` (unix permissions) the new file is created with exactly those bits,
 /// never briefly wider.
-/// A span of seconds as people say it: `45 s`, `12 min`, `3 h 20 min`, `2 days`.
-pub fn human_duration(secs: u64) -> String {
-    match secs {
-        0..=119 => format!("{secs} s"),
-        120..=7199 => format!("{} min", secs / 60),
-        7200..=172_799 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
-        _ => format!("{} days", secs / 86_400),
-    }
-}
-
 pub fn write_atomic(path: &Path, mode: Option<u32>, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
     // Two writers in one process (parallel workers) must not share a temporary name.
     static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -50,6 +40,16 @@ pub fn write_atomic(path: &Path, mode: Option<u32>, fill: impl FnOnce(&mut File)
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A span of seconds as people say it: `45 s`, `12 min`, `3 h 20 min`, `2 days`.
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        7200..=172_799 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        _ => format!("{} days", secs / 86_400),
+    }
 }
 
 /// A credential (app secret, access token, push Token, AES key): compared and passed on like its

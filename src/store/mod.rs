@@ -166,7 +166,6 @@ impl std::fmt::Debug for Authorizer {
     }
 }
 
-/// Held by the one caller refreshing a token; dropping it lets the next one in.
 /// Held by the one caller refreshing a token; [`TokenLease::release`] (or dropping it) lets
 /// the next one in.
 pub struct TokenLease {

@@ -347,9 +347,6 @@ impl Client {
         }
     }
 
-    /// Sends a request as the account at `account` with its token, retrying what is safe to
-    /// retry. Returns the parsed answer with `errcode` 0 (or none); a non-zero errcode is an
-    /// `Api` error.
     /// Obtains account `index`'s token, from the store or by fetching one: proof that its
     /// credentials (own), its refresh token and the platform's ticket (authorizer) work. A
     /// fixed token is taken as given.
@@ -361,6 +358,9 @@ impl Client {
         }
     }
 
+    /// Sends a request as the account at `account` with its token, retrying what is safe to
+    /// retry. Returns the parsed answer with `errcode` 0 (or none); a non-zero errcode is an
+    /// `Api` error.
     pub async fn send(&self, account: usize, req: &Request) -> Result<Value, WxError> {
         let account = self.account(account);
         self.send_as(&account.tokens, &account.rate, req).await
