@@ -284,7 +284,7 @@ pub fn errmsg(errcode: i64, detail: &str) -> String {
 mod tests {
     #[test]
     fn every_declared_error_code_has_a_hint() {
-        for ep in crate::api::endpoints() {
+        for ep in crate::api::all_declared() {
             for code in ep.errors {
                 assert!(super::hint(*code).is_some(), "{}: errcode {code} has no hint", ep.qualified());
             }

@@ -428,6 +428,13 @@ pub fn all_declared() -> impl Iterator<Item = &'static Endpoint> {
     endpoints().chain(platform::ENDPOINTS)
 }
 
+/// The declaration behind a qualified name, a script function's or a component call's
+/// (`platform::query_auth`; [`by_name`] knows script functions only).
+pub fn declared(qualified: &str) -> Option<&'static Endpoint> {
+    let (m, n) = qualified.split_once("::")?;
+    all_declared().find(|e| e.module == m && e.name == n)
+}
+
 /// The endpoint declared at an API path (without leading slash).
 pub fn by_path(path: &str) -> Option<&'static Endpoint> {
     endpoints().find(|e| e.path == path)
@@ -473,7 +480,7 @@ mod tests {
             }
         }
         let mut stale = Vec::new();
-        for ep in endpoints() {
+        for ep in all_declared() {
             for f in ep.fields {
                 let words: Vec<&str> = f.doc.split(|c: char| !c.is_ascii_digit()).collect();
                 for num in numbers(&f.ty) {

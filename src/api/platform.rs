@@ -2,15 +2,21 @@
 //! authorised it): its own token from the pushed `component_verify_ticket`, pre-auth codes, the
 //! code exchange, authorizer tokens from refresh tokens, and the authorizer list and info. They
 //! carry `component_access_token` in the query (the component token call itself none), which
-//! the declarations say with [`TokenKind`]. They are not script functions of their own: the
-//! `platform::` helpers of the accounts contract use them.
+//! the declarations say with [`TokenKind`]. They are not script functions of their own (so
+//! they have no examples): the `platform::` helpers of the accounts contract use them.
 
 use super::{BASE, Endpoint, NONEMPTY, Policy, TokenKind, Ty, Unwrap, req};
 
 /// Where the component token comes from.
 pub const COMPONENT_TOKEN_PATH: &str = "cgi-bin/component/api_component_token";
+/// Where an authorization code is exchanged for an authorizer and its refresh token.
+pub const QUERY_AUTH_PATH: &str = "cgi-bin/component/api_query_auth";
 /// Where an authorizer's tokens come from.
 pub const AUTHORIZER_TOKEN_PATH: &str = "cgi-bin/component/api_authorizer_token";
+
+/// What `api_get_authorizer_info` answers (and `platform::authorizer_info` returns).
+pub const AUTHORIZER_INFO_RETURNS: &str =
+    "#{authorizer_info: #{nick_name, user_name, ...}, authorization_info: #{authorizer_appid, func_info}}";
 
 /// The most authorizers one `api_get_authorizer_list` page holds.
 pub const LIST_PAGE: i64 = 500;
@@ -38,7 +44,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
         errors: &[40013, 40125, 61004, 61005, 61006],
         doc: "The platform's component_access_token, from the latest component_verify_ticket.",
         returns: "#{component_access_token, expires_in}",
-        example: "let t = platform::component_token(#{component_appid: \"wxsandboxcomponent\", component_appsecret: \"sandbox-component-secret\", component_verify_ticket: ticket});",
         ..COMPONENT
     },
     Endpoint {
@@ -49,12 +54,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         policy: Policy::Write,
         doc: "A pre-auth code for the admin's authorisation page (valid 1,800 s).",
         returns: "#{pre_auth_code, expires_in}",
-        example: "let code = platform::create_preauthcode(#{component_appid: \"wxsandboxcomponent\"});",
         ..COMPONENT
     },
     Endpoint {
         name: "query_auth",
-        path: "cgi-bin/component/api_query_auth",
+        path: QUERY_AUTH_PATH,
         fields: &[
             COMPONENT_APPID,
             req("authorization_code", NONEMPTY, "the auth_code of the redirect or the authorized push"),
@@ -63,7 +67,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
         policy: Policy::Write,
         doc: "Exchanges an authorization code for the authorizer's first access token and its refresh token.",
         returns: "#{authorization_info: #{authorizer_appid, authorizer_access_token, expires_in, authorizer_refresh_token, func_info}}",
-        example: "let auth = platform::query_auth(#{component_appid: \"wxsandboxcomponent\", authorization_code: code});",
         ..COMPONENT
     },
     Endpoint {
@@ -82,7 +85,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
         policy: Policy::Write,
         doc: "A new access token of an authorizer, and its new refresh token (store it before using the token).",
         returns: "#{authorizer_access_token, expires_in, authorizer_refresh_token}",
-        example: "let t = platform::authorizer_token(#{component_appid: \"wxsandboxcomponent\", authorizer_appid: \"wxsandboxauth1\", authorizer_refresh_token: refresh});",
         ..COMPONENT
     },
     Endpoint {
@@ -96,7 +98,6 @@ pub const ENDPOINTS: &[Endpoint] = &[
         errors: &[61004],
         doc: "A page of the accounts that authorised the platform, each with its refresh token.",
         returns: "#{total_count, list: [#{authorizer_appid, refresh_token, auth_time}]}",
-        example: "let page = platform::get_authorizer_list(#{component_appid: \"wxsandboxcomponent\", offset: 0, count: 500});",
         ..COMPONENT
     },
     Endpoint {
@@ -105,8 +106,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         fields: &[COMPONENT_APPID, req("authorizer_appid", NONEMPTY, "the merchant account's appid")],
         errors: &[61003, 61004],
         doc: "An authorizer's account details and the permission sets it granted.",
-        returns: "#{authorizer_info: #{nick_name, user_name, ...}, authorization_info: #{authorizer_appid, func_info}}",
-        example: "let info = platform::get_authorizer_info(#{component_appid: \"wxsandboxcomponent\", authorizer_appid: \"wxsandboxauth1\"});",
+        returns: AUTHORIZER_INFO_RETURNS,
         ..COMPONENT
     },
 ];

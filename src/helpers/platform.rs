@@ -48,7 +48,7 @@ pub const DOCS: &[HelperDoc] = &[
         name: "platform::authorizer_info",
         signatures: &["platform::authorizer_info(appid)"],
         doc: "An authorizer's account details and the permission sets it grants (api_get_authorizer_info).",
-        returns: "#{authorizer_info: #{nick_name, user_name, ...}, authorization_info: #{authorizer_appid, func_info}}",
+        returns: crate::api::platform::AUTHORIZER_INFO_RETURNS,
         example: "let info = platform::authorizer_info(\"wxsandboxauth1\");\nprint(info.authorizer_info.nick_name);",
     },
 ];

@@ -41,13 +41,8 @@ fn handlers() -> Vec<(&'static str, Handler)> {
 
 /// Path -> (declaration, handler).
 static ROUTES: LazyLock<HashMap<&'static str, (&'static Endpoint, Handler)>> = LazyLock::new(|| {
-    handlers().into_iter().filter_map(|(name, h)| declared(name).map(|ep| (ep.path, (ep, h)))).collect()
+    handlers().into_iter().filter_map(|(name, h)| api::declared(name).map(|ep| (ep.path, (ep, h)))).collect()
 });
-
-/// The declaration behind a function name, script function or component call.
-fn declared(qualified: &str) -> Option<&'static Endpoint> {
-    api::all_declared().find(|e| e.qualified() == qualified)
-}
 
 /// The declaration and handler of the endpoint at `path` (no leading slash).
 pub(crate) fn find(path: &str) -> Option<(&'static Endpoint, Handler)> {
@@ -63,7 +58,7 @@ mod tests {
     fn every_declared_endpoint_has_exactly_one_handler_of_its_kind() {
         let all = handlers();
         for (name, _) in &all {
-            assert!(declared(name).is_some(), "handler for undeclared {name}");
+            assert!(api::declared(name).is_some(), "handler for undeclared {name}");
         }
         for ep in api::all_declared() {
             let q = ep.qualified();

@@ -111,9 +111,7 @@ impl Client {
     pub async fn component_call(&self, name: &str, mut body: Map<String, Value>) -> Result<Value, WxError> {
         let qualified = format!("platform::{name}");
         let p = self.platform_or(&qualified)?;
-        let ep = api::platform::ENDPOINTS
-            .iter()
-            .find(|ep| ep.name == name)
+        let ep = api::declared(&qualified)
             .ok_or_else(|| WxError::new(ErrorKind::Input, &qualified, "not a component call"))?;
         body.insert("component_appid".into(), Value::String(p.appid.clone()));
         let req = check::prepare(ep, body, &|| crate::util::unix_now() as i64)?;
@@ -166,7 +164,7 @@ impl Client {
         if appid.is_empty() || refresh.is_empty() {
             return Err(WxError::new(
                 ErrorKind::Network,
-                api::platform::ENDPOINTS[2].path,
+                api::platform::QUERY_AUTH_PATH,
                 "the answer has no authorizer_appid or authorizer_refresh_token",
             ));
         }
