@@ -75,16 +75,19 @@ return 0
     )
 });
 
-/// Stores token ARGV[1] at KEYS[1] unless the stored one, of the same identity ARGV[2], was
-/// obtained later than ARGV[3]; 1 if written.
-static PUT: LazyLock<Script> = LazyLock::new(|| {
+/// Stores ARGV[1] (JSON) at KEYS[1] unless the stored JSON's number ARGV[2] (`obtained_at`,
+/// `created_at`) is later than ARGV[3]: a write never replaces a newer token or ticket. With
+/// ARGV[4] (`MODE:IDENTITY`), only a stored token of that mode and identity counts as newer.
+/// A value another program wrote, without those fields, is simply replaced. 1 if written.
+static SET_UNLESS_NEWER: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local v = redis.call('GET', KEYS[1])
 if v then
   local ok, t = pcall(cjson.decode, v)
-  if ok and type(t) == 'table' and (t.mode .. ':' .. t.identity) == ARGV[2]
-     and tonumber(t.obtained_at or 0) > tonumber(ARGV[3]) then
+  if ok and type(t) == 'table'
+     and (ARGV[4] == '' or (tostring(t.mode or '') .. ':' .. tostring(t.identity or '')) == ARGV[4])
+     and (tonumber(t[ARGV[2]]) or 0) > tonumber(ARGV[3]) then
     return 0
   end
 end
@@ -139,23 +142,6 @@ if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[2], ARGV[2], 1)
   redis.call('DEL', KEYS[3])
 end
-return 1
-"#,
-    )
-});
-
-/// Stores a ticket (ARGV[1], JSON) unless the stored one was pushed later than ARGV[2].
-static TICKET: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local ok, d = pcall(cjson.decode, cur)
-  if ok and type(d) == 'table' and tonumber(d.created_at) and tonumber(d.created_at) > tonumber(ARGV[2]) then
-    return 0
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1])
 return 1
 "#,
     )
@@ -464,7 +450,14 @@ impl Store for RedisStore {
         Box::pin(async move {
             let json = serde_json::to_string(ticket).map_err(io::Error::other)?;
             let _: i64 = self
-                .invoke(TICKET.key(self.platform_key(component_appid, "ticket")).arg(json).arg(ticket.created_at))
+                .invoke(
+                    SET_UNLESS_NEWER
+                        .key(self.platform_key(component_appid, "ticket"))
+                        .arg(json)
+                        .arg("created_at")
+                        .arg(ticket.created_at)
+                        .arg(""),
+                )
                 .await
                 .map_err(|e| self.io_error(&e))?;
             Ok(())
@@ -540,10 +533,12 @@ impl Store for RedisStore {
             let json = serde_json::to_string(&stored).map_err(io::Error::other)?;
             let _: i64 = self
                 .invoke(
-                    PUT.key(self.token_key(key, "token"))
+                    SET_UNLESS_NEWER
+                        .key(self.token_key(key, "token"))
                         .arg(json)
-                        .arg(format!("{}:{}", mode(key), key.identity))
-                        .arg(entry.obtained_at),
+                        .arg("obtained_at")
+                        .arg(entry.obtained_at)
+                        .arg(format!("{}:{}", mode(key), key.identity)),
                 )
                 .await
                 .map_err(|e| io::Error::other(self.unavailable(&e).to_string()))?;
@@ -956,6 +951,15 @@ mod tests {
             store.put_token(&key, &at("k", 30)).await.expect("put");
             let exists: bool = redis::cmd("EXISTS").arg("team:wx1:token").query_async(&mut c).await.expect("exists");
             assert!(exists, "key_prefix replaces wxscript");
+            // A value another program wrote there (no mode or identity) is replaced, not an error.
+            let _: () = redis::cmd("SET")
+                .arg("team:wx1:token")
+                .arg(r#"{"access_token":"theirs"}"#)
+                .query_async(&mut c)
+                .await
+                .expect("set");
+            store.put_token(&key, &at("ours", 40)).await.expect("put over a foreign value");
+            assert_eq!(store.token(&key).await.map(|e| e.access_token).as_deref(), Some("ours"));
         });
     }
 
