@@ -272,11 +272,11 @@ impl RedisStore {
     /// `cmd` on the shared connection; once more at once when the connection had been lost
     /// (the manager has just started re-making it, and a restarted server answers the retry).
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
-        let mut conn = self.conn.clone();
-        match cmd.query_async(&mut conn).await {
-            Err(e) if e.is_io_error() || e.is_connection_dropped() => cmd.query_async(&mut conn).await,
-            other => other,
-        }
+        retry_once(|| {
+            let mut conn = self.conn.clone();
+            async move { cmd.query_async(&mut conn).await }
+        })
+        .await
     }
 
     /// A Lua script on the shared connection, retried as [`Self::query`].
@@ -343,7 +343,7 @@ impl RedisStore {
     }
 
     fn unavailable(&self, e: &redis::RedisError) -> StoreError {
-        StoreError::Unavailable(format!("the store (Redis at {}) is unavailable: {e}", self.url))
+        StoreError::Unavailable(unavailable(&self.url, e))
     }
 
     /// Warns once per process when the server saves nothing to disk: the authorizers' refresh
@@ -371,16 +371,32 @@ impl RedisStore {
     }
 }
 
-/// `call` on `conn`, once more at once when the connection had been lost.
+/// What a failure that needed Redis says.
+fn unavailable(url: &str, e: &redis::RedisError) -> String {
+    format!("the store (Redis at {url}) is unavailable: {e}")
+}
+
+/// `op`, once more at once when the connection had been lost (the manager has just started
+/// re-making it, and a restarted server answers the retry).
+async fn retry_once<T, Fut: std::future::Future<Output = redis::RedisResult<T>>>(
+    mut op: impl FnMut() -> Fut,
+) -> redis::RedisResult<T> {
+    match op().await {
+        Err(e) if e.is_io_error() || e.is_connection_dropped() => op().await,
+        other => other,
+    }
+}
+
+/// `call` on `conn`, retried once as [`retry_once`] says.
 async fn invoke<T: redis::FromRedisValue>(
     conn: &ConnectionManager,
     call: &redis::ScriptInvocation<'_>,
 ) -> redis::RedisResult<T> {
-    let mut conn = conn.clone();
-    match call.invoke_async(&mut conn).await {
-        Err(e) if e.is_io_error() || e.is_connection_dropped() => call.invoke_async(&mut conn).await,
-        other => other,
-    }
+    retry_once(|| {
+        let mut conn = conn.clone();
+        async move { call.invoke_async(&mut conn).await }
+    })
+    .await
 }
 
 /// A Redis error's text with the URL's password (if the error quotes it) blotted out.
@@ -470,12 +486,16 @@ impl Store for RedisStore {
                 .query(redis::cmd("SMEMBERS").arg(self.platform_key(component_appid, "authorizers")))
                 .await
                 .map_err(|e| self.io_error(&e))?;
-            let mut list = Vec::new();
-            for appid in appids {
-                if let Some(a) = self.authorizer(component_appid, &appid).await? {
-                    list.push(a);
-                }
+            if appids.is_empty() {
+                return Ok(Vec::new());
             }
+            // Every record in one round trip, however many merchants the agency has.
+            let keys: Vec<String> =
+                appids.iter().map(|a| self.platform_key(component_appid, &format!("authorizer:{a}"))).collect();
+            let texts: Vec<Option<String>> =
+                self.query(redis::cmd("MGET").arg(&keys)).await.map_err(|e| self.io_error(&e))?;
+            let mut list: Vec<Authorizer> =
+                texts.into_iter().flatten().filter_map(|t| serde_json::from_str(&t).ok()).collect();
             list.sort_by(|a, b| a.appid.cmp(&b.appid));
             Ok(list)
         })
@@ -512,8 +532,14 @@ impl Store for RedisStore {
                 .arg(self.platform_key(component_appid, "authorizers"))
                 .arg(&record.appid)
                 .ignore();
-            let mut conn = self.conn.clone();
-            let _: () = pipe.query_async(&mut conn).await.map_err(|e| self.io_error(&e))?;
+            // The refresh token is the one write that must not be lost to a reconnect.
+            let _: () = retry_once(|| {
+                let mut conn = self.conn.clone();
+                let pipe = &pipe;
+                async move { pipe.query_async(&mut conn).await }
+            })
+            .await
+            .map_err(|e| self.io_error(&e))?;
             Ok(())
         })
     }
@@ -541,7 +567,7 @@ impl Store for RedisStore {
                         .arg(format!("{}:{}", mode(key), key.identity)),
                 )
                 .await
-                .map_err(|e| io::Error::other(self.unavailable(&e).to_string()))?;
+                .map_err(|e| self.io_error(&e))?;
             Ok(())
         })
     }
@@ -597,9 +623,8 @@ impl Store for RedisStore {
 
     fn lease_holder<'a>(&'a self, key: &'a TokenKey) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
             let fence: Option<String> =
-                redis::cmd("GET").arg(self.token_key(key, "token:lease")).query_async(&mut conn).await.ok()?;
+                self.query(redis::cmd("GET").arg(self.token_key(key, "token:lease"))).await.ok()?;
             // `HOST:PID:RANDOM`: the random part says nothing to a reader.
             fence.map(|f| f.rsplit_once(':').map_or(f.clone(), |(who, _)| who.to_string()))
         })
@@ -707,7 +732,7 @@ impl SharedEvents for RedisEvents {
                     .arg(json),
             )
             .await
-            .map_err(|e| io::Error::other(format!("the store (Redis at {}) is unavailable: {e}", self.url)))?;
+            .map_err(|e| io::Error::other(unavailable(&self.url, &e)))?;
             Ok(if new == 1 { Stored::New } else { Stored::Duplicate })
         })
     }
@@ -756,8 +781,7 @@ struct Blocking {
 impl Blocking {
     fn run<T>(&mut self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> io::Result<T> {
         let url = self.url.clone();
-        let fail =
-            move |e: redis::RedisError| io::Error::other(format!("the store (Redis at {url}) is unavailable: {e}"));
+        let fail = move |e: redis::RedisError| io::Error::other(unavailable(&url, &e));
         let conn = match &mut self.conn {
             Some(c) => c,
             None => {
