@@ -58,10 +58,13 @@ impl FileStore {
 
     /// Writes `value` owner-only to `path`, its directories made owner-only; durable on return.
     fn write_private(path: &Path, value: &impl serde::Serialize) -> io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        private_dir(dir)?;
-        let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-        crate::util::write_atomic(path, Some(0o600), |f| f.write_all(&bytes))
+        Self::write_private_bytes(path, &serde_json::to_vec_pretty(value).map_err(io::Error::other)?)
+    }
+
+    /// Writes `bytes` owner-only to `path` as [`Self::write_private`] does.
+    fn write_private_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
+        private_dir(path.parent().unwrap_or(Path::new(".")))?;
+        crate::util::write_atomic(path, Some(0o600), |f| f.write_all(bytes))
     }
 
     fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
@@ -83,16 +86,14 @@ impl FileStore {
 
 impl FileStore {
     fn read_token(&self, key: &TokenKey) -> Option<TokenEntry> {
-        let text = std::fs::read_to_string(self.token_path(key)?).ok()?;
-        serde_json::from_str(&text).ok()
+        Self::read_json(&self.token_path(key)?)
     }
 
-    /// Written to a temporary file and renamed, owner-only, so readers never see half a token.
+    /// Written to a temporary file and renamed, owner-only, so readers never see half a token
+    /// (compact JSON, as token files always were).
     fn write_token(&self, key: &TokenKey, entry: &TokenEntry) -> io::Result<()> {
         let Some(path) = self.token_path(key) else { return Ok(()) };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        private_dir(dir)?;
-        crate::util::write_atomic(&path, Some(0o600), |f| f.write_all(&serde_json::to_vec(entry).unwrap_or_default()))
+        Self::write_private_bytes(&path, &serde_json::to_vec(entry).map_err(io::Error::other)?)
     }
 
     /// The token file's lock file (owner-only), locked: blocks until it is free.
