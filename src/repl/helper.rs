@@ -37,7 +37,8 @@ impl ReplHelper {
             vars: Vec::new(),
             width: 80,
             prompt_width,
-            parser: rhai::Engine::new_raw(),
+            // Parsing as the run does: `account::with("shop-a", || {` is unfinished, not wrong.
+            parser: crate::runtime::parser_engine(),
             files: FilenameCompleter::new(),
             brackets: MatchingBracketHighlighter::new(),
             color,

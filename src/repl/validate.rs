@@ -56,7 +56,7 @@ mod tests {
 
     #[test]
     fn unfinished_input_continues() {
-        let e = Engine::new_raw();
+        let e = crate::runtime::parser_engine();
         for s in [
             "store::add(#{",
             "store::add(#{\n  map_poi_id: \"1\",",
@@ -70,6 +70,7 @@ mod tests {
             "let x = ",
             "store::list(0,",
             "for s in store::all() {\n  print(s.poi_id);",
+            "account::with(\"shop-a\", || {",
         ] {
             assert!(incomplete(&e, s), "{s:?} should continue");
         }
@@ -77,7 +78,7 @@ mod tests {
 
     #[test]
     fn finished_or_wrong_input_runs() {
-        let e = Engine::new_raw();
+        let e = crate::runtime::parser_engine();
         for s in [
             "",
             "  ",
@@ -94,6 +95,7 @@ mod tests {
             "let s = \"abc",
             "let s = \"abc\ndef\";",
             "let s = \"abc\ndef\";\nprint(s);",
+            "account::use(\"shop-a\")",
         ] {
             assert!(!incomplete(&e, s), "{s:?} should run (and report its error)");
         }

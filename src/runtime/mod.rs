@@ -613,6 +613,19 @@ pub fn map_token(token: rhai::Token) -> rhai::Token {
     }
 }
 
+/// An engine that only parses, as a run parses: `account::use` and `account::with` are names,
+/// no depth limit, no constant folding (a literal map keeps its keys' places). For judging and
+/// reading source without running it: the REPL's "is this entry finished", the bundled
+/// modules' docs, the places of a failed call.
+pub fn parser_engine() -> Engine {
+    let mut engine = Engine::new_raw();
+    engine.set_max_expr_depths(0, 0);
+    #[allow(deprecated)]
+    engine.on_parse_token(|token, _, _| map_token(token));
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
+    engine
+}
+
 /// The engine every command uses, with every function of `catalog` registered.
 pub fn engine(ctx: Arc<Ctx>, catalog: &catalog::Catalog) -> Engine {
     let mut engine = Engine::new();

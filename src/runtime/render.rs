@@ -5,7 +5,7 @@
 //! the call (the source is parsed again to find it), a rethrown error at the call it arose
 //! from (with the `throw` in a note).
 
-use rhai::{ASTNode, Engine, EvalAltResult, Expr, Map, ParseError, Position};
+use rhai::{ASTNode, EvalAltResult, Expr, Map, ParseError, Position};
 
 use crate::api::check::did_you_mean;
 use crate::api::{self, Ty};
@@ -256,14 +256,7 @@ fn steps(field: &str) -> Vec<Step<'_>> {
 
 impl Calls {
     fn parse(source: &str) -> Calls {
-        let mut engine = Engine::new_raw();
-        engine.set_max_expr_depths(0, 0);
-        // As the run parses it: `account::use` and `account::with` are names, not reserved words.
-        #[allow(deprecated)]
-        engine.on_parse_token(|token, _, _| super::map_token(token));
-        // Constant folding would turn a literal map into a value without its keys' places.
-        engine.set_optimization_level(rhai::OptimizationLevel::None);
-        Calls { ast: engine.compile(source).ok() }
+        Calls { ast: super::parser_engine().compile(source).ok() }
     }
 
     /// The arguments of the call at `pos`.

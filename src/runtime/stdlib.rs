@@ -208,11 +208,7 @@ pub fn docs() -> &'static [StdDoc] {
 }
 
 fn read_docs() -> Vec<StdDoc> {
-    let mut engine = Engine::new_raw();
-    engine.set_max_expr_depths(0, 0);
-    // A module calling `account::with` parses as the run's engine parses it.
-    #[allow(deprecated)]
-    engine.on_parse_token(|token, _, _| super::map_token(token));
+    let engine = super::parser_engine();
     let mut out = Vec::new();
     for (module, src) in STDLIB {
         let ast = match engine.compile(*src) {
