@@ -196,21 +196,12 @@ fn sandbox_accounts(own: usize) -> Vec<AccountConfig> {
 pub fn account_names(opts: &SessionOptions) -> Result<Vec<(String, Option<String>)>, Failure> {
     let cfg = config::transport_config().map_err(Failure::runtime)?;
     let (default, others) = match &opts.sandbox {
-        Some(sc) => (Some(sandbox::APPID.to_string()), sandbox_accounts(sandbox_own_accounts(sc))),
-        None => (
-            match &cfg.credentials {
-                Credentials::AppSecret { appid, .. } => Some(appid.clone()),
-                _ => None,
-            },
-            cfg.accounts,
-        ),
+        Some(sc) => (Some(sandbox::APPID.to_string()), sandbox_accounts(sc.own_accounts)),
+        None => (cfg.credentials.appid().map(str::to_string), cfg.accounts),
     };
-    let appid = |c: &Credentials| match c {
-        Credentials::AppSecret { appid, .. } => Some(appid.clone()),
-        _ => None,
-    };
+    // As the session's accounts name themselves (`Account::appid`), so `check` accepts what `run` does.
     Ok(std::iter::once((transport::DEFAULT_ACCOUNT.to_string(), default))
-        .chain(others.iter().map(|a| (a.name.clone(), appid(&a.credentials))))
+        .chain(others.iter().map(|a| (a.name.clone(), a.credentials.appid().map(str::to_string))))
         .collect())
 }
 
@@ -253,11 +244,6 @@ async fn authorize_sandbox(client: &Client, sim: &Sandbox) -> Result<(), String>
     }
     client.adopt_authorizers().await;
     Ok(())
-}
-
-/// How many own accounts the simulator hosts.
-fn sandbox_own_accounts(sc: &sandbox::Config) -> usize {
-    sc.own_accounts
 }
 
 /// A live session. Dropping it stops the simulator and the listener.
@@ -329,10 +315,9 @@ impl Session {
         }
         // Tokens, journals and events: files on this host, or a Redis shared with others.
         let mut store_cfg = config::store_config(opts.store.as_deref()).map_err(Failure::runtime)?;
-        store_cfg.account = match (&opts.sandbox, &cfg.credentials) {
-            (Some(_), _) => Some(sandbox::APPID.to_string()),
-            (None, Credentials::AppSecret { appid, .. }) => Some(appid.clone()),
-            _ => None,
+        store_cfg.account = match &opts.sandbox {
+            Some(_) => Some(sandbox::APPID.to_string()),
+            None => cfg.credentials.appid().map(str::to_string),
         };
         let store = rt.block_on(crate::store::open(&store_cfg, cfg.cache_dir.clone())).map_err(Failure::runtime)?;
         let mut listen_opts = opts.listen.clone();
@@ -371,7 +356,7 @@ impl Session {
                     // Fed by the simulator, whose encrypted pushes carry the appid of the own
                     // account each is for, all with the listener's Token and key.
                     lo.appid = sandbox::APPID.into();
-                    lo.accounts.extend((2..=sandbox_own_accounts(sc)).map(|n| listen::AccountListen {
+                    lo.accounts.extend((2..=sc.own_accounts).map(|n| listen::AccountListen {
                         name: sandbox::own_appid(n),
                         appid: sandbox::own_appid(n),
                         token: None,
@@ -398,7 +383,7 @@ impl Session {
         let sim = match &opts.sandbox {
             Some(sc) => {
                 let mut sc = sc.clone();
-                let own = sandbox_own_accounts(&sc);
+                let own = sc.own_accounts;
                 if let Some((l, (token, key))) = &listener {
                     if sc.push_url.is_none() {
                         // A path per own account, so the listener knows whose each event is
