@@ -86,7 +86,7 @@ pub fn user_name(appid: &str) -> String {
     if appid == APPID {
         return TO_USER_NAME.to_string();
     }
-    if let Some(n) = appid.strip_prefix("wxsandboxauth") {
+    if let Some(n) = appid.strip_prefix(platform::AUTHORIZER_PREFIX) {
         return format!("gh_sandboxauth{n:0>4}");
     }
     match appid.strip_prefix(APPID) {
@@ -740,6 +740,11 @@ pub(crate) fn str_field<'a>(b: &'a Map<String, Value>, k: &str) -> &'a str {
 
 pub(crate) fn int_field(b: &Map<String, Value>, k: &str) -> Option<i64> {
     b.get(k).and_then(Value::as_i64)
+}
+
+/// A count or offset field (0 when absent; the wire check has held it to its declared range).
+pub(crate) fn usize_field(b: &Map<String, Value>, k: &str) -> usize {
+    int_field(b, k).and_then(|n| usize::try_from(n).ok()).unwrap_or(0)
 }
 
 /// A `|`-joined media id field as a list (empty when not given).

@@ -23,7 +23,7 @@ use axum::extract::{Query, Request};
 use serde_json::{Map, Value, json};
 
 use super::routes::Handler;
-use super::{Shared, admin_body, fail, int_field, invalid, lock, random_id, str_field};
+use super::{Shared, admin_body, fail, invalid, lock, random_id, str_field, usize_field};
 use crate::message::events::{self, PlatformPush, PushEvent};
 
 /// The platform's component appid.
@@ -35,9 +35,12 @@ pub const PLATFORM_TOKEN: &str = "sandbox-platform-token";
 /// The EncodingAESKey the platform's pushes are encrypted with, unless `--platform-aes-key`.
 pub const PLATFORM_AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
+/// What the authorizers' appids start with, their number following.
+pub const AUTHORIZER_PREFIX: &str = "wxsandboxauth";
+
 /// The appid of authorizer `n` (from 1).
 pub fn authorizer_appid(n: usize) -> String {
-    format!("wxsandboxauth{n}")
+    format!("{AUTHORIZER_PREFIX}{n}")
 }
 
 /// How long a ticket is accepted (WeChat: 12 hours).
@@ -306,8 +309,8 @@ fn authorizer_list(sh: &Shared, b: &Map<String, Value>) -> Value {
     if let Err(e) = this_platform(b) {
         return e;
     }
-    let offset = usize::try_from(int_field(b, "offset").unwrap_or(0)).unwrap_or(usize::MAX);
-    let count = usize::try_from(int_field(b, "count").unwrap_or(500)).unwrap_or(500);
+    // Both are required and held to their declared ranges by the wire check.
+    let (offset, count) = (usize_field(b, "offset"), usize_field(b, "count"));
     let p = platform(sh);
     let authorized: Vec<Value> = p
         .auths
@@ -339,7 +342,7 @@ fn authorizer_info(sh: &Shared, b: &Map<String, Value>) -> Value {
         return fail(61003, format!("{} has not authorised the platform", sh.accounts[idx].appid));
     };
     let appid = &sh.accounts[idx].appid;
-    let n = appid.trim_start_matches("wxsandboxauth");
+    let n = appid.trim_start_matches(AUTHORIZER_PREFIX);
     json!({
         "authorizer_info": {
             "nick_name": format!("Sandbox merchant {n}"),

@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use super::media::PartError;
 use super::routes::Handler;
-use super::{AuditEvent, AuditKind, State, fail, int_field, random_id, str_field};
+use super::{AuditEvent, AuditKind, State, fail, int_field, random_id, str_field, usize_field};
 use crate::api::media::sniff;
 use crate::api::shake::{
     ICON_MAX_PX, LICENSE_MAX_BYTES, MATERIAL_KINDS, MAX_GROUP_DEVICES, MAX_GROUPS, MAX_IDS, QUICK_REVIEW, STATS_PAGE,
@@ -185,20 +185,16 @@ fn no_device() -> Value {
     fail(9001025, "no such device")
 }
 
-fn usize_of(b: &Map<String, Value>, k: &str) -> usize {
-    int_field(b, k).and_then(|n| usize::try_from(n).ok()).unwrap_or(0)
-}
-
 /// A list call's page size. The wire check has already held `count` to its declared limits;
 /// a call variant without one gets a single row.
 fn count_of(b: &Map<String, Value>) -> usize {
-    usize_of(b, "count").max(1)
+    usize_field(b, "count").max(1)
 }
 
 /// The page a `begin`/`count` list call asks for out of `rows` (of `what`): refused with 9001036
 /// when `begin` is past the end.
 fn page_of<T>(b: &Map<String, Value>, rows: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>, Value> {
-    let (begin, len) = (usize_of(b, "begin"), rows.len());
+    let (begin, len) = (usize_field(b, "begin"), rows.len());
     if begin > len {
         return Err(fail(9001036, format!("begin {begin} beyond {len} {what}")));
     }
@@ -762,7 +758,7 @@ fn day_list(
             })
         })
         .collect();
-    let page_index = usize_of(b, "page_index").max(1);
+    let page_index = usize_field(b, "page_index").max(1);
     let list: Vec<Value> =
         active.iter().skip((page_index - 1).saturating_mul(STATS_PAGE)).take(STATS_PAGE).cloned().collect();
     json!({

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::map::{self, Poi};
 use super::routes::Handler;
-use super::{AuditEvent, AuditKind, State, fail, int_field, invalid, media_ids, ok, ok_data, str_field};
+use super::{AuditEvent, AuditKind, State, fail, invalid, media_ids, ok, ok_data, str_field, usize_field};
 use crate::api::wire::pic_urls;
 use crate::message::events::{ADD_STORE_AUDIT_INFO, MODIFY_STORE_AUDIT_INFO};
 
@@ -347,10 +347,6 @@ fn page(items: impl ExactSizeIterator<Item = Value>, offset: usize, limit: usize
     let total = items.len();
     let list: Vec<Value> = items.skip(offset).take(limit).map(|b| json!({ "base_info": b })).collect();
     json!({ "errcode": 0, "errmsg": "ok", "business_list": list, "total_count": total })
-}
-
-fn usize_field(b: &Map<String, Value>, k: &str) -> usize {
-    int_field(b, k).and_then(|n| usize::try_from(n).ok()).unwrap_or(0)
 }
 
 /// `store::list`

@@ -146,6 +146,15 @@ fn account(sh: &Shared, appid: &str, secret: &str) -> Result<usize, Value> {
     Ok(idx)
 }
 
+/// The own account a token request names with `grant_type=client_credential`, its `appid`
+/// and its `secret` (read with `get`, from the query or the JSON body).
+fn credentials<'a>(sh: &Shared, get: impl Fn(&str) -> &'a str) -> Result<usize, Value> {
+    if get("grant_type") != "client_credential" {
+        return Err(fail(40002, ""));
+    }
+    account(sh, get("appid"), get("secret"))
+}
+
 fn answer(tok: &str, left_ms: u64) -> Value {
     json!({ "access_token": tok, "expires_in": left_ms.div_ceil(1000) })
 }
@@ -156,11 +165,7 @@ pub(super) fn classic(sh: &Shared, method: &HttpMethod, q: &HashMap<String, Stri
     if method != HttpMethod::GET {
         return fail(43001, "");
     }
-    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    if get("grant_type") != "client_credential" {
-        return fail(40002, "");
-    }
-    let idx = match account(sh, get("appid"), get("secret")) {
+    let idx = match credentials(sh, |k| q.get(k).map(String::as_str).unwrap_or("")) {
         Ok(i) => i,
         Err(e) => return e,
     };
@@ -176,7 +181,7 @@ pub(super) fn classic(sh: &Shared, method: &HttpMethod, q: &HashMap<String, Stri
         tok
     };
     *lock(&sh.stats).token_fetches_by_appid.entry(sh.accounts[idx].appid.clone()).or_default() += 1;
-    json!({ "access_token": tok, "expires_in": sh.token_ttl })
+    answer(&tok, sh.token_ttl.saturating_mul(1000))
 }
 
 /// `POST cgi-bin/stable_token {grant_type, appid, secret, force_refresh}`.
@@ -193,11 +198,7 @@ pub(super) async fn stable(sh: &Shared, req: Request) -> Value {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&bytes) else {
         return fail(47001, "");
     };
-    let get = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
-    if get("grant_type") != "client_credential" {
-        return fail(40002, "");
-    }
-    let idx = match account(sh, get("appid"), get("secret")) {
+    let idx = match credentials(sh, |k| body.get(k).and_then(Value::as_str).unwrap_or("")) {
         Ok(i) => i,
         Err(e) => return e,
     };
