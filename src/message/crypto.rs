@@ -62,10 +62,11 @@ pub fn unpad32(buf: &[u8]) -> Result<&[u8], String> {
     Ok(&buf[..buf.len() - n])
 }
 
-/// The body of a safe-mode push: the account it is for and the encrypted message.
-pub fn envelope(to_user: &str, encrypted: &str) -> String {
-    let (to, enc) = (Value::from(to_user), Value::from(encrypted));
-    super::xml::write([("ToUserName", &to), (ENCRYPT, &enc)])
+/// The body of a safe-mode push: who it is for (`ToUserName` an account, `AppId` the platform)
+/// and the encrypted message.
+pub fn envelope(header: &str, value: &str, encrypted: &str) -> String {
+    let (value, enc) = (Value::from(value), Value::from(encrypted));
+    super::xml::write([(header, &value), (ENCRYPT, &enc)])
 }
 
 /// Safe-mode encryption and decryption for one EncodingAESKey and appid.

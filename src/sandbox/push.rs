@@ -13,9 +13,8 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::{APPID, AuditEvent, Shared, TO_USER_NAME};
-use serde_json::Value;
 
-use crate::message::{MsgCrypt, crypto, xml};
+use crate::message::{MsgCrypt, crypto};
 use crate::util::Secret;
 
 /// What WeChat's console asks for in a platform's message URL, replaced by the appid of the
@@ -53,24 +52,9 @@ impl Target {
     }
 
     /// The URL with its signed query and the body, for one platform push of `xml`: the
-    /// envelope carries `AppId` where an account's carries `ToUserName`.
+    /// envelope names the platform (`AppId`) where an account's names the account.
     pub fn sign_platform(&self, xml: &str) -> (String, String) {
-        let timestamp = crate::util::unix_now().to_string();
-        let nonce = fastrand::u32(100_000_000..u32::MAX).to_string();
-        let sep = if self.url.contains('?') { '&' } else { '?' };
-        let enc = match &self.crypt {
-            Some(c) => c.encrypt(xml.as_bytes()),
-            None => return self.sign(xml),
-        };
-        let signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce]);
-        let msg_signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce, &enc]);
-        let url = format!(
-            "{}{sep}signature={signature}&timestamp={timestamp}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_signature}",
-            self.url
-        );
-        let appid = Value::from(super::COMPONENT_APPID);
-        let enc = Value::from(enc);
-        (url, xml::write([("AppId", &appid), ("Encrypt", &enc)]))
+        self.signed(xml, "", None)
     }
 
     /// The URL with its signed query and the body, for one push of `xml` to the first own
@@ -83,6 +67,12 @@ impl Target {
     /// account `appid`: it replaces [`APPID_PLACEHOLDER`] in the URL (and is the appid an own
     /// account's message is encrypted with).
     pub fn sign_to(&self, xml: &str, to: &str, appid: &str) -> (String, String) {
+        self.signed(xml, appid, Some(to))
+    }
+
+    /// Signs (and, with a key, encrypts) `xml` for account `appid`, addressed to user `to`, or
+    /// to the platform itself when `None`.
+    fn signed(&self, xml: &str, appid: &str, to: Option<&str>) -> (String, String) {
         // The real time, not the simulator's: the listener checks it against its own clock.
         let timestamp = crate::util::unix_now().to_string();
         let nonce = fastrand::u32(100_000_000..u32::MAX).to_string();
@@ -90,17 +80,19 @@ impl Target {
         let base = self.url.replace(APPID_PLACEHOLDER, appid);
         let sep = if base.contains('?') { '&' } else { '?' };
         let mut url = format!("{base}{sep}signature={signature}&timestamp={timestamp}&nonce={nonce}");
-        let body = match &self.crypt {
-            None => xml.to_string(),
-            Some(c) => {
-                let enc = match self.per_account && !appid.is_empty() {
-                    true => c.for_appid(appid).encrypt(xml.as_bytes()),
-                    false => c.encrypt(xml.as_bytes()),
-                };
-                let msg_signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce, &enc]);
-                url += &format!("&openid={to}&encrypt_type=aes&msg_signature={msg_signature}");
-                crypto::envelope(to, &enc)
-            }
+        let Some(c) = &self.crypt else { return (url, xml.to_string()) };
+        let enc = match self.per_account && !appid.is_empty() {
+            true => c.for_appid(appid).encrypt(xml.as_bytes()),
+            false => c.encrypt(xml.as_bytes()),
+        };
+        let msg_signature = crypto::signature(&[self.token.expose(), &timestamp, &nonce, &enc]);
+        if let Some(to) = to {
+            url += &format!("&openid={to}");
+        }
+        url += &format!("&encrypt_type=aes&msg_signature={msg_signature}");
+        let body = match to {
+            Some(to) => crypto::envelope("ToUserName", to, &enc),
+            None => crypto::envelope("AppId", c.appid(), &enc),
         };
         (url, body)
     }
