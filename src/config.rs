@@ -205,9 +205,15 @@ fn key_at(text: &str, at: usize) -> Option<String> {
     let before = &text[..at];
     let line = before.rsplit('\n').next().unwrap_or(before);
     let key = line.split('=').next().filter(|_| line.contains('='))?.trim().trim_matches('"');
-    let table = before.lines().rev().skip(1).map(str::trim).find(|l| l.starts_with('[') && l.ends_with(']'));
+    // A header may carry a comment (`[accounts.shop-a]   # the flagship`).
+    let table = before
+        .lines()
+        .rev()
+        .skip(1)
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .find(|l| l.starts_with('[') && l.ends_with(']'));
     Some(match table {
-        Some(t) => format!("{}.{key}", t.trim_matches(['[', ']'])),
+        Some(t) => format!("{}.{key}", t.trim_matches(['[', ']']).trim()),
         None => key.to_string(),
     })
 }

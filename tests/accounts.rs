@@ -366,6 +366,9 @@ fn account_tables_are_checked_and_their_secrets_guarded() {
     let o = run("[accounts.shop]\nappid = \"wx1\"\nappsecret = \"s\"\ntoken_mode = \"fast\"\n", 0o600);
     assert!(stderr(&o).contains("bad.toml:4") && stderr(&o).contains("`stable` or `classic`"), "{}", stderr(&o));
     assert!(stderr(&o).contains("`accounts.shop.token_mode`: unknown variant `fast`"), "{}", stderr(&o));
+    // A comment after the table's header does not hide the table.
+    let o = run("[accounts.shop]   # the flagship\nappid = \"wx1\"\nappsecret = \"s\"\nqps = \"fast\"\n", 0o600);
+    assert!(stderr(&o).contains("`accounts.shop.qps`"), "{}", stderr(&o));
     let o = run("[accounts.shop]\nappid = \"wx1\"\nappsecret = \"shop-secret-1\"\n", 0o644);
     assert_eq!(ok(&o).trim(), "2");
     #[cfg(unix)]
