@@ -78,6 +78,12 @@ impl TokenKey {
         TokenKey { appid: appid.to_string(), family, identity: identity(base, secret) }
     }
 
+    /// An authorizer's token key: its identity is the platform's, so another platform's token
+    /// for the same merchant is never taken for it.
+    pub fn authorizer(appid: &str, base: &str, component_appid: &str) -> TokenKey {
+        TokenKey::of(appid, TokenFamily::Authorizer, base, component_appid)
+    }
+
     pub fn stable(&self) -> bool {
         self.family == TokenFamily::Stable
     }
@@ -94,7 +100,7 @@ fn identity(base: &str, secret: &str) -> String {
 }
 
 /// One stored token, as the cache keeps it (the file store's JSON).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct TokenEntry {
     pub access_token: String,
     /// Unix seconds.
@@ -112,6 +118,18 @@ pub struct TokenEntry {
     /// for the failed fetch take its failure instead of each fetching again.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failed_at: u64,
+}
+
+impl TokenEntry {
+    /// A token just obtained at `obtained_at`, good for `expires_in` seconds.
+    pub fn new(access_token: impl Into<String>, obtained_at: u64, expires_in: u64) -> TokenEntry {
+        TokenEntry {
+            access_token: access_token.into(),
+            expires_at: obtained_at.saturating_add(expires_in),
+            obtained_at,
+            ..TokenEntry::default()
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

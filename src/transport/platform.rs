@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Client, Credentials, RateLimit, TokenCache, answer::Target};
 use crate::api::{self, ErrorKind, WxError, check};
-use crate::store::{Authorizer, Store, Ticket, TokenEntry, TokenFamily, TokenKey};
+use crate::store::{Authorizer, Store, Ticket, TokenEntry, TokenKey};
 
 /// How long an exchange whose code was used already waits for the record of the exchange that
 /// used it (the listener's and a script's may race for one code).
@@ -182,15 +182,8 @@ impl Client {
         self.store.put_authorizer(&p.appid, &record).await.map_err(|e| store_failed(&appid, e))?;
         if !token.is_empty() {
             let expires_in = info.get("expires_in").and_then(Value::as_u64).unwrap_or(7200);
-            let key = TokenKey::of(&appid, TokenFamily::Authorizer, &self.base, &p.appid);
-            let entry = TokenEntry {
-                access_token: token,
-                expires_at: now + expires_in,
-                obtained_at: now,
-                forced_at: 0,
-                last_error: None,
-                failed_at: 0,
-            };
+            let key = TokenKey::authorizer(&appid, &self.base, &p.appid);
+            let entry = TokenEntry::new(token, now, expires_in);
             // Only a fetch saved: without it the refresh token makes a new one.
             let _ = self.store.put_token(&key, &entry).await;
         }

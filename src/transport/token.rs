@@ -234,8 +234,7 @@ impl TokenCache {
             }
             Credentials::Component { appid, secret } => Some(TokenKey::of(appid, TokenFamily::Component, base, secret)),
             Credentials::Authorizer { appid } => {
-                let component = platform.as_ref().and_then(|p| p.appid()).unwrap_or_default();
-                Some(TokenKey::of(appid, TokenFamily::Authorizer, base, component))
+                Some(TokenKey::authorizer(appid, base, platform.as_ref().and_then(|p| p.appid()).unwrap_or_default()))
             }
             _ => None,
         };
@@ -413,15 +412,8 @@ impl TokenCache {
         }
         self.remember(&token);
         let read_at = now();
-        Ok(Cached {
-            access_token: token,
-            // Unknown expiry: good until refused, re-read every KEY_REREAD all the same.
-            expires_at: expires_at.unwrap_or(u64::MAX),
-            obtained_at: read_at,
-            forced_at: 0,
-            last_error: None,
-            failed_at: 0,
-        })
+        // Unknown expiry: good until refused, re-read every KEY_REREAD all the same.
+        Ok(Cached { expires_at: expires_at.unwrap_or(u64::MAX), ..Cached::new(token, read_at, 0) })
     }
 
     /// WeChat refused `bad`, which came from Redis key `key`: the other system keeping it is
@@ -567,14 +559,7 @@ impl TokenCache {
                 Ok(fetched) => self.store.put_token(key, fetched).await,
                 Err(e) => {
                     // The old token stays (it may still serve); the error is for `wxscript accounts`.
-                    let mut c = cached.unwrap_or(Cached {
-                        access_token: String::new(),
-                        expires_at: 0,
-                        obtained_at: 0,
-                        forced_at: 0,
-                        last_error: None,
-                        failed_at: 0,
-                    });
+                    let mut c = cached.unwrap_or_default();
                     if Some(c.access_token.as_str()) == bad {
                         // Refused: written back, it would undo the discard above.
                         c.access_token.clear();
@@ -797,14 +782,7 @@ impl TokenCache {
         let expires_in = answer.get("expires_in").and_then(Value::as_u64).unwrap_or(7200);
         let obtained_at = now();
         self.remember(t);
-        Ok(Cached {
-            access_token: t.to_string(),
-            expires_at: obtained_at + expires_in,
-            obtained_at,
-            forced_at: 0,
-            last_error: None,
-            failed_at: 0,
-        })
+        Ok(Cached::new(t, obtained_at, expires_in))
     }
 
     /// One call of a token endpoint, tried twice on network trouble or a busy answer; the
