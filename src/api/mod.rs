@@ -18,6 +18,7 @@ pub mod shake;
 mod store;
 pub mod wire;
 
+pub use account::CLEAR_QUOTA_PATH;
 pub use errors::{ErrorKind, WxError};
 
 /// HTTP method of an endpoint.

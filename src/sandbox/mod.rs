@@ -862,15 +862,17 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
     // clear_quota is how a spent quota comes back, so it is never refused for one.
     if let Some(limit) = sh.daily_quota
         && let Some(acc) = acc
-        && (ep.module, ep.name) != ("wx", "clear_quota")
+        && ep.path != crate::api::CLEAR_QUOTA_PATH
     {
         let day = sh.clock.china_day();
         if !sh.state(acc).quota.take(ep.path, day, limit) {
             return fail(
                 45009,
                 format!(
-                    "reach max api daily quota limit ({limit} calls of {} a day by {}); cgi-bin/clear_quota resets it",
-                    ep.path, sh.accounts[acc].appid
+                    "reach max api daily quota limit ({limit} calls of {} a day by {}); {} resets it",
+                    ep.path,
+                    sh.accounts[acc].appid,
+                    crate::api::CLEAR_QUOTA_PATH
                 ),
             )
             .into();
