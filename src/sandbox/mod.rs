@@ -917,7 +917,10 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
         return fail(r.code, &r.detail).into();
     }
     if let routes::Handler::Component(f) = handler {
-        return f(sh, &fields);
+        return match platform::this_platform(&fields) {
+            Ok(()) => f(sh, &fields),
+            Err(e) => e.into(),
+        };
     }
     // Only component calls are made without an account (a unit test of `routes` holds it).
     let Some(acc) = acc else {

@@ -184,7 +184,7 @@ pub(super) fn platform(sh: &Shared) -> std::sync::MutexGuard<'_, Platform> {
 pub(super) fn handlers() -> Vec<(&'static str, Handler)> {
     vec![
         ("platform::component_token", Handler::Component(|sh, b| component_token(sh, b).into())),
-        ("platform::create_preauthcode", Handler::Component(|sh, b| create_preauthcode(sh, b).into())),
+        ("platform::create_preauthcode", Handler::Component(|sh, _| create_preauthcode(sh).into())),
         ("platform::query_auth", Handler::Component(|sh, b| query_auth(sh, b).into())),
         ("platform::authorizer_token", Handler::Component(|sh, b| authorizer_token(sh, b).into())),
         ("platform::get_authorizer_list", Handler::Component(|sh, b| authorizer_list(sh, b).into())),
@@ -192,8 +192,8 @@ pub(super) fn handlers() -> Vec<(&'static str, Handler)> {
     ]
 }
 
-/// 40013 unless the call names this platform.
-fn this_platform(b: &Map<String, Value>) -> Result<(), Value> {
+/// 40013 unless the call names this platform (every component call does, first thing).
+pub(super) fn this_platform(b: &Map<String, Value>) -> Result<(), Value> {
     match str_field(b, "component_appid") {
         COMPONENT_APPID => Ok(()),
         other => Err(fail(40013, format!("\"{other}\" is not this simulator's platform ({COMPONENT_APPID})"))),
@@ -220,9 +220,6 @@ fn authorizer_access(sh: &Shared, idx: usize) -> (String, u64) {
 
 /// `api_component_token`: the ticket decides (61006 unknown, 61005 past its 12 hours).
 fn component_token(sh: &Shared, b: &Map<String, Value>) -> Value {
-    if let Err(e) = this_platform(b) {
-        return e;
-    }
     if str_field(b, "component_appsecret") != COMPONENT_SECRET {
         return fail(40125, "");
     }
@@ -244,10 +241,7 @@ fn component_token(sh: &Shared, b: &Map<String, Value>) -> Value {
     json!({ "component_access_token": tok, "expires_in": sh.token_ttl })
 }
 
-fn create_preauthcode(sh: &Shared, b: &Map<String, Value>) -> Value {
-    if let Err(e) = this_platform(b) {
-        return e;
-    }
+fn create_preauthcode(sh: &Shared) -> Value {
     let now = sh.clock.now_ms();
     let mut p = platform(sh);
     p.preauth.retain(|_, exp| *exp > now);
@@ -258,9 +252,6 @@ fn create_preauthcode(sh: &Shared, b: &Map<String, Value>) -> Value {
 
 /// `api_query_auth`: the code is used up; the answer carries the current refresh token.
 fn query_auth(sh: &Shared, b: &Map<String, Value>) -> Value {
-    if let Err(e) = this_platform(b) {
-        return e;
-    }
     let now = sh.clock.now_ms();
     let mut p = platform(sh);
     let (idx, refresh, sets) = match p.codes.remove(str_field(b, "authorization_code")) {
@@ -285,9 +276,6 @@ fn query_auth(sh: &Shared, b: &Map<String, Value>) -> Value {
 
 /// `api_authorizer_token`: a new access token and a new refresh token; the old one is done.
 fn authorizer_token(sh: &Shared, b: &Map<String, Value>) -> Value {
-    if let Err(e) = this_platform(b) {
-        return e;
-    }
     let idx = match authorizer(sh, str_field(b, "authorizer_appid")) {
         Ok(i) => i,
         Err(e) => return e,
@@ -306,9 +294,6 @@ fn authorizer_token(sh: &Shared, b: &Map<String, Value>) -> Value {
 }
 
 fn authorizer_list(sh: &Shared, b: &Map<String, Value>) -> Value {
-    if let Err(e) = this_platform(b) {
-        return e;
-    }
     // Both are required and held to their declared ranges by the wire check.
     let (offset, count) = (usize_field(b, "offset"), usize_field(b, "count"));
     let p = platform(sh);
@@ -330,9 +315,6 @@ fn authorizer_list(sh: &Shared, b: &Map<String, Value>) -> Value {
 }
 
 fn authorizer_info(sh: &Shared, b: &Map<String, Value>) -> Value {
-    if let Err(e) = this_platform(b) {
-        return e;
-    }
     let idx = match authorizer(sh, str_field(b, "authorizer_appid")) {
         Ok(i) => i,
         Err(e) => return e,
