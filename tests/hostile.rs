@@ -212,9 +212,7 @@ fn an_endless_token_answer_is_cut_at_the_cap_too() {
 
 #[test]
 fn a_refused_connection_says_so_and_names_the_address() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
+    let port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let o = wx(&format!("http://127.0.0.1:{port}"), &dir)
         .env("WECHAT_ACCESS_TOKEN", "fixed-token-abcdef")
