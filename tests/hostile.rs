@@ -375,9 +375,8 @@ fn frequency_limit_lowers_the_rate_and_restores_it() {
         for i in 0..25 { store::list(0, 1); }
         print("done");
     "#;
-    let path = sim.write("r.rhai", text);
     let t = Instant::now();
-    let o = sim.cmd().arg("run").arg(&path).args(["--qps", "20"]).output().expect("runs");
+    let o = sim.run_file("r.rhai", text, &["--qps", "20"]);
     let out = ok(&o);
     assert!(out.contains("refused 45009") && out.contains("done"), "{out}");
     let err = stderr(&o);

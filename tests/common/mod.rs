@@ -102,8 +102,13 @@ impl Sim {
 
     /// Writes `script` to a file and runs it.
     pub fn run(&self, script: &str) -> Output {
-        let path = self.write("t.rhai", script);
-        self.cmd().arg("run").arg(&path).output().expect("wxscript runs")
+        self.run_file("t.rhai", script, &[])
+    }
+
+    /// Writes `script` to the file `name` and runs it with the options `extra_args`.
+    pub fn run_file(&self, name: &str, script: &str, extra_args: &[&str]) -> Output {
+        let path = self.write(name, script);
+        self.cmd().arg("run").args(extra_args).arg(&path).output().expect("wxscript runs")
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
