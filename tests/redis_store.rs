@@ -167,9 +167,13 @@ fn a_killed_lease_holder_is_taken_over_within_the_lease_time() {
     wait_until("the first host to take the lease", Duration::from_secs(10), || redis.get(&lease).is_some());
     let holder = redis.get(&lease).unwrap_or_default();
     assert!(holder.contains(&format!(":{}:", first.id())), "the lease names its holder: {holder}");
-    // While it is held, `wxscript accounts` says by whom.
+    // While it is held, `wxscript accounts` says by whom: `HOST:PID`, the lease without its
+    // random part.
+    let (who, _) = holder.rsplit_once(':').unwrap_or_default();
+    assert!(who.ends_with(&format!(":{}", first.id())), "the lease is HOST:PID:RANDOM: {holder}");
     let o = host_cmd(&sim, &url, 9).arg("accounts").output().expect("runs");
     assert!(stdout(&o).contains(&format!(":{}", first.id())), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&format!("refreshing: {who}")), "{}", stdout(&o));
     first.kill().expect("kill -9");
     let _ = first.wait();
     sim.fault(serde_json::json!({"latency_ms": 0}));
@@ -531,8 +535,9 @@ fn a_token_kept_by_another_program_in_redis_is_followed_and_a_stale_one_said_so(
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
-    // Mid-run the other program rotates: the old token is refused from now on.
-    std::thread::sleep(Duration::from_secs(1));
+    // Mid-run (once the run's first call is answered) the other program rotates: the old
+    // token is refused from now on.
+    wait_until("the run's first call", Duration::from_secs(10), || sim.count("wxa/get_store_list") >= 1);
     rotate(&mut c, true);
     let o = child.wait_with_output().expect("waits");
     assert!(ok(&o).contains("ok"));
