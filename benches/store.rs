@@ -6,13 +6,13 @@
 //!
 //! Run: `cargo bench --bench store` (release build; needs `redis-server`; about a minute).
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 
 mod common;
-use common::{BIN, wx};
+use common::{serve, wx};
 
 #[path = "../src/store/redis_server.rs"]
 mod redis_server;
@@ -26,23 +26,6 @@ const C: usize = 64;
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// The simulator in its own process with 20 ms latency and 2 s tokens.
-fn serve() -> (std::process::Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "serve", "--port", "0", "--latency-ms", "20", "--token-ttl", "2"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    {
-        use std::io::BufRead;
-        let stdout = child.stdout.take().expect("stdout");
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("banner");
-    }
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_string();
-    (child, base)
 }
 
 fn token_fetches(rt: &tokio::runtime::Runtime, base: &str) -> i64 {
@@ -88,7 +71,8 @@ fn round(rt: &tokio::runtime::Runtime, base: &str, store: Option<&str>, hosts: u
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-    let (mut sim, base) = serve();
+    // 20 ms latency and 2 s tokens.
+    let (mut sim, base) = serve(&["--latency-ms", "20", "--token-ttl", "2"]);
     let redis = RedisServer::start();
     let url = redis.url();
     for (hosts, inflight) in [(1, C), (4, C / 4)] {
