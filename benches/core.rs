@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use wxscript::sandbox::{APPID, SECRET};
 
 mod common;
-use common::{BIN, merchant_setup, wx};
+use common::{BIN, merchant_setup, serve, wx};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -43,24 +43,6 @@ async fn token(base: &str) -> String {
             .await
             .expect("json");
     v["access_token"].as_str().expect("token").to_string()
-}
-
-/// The simulator in its own process, as users run it: both clients measured against it are
-/// then equally far from the server.
-fn serve() -> (std::process::Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "serve", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    {
-        use std::io::BufRead;
-        let stdout = child.stdout.take().expect("stdout");
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("banner");
-    }
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_string();
-    (child, base)
 }
 
 fn sequential(rt: &tokio::runtime::Runtime, base: &str) {
@@ -128,7 +110,7 @@ fn sequential(rt: &tokio::runtime::Runtime, base: &str) {
 }
 
 fn capacity() {
-    let (mut child, base) = serve();
+    let (mut child, base) = serve(&[]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let rate = rt.block_on(async {
         let tok = token(&base).await;
@@ -168,7 +150,9 @@ fn main() {
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd");
     startup();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-    let (mut child, base) = serve();
+    // The simulator in its own process: both clients measured against it are then equally
+    // far from the server.
+    let (mut child, base) = serve(&[]);
     sequential(&rt, &base);
     let _ = child.kill();
     let _ = child.wait();

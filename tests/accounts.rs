@@ -325,7 +325,9 @@ fn the_accounts_command_shows_tokens_left_and_never_a_secret() {
         let p = f.path();
         if p.extension().is_some_and(|e| e == "json") {
             let c: Value = serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("JSON");
-            secrets.push(c["access_token"].as_str().unwrap_or_default().to_string());
+            if let Some(t) = c["access_token"].as_str().filter(|t| !t.is_empty()) {
+                secrets.push(t.to_string());
+            }
         }
         #[cfg(unix)]
         {
@@ -334,8 +336,9 @@ fn the_accounts_command_shows_tokens_left_and_never_a_secret() {
             assert_eq!(mode, 0o600, "{}", p.display());
         }
     }
-    assert!(secrets.len() >= 4, "both accounts' tokens are cached: {secrets:?}");
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
+    // The two secrets and one token per account.
+    assert_eq!(secrets.len(), 4, "both accounts' tokens are cached: {secrets:?}");
+    for s in &secrets {
         assert!(!table.contains(s.as_str()) && !json.contains(s.as_str()), "{s} shown");
     }
 }
@@ -360,10 +363,13 @@ fn account_tables_are_checked_and_their_secrets_guarded() {
         sim.cmd().env("WXSCRIPT_CONFIG", &p).arg("run").arg(&path).output().expect("runs")
     };
     let o = run("[accounts.default]\nappid = \"wx1\"\nappsecret = \"s\"\n", 0o600);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("[accounts.default]"), "{}", stderr(&o));
     let o = run("[accounts.shop]\nappid = \"wx1\"\n", 0o600);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("[accounts.shop] needs both appid and appsecret"), "{}", stderr(&o));
     let o = run("[accounts.shop]\nappid = \"wx1\"\nappsecret = \"s\"\ntoken_mode = \"fast\"\n", 0o600);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("bad.toml:4") && stderr(&o).contains("`stable` or `classic`"), "{}", stderr(&o));
     assert!(stderr(&o).contains("`accounts.shop.token_mode`: unknown variant `fast`"), "{}", stderr(&o));
     // A comment after the table's header does not hide the table.

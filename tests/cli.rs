@@ -310,11 +310,15 @@ fn a_named_config_must_exist_and_secrets_in_it_must_be_owner_only() {
 
     // A value of the wrong type (a numeric secret) is named by its key, never shown.
     std::fs::write(&cfg, "appid = \"wx1\"\n[listen]\ntoken = 987654321\n").expect("write");
-    let err = stderr(&run());
+    let o = run();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("config.toml:3") && err.contains("listen.token"), "{err}");
     assert!(!err.contains("987654321"), "{err}");
     std::fs::write(&cfg, "appsecret = 31415926535\n").expect("write");
-    let err = stderr(&run());
+    let o = run();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("`appsecret`") && !err.contains("31415926535"), "{err}");
 }
 

@@ -16,11 +16,11 @@ fn place(err: &str) -> (String, String) {
 #[test]
 fn a_misspelt_key_in_a_literal_map_is_shown_on_its_own_line() {
     let sim = Sim::start();
-    let path = sim.write(
+    let o = sim.run_file(
         "typo.rhai",
         "let r = store::add(#{\n    map_poi_id: \"1\",\n    pic_list: [\"http://a/b.jpg\"],\n    contact_phone: \"020-1\",\n    hour: \"08:00-22:00\", credential: \"c\",\n});\n",
+        &[],
     );
-    let o = sim.cmd().arg("run").arg(&path).output().expect("runs");
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     let (at, line) = place(&err);
@@ -31,33 +31,32 @@ fn a_misspelt_key_in_a_literal_map_is_shown_on_its_own_line() {
 #[test]
 fn a_bad_value_is_pointed_at_and_a_map_from_a_variable_points_at_the_call() {
     let sim = Sim::start();
-    let path = sim.write(
+    let err = stderr(&sim.run_file(
         "value.rhai",
         "let r = store::add(#{\n    map_poi_id: \"1\", pic_list: [\"http://a/b.jpg\"],\n    contract_phone: \"1\", hour: \"8:00-22:00\", credential: \"c\",\n});\n",
-    );
-    let err = stderr(&sim.cmd().arg("run").arg(&path).output().expect("runs"));
+        &[],
+    ));
     assert!(place(&err).0.ends_with("value.rhai:3:32"), "{err}");
 
-    let path = sim.write("list.rhai", "let x = 1;\nstore::list(0, 51);\n");
-    let err = stderr(&sim.cmd().arg("run").arg(&path).output().expect("runs"));
+    let err = stderr(&sim.run_file("list.rhai", "let x = 1;\nstore::list(0, 51);\n", &[]));
     assert!(place(&err).0.ends_with("list.rhai:2:16"), "the positional value: {err}");
 
-    let path = sim.write(
+    let err = stderr(&sim.run_file(
         "var.rhai",
         "let req = #{map_poi_id: \"1\", pic_list: [\"http://a/b.jpg\"], contact_phone: \"1\", hour: \"08:00-22:00\", credential: \"c\"};\nstore::add(req);\n",
-    );
-    let err = stderr(&sim.cmd().arg("run").arg(&path).output().expect("runs"));
+        &[],
+    ));
     assert!(place(&err).0.ends_with("var.rhai:2:8"), "the call: {err}");
 }
 
 #[test]
 fn a_nested_key_is_pointed_at() {
     let sim = Sim::start();
-    let path = sim.write(
+    let err = stderr(&sim.run_file(
         "nested.rhai",
         "shake::update_device(#{\n  device_identifier: #{device_id: 1, uuid_x: \"u\"},\n  comment: \"c\"\n});\n",
-    );
-    let err = stderr(&sim.cmd().arg("run").arg(&path).output().expect("runs"));
+        &[],
+    ));
     let (at, line) = place(&err);
     assert!(line.contains("uuid_x"), "{err}");
     assert!(at.ends_with("nested.rhai:2:38"), "{err}");
@@ -66,11 +65,11 @@ fn a_nested_key_is_pointed_at() {
 #[test]
 fn a_rethrown_error_keeps_the_place_of_its_call() {
     let sim = Sim::start();
-    let path = sim.write(
+    let o = sim.run_file(
         "rethrow.rhai",
         "try {\n    store::get(\"123\");\n} catch (e) {\n    print(`${e.line}:${e.position}`);\n    throw e;\n}\n",
+        &[],
     );
-    let o = sim.cmd().arg("run").arg(&path).output().expect("runs");
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stdout(&o).trim(), "2:12");
     let err = stderr(&o);
@@ -200,16 +199,16 @@ fn a_local_file_with_a_bundled_modules_name_is_never_silently_passed_over() {
         assert!(err.contains("stores.rhai") && err.contains("import \"./stores\""), "{cmd}: {err}");
         assert!(!stdout(&o).contains("ran"));
     }
-    let local = sim.write("b.rhai", "import \"./stores\" as s;\nprint(s::mine());\n");
-    assert_eq!(ok(&sim.cmd().arg("run").arg(&local).output().expect("runs")).trim(), "local");
+    let o = sim.run_file("b.rhai", "import \"./stores\" as s;\nprint(s::mine());\n", &[]);
+    assert_eq!(ok(&o).trim(), "local");
 }
 
 #[test]
 fn an_error_from_a_module_rethrown_by_the_script_is_not_placed_in_the_script() {
     let sim = Sim::start();
     sim.write("lib.rhai", "fn boom() {\n  let r = parallel([1], 1, |x| x.nosuch());\n  r\n}\n");
-    let main = sim.write("main.rhai", "import \"lib\" as lib;\ntry {\n  lib::boom();\n} catch (e) {\n  throw e;\n}\n");
-    let o = sim.cmd().arg("run").arg(&main).output().expect("runs");
+    let o =
+        sim.run_file("main.rhai", "import \"lib\" as lib;\ntry {\n  lib::boom();\n} catch (e) {\n  throw e;\n}\n", &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("its only item failed with a script error"), "{err}");

@@ -18,7 +18,7 @@ use wxscript::message::crypto::{self, MsgCrypt};
 use wxscript::sandbox::{self, AuditEvent, push};
 use wxscript::store::events::{self as log, EventLog};
 
-use common::{ok, repo_root, stderr, stdout};
+use common::{listen_port, ok, repo_root, stderr, stdout};
 
 const TOKEN: &str = "QDG6eK-test-token";
 const SAMPLE_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
@@ -280,13 +280,7 @@ fn spawn_listener(port: u16, log: &Path, extra: &[&str]) -> (Child, u16) {
     let mut lines = BufReader::new(out).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(first.contains("listening on"), "listener did not start: {first:?}");
-    let port = first
-        .split("http://")
-        .nth(1)
-        .and_then(|a| a.split([' ', '/']).next())
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {first:?}"));
+    let port = listen_port(&first);
     // Keep draining stdout so the child never blocks on a full pipe; hand the rest back.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {

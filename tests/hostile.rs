@@ -212,9 +212,7 @@ fn an_endless_token_answer_is_cut_at_the_cap_too() {
 
 #[test]
 fn a_refused_connection_says_so_and_names_the_address() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
+    let port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let o = wx(&format!("http://127.0.0.1:{port}"), &dir)
         .env("WECHAT_ACCESS_TOKEN", "fixed-token-abcdef")
@@ -377,9 +375,8 @@ fn frequency_limit_lowers_the_rate_and_restores_it() {
         for i in 0..25 { store::list(0, 1); }
         print("done");
     "#;
-    let path = sim.write("r.rhai", text);
     let t = Instant::now();
-    let o = sim.cmd().arg("run").arg(&path).args(["--qps", "20"]).output().expect("runs");
+    let o = sim.run_file("r.rhai", text, &["--qps", "20"]);
     let out = ok(&o);
     assert!(out.contains("refused 45009") && out.contains("done"), "{out}");
     let err = stderr(&o);

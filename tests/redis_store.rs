@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{RedisServer, Sim, ok, stderr, stdout};
+use common::{RedisServer, Sim, free_port, listen_port, ok, stderr, stdout, wait_until};
 use serde_json::Value;
 use wxscript::sandbox::{self, Config};
 
@@ -35,12 +35,6 @@ fn spawn_on(sim: &Sim, url: &str, host: usize, script: &str) -> Child {
         .expect("wxscript starts")
 }
 
-fn redis_get(url: &str, key: &str) -> Option<String> {
-    let client = redis::Client::open(url).expect("url");
-    let mut c = client.get_connection_with_timeout(Duration::from_secs(2)).expect("connect");
-    redis::cmd("GET").arg(key).query(&mut c).expect("GET")
-}
-
 /// Calls `store::list` with `inflight` calls in flight until `secs` have passed; prints
 /// `N calls, M failed` and the first failure.
 fn busy_script(inflight: usize, secs: f64) -> String {
@@ -65,7 +59,7 @@ fn busy_script(inflight: usize, secs: f64) -> String {
 #[test]
 fn redis_down_at_start_is_an_error_naming_the_url_without_its_password() {
     let sim = Sim::start();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let port = free_port();
     let url = format!("redis://ops:hunter22@127.0.0.1:{port}/0");
     let o = run_on(&sim, &url, 0, "store::list(0, 1);", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -96,7 +90,7 @@ fn the_store_comes_from_the_flag_the_environment_or_the_config_file() {
     assert_eq!(stderr(&o).matches("keeps nothing on disk").count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("platform export"), "{}", stderr(&o));
     let stored: Value =
-        serde_json::from_str(&redis_get(&url, &format!("wxscript:{}:token", sandbox::APPID)).expect("token key"))
+        serde_json::from_str(&redis.get(&format!("wxscript:{}:token", sandbox::APPID)).expect("token key"))
             .expect("JSON");
     assert!(stored["access_token"].as_str().is_some_and(|t| !t.is_empty()) && stored["expires_at"].is_u64());
     // A server that keeps an append-only file: no warning.
@@ -117,7 +111,7 @@ fn the_store_comes_from_the_flag_the_environment_or_the_config_file() {
     ok(&run_cfg(1));
     ok(&run_cfg(2));
     assert_eq!(sim.token_fetches(), fetches + 1, "two hosts, one fetch");
-    assert!(redis_get(&url, &format!("team-a:{}:token", sandbox::APPID)).is_some());
+    assert!(redis.get(&format!("team-a:{}:token", sandbox::APPID)).is_some());
     // The accounts command says which store is in use, and never a token.
     let o = sim.cmd().env("WXSCRIPT_STORE", &url).args(["accounts"]).output().expect("runs");
     let table = ok(&o);
@@ -170,16 +164,16 @@ fn a_killed_lease_holder_is_taken_over_within_the_lease_time() {
     // The first host takes the lease and waits on a slow token endpoint; it is killed there.
     let mut first = spawn_on(&sim, &url, 0, "store::list(0, 1);");
     let lease = format!("wxscript:{}:token:lease", sandbox::APPID);
-    let t = Instant::now();
-    while redis_get(&url, &lease).is_none() {
-        assert!(t.elapsed() < Duration::from_secs(10), "the first host never took the lease");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let holder = redis_get(&url, &lease).unwrap_or_default();
+    wait_until("the first host to take the lease", Duration::from_secs(10), || redis.get(&lease).is_some());
+    let holder = redis.get(&lease).unwrap_or_default();
     assert!(holder.contains(&format!(":{}:", first.id())), "the lease names its holder: {holder}");
-    // While it is held, `wxscript accounts` says by whom.
+    // While it is held, `wxscript accounts` says by whom: `HOST:PID`, the lease without its
+    // random part.
+    let (who, _) = holder.rsplit_once(':').unwrap_or_default();
+    assert!(who.ends_with(&format!(":{}", first.id())), "the lease is HOST:PID:RANDOM: {holder}");
     let o = host_cmd(&sim, &url, 9).arg("accounts").output().expect("runs");
     assert!(stdout(&o).contains(&format!(":{}", first.id())), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&format!("refreshing: {who}")), "{}", stdout(&o));
     first.kill().expect("kill -9");
     let _ = first.wait();
     sim.fault(serde_json::json!({"latency_ms": 0}));
@@ -347,11 +341,7 @@ fn three_hosts_split_an_import_through_one_redis_journal_and_take_a_killed_hosts
                 .expect("starts")
         })
         .collect();
-    let t = Instant::now();
-    while sim.count("shakearound/page/add") < 600 {
-        assert!(t.elapsed() < Duration::from_secs(60), "the import does not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the import to start", Duration::from_secs(60), || sim.count("shakearound/page/add") >= 600);
     let mut killed = children.remove(0);
     killed.kill().expect("kill -9");
     let _ = killed.wait();
@@ -386,13 +376,7 @@ fn spawn_listener(sim: &Sim, url: &str, host: usize, token: &str) -> (Child, u16
         .expect("listener starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    let port = first
-        .split("http://")
-        .nth(1)
-        .and_then(|a| a.split([' ', '/']).next())
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("listener did not start: {first:?}"));
+    let port = listen_port(&first);
     // Drained so the listener never blocks on a full pipe.
     std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
     (child, port)
@@ -551,8 +535,9 @@ fn a_token_kept_by_another_program_in_redis_is_followed_and_a_stale_one_said_so(
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
-    // Mid-run the other program rotates: the old token is refused from now on.
-    std::thread::sleep(Duration::from_secs(1));
+    // Mid-run (once the run's first call is answered) the other program rotates: the old
+    // token is refused from now on.
+    wait_until("the run's first call", Duration::from_secs(10), || sim.count("wxa/get_store_list") >= 1);
     rotate(&mut c, true);
     let o = child.wait_with_output().expect("waits");
     assert!(ok(&o).contains("ok"));

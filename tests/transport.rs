@@ -243,9 +243,7 @@ fn secrets_and_tokens_never_appear_in_output() {
 
 #[test]
 fn unreachable_server_is_a_network_error_without_the_token() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
+    let port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("n.rhai");
     std::fs::write(&p, "try { store::list(0, 1); } catch (e) { print(`${e.kind}|${e.api}|${e.errmsg}`); }")

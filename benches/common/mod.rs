@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use wxscript::sandbox::{APPID, SECRET};
 
@@ -17,6 +17,25 @@ pub fn wx(base: &str, dir: &Path) -> Command {
         .env("WXSCRIPT_CACHE_DIR", dir.join("cache"))
         .env("WXSCRIPT_CONFIG", "/dev/null");
     c
+}
+
+/// The simulator in its own process, as users run it (`sandbox serve --port 0` and `extra`):
+/// the process and the base URL its banner names.
+pub fn serve(extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "serve", "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("banner");
+    }
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_string();
+    (child, base)
 }
 
 /// A script that sets up an approved merchant (nickname `name`), for benchmarks that add stores.

@@ -308,9 +308,15 @@ mod tests {
         // A real journal is kept from both a rehearsal and another account.
         std::fs::remove_file(&p).expect("delete");
         open(path, &real()).expect("open").record("row-1", json!(1)).expect("record");
-        assert!(open(path, &sim(3)).is_err());
+        let err = open(path, &sim(3)).err().expect("a rehearsal is refused");
+        assert_eq!(err.kind, crate::api::ErrorKind::Input);
+        assert!(err.errmsg.contains("runs against wx1 at https://api.weixin.qq.com"), "{}", err.errmsg);
+        assert!(err.errmsg.contains("127.0.0.1:3"), "{}", err.errmsg);
         let other = Scope { server: "wx2 at https://api.weixin.qq.com".into(), ..real() };
-        assert!(open(path, &other).is_err());
+        let err = open(path, &other).err().expect("another account is refused");
+        assert_eq!(err.kind, crate::api::ErrorKind::Input);
+        assert!(err.errmsg.contains("runs against wx1 at https://api.weixin.qq.com"), "{}", err.errmsg);
+        assert!(err.errmsg.contains("works on wx2 at https://api.weixin.qq.com"), "{}", err.errmsg);
         assert!(open(path, &real()).expect("its own server").done("row-1"));
     }
 

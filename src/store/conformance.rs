@@ -24,11 +24,9 @@ pub async fn tokens_round_trip(store: &dyn Store) {
     let base = "http://127.0.0.1:1";
     let key = TokenKey::new("wx1", true, base, "secret-a");
     assert_eq!(store.token(&key).await, None);
-    let lease = store.lease_token(&key).await.expect("lease");
+    let lease = store.lease_token(&key).await.expect("lease").expect("the lease is held");
     store.put_token(&key, &entry("tok-1")).await.expect("put");
-    if let Some(l) = lease {
-        l.release().await;
-    }
+    lease.release().await;
     assert_eq!(store.token(&key).await, Some(entry("tok-1")));
     for other in [
         TokenKey::new("wx1", true, base, "secret-b"),
@@ -40,7 +38,7 @@ pub async fn tokens_round_trip(store: &dyn Store) {
     ] {
         assert_eq!(store.token(&other).await, None, "{other:?}");
     }
-    let again = store.lease_token(&key).await.expect("the lease again");
+    let again = store.lease_token(&key).await.expect("the lease again").expect("the lease is held again");
     let mut later = entry("tok-2");
     later.obtained_at = 1;
     store.put_token(&key, &later).await.expect("replace");

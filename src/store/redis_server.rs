@@ -63,6 +63,13 @@ impl RedisServer {
         let _ = self.child.wait();
     }
 
+    /// The value of `key` (`GET`), `None` when it has none.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let client = ::redis::Client::open(self.url()).expect("url");
+        let mut c = client.get_connection_with_timeout(Duration::from_secs(2)).expect("connect");
+        ::redis::cmd("GET").arg(key).query(&mut c).expect("GET")
+    }
+
     fn pings(&self) -> bool {
         use std::io::{Read, Write};
         let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else { return false };

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -101,8 +102,13 @@ impl Sim {
 
     /// Writes `script` to a file and runs it.
     pub fn run(&self, script: &str) -> Output {
-        let path = self.write("t.rhai", script);
-        self.cmd().arg("run").arg(&path).output().expect("wxscript runs")
+        self.run_file("t.rhai", script, &[])
+    }
+
+    /// Writes `script` to the file `name` and runs it with the options `extra_args`.
+    pub fn run_file(&self, name: &str, script: &str, extra_args: &[&str]) -> Output {
+        let path = self.write(name, script);
+        self.cmd().arg("run").args(extra_args).arg(&path).output().expect("wxscript runs")
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -124,6 +130,35 @@ impl Sim {
         let pic = media::upload_image("scripts/data/shop.jpg");
         "#
     }
+}
+
+/// A free loopback port (bound and released: whoever needs it takes it a moment later).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Polls `done` every 20 ms until it is true; panics with "timed out waiting for {what}" once
+/// `timeout` has passed.
+#[track_caller]
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The port of a `wxscript listen` from its first line (`... listening on http://HOST:PORT/...`);
+/// panics naming the line when it has none.
+#[track_caller]
+pub fn listen_port(first_line: &str) -> u16 {
+    first_line
+        .split("http://")
+        .nth(1)
+        .and_then(|a| a.split([' ', '/']).next())
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("listener did not start: no port in {first_line:?}"))
 }
 
 pub fn repo_root() -> &'static Path {
