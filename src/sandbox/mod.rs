@@ -895,21 +895,13 @@ async fn api_call(sh: &Shared, faults: Faults, path: &str, q: &HashMap<String, S
         Body::Multipart { part } => Some(read_part(Multipart::from_request(req, &()).await.ok(), part).await),
         Body::None => None,
         Body::Json => {
-            let bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+            let mut body = match json_body(req, MAX_BODY).await {
                 Ok(b) => b,
-                Err(_) => return fail(47001, "").into(),
+                Err(e) => return e.into(),
             };
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return fail(44002, "").into();
-            }
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(mut body)) => {
-                    // Query fields were typed from the declaration; the body's own keys win.
-                    body.extend(std::mem::take(&mut fields));
-                    fields = body;
-                }
-                _ => return fail(47001, "").into(),
-            }
+            // Query fields were typed from the declaration; the body's own keys win.
+            body.extend(std::mem::take(&mut fields));
+            fields = body;
             None
         }
     };
@@ -1024,6 +1016,21 @@ async fn admin_route(sh: &Shared, route: &str, req: Request) -> Value {
 
 /// An admin route's JSON object; an empty body or `null` is an empty object, anything else
 /// `None`.
+/// A call's JSON object body, as WeChat reads one: empty is 44002, anything but an object (or
+/// over `limit` bytes) 47001.
+pub(crate) async fn json_body(req: Request, limit: usize) -> Result<Map<String, Value>, Value> {
+    let Ok(bytes) = axum::body::to_bytes(req.into_body(), limit).await else {
+        return Err(fail(47001, ""));
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(fail(44002, ""));
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(body)) => Ok(body),
+        _ => Err(fail(47001, "")),
+    }
+}
+
 async fn admin_body(req: Request) -> Option<Map<String, Value>> {
     let bytes = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();
     if bytes.iter().all(u8::is_ascii_whitespace) {

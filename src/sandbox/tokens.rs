@@ -189,14 +189,9 @@ pub(super) async fn stable(sh: &Shared, req: Request) -> Value {
     if req.method() != HttpMethod::POST {
         return fail(43002, "");
     }
-    let Ok(bytes) = axum::body::to_bytes(req.into_body(), 1 << 16).await else {
-        return fail(47001, "");
-    };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return fail(44002, "");
-    }
-    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&bytes) else {
-        return fail(47001, "");
+    let body = match super::json_body(req, 1 << 16).await {
+        Ok(b) => b,
+        Err(e) => return e,
     };
     let idx = match credentials(sh, |k| body.get(k).and_then(Value::as_str).unwrap_or("")) {
         Ok(i) => i,
