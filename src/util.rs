@@ -32,6 +32,11 @@ pub fn write_atomic(path: &Path, mode: Option<u32>, fill: impl FnOnce(&mut File)
     #[cfg(not(unix))]
     let _ = mode;
     let result = opts.open(&tmp).and_then(|mut f| {
+        // Exactly those bits: the mode given at creation is narrowed by the umask.
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        }
         fill(&mut f)?;
         f.sync_all()
     });

@@ -584,11 +584,6 @@ pub fn write(api: &str, path: &str, rows: &Array, columns: Option<Vec<String>>, 
         maps.push(m.clone());
     }
     crate::util::write_atomic(std::path::Path::new(path), keep, |file| {
-        // Exactly the old file's bits: the mode given at creation is narrowed by the umask.
-        #[cfg(unix)]
-        if let Some(mode) = keep {
-            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-        }
         let mut file = std::io::BufWriter::new(file);
         if bom {
             file.write_all("\u{feff}".as_bytes())?;
