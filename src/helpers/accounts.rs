@@ -56,6 +56,19 @@ fn describe(a: &Account) -> Map {
     m
 }
 
+/// An account's `token` entry: `#{source, expires_in}` (never the token), `()` when it has no
+/// credentials.
+pub(super) fn token_of(ctx: &Ctx, a: &transport::Account) -> Dynamic {
+    if a.kind() == "none" {
+        return Dynamic::UNIT;
+    }
+    let st = ctx.block(a.status());
+    let mut t = Map::new();
+    t.insert("source".into(), st.source.into());
+    t.insert("expires_in".into(), st.expires_in.map_or(Dynamic::UNIT, Dynamic::from_int));
+    t.into()
+}
+
 /// `account::list()`'s entries.
 fn list(ctx: &Ctx) -> rhai::Array {
     ctx.client
@@ -64,16 +77,7 @@ fn list(ctx: &Ctx) -> rhai::Array {
         .map(|a| {
             let mut m = describe(a);
             m.insert("qps".into(), a.qps().map_or(Dynamic::UNIT, Dynamic::from_float));
-            let token = if a.kind() == "none" {
-                Dynamic::UNIT
-            } else {
-                let st = ctx.block(a.status());
-                let mut t = Map::new();
-                t.insert("source".into(), st.source.into());
-                t.insert("expires_in".into(), st.expires_in.map_or(Dynamic::UNIT, Dynamic::from_int));
-                t.into()
-            };
-            m.insert("token".into(), token);
+            m.insert("token".into(), token_of(ctx, a));
             m.into()
         })
         .collect()

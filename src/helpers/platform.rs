@@ -124,17 +124,7 @@ fn authorizers(ctx: &Ctx, pos: Position) -> RhaiResult {
             m.insert("func_info".into(), ids(&a.func_info));
             m.insert("authorized_at".into(), (a.authorized_at as i64).into());
             m.insert("revoked".into(), (a.revoked_at != 0).into());
-            let token = match account {
-                Some(acc) => {
-                    let st = ctx.block(acc.status());
-                    let mut t = Map::new();
-                    t.insert("source".into(), st.source.into());
-                    t.insert("expires_in".into(), st.expires_in.map_or(Dynamic::UNIT, Dynamic::from_int));
-                    t.into()
-                }
-                None => Dynamic::UNIT,
-            };
-            m.insert("token".into(), token);
+            m.insert("token".into(), account.map_or(Dynamic::UNIT, |acc| super::accounts::token_of(ctx, acc)));
             m.into()
         })
         .collect();
