@@ -412,20 +412,81 @@ fn path_appid(path: &str) -> Option<&str> {
     })
 }
 
+/// A request's query, its `timestamp` and `nonce` present and the timestamp within
+/// [`MAX_SKEW`] of the listener's clock.
+struct CheckedQuery {
+    q: HashMap<String, String>,
+    /// `timestamp`, as a number.
+    ts: i64,
+}
+
+impl CheckedQuery {
+    /// Parameter `k`, empty when absent.
+    fn get(&self, k: &str) -> &str {
+        self.q.get(k).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// The query of `req`, refused unless every one of `required` (which names `timestamp` and
+/// `nonce`) is there and the timestamp is on time.
+fn checked_query(req: &Request, required: &[&str]) -> Result<CheckedQuery, Refusal> {
+    let q: HashMap<String, String> = Query::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
+    let q = CheckedQuery { q, ts: 0 };
+    if required.iter().any(|k| q.get(k).is_empty()) {
+        let (last, rest) = required.split_last().unwrap_or((&"", &[]));
+        return Err(refuse(StatusCode::BAD_REQUEST, format!("{} and {last} are required", rest.join(", "))));
+    }
+    let ts: i64 =
+        q.get("timestamp").parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
+    if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
+    }
+    Ok(CheckedQuery { ts, ..q })
+}
+
+/// The query's `signature`: the Token, timestamp and nonce signed.
+fn check_signature(token: &Secret, q: &CheckedQuery) -> Result<(), Refusal> {
+    if !crypto::same(&crypto::signature(&[token.expose(), q.get("timestamp"), q.get("nonce")]), q.get("signature")) {
+        return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
+    }
+    Ok(())
+}
+
+/// The URL handshake of a signed GET: echoing echostr proves we know the Token.
+fn handshake(q: &CheckedQuery) -> Result<String, Refusal> {
+    match q.get("echostr") {
+        "" => Err(refuse(StatusCode::BAD_REQUEST, "GET without echostr")),
+        echo => Ok(echo.to_string()),
+    }
+}
+
+/// The body of a push: at most [`MAX_BODY`] (a larger Content-Length is refused unread), UTF-8.
+async fn read_body(req: Request) -> Result<String, Refusal> {
+    let too_big = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_BODY);
+    if too_big {
+        return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"));
+    }
+    let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
+    String::from_utf8(body.into()).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))
+}
+
 async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
     if let Some(p) = &app.platform
         && (p.only || is_platform_path(req.uri().path()))
     {
         return serve_platform(app, p, req).await;
     }
-    let q: HashMap<String, String> = Query::try_from_uri(req.uri())
-        .map(|q| q.0)
-        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
-    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    let (signature, timestamp, nonce) = (get("signature"), get("timestamp"), get("nonce"));
-    if signature.is_empty() || timestamp.is_empty() || nonce.is_empty() {
-        return Err(refuse(StatusCode::BAD_REQUEST, "signature, timestamp and nonce are required"));
-    }
+    let q = checked_query(&req, &["signature", "timestamp", "nonce"])?;
+    let (timestamp, nonce, ts) = (q.get("timestamp"), q.get("nonce"), q.ts);
     // The settings of the account the path names, else the listener's own.
     let named = app
         .accounts
@@ -435,39 +496,14 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
         Some(a) => Settings { token: &a.token, crypt: a.crypt.as_ref(), also: &[] },
         None => Settings { token: &app.token, crypt: app.crypt.as_ref(), also: &app.shared },
     };
-    let ts: i64 = timestamp.parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
-    if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
-        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
-    }
-    if !crypto::same(&crypto::signature(&[account.token.expose(), timestamp, nonce]), signature) {
-        return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
-    }
+    check_signature(account.token, &q)?;
     match *req.method() {
-        Method::GET => {
-            let echo = get("echostr");
-            if echo.is_empty() {
-                return Err(refuse(StatusCode::BAD_REQUEST, "GET without echostr"));
-            }
-            // The URL handshake: echoing echostr proves we know the Token.
-            Ok(echo.to_string())
-        }
+        Method::GET => handshake(&q),
         Method::POST => {
-            let encrypted = get("encrypt_type").eq_ignore_ascii_case("aes");
-            let msg_signature = get("msg_signature").to_string();
-            let too_big = req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<usize>().ok())
-                .is_some_and(|n| n > MAX_BODY);
-            if too_big {
-                return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"));
-            }
-            let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
-                .await
-                .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
-            let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
-            let (event, sealed_for) = message(&account, body, encrypted, timestamp, nonce, &msg_signature)?;
+            let encrypted = q.get("encrypt_type").eq_ignore_ascii_case("aes");
+            let body = read_body(req).await?;
+            let body = body.as_str();
+            let (event, sealed_for) = message(&account, body, encrypted, timestamp, nonce, q.get("msg_signature"))?;
             // The account it is for: the one the path names, else the one a safe-mode message
             // was sealed for, else the listener's.
             let for_account = named.map(|a| a.appid.clone()).or(sealed_for).unwrap_or_else(|| app.appid.clone());
@@ -515,37 +551,24 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
 
 /// A push to the platform's authorization event URL: always encrypted with the platform's key.
 async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<String, Refusal> {
-    let q: HashMap<String, String> = Query::try_from_uri(req.uri())
-        .map(|q| q.0)
-        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
-    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    let (timestamp, nonce) = (get("timestamp"), get("nonce"));
-    if timestamp.is_empty() || nonce.is_empty() {
-        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp and nonce are required"));
-    }
-    let ts: i64 = timestamp.parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
-    if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
-        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
-    }
+    // A push's `signature` goes unchecked: its `msg_signature` covers the body too.
+    let q = checked_query(&req, &["timestamp", "nonce"])?;
+    let (timestamp, nonce) = (q.get("timestamp"), q.get("nonce"));
     if *req.method() == Method::GET {
-        if !crypto::same(&crypto::signature(&[p.token.expose(), timestamp, nonce]), get("signature")) {
-            return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
-        }
-        return Ok(get("echostr").to_string());
+        check_signature(&p.token, &q)?;
+        return handshake(&q);
     }
     if *req.method() != Method::POST {
         return Err(refuse(StatusCode::METHOD_NOT_ALLOWED, "only GET and POST"));
     }
-    let msg_signature = get("msg_signature").to_string();
+    let msg_signature = q.get("msg_signature");
     let path = req.uri().path().to_string();
-    let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
-        .await
-        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
-    let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
+    let body = read_body(req).await?;
+    let body = body.as_str();
     let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
     let outer = xml::read(body).map_err(bad)?;
     let enc = outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
-    if !crypto::same(&crypto::signature(&[p.token.expose(), timestamp, nonce, enc]), &msg_signature) {
+    if !crypto::same(&crypto::signature(&[p.token.expose(), timestamp, nonce, enc]), msg_signature) {
         return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
     }
     let plain = p.crypt.open(enc).map_err(bad)?;
