@@ -567,13 +567,9 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
     let body = body.as_str();
     let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
     let outer = xml::read(body).map_err(bad)?;
-    let enc = outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
-    if !crypto::same(&crypto::signature(&[p.token.expose(), timestamp, nonce, enc]), msg_signature) {
-        return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
-    }
-    let plain = p.crypt.open(enc).map_err(bad)?;
-    let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
-    let mut push = xml::read(&plain).map_err(bad)?;
+    // Sealed for the component appid, and for no other.
+    let settings = Settings { token: &p.token, crypt: Some(&p.crypt), also: &[] };
+    let (mut push, _) = open_sealed(&settings, &outer, timestamp, nonce, msg_signature)?;
     // The platform's own pushes carry `AppId`; an authorizer's messages, `ToUserName`.
     if !outer.contains_key("AppId") && outer.contains_key("ToUserName") {
         return authorizer_message(app, &path, push).await;
@@ -651,11 +647,7 @@ async fn authorizer_message(app: &App, path: &str, mut push: Map<String, Value>)
             "an authorizer's message without its appid in the path: set the platform's message URL to .../platform/$APPID$",
         ));
     };
-    for k in ["FromUserName", "CreateTime", "MsgType"] {
-        if push.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
-            return Err(refuse(StatusCode::BAD_REQUEST, format!("not a WeChat message: no {k}")));
-        }
-    }
+    require_message_fields(&push)?;
     push.insert(pushes::AUTHORIZED.fields[0].name.into(), Value::from(appid));
     let summary = app.verbose.then(|| summary(&push));
     match app.log.append(push).await {
@@ -695,33 +687,52 @@ fn message(
 ) -> Result<(Map<String, Value>, Option<String>), Refusal> {
     let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
     let outer = xml::read(body).map_err(bad)?;
-    let mut sealed_for = None;
-    let inner = match (app.crypt, encrypted) {
-        (None, false) => outer,
-        (None, true) => return Err(bad("encrypted message but no EncodingAESKey is configured".into())),
+    let (inner, sealed_for) = match (app.crypt, encrypted) {
+        (None, false) => (outer, None),
         (Some(_), false) => return Err(bad("safe mode: the message is not encrypted".into())),
-        (Some(crypt), true) => {
-            let enc =
-                outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
-            if !crypto::same(&crypto::signature(&[app.token.expose(), timestamp, nonce, enc]), msg_signature) {
-                return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
-            }
-            let (plain, appid) = crypt.decrypt(enc).map_err(bad)?;
-            if appid != crypt.appid() && !app.also.contains(&appid) {
-                return Err(bad(format!("appid mismatch: the message is for {appid:?}")));
-            }
-            let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
-            sealed_for = Some(appid);
-            xml::read(&plain).map_err(bad)?
+        (_, true) => {
+            let (inner, appid) = open_sealed(app, &outer, timestamp, nonce, msg_signature)?;
+            (inner, Some(appid))
         }
     };
-    for k in ["FromUserName", "CreateTime", "MsgType"] {
-        // Empty counts as missing: these make the key that tells a re-sent event from a new one.
-        if inner.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
-            return Err(bad(format!("not a WeChat message: no {k}")));
+    require_message_fields(&inner)?;
+    Ok((inner, sealed_for))
+}
+
+/// The message a safe-mode envelope `outer` seals, checked with `msg_signature`, decrypted with
+/// `app`'s key and parsed; with the appid it was sealed for (`app`'s, or one it shares with).
+fn open_sealed(
+    app: &Settings<'_>,
+    outer: &Map<String, Value>,
+    timestamp: &str,
+    nonce: &str,
+    msg_signature: &str,
+) -> Result<(Map<String, Value>, String), Refusal> {
+    let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
+    let Some(crypt) = app.crypt else {
+        return Err(bad("encrypted message but no EncodingAESKey is configured".into()));
+    };
+    let enc = outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
+    if !crypto::same(&crypto::signature(&[app.token.expose(), timestamp, nonce, enc]), msg_signature) {
+        return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
+    }
+    let (plain, appid) = crypt.decrypt(enc).map_err(bad)?;
+    if appid != crypt.appid() && !app.also.contains(&appid) {
+        return Err(bad(format!("appid mismatch: the message is for {appid:?}")));
+    }
+    let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
+    Ok((xml::read(&plain).map_err(bad)?, appid))
+}
+
+/// Refuses what is not a WeChat message: one without a sender, a time or a type. Empty counts
+/// as missing: these make the key that tells a re-sent event from a new one.
+fn require_message_fields(ev: &Map<String, Value>) -> Result<(), Refusal> {
+    for k in [pushes::FROM_USER_NAME, "CreateTime", "MsgType"] {
+        if ev.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
+            return Err(refuse(StatusCode::BAD_REQUEST, format!("not a WeChat message: no {k}")));
         }
     }
-    Ok((inner, sealed_for))
+    Ok(())
 }
 
 /// One line naming an event: its type and ids (`add_store_audit_info audit_id=7 status=1`).
