@@ -518,32 +518,12 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
                 Some(Seen::New) => true,
                 Some(Seen::Again) | None => false,
             };
-            let summary = app.verbose.then(|| summary(&event));
-            let stored = app.log.append_for(event, Some(for_account.as_str()).filter(|a| !a.is_empty())).await;
+            let stored = store_event(app, event, Some(for_account.as_str()).filter(|a| !a.is_empty()), "event").await;
             if held && stored.is_err() {
                 // Not stored: WeChat's retry of this very push must not look like a replay.
                 app.replays.release(ts, nonce);
             }
-            match stored {
-                Ok(Stored::New) => {
-                    app.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                    if let Some(s) = summary {
-                        say!("event {s}");
-                    }
-                }
-                Ok(Stored::Duplicate) => {
-                    app.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                    if let Some(s) = summary {
-                        say!("event {s} (re-sent, already logged)");
-                    }
-                }
-                Err(e) => {
-                    // Not `success`: WeChat will send it again.
-                    warn!("error: cannot write the event log: {e}");
-                    return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"));
-                }
-            }
-            Ok("success".into())
+            stored
         }
         _ => Err(refuse(StatusCode::METHOD_NOT_ALLOWED, "only GET and POST")),
     }
@@ -623,19 +603,9 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
         "unauthorized" => client.revoke_authorizer(&appid).await.map_err(|e| unavailable(e.errmsg))?,
         _ => {}
     }
-    let summary = app.verbose.then(|| summary(&push));
     // A ticket is the platform's own event: it goes to the platform's stream; the others carry
     // the authorizer they are about.
-    match app.log.append_for(push, Some(p.appid.as_str())).await {
-        Ok(_) => {
-            app.stats.accepted.fetch_add(1, Ordering::Relaxed);
-            if let Some(s) = summary {
-                say!("platform {s}");
-            }
-            Ok("success".into())
-        }
-        Err(e) => Err(unavailable(format!("cannot write the event log: {e}"))),
-    }
+    store_event(app, push, Some(p.appid.as_str()), "platform").await
 }
 
 /// An authorizer's message, pushed to the platform's message URL and already decrypted: logged
@@ -649,22 +619,33 @@ async fn authorizer_message(app: &App, path: &str, mut push: Map<String, Value>)
     };
     require_message_fields(&push)?;
     push.insert(pushes::AUTHORIZED.fields[0].name.into(), Value::from(appid));
-    let summary = app.verbose.then(|| summary(&push));
-    match app.log.append(push).await {
-        Ok(stored) => {
-            let again = matches!(stored, Stored::Duplicate);
-            let counter = if again { &app.stats.duplicates } else { &app.stats.accepted };
-            counter.fetch_add(1, Ordering::Relaxed);
-            if let Some(s) = summary {
-                say!("event {s}{}", if again { " (re-sent, already logged)" } else { "" });
-            }
-            Ok("success".into())
-        }
+    // Its stream is the authorizer's own, whatever the account.
+    store_event(app, push, None, "event").await
+}
+
+/// Appends an accepted `event` to the log (`account`'s stream in a shared store) and counts it,
+/// new or re-sent; verbose, a line on stdout starts with `label`. `success` once it is stored,
+/// never before: what is not answered `success` WeChat sends again.
+async fn store_event(
+    app: &App,
+    event: Map<String, Value>,
+    account: Option<&str>,
+    label: &str,
+) -> Result<String, Refusal> {
+    let summary = app.verbose.then(|| summary(&event));
+    let again = match app.log.append_for(event, account).await {
+        Ok(stored) => stored == Stored::Duplicate,
         Err(e) => {
             warn!("error: cannot write the event log: {e}");
-            Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"))
+            return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"));
         }
+    };
+    let counter = if again { &app.stats.duplicates } else { &app.stats.accepted };
+    counter.fetch_add(1, Ordering::Relaxed);
+    if let Some(s) = summary {
+        say!("{label} {s}{}", if again { " (re-sent, already logged)" } else { "" });
     }
+    Ok("success".into())
 }
 
 /// What one account's messages are checked with.
