@@ -551,15 +551,16 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
     let settings = Settings { token: &p.token, crypt: Some(&p.crypt), also: &[] };
     let (mut push, _) = open_sealed(&settings, &outer, timestamp, nonce, msg_signature)?;
     // The platform's own pushes carry `AppId`; an authorizer's messages, `ToUserName`.
-    if !outer.contains_key("AppId") && outer.contains_key("ToUserName") {
+    if !outer.contains_key(pushes::APP_ID) && outer.contains_key(pushes::TO_USER_NAME) {
         return authorizer_message(app, &path, push).await;
     }
     let field = |k: &str| push.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
-    let info_type = field("InfoType").unwrap_or_default();
-    if field("AppId").as_deref() != Some(p.appid.as_str()) || info_type.is_empty() {
+    let info_type = field(pushes::INFO_TYPE).unwrap_or_default();
+    if field(pushes::APP_ID).as_deref() != Some(p.appid.as_str()) || info_type.is_empty() {
         return Err(bad("not a push of this platform: no InfoType, or another AppId".into()));
     }
-    let created = push.get("CreateTime").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
+    let created =
+        push.get(pushes::CREATE_TIME).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
     let unavailable = |why: String| {
         warn!("error: platform push {info_type}: {why}");
         refuse(StatusCode::SERVICE_UNAVAILABLE, why)
@@ -569,16 +570,16 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
         Ok(Ok(c)) => c.clone().ok_or_else(|| unavailable("no client".into()))?,
         _ => return Err(unavailable("the run's client is not ready".into())),
     };
-    let appid = field(pushes::AUTHORIZED.fields[0].name).unwrap_or_default();
+    let appid = field(pushes::AUTHORIZER_APPID).unwrap_or_default();
     match info_type.as_str() {
-        "component_verify_ticket" => {
-            let ticket = field(pushes::COMPONENT_VERIFY_TICKET.fields[0].name).unwrap_or_default();
+        t if t == pushes::COMPONENT_VERIFY_TICKET.name => {
+            let ticket = field(pushes::VERIFY_TICKET).unwrap_or_default();
             client.store_ticket(&ticket, created).await.map_err(|e| unavailable(e.errmsg))?;
             // The log is not a secret store: the ticket stays out of it.
-            push.insert(pushes::COMPONENT_VERIFY_TICKET.fields[0].name.into(), Value::from("(stored)"));
+            push.insert(pushes::VERIFY_TICKET.into(), Value::from("(stored)"));
         }
-        "authorized" | "updateauthorized" => {
-            let code = field(pushes::AUTHORIZED.fields[1].name).unwrap_or_default();
+        t if t == pushes::AUTHORIZED.name || t == pushes::UPDATEAUTHORIZED.name => {
+            let code = field(pushes::AUTHORIZATION_CODE).unwrap_or_default();
             let known = match client.platform_appid() {
                 Some(c) => {
                     client.store().authorizer(c, &appid).await.ok().flatten().is_some_and(|a| a.auth_code == code)
@@ -598,9 +599,11 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
                     }
                 }
             }
-            push.insert(pushes::AUTHORIZED.fields[1].name.into(), Value::from("(exchanged)"));
+            push.insert(pushes::AUTHORIZATION_CODE.into(), Value::from("(exchanged)"));
         }
-        "unauthorized" => client.revoke_authorizer(&appid).await.map_err(|e| unavailable(e.errmsg))?,
+        t if t == pushes::UNAUTHORIZED.name => {
+            client.revoke_authorizer(&appid).await.map_err(|e| unavailable(e.errmsg))?
+        }
         _ => {}
     }
     // A ticket is the platform's own event: it goes to the platform's stream; the others carry
@@ -618,7 +621,7 @@ async fn authorizer_message(app: &App, path: &str, mut push: Map<String, Value>)
         ));
     };
     require_message_fields(&push)?;
-    push.insert(pushes::AUTHORIZED.fields[0].name.into(), Value::from(appid));
+    push.insert(pushes::AUTHORIZER_APPID.into(), Value::from(appid));
     // Its stream is the authorizer's own, whatever the account.
     store_event(app, push, None, "event").await
 }
@@ -708,7 +711,7 @@ fn open_sealed(
 /// Refuses what is not a WeChat message: one without a sender, a time or a type. Empty counts
 /// as missing: these make the key that tells a re-sent event from a new one.
 fn require_message_fields(ev: &Map<String, Value>) -> Result<(), Refusal> {
-    for k in [pushes::FROM_USER_NAME, "CreateTime", "MsgType"] {
+    for k in [pushes::FROM_USER_NAME, pushes::CREATE_TIME, pushes::MSG_TYPE] {
         if ev.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
             return Err(refuse(StatusCode::BAD_REQUEST, format!("not a WeChat message: no {k}")));
         }
@@ -719,14 +722,14 @@ fn require_message_fields(ev: &Map<String, Value>) -> Result<(), Refusal> {
 /// One line naming an event: its type and ids (`add_store_audit_info audit_id=7 status=1`).
 pub fn summary(ev: &Map<String, Value>) -> String {
     let s = |k: &str| ev.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default();
-    let mut out = if ev.contains_key("InfoType") {
-        s("InfoType")
-    } else if s("MsgType") == "event" {
+    let mut out = if ev.contains_key(pushes::INFO_TYPE) {
+        s(pushes::INFO_TYPE)
+    } else if s(pushes::MSG_TYPE) == "event" {
         s("Event")
     } else {
-        s("MsgType")
+        s(pushes::MSG_TYPE)
     };
-    for k in ["audit_id", "status", "poiid", "AuthorizerAppid"] {
+    for k in ["audit_id", "status", "poiid", pushes::AUTHORIZER_APPID] {
         if ev.contains_key(k) {
             out += &format!(" {k}={}", s(k));
         }
