@@ -531,7 +531,7 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
 
 /// A push to the platform's authorization event URL: always encrypted with the platform's key.
 async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<String, Refusal> {
-    // A push's `signature` goes unchecked: its `msg_signature` covers the body too.
+    // `signature` is checked on the handshake only: a push's `msg_signature` covers its body too.
     let q = checked_query(&req, &["timestamp", "nonce"])?;
     let (timestamp, nonce) = (q.get("timestamp"), q.get("nonce"));
     if *req.method() == Method::GET {
@@ -602,7 +602,7 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
             push.insert(pushes::AUTHORIZATION_CODE.into(), Value::from("(exchanged)"));
         }
         t if t == pushes::UNAUTHORIZED.name => {
-            client.revoke_authorizer(&appid).await.map_err(|e| unavailable(e.errmsg))?
+            client.revoke_authorizer(&appid).await.map_err(|e| unavailable(e.errmsg))?;
         }
         _ => {}
     }
