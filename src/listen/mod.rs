@@ -412,20 +412,81 @@ fn path_appid(path: &str) -> Option<&str> {
     })
 }
 
+/// A request's query, its `timestamp` and `nonce` present and the timestamp within
+/// [`MAX_SKEW`] of the listener's clock.
+struct CheckedQuery {
+    q: HashMap<String, String>,
+    /// `timestamp`, as a number.
+    ts: i64,
+}
+
+impl CheckedQuery {
+    /// Parameter `k`, empty when absent.
+    fn get(&self, k: &str) -> &str {
+        self.q.get(k).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// The query of `req`, refused unless every one of `required` (which names `timestamp` and
+/// `nonce`) is there and the timestamp is on time.
+fn checked_query(req: &Request, required: &[&str]) -> Result<CheckedQuery, Refusal> {
+    let q: HashMap<String, String> = Query::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
+    let q = CheckedQuery { q, ts: 0 };
+    if required.iter().any(|k| q.get(k).is_empty()) {
+        let (last, rest) = required.split_last().unwrap_or((&"", &[]));
+        return Err(refuse(StatusCode::BAD_REQUEST, format!("{} and {last} are required", rest.join(", "))));
+    }
+    let ts: i64 =
+        q.get("timestamp").parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
+    if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
+    }
+    Ok(CheckedQuery { ts, ..q })
+}
+
+/// The query's `signature`: the Token, timestamp and nonce signed.
+fn check_signature(token: &Secret, q: &CheckedQuery) -> Result<(), Refusal> {
+    if !crypto::same(&crypto::signature(&[token.expose(), q.get("timestamp"), q.get("nonce")]), q.get("signature")) {
+        return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
+    }
+    Ok(())
+}
+
+/// The URL handshake of a signed GET: echoing echostr proves we know the Token.
+fn handshake(q: &CheckedQuery) -> Result<String, Refusal> {
+    match q.get("echostr") {
+        "" => Err(refuse(StatusCode::BAD_REQUEST, "GET without echostr")),
+        echo => Ok(echo.to_string()),
+    }
+}
+
+/// The body of a push: at most [`MAX_BODY`] (a larger Content-Length is refused unread), UTF-8.
+async fn read_body(req: Request) -> Result<String, Refusal> {
+    let too_big = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_BODY);
+    if too_big {
+        return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"));
+    }
+    let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
+    String::from_utf8(body.into()).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))
+}
+
 async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
     if let Some(p) = &app.platform
         && (p.only || is_platform_path(req.uri().path()))
     {
         return serve_platform(app, p, req).await;
     }
-    let q: HashMap<String, String> = Query::try_from_uri(req.uri())
-        .map(|q| q.0)
-        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
-    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    let (signature, timestamp, nonce) = (get("signature"), get("timestamp"), get("nonce"));
-    if signature.is_empty() || timestamp.is_empty() || nonce.is_empty() {
-        return Err(refuse(StatusCode::BAD_REQUEST, "signature, timestamp and nonce are required"));
-    }
+    let q = checked_query(&req, &["signature", "timestamp", "nonce"])?;
+    let (timestamp, nonce, ts) = (q.get("timestamp"), q.get("nonce"), q.ts);
     // The settings of the account the path names, else the listener's own.
     let named = app
         .accounts
@@ -435,39 +496,14 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
         Some(a) => Settings { token: &a.token, crypt: a.crypt.as_ref(), also: &[] },
         None => Settings { token: &app.token, crypt: app.crypt.as_ref(), also: &app.shared },
     };
-    let ts: i64 = timestamp.parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
-    if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
-        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
-    }
-    if !crypto::same(&crypto::signature(&[account.token.expose(), timestamp, nonce]), signature) {
-        return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
-    }
+    check_signature(account.token, &q)?;
     match *req.method() {
-        Method::GET => {
-            let echo = get("echostr");
-            if echo.is_empty() {
-                return Err(refuse(StatusCode::BAD_REQUEST, "GET without echostr"));
-            }
-            // The URL handshake: echoing echostr proves we know the Token.
-            Ok(echo.to_string())
-        }
+        Method::GET => handshake(&q),
         Method::POST => {
-            let encrypted = get("encrypt_type").eq_ignore_ascii_case("aes");
-            let msg_signature = get("msg_signature").to_string();
-            let too_big = req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<usize>().ok())
-                .is_some_and(|n| n > MAX_BODY);
-            if too_big {
-                return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"));
-            }
-            let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
-                .await
-                .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
-            let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
-            let (event, sealed_for) = message(&account, body, encrypted, timestamp, nonce, &msg_signature)?;
+            let encrypted = q.get("encrypt_type").eq_ignore_ascii_case("aes");
+            let body = read_body(req).await?;
+            let body = body.as_str();
+            let (event, sealed_for) = message(&account, body, encrypted, timestamp, nonce, q.get("msg_signature"))?;
             // The account it is for: the one the path names, else the one a safe-mode message
             // was sealed for, else the listener's.
             let for_account = named.map(|a| a.appid.clone()).or(sealed_for).unwrap_or_else(|| app.appid.clone());
@@ -482,32 +518,12 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
                 Some(Seen::New) => true,
                 Some(Seen::Again) | None => false,
             };
-            let summary = app.verbose.then(|| summary(&event));
-            let stored = app.log.append_for(event, Some(for_account.as_str()).filter(|a| !a.is_empty())).await;
+            let stored = store_event(app, event, Some(for_account.as_str()).filter(|a| !a.is_empty()), "event").await;
             if held && stored.is_err() {
                 // Not stored: WeChat's retry of this very push must not look like a replay.
                 app.replays.release(ts, nonce);
             }
-            match stored {
-                Ok(Stored::New) => {
-                    app.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                    if let Some(s) = summary {
-                        say!("event {s}");
-                    }
-                }
-                Ok(Stored::Duplicate) => {
-                    app.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                    if let Some(s) = summary {
-                        say!("event {s} (re-sent, already logged)");
-                    }
-                }
-                Err(e) => {
-                    // Not `success`: WeChat will send it again.
-                    warn!("error: cannot write the event log: {e}");
-                    return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"));
-                }
-            }
-            Ok("success".into())
+            stored
         }
         _ => Err(refuse(StatusCode::METHOD_NOT_ALLOWED, "only GET and POST")),
     }
@@ -515,52 +531,36 @@ async fn serve(app: &App, req: Request) -> Result<String, Refusal> {
 
 /// A push to the platform's authorization event URL: always encrypted with the platform's key.
 async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<String, Refusal> {
-    let q: HashMap<String, String> = Query::try_from_uri(req.uri())
-        .map(|q| q.0)
-        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "unreadable query string"))?;
-    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    let (timestamp, nonce) = (get("timestamp"), get("nonce"));
-    if timestamp.is_empty() || nonce.is_empty() {
-        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp and nonce are required"));
-    }
-    let ts: i64 = timestamp.parse().map_err(|_| refuse(StatusCode::BAD_REQUEST, "timestamp is not a number"))?;
-    if (unix_now() - ts).unsigned_abs() > MAX_SKEW.as_secs() {
-        return Err(refuse(StatusCode::BAD_REQUEST, "timestamp more than 5 minutes off"));
-    }
+    // `signature` is checked on the handshake only: a push's `msg_signature` covers its body too.
+    let q = checked_query(&req, &["timestamp", "nonce"])?;
+    let (timestamp, nonce) = (q.get("timestamp"), q.get("nonce"));
     if *req.method() == Method::GET {
-        if !crypto::same(&crypto::signature(&[p.token.expose(), timestamp, nonce]), get("signature")) {
-            return Err(refuse(StatusCode::FORBIDDEN, "wrong signature"));
-        }
-        return Ok(get("echostr").to_string());
+        check_signature(&p.token, &q)?;
+        return handshake(&q);
     }
     if *req.method() != Method::POST {
         return Err(refuse(StatusCode::METHOD_NOT_ALLOWED, "only GET and POST"));
     }
-    let msg_signature = get("msg_signature").to_string();
+    let msg_signature = q.get("msg_signature");
     let path = req.uri().path().to_string();
-    let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
-        .await
-        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KB"))?;
-    let body = std::str::from_utf8(&body).map_err(|_| refuse(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
+    let body = read_body(req).await?;
+    let body = body.as_str();
     let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
     let outer = xml::read(body).map_err(bad)?;
-    let enc = outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
-    if !crypto::same(&crypto::signature(&[p.token.expose(), timestamp, nonce, enc]), &msg_signature) {
-        return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
-    }
-    let plain = p.crypt.open(enc).map_err(bad)?;
-    let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
-    let mut push = xml::read(&plain).map_err(bad)?;
+    // Sealed for the component appid, and for no other.
+    let settings = Settings { token: &p.token, crypt: Some(&p.crypt), also: &[] };
+    let (mut push, _) = open_sealed(&settings, &outer, timestamp, nonce, msg_signature)?;
     // The platform's own pushes carry `AppId`; an authorizer's messages, `ToUserName`.
-    if !outer.contains_key("AppId") && outer.contains_key("ToUserName") {
+    if !outer.contains_key(pushes::APP_ID) && outer.contains_key(pushes::TO_USER_NAME) {
         return authorizer_message(app, &path, push).await;
     }
     let field = |k: &str| push.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
-    let info_type = field("InfoType").unwrap_or_default();
-    if field("AppId").as_deref() != Some(p.appid.as_str()) || info_type.is_empty() {
+    let info_type = field(pushes::INFO_TYPE).unwrap_or_default();
+    if field(pushes::APP_ID).as_deref() != Some(p.appid.as_str()) || info_type.is_empty() {
         return Err(bad("not a push of this platform: no InfoType, or another AppId".into()));
     }
-    let created = push.get("CreateTime").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
+    let created =
+        push.get(pushes::CREATE_TIME).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
     let unavailable = |why: String| {
         warn!("error: platform push {info_type}: {why}");
         refuse(StatusCode::SERVICE_UNAVAILABLE, why)
@@ -570,16 +570,16 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
         Ok(Ok(c)) => c.clone().ok_or_else(|| unavailable("no client".into()))?,
         _ => return Err(unavailable("the run's client is not ready".into())),
     };
-    let appid = field(pushes::AUTHORIZED.fields[0].name).unwrap_or_default();
+    let appid = field(pushes::AUTHORIZER_APPID).unwrap_or_default();
     match info_type.as_str() {
-        "component_verify_ticket" => {
-            let ticket = field(pushes::COMPONENT_VERIFY_TICKET.fields[0].name).unwrap_or_default();
+        t if t == pushes::COMPONENT_VERIFY_TICKET.name => {
+            let ticket = field(pushes::VERIFY_TICKET).unwrap_or_default();
             client.store_ticket(&ticket, created).await.map_err(|e| unavailable(e.errmsg))?;
             // The log is not a secret store: the ticket stays out of it.
-            push.insert(pushes::COMPONENT_VERIFY_TICKET.fields[0].name.into(), Value::from("(stored)"));
+            push.insert(pushes::VERIFY_TICKET.into(), Value::from("(stored)"));
         }
-        "authorized" | "updateauthorized" => {
-            let code = field(pushes::AUTHORIZED.fields[1].name).unwrap_or_default();
+        t if t == pushes::AUTHORIZED.name || t == pushes::UPDATEAUTHORIZED.name => {
+            let code = field(pushes::AUTHORIZATION_CODE).unwrap_or_default();
             let known = match client.platform_appid() {
                 Some(c) => {
                     client.store().authorizer(c, &appid).await.ok().flatten().is_some_and(|a| a.auth_code == code)
@@ -599,24 +599,16 @@ async fn serve_platform(app: &App, p: &PlatformApp, req: Request) -> Result<Stri
                     }
                 }
             }
-            push.insert(pushes::AUTHORIZED.fields[1].name.into(), Value::from("(exchanged)"));
+            push.insert(pushes::AUTHORIZATION_CODE.into(), Value::from("(exchanged)"));
         }
-        "unauthorized" => client.revoke_authorizer(&appid).await.map_err(|e| unavailable(e.errmsg))?,
+        t if t == pushes::UNAUTHORIZED.name => {
+            client.revoke_authorizer(&appid).await.map_err(|e| unavailable(e.errmsg))?;
+        }
         _ => {}
     }
-    let summary = app.verbose.then(|| summary(&push));
     // A ticket is the platform's own event: it goes to the platform's stream; the others carry
     // the authorizer they are about.
-    match app.log.append_for(push, Some(p.appid.as_str())).await {
-        Ok(_) => {
-            app.stats.accepted.fetch_add(1, Ordering::Relaxed);
-            if let Some(s) = summary {
-                say!("platform {s}");
-            }
-            Ok("success".into())
-        }
-        Err(e) => Err(unavailable(format!("cannot write the event log: {e}"))),
-    }
+    store_event(app, push, Some(p.appid.as_str()), "platform").await
 }
 
 /// An authorizer's message, pushed to the platform's message URL and already decrypted: logged
@@ -628,28 +620,35 @@ async fn authorizer_message(app: &App, path: &str, mut push: Map<String, Value>)
             "an authorizer's message without its appid in the path: set the platform's message URL to .../platform/$APPID$",
         ));
     };
-    for k in ["FromUserName", "CreateTime", "MsgType"] {
-        if push.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
-            return Err(refuse(StatusCode::BAD_REQUEST, format!("not a WeChat message: no {k}")));
-        }
-    }
-    push.insert(pushes::AUTHORIZED.fields[0].name.into(), Value::from(appid));
-    let summary = app.verbose.then(|| summary(&push));
-    match app.log.append(push).await {
-        Ok(stored) => {
-            let again = matches!(stored, Stored::Duplicate);
-            let counter = if again { &app.stats.duplicates } else { &app.stats.accepted };
-            counter.fetch_add(1, Ordering::Relaxed);
-            if let Some(s) = summary {
-                say!("event {s}{}", if again { " (re-sent, already logged)" } else { "" });
-            }
-            Ok("success".into())
-        }
+    require_message_fields(&push)?;
+    push.insert(pushes::AUTHORIZER_APPID.into(), Value::from(appid));
+    // Its stream is the authorizer's own, whatever the account.
+    store_event(app, push, None, "event").await
+}
+
+/// Appends an accepted `event` to the log (`account`'s stream in a shared store) and counts it,
+/// new or re-sent; verbose, a line on stdout starts with `label`. `success` once it is stored,
+/// never before: what is not answered `success` WeChat sends again.
+async fn store_event(
+    app: &App,
+    event: Map<String, Value>,
+    account: Option<&str>,
+    label: &str,
+) -> Result<String, Refusal> {
+    let summary = app.verbose.then(|| summary(&event));
+    let again = match app.log.append_for(event, account).await {
+        Ok(stored) => stored == Stored::Duplicate,
         Err(e) => {
             warn!("error: cannot write the event log: {e}");
-            Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"))
+            return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "event log unavailable"));
         }
+    };
+    let counter = if again { &app.stats.duplicates } else { &app.stats.accepted };
+    counter.fetch_add(1, Ordering::Relaxed);
+    if let Some(s) = summary {
+        say!("{label} {s}{}", if again { " (re-sent, already logged)" } else { "" });
     }
+    Ok("success".into())
 }
 
 /// What one account's messages are checked with.
@@ -672,46 +671,65 @@ fn message(
 ) -> Result<(Map<String, Value>, Option<String>), Refusal> {
     let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
     let outer = xml::read(body).map_err(bad)?;
-    let mut sealed_for = None;
-    let inner = match (app.crypt, encrypted) {
-        (None, false) => outer,
-        (None, true) => return Err(bad("encrypted message but no EncodingAESKey is configured".into())),
+    let (inner, sealed_for) = match (app.crypt, encrypted) {
+        (None, false) => (outer, None),
         (Some(_), false) => return Err(bad("safe mode: the message is not encrypted".into())),
-        (Some(crypt), true) => {
-            let enc =
-                outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
-            if !crypto::same(&crypto::signature(&[app.token.expose(), timestamp, nonce, enc]), msg_signature) {
-                return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
-            }
-            let (plain, appid) = crypt.decrypt(enc).map_err(bad)?;
-            if appid != crypt.appid() && !app.also.contains(&appid) {
-                return Err(bad(format!("appid mismatch: the message is for {appid:?}")));
-            }
-            let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
-            sealed_for = Some(appid);
-            xml::read(&plain).map_err(bad)?
+        (_, true) => {
+            let (inner, appid) = open_sealed(app, &outer, timestamp, nonce, msg_signature)?;
+            (inner, Some(appid))
         }
     };
-    for k in ["FromUserName", "CreateTime", "MsgType"] {
-        // Empty counts as missing: these make the key that tells a re-sent event from a new one.
-        if inner.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
-            return Err(bad(format!("not a WeChat message: no {k}")));
+    require_message_fields(&inner)?;
+    Ok((inner, sealed_for))
+}
+
+/// The message a safe-mode envelope `outer` seals, checked with `msg_signature`, decrypted with
+/// `app`'s key and parsed; with the appid it was sealed for (`app`'s, or one it shares with).
+fn open_sealed(
+    app: &Settings<'_>,
+    outer: &Map<String, Value>,
+    timestamp: &str,
+    nonce: &str,
+    msg_signature: &str,
+) -> Result<(Map<String, Value>, String), Refusal> {
+    let bad = |why: String| refuse(StatusCode::BAD_REQUEST, why);
+    let Some(crypt) = app.crypt else {
+        return Err(bad("encrypted message but no EncodingAESKey is configured".into()));
+    };
+    let enc = outer.get(crypto::ENCRYPT).and_then(Value::as_str).ok_or_else(|| bad("no Encrypt element".into()))?;
+    if !crypto::same(&crypto::signature(&[app.token.expose(), timestamp, nonce, enc]), msg_signature) {
+        return Err(refuse(StatusCode::FORBIDDEN, "wrong msg_signature"));
+    }
+    let (plain, appid) = crypt.decrypt(enc).map_err(bad)?;
+    if appid != crypt.appid() && !app.also.contains(&appid) {
+        return Err(bad(format!("appid mismatch: the message is for {appid:?}")));
+    }
+    let plain = String::from_utf8(plain).map_err(|_| bad("decrypted message is not UTF-8".into()))?;
+    Ok((xml::read(&plain).map_err(bad)?, appid))
+}
+
+/// Refuses what is not a WeChat message: one without a sender, a time or a type. Empty counts
+/// as missing: these make the key that tells a re-sent event from a new one.
+fn require_message_fields(ev: &Map<String, Value>) -> Result<(), Refusal> {
+    for k in [pushes::FROM_USER_NAME, pushes::CREATE_TIME, pushes::MSG_TYPE] {
+        if ev.get(k).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
+            return Err(refuse(StatusCode::BAD_REQUEST, format!("not a WeChat message: no {k}")));
         }
     }
-    Ok((inner, sealed_for))
+    Ok(())
 }
 
 /// One line naming an event: its type and ids (`add_store_audit_info audit_id=7 status=1`).
 pub fn summary(ev: &Map<String, Value>) -> String {
     let s = |k: &str| ev.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default();
-    let mut out = if ev.contains_key("InfoType") {
-        s("InfoType")
-    } else if s("MsgType") == "event" {
+    let mut out = if ev.contains_key(pushes::INFO_TYPE) {
+        s(pushes::INFO_TYPE)
+    } else if s(pushes::MSG_TYPE) == "event" {
         s("Event")
     } else {
-        s("MsgType")
+        s(pushes::MSG_TYPE)
     };
-    for k in ["audit_id", "status", "poiid", "AuthorizerAppid"] {
+    for k in ["audit_id", "status", "poiid", pushes::AUTHORIZER_APPID] {
         if ev.contains_key(k) {
             out += &format!(" {k}={}", s(k));
         }

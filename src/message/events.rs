@@ -57,15 +57,21 @@ impl PushEvent {
 
 /// The header every event push opens with, in order.
 pub const HEADER: &[Field] = &[
-    field("ToUserName", Kind::Text, "the official account the push is for (its gh_ id)"),
-    field("FromUserName", Kind::Text, "the sender: the platform's system user, or the user's openid"),
-    field("CreateTime", Kind::Int, "unix seconds"),
-    field("MsgType", Kind::Text, "`event`"),
+    field(TO_USER_NAME, Kind::Text, "the official account the push is for (its gh_ id)"),
+    field(FROM_USER_NAME, Kind::Text, "the sender: the platform's system user, or the user's openid"),
+    field(CREATE_TIME, Kind::Int, "unix seconds"),
+    field(MSG_TYPE, Kind::Text, "`event`"),
     field("Event", Kind::Text, "which event (a name below)"),
 ];
 
+/// The recipient element: an account's messages carry it, the platform's own pushes do not.
+pub const TO_USER_NAME: &str = "ToUserName";
 /// The sender element, which a user's event carries among its fields.
 pub const FROM_USER_NAME: &str = "FromUserName";
+/// When a message or push was sent, in unix seconds (every message and push has it).
+pub const CREATE_TIME: &str = "CreateTime";
+/// What kind of message (`event` for an event push).
+pub const MSG_TYPE: &str = "MsgType";
 
 /// A beacon's elements in the documents' order, each with the key scripts read it by
 /// (`chosen_beacon`, `around_beacons`).
@@ -169,23 +175,34 @@ pub fn is_int(element: &str) -> bool {
 // The third-party platform's pushes, to its authorization event URL: `InfoType` where an
 // account's pushes have `Event`, and no `ToUserName` (they are for the platform itself).
 
+/// A platform push's element naming the platform (its component appid).
+pub const APP_ID: &str = "AppId";
+/// A platform push's element naming which push it is (where an account's push has `Event`).
+pub const INFO_TYPE: &str = "InfoType";
+/// The account a platform push is about (and, in the log, the authorizer a message came for).
+pub const AUTHORIZER_APPID: &str = "AuthorizerAppid";
+/// The code an authorisation push carries.
+pub const AUTHORIZATION_CODE: &str = "AuthorizationCode";
+/// The ticket a `component_verify_ticket` push carries.
+pub const VERIFY_TICKET: &str = "ComponentVerifyTicket";
+
 /// The header every platform push opens with, in order.
 pub const PLATFORM_HEADER: &[Field] = &[
-    field("AppId", Kind::Text, "the platform's component appid"),
-    field("CreateTime", Kind::Int, "unix seconds"),
-    field("InfoType", Kind::Text, "which push (a name below)"),
+    field(APP_ID, Kind::Text, "the platform's component appid"),
+    field(CREATE_TIME, Kind::Int, "unix seconds"),
+    field(INFO_TYPE, Kind::Text, "which push (a name below)"),
 ];
 
 pub const COMPONENT_VERIFY_TICKET: PushEvent = PushEvent {
     name: "component_verify_ticket",
     doc: "WeChat's ticket for the platform's component token, pushed every 10 minutes; the newest wins, each lives 12 hours.",
-    fields: &[field("ComponentVerifyTicket", Kind::Text, "the ticket api_component_token takes")],
+    fields: &[field(VERIFY_TICKET, Kind::Text, "the ticket api_component_token takes")],
 };
 
 /// The fields of an authorisation push (`authorized`, `updateauthorized`).
 const AUTHORIZATION: &[Field] = &[
-    field("AuthorizerAppid", Kind::Text, "the account that authorised the platform"),
-    field("AuthorizationCode", Kind::Text, "the code api_query_auth exchanges"),
+    field(AUTHORIZER_APPID, Kind::Text, "the account that authorised the platform"),
+    field(AUTHORIZATION_CODE, Kind::Text, "the code api_query_auth exchanges"),
     field("AuthorizationCodeExpiredTime", Kind::Int, "unix seconds when the code expires"),
     field("PreAuthCode", Kind::Text, "the pre-auth code the admin authorised with"),
 ];
@@ -205,7 +222,7 @@ pub const UPDATEAUTHORIZED: PushEvent = PushEvent {
 pub const UNAUTHORIZED: PushEvent = PushEvent {
     name: "unauthorized",
     doc: "An account revoked the platform's authorisation: its refresh token no longer works (61023).",
-    fields: &[field("AuthorizerAppid", Kind::Text, "the account that revoked it")],
+    fields: &[field(AUTHORIZER_APPID, Kind::Text, "the account that revoked it")],
 };
 
 /// Every declared platform push, by `InfoType`.
