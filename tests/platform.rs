@@ -184,6 +184,19 @@ fn ticket_push_to_authorizer_calls_then_refresh_and_revocation() {
         });
         assert_eq!((code, text.contains(says)), (status, true), "{path}: {text}");
     }
+    // The platform's URL checks requests as the account's does: a handshake without echostr,
+    // and a body over 64 KB announced by its length, are refused before anything is read.
+    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs().to_string();
+    let signature = wxscript::message::crypto::signature(&[sandbox::PLATFORM_TOKEN, &ts, "7"]);
+    let query = format!("signature={signature}&timestamp={ts}&nonce=7");
+    let (handshake, oversize) = a.sim.rt.block_on(async {
+        let c = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+        let url = format!("http://127.0.0.1:{}/?{query}", a.port);
+        let get = c.get(format!("{url}&echostr=")).send().await.expect("get").status().as_u16();
+        let post = c.post(format!("{url}&encrypt_type=aes&msg_signature=x")).body(vec![b' '; 70_000]).send().await;
+        (get, post.map(|r| r.status().as_u16()).unwrap_or(413))
+    });
+    assert_eq!((handshake, oversize), (400, 413));
     // That run used the token the exchange brought: the refresh token is the first still.
     let second = a.refresh_token("wxsandboxauth1");
     assert_eq!(second, first);
