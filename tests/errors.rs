@@ -147,8 +147,18 @@ fn scripts_saved_by_windows_tools_run_or_say_how_to_fix_them() {
 
 #[test]
 fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
-    // Every answer takes 4 s, so the call is in flight when the signal comes.
-    let sim = Sim::with(wxscript::sandbox::Config { latency_ms: 4000, ..Default::default() });
+    // The token is cached first; then every answer takes 4 s, and the signal comes once the
+    // create has reached the simulator: in flight, not still fetching a token.
+    let sim = Sim::start();
+    ok(&sim.run("store::list(0, 1);"));
+    sim.fault(serde_json::json!({"latency_ms": 4000}));
+    let in_flight = |path: &str| {
+        let t = std::time::Instant::now();
+        while sim.count(path) < 1 {
+            assert!(t.elapsed() < std::time::Duration::from_secs(10), "{path} never arrived");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
     let path = sim.write(
         "create.rhai",
         "print(\"started\");\nmerchant::apply(#{first_catid: 1, second_catid: 2, headimg_mediaid: \"m\", nickname: \"abcd\", intro: \"i\"});\n",
@@ -161,7 +171,7 @@ fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("runs");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    in_flight("wxa/apply_merchant");
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
     assert!(killed.success());
     let o = child.wait_with_output().expect("ends");
@@ -170,7 +180,7 @@ fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
     assert!(err.contains("interrupted during wxa/apply_merchant"), "{err}");
     assert!(err.contains("whether it took effect is unknown") && err.contains("merchant::audit_info()"), "{err}");
     // A read interrupted says only that.
-    let path = sim.write("read.rhai", "print(\"started\");\nstore::list(0, 1);\n");
+    let path = sim.write("read.rhai", "print(\"started\");\nmerchant::audit_info();\n");
     let child = sim
         .std_cmd()
         .arg("run")
@@ -179,7 +189,7 @@ fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("runs");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    in_flight("wxa/get_merchant_audit_info");
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
     let o = child.wait_with_output().expect("ends");
     assert_eq!(o.status.code(), Some(130));

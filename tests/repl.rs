@@ -298,9 +298,14 @@ fn ctrl_c_stops_a_slow_call_and_clears_a_line() {
 #[test]
 fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
     let (_d, h) = history_file();
-    let mut r = Repl::start(&h, &["--latency-ms", "5000"]);
+    let mut r = Repl::start(&h, &[]);
+    // A token first, then slow answers: the signal lands while the create itself is in flight.
+    let out = r.eval("store::list(0, 1).total_count");
+    assert!(out.contains('0'), "{out}");
+    r.eval("sandbox::set_fault(#{latency_ms: 5000});");
     r.send("print(\"call \" + \"started\"); merchant::apply(#{first_catid: 1, second_catid: 2, headimg_mediaid: \"m\", nickname: \"abcd\", intro: \"i\"})\n");
     r.expect("call started");
+    // Half the latency passes before the simulator takes the request in.
     std::thread::sleep(Duration::from_millis(300));
     r.p.send(ControlCode::EndOfText).expect("send Ctrl-C");
     r.expect("whether it took effect is unknown");
