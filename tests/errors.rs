@@ -194,6 +194,30 @@ fn ctrl_c_on_a_create_says_its_outcome_is_unknown() {
     let o = child.wait_with_output().expect("ends");
     assert_eq!(o.status.code(), Some(130));
     assert_eq!(stderr(&o).trim(), "interrupted");
+    // A create interrupted while its token is still being fetched was never sent: only that.
+    let slow = Sim::with(wxscript::sandbox::Config { latency_ms: 4000, ..Default::default() });
+    let path = slow.write(
+        "create.rhai",
+        "merchant::apply(#{first_catid: 1, second_catid: 2, headimg_mediaid: \"m\", nickname: \"abcd\", intro: \"i\"});\n",
+    );
+    let child = slow
+        .std_cmd()
+        .arg("run")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let t = std::time::Instant::now();
+    while slow.token_fetches() < 1 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "no token request arrived");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    let o = child.wait_with_output().expect("ends");
+    assert_eq!(o.status.code(), Some(130));
+    assert_eq!(stderr(&o).trim(), "interrupted", "nothing was sent, so nothing may have taken effect");
+    assert_eq!(slow.count("wxa/apply_merchant"), 0);
 }
 
 #[test]

@@ -198,7 +198,7 @@ impl Ctx {
     pub fn send(&self, req: &Request, pos: Position) -> Result<Value, Box<EvalAltResult>> {
         let account = self.account();
         self.block(self.client.send(account, req)).map_err(|e| match req.policy.unknown_outcome() {
-            Some(unknown) if e.kind == ErrorKind::Cancelled => {
+            Some(unknown) if e.kind == ErrorKind::Cancelled && e.errmsg != crate::transport::CANCELLED_UNSENT => {
                 let msg = format!("interrupted during {}: the request may have been sent, so {unknown}", req.api);
                 EvalAltResult::ErrorTerminated(msg.into(), pos).into()
             }

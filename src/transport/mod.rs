@@ -124,6 +124,9 @@ impl Cancel {
 /// Retries for errcode -1, 45009 and transient network failures.
 const MAX_RETRIES: u32 = 3;
 
+/// The message of a cancellation that came before the request was sent.
+pub const CANCELLED_UNSENT: &str = "cancelled before the request was sent";
+
 /// Backoff before retry `n` (0-based): 0.5 s doubling to at most 8 s, with jitter in [50%, 100%].
 pub fn backoff(n: u32) -> Duration {
     let base = (500u64 << n.min(4)).min(8000);
@@ -366,11 +369,17 @@ impl Client {
         self.send_as(&account.tokens, &account.rate, req).await
     }
 
-    /// Sends with these tokens and this rate limit, until done or cancelled.
+    /// Sends with these tokens and this rate limit, until done or cancelled. A cancellation
+    /// before the request went out (while its token was fetched, or its rate slot awaited) says
+    /// so with [`CANCELLED_UNSENT`]: nothing can have taken effect.
     async fn send_as(&self, tokens: &TokenCache, rate: &RateLimit, req: &Request) -> Result<Value, WxError> {
+        let sent = std::sync::atomic::AtomicBool::new(false);
         tokio::select! {
-            r = self.send_inner(tokens, rate, req) => r.map_err(|e| self.scrub(e)),
-            _ = self.cancel.cancelled() => Err(WxError::new(ErrorKind::Cancelled, &req.api, "cancelled")),
+            r = self.send_inner(tokens, rate, req, &sent) => r.map_err(|e| self.scrub(e)),
+            _ = self.cancel.cancelled() => {
+                let msg = if sent.load(std::sync::atomic::Ordering::Relaxed) { "cancelled" } else { CANCELLED_UNSENT };
+                Err(WxError::new(ErrorKind::Cancelled, &req.api, msg))
+            }
         }
     }
 
@@ -379,7 +388,13 @@ impl Client {
         e
     }
 
-    async fn send_inner(&self, tokens: &TokenCache, rate: &RateLimit, req: &Request) -> Result<Value, WxError> {
+    async fn send_inner(
+        &self,
+        tokens: &TokenCache,
+        rate: &RateLimit,
+        req: &Request,
+        sent: &std::sync::atomic::AtomicBool,
+    ) -> Result<Value, WxError> {
         let mut retries = 0;
         let mut refreshed = false;
         loop {
@@ -388,6 +403,7 @@ impl Client {
                 _ => tokens.get(&self.http).await?,
             };
             rate.acquire().await;
+            sent.store(true, std::sync::atomic::Ordering::Relaxed);
             let outcome = self.attempt(req, &token).await;
             let retry = match outcome {
                 Ok(answer) => {
