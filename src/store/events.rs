@@ -65,10 +65,11 @@ pub fn dedup_key(ev: &Map<String, Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
     };
+    use crate::message::events::{APP_ID, AUTHORIZER_APPID, CREATE_TIME, FROM_USER_NAME, INFO_TYPE, MSG_TYPE};
     let mut key =
-        [f("FromUserName"), f("CreateTime"), f("MsgType"), f("Event"), f("audit_id"), f("MsgId")].join("\u{1f}");
-    if ev.contains_key("InfoType") {
-        for k in ["AppId", "InfoType", "AuthorizerAppid"] {
+        [f(FROM_USER_NAME), f(CREATE_TIME), f(MSG_TYPE), f("Event"), f("audit_id"), f("MsgId")].join("\u{1f}");
+    if ev.contains_key(INFO_TYPE) {
+        for k in [APP_ID, INFO_TYPE, AUTHORIZER_APPID] {
             key.push('\u{1f}');
             key.push_str(&f(k));
         }

@@ -705,7 +705,7 @@ struct RedisEvents {
 impl RedisEvents {
     /// The stream of `event`: its authorizer's, else `account`'s, else the store's own.
     fn stream_of(&self, event: &Map<String, Value>, account: Option<&str>) -> String {
-        let authorizer = event.get("AuthorizerAppid").and_then(Value::as_str);
+        let authorizer = event.get(crate::message::events::AUTHORIZER_APPID).and_then(Value::as_str);
         match authorizer.or(account).filter(|a| !a.is_empty()) {
             Some(a) => format!("{}{a}", self.streams),
             None => self.stream.clone(),
@@ -720,7 +720,7 @@ impl SharedEvents for RedisEvents {
         account: Option<&'a str>,
     ) -> StoreFuture<'a, io::Result<Stored>> {
         Box::pin(async move {
-            let json = Value::Object(event.clone()).to_string();
+            let json = serde_json::to_string(event).map_err(io::Error::other)?;
             let stream = self.stream_of(event, account);
             let new: i64 = invoke(
                 &self.conn,
