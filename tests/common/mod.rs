@@ -97,6 +97,19 @@ impl Sim {
             // A developer's own config file must not leak into tests.
             .env("WXSCRIPT_CONFIG", "/dev/null")
             .env("NO_COLOR", "1");
+        // Nor their environment: a shared store or another account would send a test's tokens
+        // and events elsewhere. A test that wants one sets it after this.
+        for var in [
+            "WXSCRIPT_STORE",
+            "WXSCRIPT_ACCOUNT",
+            "WXSCRIPT_QPS",
+            "WXSCRIPT_EVENT_LOG",
+            "WXSCRIPT_CLAIM_LEASE",
+            "WECHAT_TOKEN",
+            "WECHAT_AES_KEY",
+        ] {
+            c.env_remove(var);
+        }
         c
     }
 
