@@ -75,7 +75,8 @@ impl Config {
             accounts: Vec::new(),
             timeout: Duration::from_secs(30),
             cache_dir: default_cache_dir(),
-            qps: var("WXSCRIPT_QPS").and_then(|q| q.parse::<f64>().ok()).filter(|q| *q > 0.0),
+            // `config::transport_config` reads WXSCRIPT_QPS, with the range `--qps` has.
+            qps: None,
             platform: None,
         }
     }
